@@ -1,0 +1,497 @@
+// addon.cc - the Node binding: the only code that touches N-API.
+//
+// It wraps the C engine in a JS class and exposes a few fd helpers. The engine runs
+// on its own thread for the life of the daemon and reports through a
+// ThreadSafeFunction (an AsyncWorker would hold a libuv pool thread forever).
+// Every argument is checked here before it reaches C, and every C error comes back
+// as a JS Error carrying the engine's reason.
+#include <napi.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+extern "C" {
+#include "engine.h"
+#include "fdmsg.h"
+#include "tapdev.h"
+}
+
+namespace {
+
+// One engine event, copied off the engine thread.
+struct Event {
+  ctn_event_type type = CTN_EV_LOG;
+  uint32_t id = 0;
+  std::string data;
+  std::vector<int> fds;
+  int pid = 0, uid = 0, gid = 0;
+  std::string text;
+};
+
+// Close the fds of an event nobody will receive.
+void DropEvent(Event* ev) {
+  for (int fd : ev->fds)
+    if (fd >= 0) close(fd);
+  delete ev;
+}
+
+// Turn an event into the JS object handed to the callback.
+Napi::Object EventObject(Napi::Env env, const Event& ev) {
+  Napi::Object o = Napi::Object::New(env);
+  switch (ev.type) {
+    case CTN_EV_PORT_DOWN:
+      o.Set("type", "port-down");
+      o.Set("port", ev.id);
+      o.Set("reason", ev.text);
+      break;
+    case CTN_EV_CTL_OPEN:
+      o.Set("type", "ctl-open");
+      o.Set("conn", ev.id);
+      o.Set("pid", ev.pid);
+      o.Set("uid", ev.uid);
+      o.Set("gid", ev.gid);
+      break;
+    case CTN_EV_CTL_DATA: {
+      o.Set("type", "ctl-data");
+      o.Set("conn", ev.id);
+      o.Set("data", Napi::Buffer<char>::Copy(env, ev.data.data(), ev.data.size()));
+      Napi::Array fds = Napi::Array::New(env, ev.fds.size());
+      for (size_t i = 0; i < ev.fds.size(); i++) fds.Set(i, ev.fds[i]);
+      o.Set("fds", fds);
+      break;
+    }
+    case CTN_EV_CTL_CLOSED:
+      o.Set("type", "ctl-closed");
+      o.Set("conn", ev.id);
+      break;
+    case CTN_EV_LOG:
+      o.Set("type", "log");
+      o.Set("message", ev.text);
+      break;
+  }
+  return o;
+}
+
+// Read an unsigned 32-bit argument or throw.
+uint32_t U32Arg(const Napi::CallbackInfo& info, size_t i, const char* what) {
+  if (info.Length() <= i || !info[i].IsNumber())
+    throw Napi::TypeError::New(info.Env(), std::string(what) + " must be a number");
+  double d = info[i].As<Napi::Number>().DoubleValue();
+  if (d < 0 || d > 4294967295.0 || d != static_cast<uint32_t>(d))
+    throw Napi::RangeError::New(info.Env(), std::string(what) + " must be an unsigned 32-bit integer");
+  return static_cast<uint32_t>(d);
+}
+
+// Read a file descriptor argument (>= 0) or throw.
+int FdArg(const Napi::CallbackInfo& info, size_t i) {
+  if (info.Length() <= i || !info[i].IsNumber())
+    throw Napi::TypeError::New(info.Env(), "fd must be a number");
+  int fd = info[i].As<Napi::Number>().Int32Value();
+  if (fd < 0) throw Napi::RangeError::New(info.Env(), "fd must be >= 0");
+  return fd;
+}
+
+// Throw the engine's reason when a call failed.
+int Check(Napi::Env env, int rc, const char* err) {
+  if (rc < 0) throw Napi::Error::New(env, err);
+  return rc;
+}
+
+// The JS class around one engine.
+class Engine : public Napi::ObjectWrap<Engine> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "Engine",
+                       {
+                           InstanceMethod("addLan", &Engine::AddLan),
+                           InstanceMethod("setLanAging", &Engine::SetLanAging),
+                           InstanceMethod("delLan", &Engine::DelLan),
+                           InstanceMethod("lanStats", &Engine::LanStats),
+                           InstanceMethod("addFdPort", &Engine::AddFdPort),
+                           InstanceMethod("watchPid", &Engine::WatchPid),
+                           InstanceMethod("delPort", &Engine::DelPort),
+                           InstanceMethod("portStats", &Engine::PortStats),
+                           InstanceMethod("listen", &Engine::Listen),
+                           InstanceMethod("ctlSend", &Engine::CtlSend),
+                           InstanceMethod("ctlClose", &Engine::CtlClose),
+                           InstanceMethod("ref", &Engine::Ref),
+                           InstanceMethod("unref", &Engine::Unref),
+                           InstanceMethod("close", &Engine::Close),
+                       });
+  }
+
+  // new Engine(onEvent, { poolSize })
+  Engine(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Engine>(info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsFunction())
+      throw Napi::TypeError::New(env, "Engine(onEvent, options): onEvent must be a function");
+    ctn_engine_cfg cfg{};
+    if (info.Length() > 1 && info[1].IsObject()) {
+      Napi::Value ps = info[1].As<Napi::Object>().Get("poolSize");
+      if (ps.IsNumber()) cfg.pool_size = ps.As<Napi::Number>().Uint32Value();
+    }
+    tsfn_ = Napi::ThreadSafeFunction::New(env, info[0].As<Napi::Function>(), "containet-engine", 0, 1);
+    char err[256] = "";
+    engine_ = ctn_engine_new(&cfg, &Engine::OnEvent, this, err, sizeof(err));
+    if (!engine_) {
+      tsfn_.Release();
+      throw Napi::Error::New(env, err);
+    }
+  }
+
+  ~Engine() override { Shutdown(); }
+
+ private:
+  // Engine thread: copy the event and queue it for the JS thread.
+  static void OnEvent(void* opaque, const ctn_event* ev) {
+    auto* self = static_cast<Engine*>(opaque);
+    auto* e = new Event();
+    e->type = ev->type;
+    e->id = ev->id;
+    if (ev->data) e->data.assign(reinterpret_cast<const char*>(ev->data), ev->len);
+    e->fds.assign(ev->fds, ev->fds + ev->nfds);
+    e->pid = ev->pid;
+    e->uid = static_cast<int>(ev->uid);
+    e->gid = static_cast<int>(ev->gid);
+    if (ev->text) e->text = ev->text;
+    napi_status st = self->tsfn_.NonBlockingCall(e, [](Napi::Env env, Napi::Function cb, Event* data) {
+      if (env == nullptr) {  // shutting down: nobody will take the fds
+        DropEvent(data);
+        return;
+      }
+      Napi::Object o = EventObject(env, *data);
+      delete data;
+      cb.Call({o});
+    });
+    if (st != napi_ok) DropEvent(e);
+  }
+
+  // Stop the engine and release the callback; idempotent.
+  void Shutdown() {
+    if (engine_) {
+      ctn_engine_free(engine_);
+      engine_ = nullptr;
+      tsfn_.Release();
+    }
+  }
+
+  ctn_engine* Live(Napi::Env env) {
+    if (!engine_) throw Napi::Error::New(env, "engine is closed");
+    return engine_;
+  }
+
+  // addLan({ macTableSize, agingMs }) -> lan id
+  Napi::Value AddLan(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    ctn_lan_cfg cfg{8192, 300000};
+    if (info.Length() > 0 && info[0].IsObject()) {
+      Napi::Object o = info[0].As<Napi::Object>();
+      if (o.Get("macTableSize").IsNumber()) cfg.mac_table_size = o.Get("macTableSize").As<Napi::Number>().Uint32Value();
+      if (o.Get("agingMs").IsNumber()) cfg.aging_ms = static_cast<uint64_t>(o.Get("agingMs").As<Napi::Number>().Int64Value());
+    }
+    char err[256] = "";
+    return Napi::Number::New(env, Check(env, ctn_engine_lan_add(Live(env), &cfg, err, sizeof(err)), err));
+  }
+
+  // setLanAging(lan, agingMs)
+  Napi::Value SetLanAging(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    uint32_t lan = U32Arg(info, 0, "lan");
+    uint64_t ms = U32Arg(info, 1, "agingMs");
+    char err[256] = "";
+    Check(env, ctn_engine_lan_set_aging(Live(env), lan, ms, err, sizeof(err)), err);
+    return env.Undefined();
+  }
+
+  // delLan(lan)
+  Napi::Value DelLan(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    uint32_t lan = U32Arg(info, 0, "lan");
+    char err[256] = "";
+    Check(env, ctn_engine_lan_del(Live(env), lan, err, sizeof(err)), err);
+    return env.Undefined();
+  }
+
+  // lanStats(lan) -> counters
+  Napi::Value LanStats(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    uint32_t lan = U32Arg(info, 0, "lan");
+    ctn_lan_stats st{};
+    char err[256] = "";
+    Check(env, ctn_engine_lan_stats(Live(env), lan, &st, err, sizeof(err)), err);
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("ports", st.nports);
+    o.Set("macs", st.macs);
+    o.Set("macCapacity", st.mac_capacity);
+    o.Set("agingMs", static_cast<double>(st.aging_ms));
+    o.Set("learned", static_cast<double>(st.mac.learned));
+    o.Set("moved", static_cast<double>(st.mac.moved));
+    o.Set("evicted", static_cast<double>(st.mac.evicted));
+    o.Set("expired", static_cast<double>(st.mac.expired));
+    o.Set("flooded", static_cast<double>(st.flooded));
+    o.Set("unknownUnicast", static_cast<double>(st.unknown_unicast));
+    o.Set("filtered", static_cast<double>(st.filtered));
+    return o;
+  }
+
+  // Port description as a JS object.
+  static Napi::Object InfoObject(Napi::Env env, uint32_t id, const ctn_port_info& pi) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("id", id);
+    o.Set("kind", pi.kind);
+    o.Set("ifname", pi.ifname);
+    o.Set("vnetHdr", pi.vnet_hdr);
+    o.Set("packetInfo", pi.packet_info);
+    o.Set("hdrLen", pi.hdr_len);
+    o.Set("offloads", (pi.caps & CTN_CAP_VNET) != 0);
+    o.Set("broken", pi.broken);
+    o.Set("reason", pi.reason);
+    return o;
+  }
+
+  // addFdPort(fd, lan) -> port info. The engine owns fd only on success.
+  Napi::Value AddFdPort(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    int fd = FdArg(info, 0);
+    uint32_t lan = U32Arg(info, 1, "lan");
+    ctn_port_info pi{};
+    char err[256] = "";
+    int id = Check(env, ctn_engine_port_add_fd(Live(env), fd, lan, &pi, err, sizeof(err)), err);
+    return InfoObject(env, static_cast<uint32_t>(id), pi);
+  }
+
+  // watchPid(port, pid): remove the port when that process exits.
+  Napi::Value WatchPid(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    uint32_t port = U32Arg(info, 0, "port");
+    uint32_t pid = U32Arg(info, 1, "pid");
+    if (pid == 0) throw Napi::RangeError::New(env, "pid must be > 0");
+    char err[256] = "";
+    Check(env, ctn_engine_port_watch_pid(Live(env), port, static_cast<pid_t>(pid), err, sizeof(err)), err);
+    return env.Undefined();
+  }
+
+  // delPort(port)
+  Napi::Value DelPort(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    uint32_t port = U32Arg(info, 0, "port");
+    char err[256] = "";
+    Check(env, ctn_engine_port_del(Live(env), port, err, sizeof(err)), err);
+    return env.Undefined();
+  }
+
+  // portStats(port) -> counters and description
+  Napi::Value PortStats(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    uint32_t port = U32Arg(info, 0, "port");
+    ctn_port_stats st{};
+    ctn_port_info pi{};
+    char err[256] = "";
+    Check(env, ctn_engine_port_stats(Live(env), port, &st, &pi, err, sizeof(err)), err);
+    Napi::Object o = InfoObject(env, port, pi);
+    o.Set("rxPackets", static_cast<double>(st.rx_packets));
+    o.Set("rxBytes", static_cast<double>(st.rx_bytes));
+    o.Set("txPackets", static_cast<double>(st.tx_packets));
+    o.Set("txBytes", static_cast<double>(st.tx_bytes));
+    Napi::Object drops = Napi::Object::New(env);
+    for (int i = 0; i < CTN_DROP_MAX; i++) drops.Set(ctn_drop_names[i], static_cast<double>(st.drops[i]));
+    o.Set("drops", drops);
+    return o;
+  }
+
+  // listen(path)
+  Napi::Value Listen(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsString()) throw Napi::TypeError::New(env, "path must be a string");
+    std::string path = info[0].As<Napi::String>();
+    char err[256] = "";
+    Check(env, ctn_engine_ctl_listen(Live(env), path.c_str(), err, sizeof(err)), err);
+    return env.Undefined();
+  }
+
+  // ctlSend(conn, data: string | Buffer, closeAfter)
+  Napi::Value CtlSend(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    uint32_t conn = U32Arg(info, 0, "conn");
+    std::string data;
+    if (info.Length() > 1 && info[1].IsBuffer()) {
+      auto b = info[1].As<Napi::Buffer<char>>();
+      data.assign(b.Data(), b.Length());
+    } else if (info.Length() > 1 && info[1].IsString()) {
+      data = info[1].As<Napi::String>().Utf8Value();
+    } else {
+      throw Napi::TypeError::New(env, "data must be a string or a Buffer");
+    }
+    bool close_after = info.Length() > 2 && info[2].ToBoolean();
+    char err[256] = "";
+    int rc = ctn_engine_ctl_send(Live(env), conn, data.data(), data.size(), close_after, err, sizeof(err));
+    return Napi::Boolean::New(env, rc == 0);  // false: the client is gone
+  }
+
+  // ctlClose(conn)
+  Napi::Value CtlClose(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    uint32_t conn = U32Arg(info, 0, "conn");
+    char err[256] = "";
+    int rc = ctn_engine_ctl_close(Live(env), conn, err, sizeof(err));
+    return Napi::Boolean::New(env, rc == 0);
+  }
+
+  Napi::Value Ref(const Napi::CallbackInfo& info) {
+    if (engine_) tsfn_.Ref(info.Env());
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Unref(const Napi::CallbackInfo& info) {
+    if (engine_) tsfn_.Unref(info.Env());
+    return info.Env().Undefined();
+  }
+
+  // close(): stop the thread, close every port and connection, remove the socket file.
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    Shutdown();
+    return info.Env().Undefined();
+  }
+
+  ctn_engine* engine_ = nullptr;
+  Napi::ThreadSafeFunction tsfn_;
+};
+
+// tapCreate({ netns, ifname, vnetHdr, packetInfo, mtu, ipv4, prefix, up, loUp }) -> fd
+Napi::Value TapCreate(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsObject()) throw Napi::TypeError::New(env, "tapCreate(options)");
+  Napi::Object o = info[0].As<Napi::Object>();
+  if (!o.Get("ifname").IsString()) throw Napi::TypeError::New(env, "ifname must be a string");
+  std::string ifname = o.Get("ifname").As<Napi::String>();
+  std::string netns, ipv4;
+  ctn_tap_req req{};
+  req.ifname = ifname.c_str();
+  if (o.Get("netns").IsString()) {
+    netns = o.Get("netns").As<Napi::String>().Utf8Value();
+    req.netns = netns.c_str();
+  }
+  if (o.Get("ipv4").IsString()) {
+    ipv4 = o.Get("ipv4").As<Napi::String>().Utf8Value();
+    req.ipv4 = ipv4.c_str();
+    req.prefix = o.Get("prefix").IsNumber() ? o.Get("prefix").As<Napi::Number>().Int32Value() : 24;
+  }
+  req.vnet_hdr = o.Get("vnetHdr").ToBoolean();
+  req.packet_info = o.Get("packetInfo").ToBoolean();
+  req.mtu = o.Get("mtu").IsNumber() ? o.Get("mtu").As<Napi::Number>().Int32Value() : 0;
+  req.up = o.Get("up").IsUndefined() ? true : o.Get("up").ToBoolean().Value();
+  req.lo_up = o.Get("loUp").ToBoolean();
+  char err[256] = "";
+  return Napi::Number::New(env, Check(env, ctn_tap_create(&req, err, sizeof(err)), err));
+}
+
+// One request on the switch socket, off the JS thread.
+class RequestWorker : public Napi::AsyncWorker {
+ public:
+  RequestWorker(Napi::Env env, std::string path, std::string json, int fd, int timeout)
+      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), path_(std::move(path)),
+        json_(std::move(json)), fd_(fd), timeout_(timeout) {}
+  Napi::Promise Promise() { return deferred_.Promise(); }
+
+  void Execute() override {
+    std::vector<char> reply(1 << 20);
+    char err[256] = "";
+    long n = ctn_fdmsg_request(path_.c_str(), json_.data(), json_.size(), fd_, reply.data(), reply.size(),
+                               timeout_, err, sizeof(err));
+    if (n < 0)
+      SetError(err);
+    else
+      reply_.assign(reply.data(), static_cast<size_t>(n));
+  }
+  void OnOK() override { deferred_.Resolve(Napi::String::New(Env(), reply_)); }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  std::string path_, json_, reply_;
+  int fd_, timeout_;
+};
+
+// request(path, json, fd | -1, timeoutMs) -> Promise<reply string>
+Napi::Value Request(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsString() || !info[1].IsString())
+    throw Napi::TypeError::New(env, "request(path, json, fd, timeoutMs)");
+  int fd = info.Length() > 2 && info[2].IsNumber() ? info[2].As<Napi::Number>().Int32Value() : -1;
+  int timeout = info.Length() > 3 && info[3].IsNumber() ? info[3].As<Napi::Number>().Int32Value() : 5000;
+  auto* w = new RequestWorker(env, info[0].As<Napi::String>(), info[1].As<Napi::String>(), fd, timeout);
+  Napi::Promise p = w->Promise();
+  w->Queue();
+  return p;
+}
+
+// closeFd(fd)
+Napi::Value CloseFd(const Napi::CallbackInfo& info) {
+  int fd = FdArg(info, 0);
+  return Napi::Boolean::New(info.Env(), close(fd) == 0);
+}
+
+// socketpair("dgram" | "seqpacket" | "stream") -> [fd, fd], both non-blocking
+Napi::Value SocketPair(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string t = info.Length() > 0 && info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "dgram";
+  int type = t == "dgram" ? SOCK_DGRAM : t == "seqpacket" ? SOCK_SEQPACKET : t == "stream" ? SOCK_STREAM : -1;
+  if (type < 0) throw Napi::TypeError::New(env, "type must be dgram, seqpacket or stream");
+  int sv[2];
+  if (socketpair(AF_UNIX, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv) < 0)
+    throw Napi::Error::New(env, std::string("socketpair: ") + strerror(errno));
+  Napi::Array a = Napi::Array::New(env, 2);
+  a.Set(0u, sv[0]);
+  a.Set(1u, sv[1]);
+  return a;
+}
+
+// fdWrite(fd, buffer) -> bytes written, or -errno
+Napi::Value FdWrite(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = FdArg(info, 0);
+  if (info.Length() < 2 || !info[1].IsBuffer()) throw Napi::TypeError::New(env, "data must be a Buffer");
+  auto b = info[1].As<Napi::Buffer<char>>();
+  ssize_t n = write(fd, b.Data(), b.Length());
+  return Napi::Number::New(env, n < 0 ? -errno : static_cast<double>(n));
+}
+
+// fdRead(fd, timeoutMs) -> Buffer with one read's bytes, or null on timeout
+Napi::Value FdRead(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = FdArg(info, 0);
+  int timeout = info.Length() > 1 && info[1].IsNumber() ? info[1].As<Napi::Number>().Int32Value() : 0;
+  pollfd p{fd, POLLIN, 0};
+  int r;
+  do r = poll(&p, 1, timeout); while (r < 0 && errno == EINTR);
+  if (r <= 0) return env.Null();
+  std::vector<char> buf(CTN_BUF_SIZE);
+  ssize_t n = read(fd, buf.data(), buf.size());
+  if (n < 0) {
+    if (errno == EAGAIN) return env.Null();
+    throw Napi::Error::New(env, std::string("read: ") + strerror(errno));
+  }
+  return Napi::Buffer<char>::Copy(env, buf.data(), static_cast<size_t>(n));
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("Engine", Engine::Define(env));
+  exports.Set("tapCreate", Napi::Function::New(env, TapCreate));
+  exports.Set("request", Napi::Function::New(env, Request));
+  exports.Set("closeFd", Napi::Function::New(env, CloseFd));
+  exports.Set("socketpair", Napi::Function::New(env, SocketPair));
+  exports.Set("fdWrite", Napi::Function::New(env, FdWrite));
+  exports.Set("fdRead", Napi::Function::New(env, FdRead));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(containet, Init)

@@ -1,0 +1,152 @@
+/* engine.h - the dataplane engine: one thread, one epoll set, lans and ports.
+ *
+ * The control plane (the Node addon, or a C test) talks to the engine only through
+ * the functions below. Each one queues a command, wakes the engine through an
+ * eventfd and waits for the engine thread to carry it out, so the engine's state is
+ * only ever touched by its own thread and the packet path takes no lock. The engine
+ * reports what happens on its own (a port broke, a control client sent a message)
+ * through the event callback given at creation, called on the engine thread.
+ */
+#ifndef CTN_ENGINE_H
+#define CTN_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "mactable.h"
+#include "port.h"
+
+#define CTN_MAX_PORTS 4096 /**< port slots per engine */
+#define CTN_MAX_LANS 1024  /**< lan slots per engine */
+#define CTN_MAX_FDS 8      /**< fds taken from one control message */
+
+/** Kinds of event the engine reports. */
+enum ctn_event_type {
+	CTN_EV_PORT_DOWN,  /**< a port broke: id, text = reason */
+	CTN_EV_CTL_OPEN,   /**< a control client connected: id, pid, uid, gid */
+	CTN_EV_CTL_DATA,   /**< bytes (and maybe fds) from a control client: id, data, fds */
+	CTN_EV_CTL_CLOSED, /**< a control client is gone: id */
+	CTN_EV_LOG,        /**< something worth a log line: text */
+};
+
+/** One event. Pointers are valid only during the callback; fds become the
+ *  callee's to close. */
+struct ctn_event {
+	enum ctn_event_type type;
+	uint32_t id;              /**< port or connection id */
+	const uint8_t *data;      /**< CTL_DATA bytes */
+	size_t len;               /**< their length */
+	int fds[CTN_MAX_FDS];     /**< CTL_DATA fds */
+	int nfds;                 /**< how many */
+	pid_t pid;                /**< CTL_OPEN peer credentials */
+	uid_t uid;
+	gid_t gid;
+	const char *text;         /**< PORT_DOWN reason, LOG message */
+};
+
+/** Event callback: runs on the engine thread, must not block for long. */
+typedef void (*ctn_event_fn)(void *opaque, const struct ctn_event *ev);
+
+/** Settings of a lan. */
+struct ctn_lan_cfg {
+	uint32_t mac_table_size; /**< entries (rounded up to a power of two) */
+	uint64_t aging_ms;       /**< MAC aging time */
+};
+
+/** Counters of a lan. */
+struct ctn_lan_stats {
+	uint32_t nports;           /**< ports in it */
+	uint32_t macs;             /**< live MAC entries */
+	uint32_t mac_capacity;     /**< entries it can hold */
+	uint64_t aging_ms;         /**< aging time in force */
+	struct ctn_mac_stats mac;  /**< learning counters */
+	uint64_t flooded;          /**< frames flooded (broadcast, multicast, unknown) */
+	uint64_t unknown_unicast;  /**< of which unicast to an unknown station */
+	uint64_t filtered;         /**< unicast whose station sits on the ingress port */
+};
+
+/** Settings of an engine. */
+struct ctn_engine_cfg {
+	uint32_t pool_size; /**< packet buffers (0: default 512) */
+};
+
+struct ctn_engine;
+
+/** Create an engine and start its thread. Returns NULL with @err filled. */
+struct ctn_engine *ctn_engine_new(const struct ctn_engine_cfg *cfg, ctn_event_fn fn, void *opaque,
+				  char *err, size_t errlen);
+/** Stop the thread, close every port and connection, remove the control socket
+ *  file, free everything. */
+void ctn_engine_free(struct ctn_engine *e);
+
+/* Each call below returns >= 0 on success, or -1 with @err filled. */
+
+/** Add a lan; returns its id. */
+int ctn_engine_lan_add(struct ctn_engine *e, const struct ctn_lan_cfg *cfg, char *err, size_t errlen);
+/** Change a lan's aging time (its MAC table is kept). */
+int ctn_engine_lan_set_aging(struct ctn_engine *e, uint32_t lan, uint64_t aging_ms, char *err,
+			     size_t errlen);
+/** Remove a lan that has no ports left. */
+int ctn_engine_lan_del(struct ctn_engine *e, uint32_t lan, char *err, size_t errlen);
+/** Read a lan's counters. */
+int ctn_engine_lan_stats(struct ctn_engine *e, uint32_t lan, struct ctn_lan_stats *out, char *err,
+			 size_t errlen);
+/** Add a port on a client's fd (see ctn_port_fd_open) to @lan; returns its id.
+ *  The port owns @fd only on success. @info is filled when not NULL. */
+int ctn_engine_port_add_fd(struct ctn_engine *e, int fd, uint32_t lan, struct ctn_port_info *info,
+			   char *err, size_t errlen);
+/** Remove the port when process @pid exits (pidfd). */
+int ctn_engine_port_watch_pid(struct ctn_engine *e, uint32_t port, pid_t pid, char *err,
+			      size_t errlen);
+/** Close and forget a port (broken or not). */
+int ctn_engine_port_del(struct ctn_engine *e, uint32_t port, char *err, size_t errlen);
+/** Read a port's counters and description. */
+int ctn_engine_port_stats(struct ctn_engine *e, uint32_t port, struct ctn_port_stats *st,
+			  struct ctn_port_info *info, char *err, size_t errlen);
+/** Listen on a unix socket at @path (owner-only; a stale file is replaced only
+ *  when nothing answers on it). */
+int ctn_engine_ctl_listen(struct ctn_engine *e, const char *path, char *err, size_t errlen);
+/** Queue @len bytes to control connection @conn; close it once sent when
+ *  @close_after. */
+int ctn_engine_ctl_send(struct ctn_engine *e, uint32_t conn, const void *data, size_t len,
+			bool close_after, char *err, size_t errlen);
+/** Close control connection @conn now. */
+int ctn_engine_ctl_close(struct ctn_engine *e, uint32_t conn, char *err, size_t errlen);
+
+/* --- for the engine's own modules (engine thread only) --- */
+
+/** Milliseconds on the engine's monotonic clock, read once per loop pass. */
+uint64_t ctn_engine_now_ms(const struct ctn_engine *e);
+/** The engine's packet pool. */
+struct ctn_pktpool *ctn_engine_pool(struct ctn_engine *e);
+/** Report an event to the control plane. */
+void ctn_engine_emit(struct ctn_engine *e, const struct ctn_event *ev);
+/** Emit a log line (printf style). */
+void ctn_engine_log(struct ctn_engine *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/** Kinds of fd in the epoll set; the cookie is kind << 32 | index. */
+enum ctn_fd_kind {
+	CTN_FD_CMD,        /**< eventfd: commands queued */
+	CTN_FD_TIMER,      /**< timerfd: once a second housekeeping (MAC aging) */
+	CTN_FD_CTL_LISTEN, /**< control socket listener */
+	CTN_FD_CTL_CONN,   /**< a control connection; index = connection id */
+	CTN_FD_PORT,       /**< a port's fd; index = port id */
+	CTN_FD_PIDFD,      /**< a watched process; index = port id */
+};
+
+/** Epoll cookie for fd kind @k with index @i. */
+static inline uint64_t ctn_cookie(enum ctn_fd_kind k, uint32_t i)
+{
+	return (uint64_t)k << 32 | i;
+}
+
+/** Add @fd to the engine's epoll set for @events with cookie (@k, @i). */
+int ctn_engine_watch(struct ctn_engine *e, int fd, uint32_t events, enum ctn_fd_kind k, uint32_t i);
+/** Remove @fd from the epoll set. */
+void ctn_engine_unwatch(struct ctn_engine *e, int fd);
+/** Change the events watched on @fd. */
+int ctn_engine_rewatch(struct ctn_engine *e, int fd, uint32_t events, enum ctn_fd_kind k, uint32_t i);
+
+#endif

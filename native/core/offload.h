@@ -1,0 +1,27 @@
+/* offload.h - checksum and segmentation work that one port kind asks of another.
+ *
+ * A frame may arrive with its transport checksum left to do (NEEDS_CSUM) or as one
+ * large GSO frame standing for many segments. A port that accepts the virtio-net
+ * header passes both on; for any other port the core finishes the work here, once,
+ * in software. Every port kind uses these functions; none has its own copy.
+ */
+#ifndef CTN_OFFLOAD_H
+#define CTN_OFFLOAD_H
+
+#include "pkt.h"
+
+/** Decode a tap's virtio-net header into @out. Returns 0, or -1 when the header
+ *  is inconsistent with a frame of @frame_len bytes. */
+int ctn_vnet_decode(const struct ctn_vnet_wire *w, uint32_t frame_len, struct ctn_vnet *out);
+
+/** Encode @v as a virtio-net header of @hdr_len bytes (10, 12 or more) at @dst. */
+void ctn_vnet_encode(const struct ctn_vnet *v, uint8_t *dst, uint32_t hdr_len);
+
+/** Finish a partial checksum in place (NEEDS_CSUM) and clear the flag.
+ *  Returns 0, or -1 when csum_start/csum_offset point outside the frame. */
+int ctn_csum_complete(struct ctn_pkt *p);
+
+/** Ones' complement sum of @len bytes, folded to 16 bits, not inverted. */
+uint16_t ctn_csum_fold(const uint8_t *data, uint32_t len, uint32_t seed);
+
+#endif

@@ -1,0 +1,109 @@
+/* port.h - the one vtable that every kind of port implements.
+ *
+ * A port moves frames between a lan and something outside the engine: a tap, a
+ * datagram socket, and later vhost-user rings, a NAT, a shaper side, a capture. The
+ * engine owns every port and calls its hooks from its own thread only, so a hook
+ * never needs a lock. A port that fails (its device vanished, its peer went away)
+ * calls ctn_port_break() with the reason; the engine takes it out of its lan and
+ * reports it, and the other ports forward on.
+ */
+#ifndef CTN_PORT_H
+#define CTN_PORT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "pkt.h"
+
+struct ctn_engine;
+struct ctn_port;
+
+/** Why a port dropped a frame. Each port counts its own drops by reason. */
+enum ctn_drop {
+	CTN_DROP_RX_ERROR,   /**< read failed */
+	CTN_DROP_RUNT,       /**< shorter than an ethernet header */
+	CTN_DROP_TOO_BIG,    /**< larger than CTN_FRAME_MAX, or truncated by the device */
+	CTN_DROP_BAD_VNET,   /**< virtio-net header inconsistent with the frame */
+	CTN_DROP_BAD_SRC,    /**< multicast source address */
+	CTN_DROP_NO_BUFFER,  /**< packet pool empty */
+	CTN_DROP_NO_LAN,     /**< port is in no lan */
+	CTN_DROP_TX_ERROR,   /**< write failed */
+	CTN_DROP_TX_FULL,    /**< peer's queue full (EAGAIN/ENOBUFS) */
+	CTN_DROP_TX_DOWN,    /**< device administratively down (EIO) */
+	CTN_DROP_GSO,        /**< GSO frame for a port that cannot take one */
+	CTN_DROP_MAX
+};
+
+/** Names of enum ctn_drop, for reports (index by reason). */
+extern const char *const ctn_drop_names[CTN_DROP_MAX];
+
+/** Counters of one port. Written by the engine thread only. */
+struct ctn_port_stats {
+	uint64_t rx_packets, rx_bytes; /**< frames taken in from outside */
+	uint64_t tx_packets, tx_bytes; /**< frames handed out */
+	uint64_t drops[CTN_DROP_MAX];  /**< by reason */
+};
+
+/** Capabilities of a port (CTN_CAP_*). */
+#define CTN_CAP_VNET 1u /**< takes frames with partial checksums and GSO as they are */
+
+/** What a port says about itself, for show/stats. */
+struct ctn_port_info {
+	char kind[16];     /**< "tap", "dgram", ... */
+	char ifname[32];   /**< device name where there is one */
+	uint32_t caps;     /**< CTN_CAP_* */
+	uint32_t hdr_len;  /**< bytes of prefix per frame (vnet header, packet info) */
+	bool vnet_hdr;     /**< frames carry a virtio-net header */
+	bool packet_info;  /**< frames carry the 4-byte tun packet-info prefix */
+	bool broken;       /**< taken out of service */
+	char reason[128];  /**< why, when broken */
+};
+
+/** The hooks. Every hook runs on the engine thread. */
+struct ctn_port_ops {
+	const char *kind; /**< short name, e.g. "tap" */
+	/** Read up to @max frames into packets taken from the engine's pool; fill
+	 *  pkts[] and return how many (0 when nothing is waiting). Drops are counted
+	 *  in the port's stats. On a fatal error call ctn_port_break() and return 0. */
+	int (*rx_burst)(struct ctn_port *p, struct ctn_pkt **pkts, int max);
+	/** Send @n frames. The caller keeps ownership of the packets (they may go to
+	 *  other ports too) but lets the port finish offload work on them in place.
+	 *  Counts tx and drops itself. */
+	void (*tx_burst)(struct ctn_port *p, struct ctn_pkt **pkts, int n);
+	/** Release the port's fds and memory, including the port itself. */
+	void (*close)(struct ctn_port *p);
+	/** Fill kind-specific fields of @info (kind, ifname, caps ...). */
+	void (*info)(const struct ctn_port *p, struct ctn_port_info *info);
+};
+
+/** State common to all ports; a kind embeds it first in its own struct. */
+struct ctn_port {
+	const struct ctn_port_ops *ops; /**< the kind's hooks */
+	struct ctn_engine *eng;         /**< owner */
+	uint32_t id;                    /**< slot in the engine */
+	uint32_t lan;                   /**< lan id, or CTN_LAN_NONE */
+	int fd;                         /**< fd polled for input, or -1 */
+	int pidfd;                      /**< process whose exit removes the port, or -1 */
+	uint32_t caps;                  /**< CTN_CAP_* */
+	bool broken;                    /**< out of service, awaiting removal */
+	char reason[128];               /**< why it broke */
+	struct ctn_port_stats st;       /**< counters */
+	struct ctn_pkt *txq[CTN_BURST]; /**< frames queued during one forwarding pass */
+	uint32_t ntx;                   /**< entries in txq */
+	bool tx_pending;                /**< on the engine's list of ports to flush */
+};
+
+#define CTN_LAN_NONE UINT32_MAX
+
+/** Take @p out of service: stop polling it, close its fds, remove it from its
+ *  lan and report @fmt to the control plane. Idempotent. */
+void ctn_port_break(struct ctn_port *p, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/** Open a port on an fd handed over by a client: a tap (any flags) or a datagram
+ *  or seqpacket socket carrying one frame per message. On success the port owns
+ *  @fd; on failure the caller still does, and @err says why. */
+struct ctn_port *ctn_port_fd_open(struct ctn_engine *e, int fd, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,338 @@
+/* port_fd.c - ports on an fd a client handed over: taps and datagram sockets.
+ *
+ * A tap is read and written one frame per syscall, with whatever prefix its flags
+ * ask for: the 4-byte packet information (unless IFF_NO_PI) and then the virtio-net
+ * header (with IFF_VNET_HDR, of the size TUNGETVNETHDRSZ reports). The prefix is
+ * built in the headroom in front of the frame so each frame is one read or write.
+ * A unix datagram or seqpacket socket carries one bare frame per message, as QEMU's
+ * "-netdev dgram" does; the tests use socketpairs of this kind as ports too.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/if_tun.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "engine.h"
+#include "offload.h"
+#include "port.h"
+
+#define PI_LEN 4 /**< struct tun_pi: flags, proto */
+
+/** A tap or datagram-socket port. */
+struct fd_port {
+	struct ctn_port base;  /**< must be first */
+	bool tap;              /**< tap device (else a datagram socket) */
+	bool pi;               /**< frames carry packet information */
+	bool vnet;             /**< frames carry a virtio-net header */
+	uint32_t vnet_len;     /**< its size */
+	uint32_t prefix;       /**< pi + vnet bytes in front of each frame */
+	char ifname[IFNAMSIZ]; /**< tap name (in its own namespace) */
+};
+
+/** Our port from the base pointer. */
+static inline struct fd_port *fdp(struct ctn_port *p) { return (struct fd_port *)p; }
+
+/** Is @er an error after which the fd will never work again? */
+static bool fatal_errno(int er)
+{
+	return er == EBADFD || er == EBADF || er == ENXIO || er == ENODEV || er == ECONNREFUSED ||
+	       er == ECONNRESET || er == EPIPE || er == ENOTCONN;
+}
+
+/** Decode the prefix of a frame just read into @pkt (total @n bytes read).
+ *  Returns 0, or the drop reason. */
+static int rx_decode(struct fd_port *fp, struct ctn_pkt *pkt, size_t n)
+{
+	if (n < fp->prefix + CTN_FRAME_MIN)
+		return CTN_DROP_RUNT;
+	pkt->len = (uint32_t)(n - fp->prefix);
+	const uint8_t *pre = pkt->data - fp->prefix;
+	if (fp->pi && (pre[0] | pre[1] << 8) & TUN_PKT_STRIP)
+		return CTN_DROP_TOO_BIG;
+	if (fp->vnet) {
+		struct ctn_vnet_wire w = {0};
+		memcpy(&w, pre + (fp->pi ? PI_LEN : 0),
+		       fp->vnet_len < sizeof(w) ? fp->vnet_len : sizeof(w));
+		if (ctn_vnet_decode(&w, pkt->len, &pkt->vnet) < 0)
+			return CTN_DROP_BAD_VNET;
+	}
+	return 0;
+}
+
+/** rx_burst hook. */
+static int fd_rx_burst(struct ctn_port *p, struct ctn_pkt **pkts, int max)
+{
+	struct fd_port *fp = fdp(p);
+	struct ctn_pktpool *pool = ctn_engine_pool(p->eng);
+	int got = 0;
+	while (got < max) {
+		struct ctn_pkt *pkt = ctn_pkt_alloc(pool);
+		if (!pkt) {
+			/* Leave the frames in the device; level-triggered epoll
+			 * brings us back once buffers are free. */
+			p->st.drops[CTN_DROP_NO_BUFFER]++;
+			break;
+		}
+		ssize_t n;
+		size_t room = fp->prefix + CTN_FRAME_MAX;
+		if (fp->tap)
+			n = read(p->fd, pkt->data - fp->prefix, room);
+		else
+			n = recv(p->fd, pkt->data, CTN_FRAME_MAX, MSG_DONTWAIT | MSG_TRUNC);
+		if (n < 0) {
+			int er = errno;
+			ctn_pkt_free(pool, pkt);
+			if (er == EINTR)
+				continue;
+			if (er == EAGAIN)
+				break;
+			if (fatal_errno(er)) {
+				ctn_port_break(p, "read: %s", strerror(er));
+				break;
+			}
+			p->st.drops[CTN_DROP_RX_ERROR]++;
+			break;
+		}
+		if (n == 0 && !fp->tap) {
+			int type = 0;
+			socklen_t tl = sizeof(type);
+			getsockopt(p->fd, SOL_SOCKET, SO_TYPE, &type, &tl);
+			ctn_pkt_free(pool, pkt);
+			if (type == SOCK_SEQPACKET) { /* end of stream */
+				ctn_port_break(p, "peer closed the socket");
+				break;
+			}
+			p->st.drops[CTN_DROP_RUNT]++;
+			continue;
+		}
+		int drop = (!fp->tap && (size_t)n > CTN_FRAME_MAX) ? CTN_DROP_TOO_BIG
+								     : rx_decode(fp, pkt, (size_t)n);
+		if (drop) {
+			p->st.drops[drop]++;
+			ctn_pkt_free(pool, pkt);
+			continue;
+		}
+		pkt->in_port = p->id;
+		p->st.rx_packets++;
+		p->st.rx_bytes += pkt->len;
+		pkts[got++] = pkt;
+	}
+	return got;
+}
+
+/** Write the prefix @fp needs in front of @pkt's frame. */
+static void tx_prefix(struct fd_port *fp, struct ctn_pkt *pkt)
+{
+	uint8_t *pre = pkt->data - fp->prefix;
+	if (fp->pi) {
+		uint16_t proto = ctn_pkt_ethertype(pkt);
+		pre[0] = pre[1] = 0;
+		pre[2] = (uint8_t)(proto >> 8);
+		pre[3] = (uint8_t)proto;
+	}
+	if (fp->vnet)
+		ctn_vnet_encode(&pkt->vnet, pre + (fp->pi ? PI_LEN : 0), fp->vnet_len);
+}
+
+/** tx_burst hook. */
+static void fd_tx_burst(struct ctn_port *p, struct ctn_pkt **pkts, int n)
+{
+	struct fd_port *fp = fdp(p);
+	for (int i = 0; i < n && !p->broken; i++) {
+		struct ctn_pkt *pkt = pkts[i];
+		if (!fp->vnet) {
+			/* Software offload for ports without the header. */
+			if ((pkt->vnet.gso_type & ~CTN_GSO_ECN) != CTN_GSO_NONE) {
+				p->st.drops[CTN_DROP_GSO]++;
+				continue;
+			}
+			if (ctn_csum_complete(pkt) < 0) {
+				p->st.drops[CTN_DROP_BAD_VNET]++;
+				continue;
+			}
+		}
+		tx_prefix(fp, pkt);
+		ssize_t w;
+		do {
+			if (fp->tap)
+				w = write(p->fd, pkt->data - fp->prefix, fp->prefix + pkt->len);
+			else
+				w = send(p->fd, pkt->data, pkt->len, MSG_DONTWAIT | MSG_NOSIGNAL);
+		} while (w < 0 && errno == EINTR);
+		if (w >= 0) {
+			p->st.tx_packets++;
+			p->st.tx_bytes += pkt->len;
+			continue;
+		}
+		int er = errno;
+		if (er == EAGAIN || er == ENOBUFS || er == ENOMEM)
+			p->st.drops[CTN_DROP_TX_FULL]++;
+		else if (er == EIO && fp->tap)
+			p->st.drops[CTN_DROP_TX_DOWN]++;
+		else if (fatal_errno(er))
+			ctn_port_break(p, "write: %s", strerror(er));
+		else
+			p->st.drops[CTN_DROP_TX_ERROR]++;
+	}
+}
+
+/** close hook. */
+static void fd_close(struct ctn_port *p)
+{
+	if (p->fd >= 0)
+		close(p->fd);
+	free(fdp(p));
+}
+
+/** info hook. */
+static void fd_info(const struct ctn_port *p, struct ctn_port_info *info)
+{
+	const struct fd_port *fp = (const struct fd_port *)p;
+	snprintf(info->kind, sizeof(info->kind), "%s", fp->tap ? "tap" : "dgram");
+	snprintf(info->ifname, sizeof(info->ifname), "%s", fp->ifname);
+	info->caps = p->caps;
+	info->hdr_len = fp->prefix;
+	info->vnet_hdr = fp->vnet;
+	info->packet_info = fp->pi;
+}
+
+/** The vtable. */
+static const struct ctn_port_ops fd_ops = {
+	.kind = "fd",
+	.rx_burst = fd_rx_burst,
+	.tx_burst = fd_tx_burst,
+	.close = fd_close,
+	.info = fd_info,
+};
+
+/** Say what kind of file @fd is, for an error message. */
+static const char *fd_what(int fd)
+{
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return "unusable";
+	switch (st.st_mode & S_IFMT) {
+	case S_IFREG: return "a regular file";
+	case S_IFDIR: return "a directory";
+	case S_IFIFO: return "a pipe";
+	case S_IFSOCK: return "a stream socket";
+	case S_IFCHR: return "a character device other than a tap";
+	default: return "not a tap";
+	}
+}
+
+/** Does tap @fd run with IFF_NO_PI? @flags are what TUNGETIFF said.
+ *
+ * TUNGETIFF also reports IFF_NOFILTER (no socket filter attached), which has the
+ * same value as IFF_NO_PI, so with no filter the bit means nothing. With a filter
+ * attached it means IFF_NO_PI: attach an accept-all filter, ask again, detach.
+ * Returns 1 (no packet info), 0 (packet info) or -1 with errno. */
+static int tap_no_pi(int fd, short flags)
+{
+	if (!(flags & IFF_NO_PI))
+		return 0; /* a filter is attached and NO_PI is clear */
+	struct sock_filter accept_all = BPF_STMT(BPF_RET | BPF_K, 0xffffffffu);
+	struct sock_fprog prog = {.len = 1, .filter = &accept_all};
+	if (ioctl(fd, TUNATTACHFILTER, &prog) < 0)
+		return -1;
+	struct ifreq ifr = {0};
+	int rc = ioctl(fd, TUNGETIFF, &ifr);
+	int er = errno;
+	ioctl(fd, TUNDETACHFILTER, &prog);
+	errno = er;
+	if (rc < 0)
+		return -1;
+	return (ifr.ifr_flags & IFF_NO_PI) ? 1 : 0;
+}
+
+/** Examine @fd as a tap; fill @fp. Returns 1 if it is one, 0 if it is no tun
+ *  device at all, -1 for a tun device we cannot use (with @err). */
+static int probe_tap(struct fd_port *fp, int fd, char *err, size_t errlen)
+{
+	struct ifreq ifr = {0};
+	if (ioctl(fd, TUNGETIFF, &ifr) < 0) {
+		if (errno == EBADFD) {
+			snprintf(err, errlen, "fd is a tun/tap file with no device attached (TUNSETIFF was never done)");
+			return -1;
+		}
+		return 0;
+	}
+	if (!(ifr.ifr_flags & IFF_TAP)) {
+		snprintf(err, errlen, "%.16s is a layer-3 tun device; containet needs a tap (IFF_TAP)",
+			 ifr.ifr_name);
+		return -1;
+	}
+	fp->tap = true;
+	memcpy(fp->ifname, ifr.ifr_name, IFNAMSIZ);
+	fp->ifname[IFNAMSIZ - 1] = 0;
+	int no_pi = tap_no_pi(fd, ifr.ifr_flags);
+	if (no_pi < 0) {
+		snprintf(err, errlen, "cannot tell the framing of %s: %s", fp->ifname, strerror(errno));
+		return -1;
+	}
+	fp->pi = !no_pi;
+	fp->vnet = ifr.ifr_flags & IFF_VNET_HDR;
+	if (fp->vnet) {
+		int sz = 0;
+		if (ioctl(fd, TUNGETVNETHDRSZ, &sz) < 0) {
+			snprintf(err, errlen, "TUNGETVNETHDRSZ on %s: %s", fp->ifname, strerror(errno));
+			return -1;
+		}
+		if (sz < 10 || sz > CTN_HEADROOM - PI_LEN) {
+			snprintf(err, errlen, "vnet header of %d bytes on %s is not supported (10 to %d)",
+				 sz, fp->ifname, CTN_HEADROOM - PI_LEN);
+			return -1;
+		}
+		fp->vnet_len = (uint32_t)sz;
+	}
+	fp->prefix = (fp->pi ? PI_LEN : 0) + fp->vnet_len;
+	return 1;
+}
+
+struct ctn_port *ctn_port_fd_open(struct ctn_engine *e, int fd, char *err, size_t errlen)
+{
+	int fl = fcntl(fd, F_GETFL);
+	if (fl < 0) {
+		snprintf(err, errlen, "fd %d is not open", fd);
+		return NULL;
+	}
+	struct fd_port *fp = calloc(1, sizeof(*fp));
+	if (!fp) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	int tap = probe_tap(fp, fd, err, errlen);
+	if (tap < 0)
+		goto bad;
+	if (tap == 0) {
+		int type = 0, domain = 0;
+		socklen_t l1 = sizeof(type), l2 = sizeof(domain);
+		if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &l1) < 0 ||
+		    getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &l2) < 0 ||
+		    (type != SOCK_DGRAM && type != SOCK_SEQPACKET) || domain != AF_UNIX) {
+			snprintf(err, errlen,
+				 "fd is %s, not a tap or a unix datagram/seqpacket socket", fd_what(fd));
+			goto bad;
+		}
+	}
+	if (!(fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) {
+		snprintf(err, errlen, "cannot make the fd non-blocking: %s", strerror(errno));
+		goto bad;
+	}
+	(void)e;
+	fp->base.ops = &fd_ops;
+	fp->base.fd = fd;
+	fp->base.caps = fp->vnet ? CTN_CAP_VNET : 0;
+	return &fp->base;
+bad:
+	free(fp);
+	return NULL;
+}

@@ -1,0 +1,30 @@
+/* tapdev.h - create a tap inside a network namespace and configure it.
+ *
+ * Used by containode: the tap must be created from inside the container's network
+ * namespace (a tap belongs to the namespace its fd was opened in), while the rest
+ * of the process stays where it is. The work runs on a short-lived thread of its
+ * own that enters the namespace, so the caller's threads never change namespace.
+ */
+#ifndef CTN_TAPDEV_H
+#define CTN_TAPDEV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/** What tap to make. */
+struct ctn_tap_req {
+	const char *netns;  /**< namespace file (e.g. /proc/PID/ns/net), NULL: the caller's */
+	const char *ifname; /**< device name */
+	bool vnet_hdr;      /**< IFF_VNET_HDR (12-byte header) */
+	bool packet_info;   /**< keep the 4-byte packet information (no IFF_NO_PI) */
+	int mtu;            /**< 0: leave the default */
+	const char *ipv4;   /**< dotted address, NULL: none */
+	int prefix;         /**< its prefix length */
+	bool up;            /**< bring the device up */
+	bool lo_up;         /**< bring "lo" up as well */
+};
+
+/** Create the tap; returns its fd (close-on-exec), or -1 with @err filled. */
+int ctn_tap_create(const struct ctn_tap_req *req, char *err, size_t errlen);
+
+#endif

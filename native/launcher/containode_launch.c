@@ -1,0 +1,1022 @@
+/*
+ * containode-launch: start one container in fresh Linux namespaces.
+ *
+ * The TypeScript CLI `containode` spawns this helper. The CLI deals with
+ * options, networking and the switch; this helper only does namespaces,
+ * mounts, the container's init process, signals and exec. It is a separate
+ * executable because a multi-threaded Node process cannot safely clone into
+ * new namespaces.
+ *
+ *   containode-launch [options] -- PROGRAM [ARGS...]
+ *
+ *   --hostname NAME   (required) hostname inside the new UTS namespace
+ *   --root DIR        root filesystem: an overlay with lowerdir=DIR, mounted
+ *                     on TOP/merged and pivoted into (needs --top)
+ *   --top DIR         keeps the root's changes: TOP/upper, TOP/work, TOP/merged
+ *   --keep-net        share the caller's network namespace
+ *   --keep-ipc        share the caller's IPC namespace
+ *   --env KEY=VAL     add to / override PROGRAM's environment (repeatable)
+ *   --sync-fd N       inherited unix stream socket for the handshake (required)
+ *
+ * Processes:
+ *
+ *   caller (containode)
+ *     `- containode-launch   the launcher: waits, forwards signals
+ *          `- init          pid 1 of the new pid namespace: mounts, handshake,
+ *               |             forwards signals, reaps orphans
+ *               `- PROGRAM  pid 2
+ *
+ * Handshake on the sync fd, one line per message:
+ *
+ *   message           sent by   meaning
+ *   ----------------  --------  ---------------------------------------------
+ *   pid <P>\n         launcher  the container's init is pid P in the
+ *                               launcher's pid namespace; its network
+ *                               namespace is /proc/P/ns/net
+ *   go\n              caller    networking is ready: start PROGRAM
+ *   abort <reason>\n  caller    give up: the init prints
+ *                               "containode: aborted: <reason>", exits 125
+ *
+ * The launcher only writes to the socket, never reads it, and closes its copy
+ * right after the pid line. The init reads the caller's answer once its mounts
+ * are ready; end of file or a read error count as abort. After `go` the init
+ * closes the socket, so PROGRAM never inherits it.
+ *
+ * Exit status of containode-launch:
+ *
+ *   125     setup error: bad usage, a failed namespace or mount step, abort
+ *   126     PROGRAM was found but could not be executed
+ *   127     PROGRAM was not found
+ *   128+N   PROGRAM was killed by signal N
+ *   other   PROGRAM's own exit code
+ *
+ * Setup errors are printed as "containode: <step>: <path>: <strerror>", usage
+ * errors as "containode-launch: <reason>".
+ */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <pwd.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define EXIT_SETUP 125
+#define EXIT_CANNOT_EXEC 126
+#define EXIT_NOT_FOUND 127
+
+/* Size of the init's clone() stack; the init keeps a few PATH_MAX buffers on it. */
+#define CHILD_STACK_SIZE (1024 * 1024)
+/* Stack pointer alignment required by the x86-64 and aarch64 ABIs. */
+#define STACK_ALIGN 16
+/* Longest handshake line kept; longer abort reasons are truncated. */
+#define SYNC_LINE_MAX 512
+/* mount(2) copies at most one page of filesystem options. */
+#define MOUNT_DATA_MAX 4096
+
+#define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+/** Signals the launcher and the init pass on to the next process down. */
+static const int forwarded_signals[] = {
+    SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT,
+};
+#define FORWARDED_COUNT (sizeof forwarded_signals / sizeof forwarded_signals[0])
+
+/**
+ * Where forward_signal() sends signals: the init (in the launcher) or PROGRAM
+ * (in the init). 0 while there is nobody to forward to.
+ */
+static volatile sig_atomic_t g_forward_pid;
+
+/** The parsed command line. Strings point into argv. */
+struct options {
+    const char *hostname; /* --hostname, required */
+    const char *root;     /* --root, or NULL for the host's files */
+    const char *top;      /* --top, set exactly when root is */
+    bool keep_net;        /* --keep-net */
+    bool keep_ipc;        /* --keep-ipc */
+    char **envs;          /* --env KEY=VAL strings, env_count of them */
+    size_t env_count;
+    int sync_fd;          /* --sync-fd */
+    char **argv;          /* PROGRAM and ARGS, NULL-terminated */
+};
+
+/** A character device created in the container's /dev. */
+struct device_node {
+    const char *name;
+    unsigned int major;
+    unsigned int minor;
+};
+
+static const struct device_node device_nodes[] = {
+    {"null", 1, 3}, {"zero", 1, 5}, {"random", 1, 8}, {"urandom", 1, 9}, {"tty", 5, 0},
+};
+
+/** A symbolic link created in the container's /dev. */
+struct dev_link {
+    const char *name;
+    const char *target;
+};
+
+static const struct dev_link dev_links[] = {
+    {"fd", "/proc/self/fd"},
+    {"stdin", "/proc/self/fd/0"},
+    {"stdout", "/proc/self/fd/1"},
+    {"stderr", "/proc/self/fd/2"},
+};
+
+/**
+ * The terminal on fd 0, if any. It is opened (O_PATH) before the container's
+ * /dev hides the host's, so it can still be bind-mounted on dev/console.
+ */
+struct console {
+    int fd;               /* O_PATH fd of the terminal, or -1 if none */
+    char path[PATH_MAX];  /* ttyname(0), for messages */
+};
+
+/* ------------------------------------------------------------------------ */
+/* Errors                                                                   */
+/* ------------------------------------------------------------------------ */
+
+/** Prints "containode-launch: <reason>" and exits 125. */
+__attribute__((format(printf, 1, 2)))
+_Noreturn static void usage_error(const char *fmt, ...)
+{
+    va_list ap;
+
+    fputs("containode-launch: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    _exit(EXIT_SETUP);
+}
+
+/**
+ * Prints "containode: STEP: PATH: strerror(errno)" (without PATH when it is
+ * NULL) and exits 125.
+ */
+_Noreturn static void fail(const char *step, const char *path)
+{
+    const char *reason = strerror(errno);
+
+    if (path != NULL)
+        fprintf(stderr, "containode: %s: %s: %s\n", step, path, reason);
+    else
+        fprintf(stderr, "containode: %s: %s\n", step, reason);
+    _exit(EXIT_SETUP);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Small helpers                                                            */
+/* ------------------------------------------------------------------------ */
+
+/** Writes ROOT joined with the relative path REL into OUT (PATH_MAX bytes). */
+static void root_path(char *out, const char *root, const char *rel)
+{
+    size_t len = strlen(root);
+    const char *sep = (len > 0 && root[len - 1] == '/') ? "" : "/";
+    int n = snprintf(out, PATH_MAX, "%s%s%s", root, sep, rel);
+
+    if (n < 0 || n >= PATH_MAX) {
+        errno = ENAMETOOLONG;
+        fail("path", rel);
+    }
+}
+
+/** Creates directory PATH with MODE unless it already exists. */
+static void ensure_dir(const char *path, mode_t mode)
+{
+    if (mkdir(path, mode) < 0 && errno != EEXIST)
+        fail("mkdir", path);
+}
+
+/** Closes FD; EINTR still means the fd is gone on Linux. */
+static void close_fd(int fd, const char *what)
+{
+    if (close(fd) < 0 && errno != EINTR)
+        fail("close", what);
+}
+
+/** Turns a wait status into this program's exit code (128+N for signal N). */
+static int exit_code_of(int status)
+{
+    if (WIFEXITED(status))
+        return WEXITSTATUS(status);
+    if (WIFSIGNALED(status))
+        return 128 + WTERMSIG(status);
+    return EXIT_SETUP;
+}
+
+/** Sends all LEN bytes of BUF on socket FD without raising SIGPIPE. */
+static int send_all(int fd, const char *buf, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
+
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        buf += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Signals (shared by the launcher and the init)                            */
+/* ------------------------------------------------------------------------ */
+
+/**
+ * Handler for the forwarded signals: passes SIG on to g_forward_pid, but only
+ * when a process sent it (si_code <= 0: SI_USER, SI_QUEUE, SI_TKILL). Signals
+ * the kernel raised itself, such as a terminal's Ctrl-C, already reached the
+ * whole foreground process group, PROGRAM included; forwarding them would
+ * deliver them twice. Async-signal-safe: it only calls kill().
+ */
+static void forward_signal(int sig, siginfo_t *info, void *ucontext)
+{
+    int saved_errno = errno;
+    pid_t target = (pid_t)g_forward_pid;
+
+    (void)ucontext;
+    if (info->si_code <= 0 && target > 0)
+        (void)kill(target, sig); /* nothing useful to do if the target is gone */
+    errno = saved_errno;
+}
+
+/**
+ * Blocks the forwarded signals (returned in SET) and routes them to
+ * forward_signal(). The caller unblocks them once g_forward_pid is set, so a
+ * signal arriving in between stays pending instead of being lost.
+ */
+static void install_forwarders(sigset_t *set)
+{
+    struct sigaction sa;
+    size_t i;
+
+    if (sigemptyset(set) < 0)
+        fail("sigemptyset", NULL);
+    for (i = 0; i < FORWARDED_COUNT; i++)
+        if (sigaddset(set, forwarded_signals[i]) < 0)
+            fail("sigaddset", NULL);
+    if (sigprocmask(SIG_BLOCK, set, NULL) < 0)
+        fail("sigprocmask", NULL);
+
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = forward_signal;
+    sa.sa_mask = *set; /* one forwarded signal at a time */
+    sa.sa_flags = SA_SIGINFO | SA_RESTART;
+    for (i = 0; i < FORWARDED_COUNT; i++)
+        if (sigaction(forwarded_signals[i], &sa, NULL) < 0)
+            fail("sigaction", NULL);
+}
+
+/** Unblocks the signals in SET. */
+static void unblock_signals(const sigset_t *set)
+{
+    if (sigprocmask(SIG_UNBLOCK, set, NULL) < 0)
+        fail("sigprocmask", NULL);
+}
+
+/**
+ * Waits until a child exits (any child when PID is -1, else PID), then reaps
+ * it and stores its wait status in STATUS. If that child is the forwarding
+ * target, forwarding is switched off before the reap, so a late signal can
+ * never hit a recycled pid. Returns the reaped pid, or -1 with errno set.
+ */
+static pid_t wait_and_reap(pid_t pid, int *status)
+{
+    siginfo_t info;
+    pid_t reaped;
+
+    for (;;) {
+        memset(&info, 0, sizeof info);
+        if (waitid(pid < 0 ? P_ALL : P_PID, pid < 0 ? 0 : (id_t)pid, &info,
+                   WEXITED | WNOWAIT) == 0)
+            break;
+        if (errno != EINTR)
+            return -1;
+    }
+    if (info.si_pid == (pid_t)g_forward_pid)
+        g_forward_pid = 0;
+    do
+        reaped = waitpid(info.si_pid, status, 0);
+    while (reaped < 0 && errno == EINTR);
+    return reaped;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Command line                                                             */
+/* ------------------------------------------------------------------------ */
+
+enum {
+    OPT_HOSTNAME = 256,
+    OPT_ROOT,
+    OPT_TOP,
+    OPT_KEEP_NET,
+    OPT_KEEP_IPC,
+    OPT_ENV,
+    OPT_SYNC_FD,
+};
+
+static const struct option long_options[] = {
+    {"hostname", required_argument, NULL, OPT_HOSTNAME},
+    {"root", required_argument, NULL, OPT_ROOT},
+    {"top", required_argument, NULL, OPT_TOP},
+    {"keep-net", no_argument, NULL, OPT_KEEP_NET},
+    {"keep-ipc", no_argument, NULL, OPT_KEEP_IPC},
+    {"env", required_argument, NULL, OPT_ENV},
+    {"sync-fd", required_argument, NULL, OPT_SYNC_FD},
+    {NULL, 0, NULL, 0},
+};
+
+/** Parses the --sync-fd argument TEXT as a non-negative fd number. */
+static int parse_fd(const char *text)
+{
+    char *end;
+    long value;
+
+    errno = 0;
+    value = strtol(text, &end, 10);
+    if (errno != 0 || end == text || *end != '\0' || value < 0 || value > INT_MAX)
+        usage_error("--sync-fd: not a file descriptor number: %s", text);
+    return (int)value;
+}
+
+/** Rejects a --root/--top DIR that the overlay option string cannot carry. */
+static void check_overlay_path(const char *option, const char *dir)
+{
+    if (dir[0] == '\0')
+        usage_error("%s: empty path", option);
+    if (strpbrk(dir, ",:\\") != NULL)
+        usage_error("%s: path must not contain ',', ':' or '\\': %s", option, dir);
+}
+
+/** Checks that the options in OPTS are complete and consistent. */
+static void validate_options(const struct options *opts)
+{
+    struct stat st;
+    size_t len;
+
+    if (opts->hostname == NULL)
+        usage_error("--hostname is required");
+    len = strlen(opts->hostname);
+    if (len == 0 || len > HOST_NAME_MAX)
+        usage_error("--hostname must be 1 to %d characters", HOST_NAME_MAX);
+    if (opts->root != NULL && opts->top == NULL)
+        usage_error("--root requires --top");
+    if (opts->top != NULL && opts->root == NULL)
+        usage_error("--top is only valid with --root");
+    if (opts->root != NULL) {
+        check_overlay_path("--root", opts->root);
+        check_overlay_path("--top", opts->top);
+    }
+    if (opts->sync_fd < 0)
+        usage_error("--sync-fd is required");
+    if (fstat(opts->sync_fd, &st) < 0 || !S_ISSOCK(st.st_mode))
+        usage_error("--sync-fd %d is not an open socket", opts->sync_fd);
+    if (opts->argv[0] == NULL)
+        usage_error("missing PROGRAM (usage: containode-launch [options] -- PROGRAM [ARGS...])");
+}
+
+/** Parses ARGC/ARGV into OPTS; exits 125 on bad usage. */
+static void parse_options(int argc, char **argv, struct options *opts)
+{
+    int c;
+
+    memset(opts, 0, sizeof *opts);
+    opts->sync_fd = -1;
+    /* Every --env takes two argv slots, so argc entries are always enough. */
+    opts->envs = calloc((size_t)argc, sizeof *opts->envs);
+    if (opts->envs == NULL)
+        fail("calloc", NULL);
+
+    opterr = 0; /* report errors in our own format */
+    /* "+": stop at the first non-option; ":": report a missing argument as ':'. */
+    while ((c = getopt_long(argc, argv, "+:", long_options, NULL)) != -1) {
+        switch (c) {
+        case OPT_HOSTNAME:
+            opts->hostname = optarg;
+            break;
+        case OPT_ROOT:
+            opts->root = optarg;
+            break;
+        case OPT_TOP:
+            opts->top = optarg;
+            break;
+        case OPT_KEEP_NET:
+            opts->keep_net = true;
+            break;
+        case OPT_KEEP_IPC:
+            opts->keep_ipc = true;
+            break;
+        case OPT_ENV:
+            if (optarg[0] == '=' || strchr(optarg, '=') == NULL)
+                usage_error("--env expects KEY=VAL, got: %s", optarg);
+            opts->envs[opts->env_count++] = optarg;
+            break;
+        case OPT_SYNC_FD:
+            opts->sync_fd = parse_fd(optarg);
+            break;
+        case ':':
+            usage_error("option %s needs an argument", argv[optind - 1]);
+        default:
+            if (optopt != 0)
+                usage_error("unknown option -%c", optopt);
+            usage_error("unknown option %s", argv[optind - 1]);
+        }
+    }
+    opts->argv = &argv[optind];
+    validate_options(opts);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Init setup, step by step (runs as pid 1 of the new pid namespace)        */
+/* ------------------------------------------------------------------------ */
+
+/**
+ * Step 1 (also used by the launcher): die with SIGKILL when our parent dies.
+ * If the parent died before prctl() took effect we were reparented and
+ * getppid() changed. Inside the new pid namespace getppid() is 0 both before
+ * and after, so for the init the real guard for that window is the sync
+ * socket: a dead caller closes it and await_go() aborts.
+ */
+static void set_parent_death_signal(pid_t parent_before)
+{
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+        fail("prctl", "PR_SET_PDEATHSIG");
+    if (getppid() != parent_before) {
+        errno = ESRCH;
+        fail("prctl", "parent exited during startup");
+    }
+}
+
+/** Step 2: stop mounts from propagating between the host and the container. */
+static void make_mounts_private(void)
+{
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+        fail("mount", "/");
+}
+
+/**
+ * Step 3: mount the overlay root (lowerdir ROOT, upper and work in TOP) on
+ * TOP/merged and write that path to NEWROOT (PATH_MAX bytes).
+ */
+static void mount_overlay_root(const char *root, const char *top, char *newroot)
+{
+    char upper[PATH_MAX], work[PATH_MAX], data[MOUNT_DATA_MAX];
+    struct stat st;
+    int n;
+
+    if (stat(root, &st) < 0)
+        fail("stat", root);
+    if (!S_ISDIR(st.st_mode)) {
+        errno = ENOTDIR;
+        fail("stat", root);
+    }
+    root_path(upper, top, "upper");
+    root_path(work, top, "work");
+    root_path(newroot, top, "merged");
+    ensure_dir(upper, 0755);
+    ensure_dir(work, 0755);
+    ensure_dir(newroot, 0755);
+
+    n = snprintf(data, sizeof data, "lowerdir=%s,upperdir=%s,workdir=%s", root, upper, work);
+    if (n < 0 || (size_t)n >= sizeof data) {
+        errno = ENAMETOOLONG;
+        fail("mount overlay", newroot);
+    }
+    if (mount("overlay", newroot, "overlay", 0, data) < 0)
+        fail("mount overlay", newroot);
+}
+
+/**
+ * Step 4a: note the terminal on fd 0 while the host's /dev is still visible.
+ * A terminal that cannot be named (one from another mount namespace) is
+ * treated as no terminal.
+ */
+static void find_console(struct console *console)
+{
+    console->fd = -1;
+    console->path[0] = '\0';
+    if (!isatty(STDIN_FILENO))
+        return;
+    if (ttyname_r(STDIN_FILENO, console->path, sizeof console->path) != 0)
+        return;
+    console->fd = open(console->path, O_PATH | O_CLOEXEC);
+    if (console->fd < 0)
+        fail("open", console->path);
+}
+
+/** Step 4b: mount a proc for the new pid namespace on NEWROOT/proc. */
+static void mount_proc(const char *newroot)
+{
+    char path[PATH_MAX];
+
+    root_path(path, newroot, "proc");
+    ensure_dir(path, 0555);
+    if (mount("proc", path, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+        fail("mount proc", path);
+}
+
+/** Step 4c: mount an empty tmpfs on NEWROOT/dev. */
+static void mount_dev(const char *newroot)
+{
+    char path[PATH_MAX];
+
+    root_path(path, newroot, "dev");
+    ensure_dir(path, 0755);
+    if (mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k") < 0)
+        fail("mount tmpfs", path);
+}
+
+/** Step 4d: mount a private devpts instance on dev/pts; dev/ptmx points at it. */
+static void mount_devpts(const char *newroot)
+{
+    char path[PATH_MAX], ptmx[PATH_MAX];
+    const unsigned long flags = MS_NOSUID | MS_NOEXEC;
+
+    root_path(path, newroot, "dev/pts");
+    ensure_dir(path, 0755);
+    if (mount("devpts", path, "devpts", flags, "newinstance,ptmxmode=0666,mode=0620,gid=5") < 0 &&
+        mount("devpts", path, "devpts", flags, "newinstance,ptmxmode=0666,mode=0620") < 0)
+        fail("mount devpts", path);
+
+    root_path(ptmx, newroot, "dev/ptmx");
+    if (symlink("pts/ptmx", ptmx) < 0)
+        fail("symlink", ptmx);
+}
+
+/** Step 4e: create null, zero, random, urandom and tty in dev. */
+static void make_device_nodes(const char *newroot)
+{
+    char rel[32], path[PATH_MAX];
+    size_t i;
+
+    for (i = 0; i < sizeof device_nodes / sizeof device_nodes[0]; i++) {
+        const struct device_node *node = &device_nodes[i];
+
+        snprintf(rel, sizeof rel, "dev/%s", node->name);
+        root_path(path, newroot, rel);
+        if (mknod(path, S_IFCHR | 0666, makedev(node->major, node->minor)) < 0)
+            fail("mknod", path);
+    }
+}
+
+/**
+ * Step 4f: create dev/console: the caller's terminal bind-mounted onto an
+ * empty file, or a plain console device (5,1) when fd 0 is no terminal.
+ */
+static void make_console(const char *newroot, struct console *console)
+{
+    char path[PATH_MAX], source[64];
+    int fd;
+
+    root_path(path, newroot, "dev/console");
+    if (console->fd < 0) {
+        if (mknod(path, S_IFCHR | 0600, makedev(5, 1)) < 0)
+            fail("mknod", path);
+        return;
+    }
+
+    fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0)
+        fail("create", path);
+    close_fd(fd, path);
+    /* The host's /dev may be hidden by now: reach the terminal through our fd. */
+    snprintf(source, sizeof source, "/proc/self/fd/%d", console->fd);
+    if (mount(source, path, NULL, MS_BIND, NULL) < 0)
+        fail("bind mount", console->path);
+    close_fd(console->fd, console->path);
+    console->fd = -1;
+}
+
+/** Step 4g: create the fd, stdin, stdout and stderr links in dev. */
+static void make_dev_symlinks(const char *newroot)
+{
+    char rel[32], path[PATH_MAX];
+    size_t i;
+
+    for (i = 0; i < sizeof dev_links / sizeof dev_links[0]; i++) {
+        snprintf(rel, sizeof rel, "dev/%s", dev_links[i].name);
+        root_path(path, newroot, rel);
+        if (symlink(dev_links[i].target, path) < 0)
+            fail("symlink", path);
+    }
+}
+
+/** Step 4h: mount a world-writable tmpfs on dev/shm. */
+static void mount_dev_shm(const char *newroot)
+{
+    char path[PATH_MAX];
+
+    root_path(path, newroot, "dev/shm");
+    ensure_dir(path, 01777);
+    if (mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") < 0)
+        fail("mount tmpfs", path);
+}
+
+/**
+ * Step 4i: mount a read-only sysfs on NEWROOT/sys, if that directory exists,
+ * so it lists the new network namespace's devices. Failure is only a warning.
+ */
+static void mount_sysfs(const char *newroot)
+{
+    char path[PATH_MAX];
+    struct stat st;
+
+    root_path(path, newroot, "sys");
+    if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode))
+        return;
+    if (mount("sysfs", path, "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+        fprintf(stderr, "containode: warning: mount sysfs: %s: %s\n", path, strerror(errno));
+}
+
+/** Step 4: give NEWROOT its own /proc, /dev and (with a new net ns) /sys. */
+static void populate_root(const char *newroot, bool new_net)
+{
+    struct console console;
+
+    find_console(&console);
+    mount_proc(newroot);
+    mount_dev(newroot);
+    mount_devpts(newroot);
+    make_device_nodes(newroot);
+    make_console(newroot, &console);
+    make_dev_symlinks(newroot);
+    mount_dev_shm(newroot);
+    if (new_net)
+        mount_sysfs(newroot);
+}
+
+/** Step 5: make NEWROOT the root directory and drop the old root. */
+static void pivot_into(const char *newroot)
+{
+    if (chdir(newroot) < 0)
+        fail("chdir", newroot);
+    if (syscall(SYS_pivot_root, ".", ".") < 0)
+        fail("pivot_root", newroot);
+    /* The old root is now stacked on "."; detaching it leaves the new one. */
+    if (umount2(".", MNT_DETACH) < 0)
+        fail("umount", "old root");
+    if (chdir("/") < 0)
+        fail("chdir", "/");
+}
+
+/** Step 6: set the hostname in the new UTS namespace. */
+static void set_hostname(const char *name)
+{
+    if (sethostname(name, strlen(name)) < 0)
+        fail("sethostname", name);
+}
+
+/**
+ * Step 7: read the caller's answer line from the sync socket FD. Returns on
+ * "go" after closing FD; anything else prints "containode: aborted: ..." and
+ * exits 125. Reads one byte at a time so it never consumes past the line.
+ */
+static void await_go(int fd)
+{
+    char line[SYNC_LINE_MAX];
+    size_t len = 0;
+    const char *reason = NULL;
+
+    for (;;) {
+        char ch;
+        ssize_t n = read(fd, &ch, 1);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            reason = strerror(errno);
+            break;
+        }
+        if (n == 0) {
+            reason = "sync socket closed before go";
+            break;
+        }
+        if (ch == '\n')
+            break;
+        if (len + 1 < sizeof line)
+            line[len++] = ch; /* the rest of an overlong line is dropped */
+    }
+    line[len] = '\0';
+
+    if (reason == NULL) {
+        if (strcmp(line, "go") == 0) {
+            close_fd(fd, "sync fd");
+            return;
+        }
+        if (strcmp(line, "abort") == 0)
+            reason = "no reason given";
+        else if (strncmp(line, "abort ", 6) == 0)
+            reason = line + 6;
+        else
+            reason = "unexpected message on the sync socket";
+    }
+    fprintf(stderr, "containode: aborted: %s\n", reason);
+    _exit(EXIT_SETUP);
+}
+
+/* ------------------------------------------------------------------------ */
+/* PROGRAM (pid 2)                                                          */
+/* ------------------------------------------------------------------------ */
+
+/** Sets NAME=VALUE in the environment or fails. */
+static void set_env(const char *name, const char *value)
+{
+    if (setenv(name, value, 1) < 0)
+        fail("setenv", name);
+}
+
+/** Restores default handling and an empty mask for the forwarded signals. */
+static void reset_signals(void)
+{
+    struct sigaction sa;
+    sigset_t none;
+    size_t i;
+
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = SIG_DFL;
+    if (sigemptyset(&sa.sa_mask) < 0 || sigemptyset(&none) < 0)
+        fail("sigemptyset", NULL);
+    for (i = 0; i < FORWARDED_COUNT; i++)
+        if (sigaction(forwarded_signals[i], &sa, NULL) < 0)
+            fail("sigaction", NULL);
+    if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
+        fail("sigprocmask", NULL);
+}
+
+/**
+ * Replaces the environment with a fresh one: PATH, HOME (root's home in the
+ * container's passwd, else /root), TERM (the launcher's, else xterm),
+ * HOSTNAME, container=containode, then every --env.
+ */
+static void build_environment(const struct options *opts)
+{
+    const char *term = getenv("TERM");
+    char *term_copy = strdup(term != NULL ? term : "xterm");
+    const struct passwd *pw;
+    const char *home = "/root";
+    size_t i;
+
+    if (term_copy == NULL)
+        fail("strdup", "TERM");
+    pw = getpwuid(0); /* reads the container's /etc/passwd */
+    if (pw != NULL && pw->pw_dir != NULL && pw->pw_dir[0] != '\0')
+        home = pw->pw_dir;
+
+    if (clearenv() != 0)
+        fail("clearenv", NULL);
+    set_env("PATH", DEFAULT_PATH);
+    set_env("HOME", home);
+    set_env("TERM", term_copy);
+    set_env("HOSTNAME", opts->hostname);
+    set_env("container", "containode");
+    for (i = 0; i < opts->env_count; i++)
+        if (putenv(opts->envs[i]) != 0)
+            fail("putenv", opts->envs[i]);
+    free(term_copy);
+}
+
+/** Changes to $HOME, or to / when that fails. */
+static void enter_home(void)
+{
+    const char *home = getenv("HOME");
+
+    if (home != NULL && chdir(home) == 0)
+        return;
+    if (chdir("/") < 0)
+        fail("chdir", "/");
+}
+
+/**
+ * Step 9, in the forked child: set up PROGRAM's process and exec it. If exec
+ * fails, errno goes to the init through the close-on-exec pipe REPORT_FD and
+ * the child exits 127 (not found) or 126 (cannot execute).
+ */
+_Noreturn static void exec_program(const struct options *opts, int report_fd)
+{
+    int err;
+    ssize_t n;
+
+    reset_signals();
+    build_environment(opts);
+    enter_home();
+    execvp(opts->argv[0], opts->argv);
+
+    err = errno;
+    do
+        n = write(report_fd, &err, sizeof err);
+    while (n < 0 && errno == EINTR);
+    if (n != (ssize_t)sizeof err) /* the init will not know: say it ourselves */
+        fprintf(stderr, "containode: exec %s: %s\n", opts->argv[0], strerror(err));
+    _exit(err == ENOENT ? EXIT_NOT_FOUND : EXIT_CANNOT_EXEC);
+}
+
+/**
+ * Waits until PROGRAM either executed (the pipe FD closes) or reported an
+ * exec error, which is then printed as "containode: exec PROGRAM: ...".
+ */
+static void report_exec_failure(int fd, const char *program)
+{
+    int err = 0;
+    size_t got = 0;
+
+    while (got < sizeof err) {
+        ssize_t n = read(fd, (char *)&err + got, sizeof err - got);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            fail("read", "exec report pipe");
+        if (n == 0)
+            break;
+        got += (size_t)n;
+    }
+    close_fd(fd, "exec report pipe");
+    if (got == sizeof err)
+        fprintf(stderr, "containode: exec %s: %s\n", program, strerror(err));
+}
+
+/* ------------------------------------------------------------------------ */
+/* The init                                                                 */
+/* ------------------------------------------------------------------------ */
+
+/**
+ * Step 10: reap every child (orphans of the pid namespace land here) until
+ * PROGRAM exits; returns its exit code. Blocks in waitid(), no polling.
+ */
+static int reap_until_program_exits(pid_t program)
+{
+    for (;;) {
+        int status;
+        pid_t pid = wait_and_reap(-1, &status);
+
+        if (pid < 0)
+            fail("wait", NULL);
+        if (pid == program)
+            return exit_code_of(status);
+    }
+}
+
+/**
+ * Steps 8 to 10: forward signals, fork PROGRAM as pid 2 and act as the
+ * namespace's init until it exits. Returns PROGRAM's exit code.
+ */
+static int run_init(const struct options *opts)
+{
+    sigset_t forwarded;
+    int report[2];
+    pid_t program;
+
+    g_forward_pid = 0;
+    install_forwarders(&forwarded); /* step 8: blocked until PROGRAM exists */
+    if (pipe2(report, O_CLOEXEC) < 0)
+        fail("pipe", NULL);
+
+    program = fork(); /* step 9 */
+    if (program < 0)
+        fail("fork", opts->argv[0]);
+    if (program == 0) {
+        close_fd(report[0], "exec report pipe");
+        exec_program(opts, report[1]);
+    }
+    g_forward_pid = program;
+    close_fd(report[1], "exec report pipe");
+    unblock_signals(&forwarded);
+
+    report_exec_failure(report[0], opts->argv[0]);
+    return reap_until_program_exits(program); /* step 10 */
+}
+
+/**
+ * Entry point of the cloned child, pid 1 of the new pid namespace: runs the
+ * setup steps in order, then becomes the init. ARG is the struct options.
+ * Runs with the forwarded signals still blocked (inherited from the
+ * launcher), so signals sent during setup wait for PROGRAM.
+ */
+static int container_init(void *arg)
+{
+    const struct options *opts = arg;
+    pid_t parent_before = getppid();
+    char newroot[PATH_MAX] = "/";
+    mode_t saved_umask;
+
+    set_parent_death_signal(parent_before);             /* 1 */
+    saved_umask = umask(0); /* create nodes and dirs with exact modes */
+    make_mounts_private();                              /* 2 */
+    if (opts->root != NULL)                             /* 3 */
+        mount_overlay_root(opts->root, opts->top, newroot);
+    populate_root(newroot, !opts->keep_net);            /* 4 */
+    if (opts->root != NULL)                             /* 5 */
+        pivot_into(newroot);
+    set_hostname(opts->hostname);                       /* 6 */
+    await_go(opts->sync_fd);                            /* 7 */
+    umask(saved_umask);
+    return run_init(opts);                              /* 8-10 */
+}
+
+/* ------------------------------------------------------------------------ */
+/* The launcher                                                             */
+/* ------------------------------------------------------------------------ */
+
+/** Clones the init into new namespaces as chosen by OPTS; returns its pid. */
+static pid_t start_container(struct options *opts)
+{
+    int flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | SIGCHLD;
+    char *stack;
+    uintptr_t stack_top;
+    pid_t pid;
+    int err;
+
+    if (!opts->keep_net)
+        flags |= CLONE_NEWNET;
+    if (!opts->keep_ipc)
+        flags |= CLONE_NEWIPC;
+
+    stack = malloc(CHILD_STACK_SIZE);
+    if (stack == NULL)
+        fail("malloc", "init stack");
+    /* The stack grows down: start at its aligned end. */
+    stack_top = ((uintptr_t)stack + CHILD_STACK_SIZE) & ~(uintptr_t)(STACK_ALIGN - 1);
+    pid = clone(container_init, (void *)stack_top, flags, opts);
+    err = errno;
+    free(stack); /* no CLONE_VM: the child runs on its own copy */
+    if (pid < 0) {
+        errno = err;
+        fail("clone", opts->argv[0]);
+    }
+    return pid;
+}
+
+/**
+ * Writes "pid <CHILD>\n" on the sync socket FD and closes the launcher's copy.
+ * On failure the container is killed and the launcher exits 125.
+ */
+static void announce_pid(int fd, pid_t child)
+{
+    char line[32];
+    int len = snprintf(line, sizeof line, "pid %d\n", (int)child);
+    int status;
+
+    if (send_all(fd, line, (size_t)len) < 0) {
+        int err = errno;
+
+        g_forward_pid = 0;
+        (void)kill(child, SIGKILL); /* it cannot have exited unreaped elsewhere */
+        while (waitpid(child, &status, 0) < 0 && errno == EINTR)
+            ;
+        errno = err;
+        fail("write", "sync fd");
+    }
+    close_fd(fd, "sync fd");
+}
+
+/**
+ * The launcher: guards itself with PDEATHSIG, clones the init, announces its
+ * pid, then forwards signals to it until it exits and returns its status.
+ */
+int main(int argc, char **argv)
+{
+    pid_t parent_before = getppid();
+    struct options opts;
+    sigset_t forwarded;
+    pid_t child;
+    int status;
+
+    set_parent_death_signal(parent_before);
+    parse_options(argc, argv, &opts);
+    if (fcntl(opts.sync_fd, F_SETFD, FD_CLOEXEC) < 0)
+        fail("fcntl", "sync fd");
+
+    install_forwarders(&forwarded); /* the init inherits the blocked mask */
+    child = start_container(&opts);
+    g_forward_pid = child;
+    announce_pid(opts.sync_fd, child);
+    unblock_signals(&forwarded);
+
+    if (wait_and_reap(child, &status) < 0)
+        fail("wait", NULL);
+    free(opts.envs);
+    return exit_code_of(status);
+}

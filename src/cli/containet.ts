@@ -1,0 +1,220 @@
+/**
+ * `containet`: run the switch daemon (`containet -s PATH`) or talk to a running
+ * one (`containet -s PATH show | stats | add lan | set | del`). This file only
+ * wires the CLI; the daemon lives in ../daemon, the client in ../client.
+ */
+import { Command, InvalidArgumentError, Option } from 'commander';
+
+import { DaemonError, request, type Reply } from '../client.js';
+import { Daemon } from '../daemon/daemon.js';
+import { bytes, table } from '../format.js';
+import { Logger, type Level } from '../log.js';
+
+/** Print the one-line reason and exit non-zero. */
+function die(msg: string): never {
+  process.stderr.write(`containet: ${msg}\n`);
+  process.exit(1);
+}
+
+/** Parse a positive integer option. */
+function posInt(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError('must be a positive integer');
+  return n;
+}
+
+/** The socket path from -s or $CONTAINET_SOCK. */
+function socketOf(cmd: Command): string {
+  const s = (cmd.optsWithGlobals() as { socket?: string }).socket ?? process.env.CONTAINET_SOCK;
+  if (!s) die('no switch socket: pass -s PATH (or set CONTAINET_SOCK)');
+  return s;
+}
+
+/** Send a request and print a one-line reason on failure. */
+async function call(cmd: Command, req: Reply): Promise<Reply> {
+  try {
+    return await request(socketOf(cmd), req);
+  } catch (e) {
+    die(e instanceof DaemonError ? e.message : (e as Error).message);
+  }
+}
+
+/** Run the daemon in the foreground until SIGINT or SIGTERM. */
+function runDaemon(cmd: Command): void {
+  const o = cmd.optsWithGlobals() as {
+    aging: number;
+    macTableSize: number;
+    defaultLan: string;
+    authtoken?: string;
+    logLevel: Level;
+    poolSize?: number;
+  };
+  const logger = new Logger(o.logLevel);
+  const daemon = new Daemon({
+    socket: socketOf(cmd),
+    aging: o.aging,
+    macTableSize: o.macTableSize,
+    defaultLan: o.defaultLan,
+    authtoken: o.authtoken ?? process.env.CONTAINET_AUTHTOKEN,
+    poolSize: o.poolSize,
+    logger,
+  });
+  try {
+    daemon.start();
+  } catch (e) {
+    die((e as Error).message);
+  }
+  let stopping = false;
+  const stop = (sig: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info(`${sig}: shutting down`);
+    // Hard deadline: a stuck shutdown must not keep the process alive.
+    setTimeout(() => {
+      logger.error('shutdown took more than 5 s; exiting');
+      process.exit(1);
+    }, 5000).unref();
+    daemon.stop();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+/** Print the objects of a show reply. */
+function printShow(objects: Record<string, unknown>[]): void {
+  const lans = objects.filter((o) => o.kind === 'lan');
+  const ports = objects.filter((o) => o.kind === 'port');
+  process.stdout.write(
+    table(
+      ['LAN', 'PORTS', 'MACS', 'AGING', 'MAC TABLE'],
+      lans.map((l) => [String(l.name), Number(l.ports), Number(l.macs), `${l.aging}s`, Number(l.macTableSize)]),
+    ),
+  );
+  if (!ports.length) return;
+  process.stdout.write('\n');
+  process.stdout.write(
+    table(
+      ['PORT', 'LAN', 'TYPE', 'IFNAME', 'NODE', 'PID', 'FRAMING'],
+      ports.map((p) => [
+        String(p.name),
+        String(p.lan),
+        String(p.type),
+        String(p.ifname || '-'),
+        String(p.nodeid ?? '-'),
+        p.pid === null ? '-' : Number(p.pid),
+        [p.packetInfo ? 'packet-info' : '', p.vnetHdr ? 'vnet-hdr' : ''].filter(Boolean).join('+') || 'plain',
+      ]),
+    ),
+  );
+}
+
+/** Print the counters of a stats reply. */
+function printStats(r: Reply): void {
+  const lans = r.lans as Record<string, number | string>[];
+  const ports = r.ports as (Record<string, number | string> & { drops: Record<string, number> })[];
+  if (lans.length)
+    process.stdout.write(
+      table(
+        ['LAN', 'PORTS', 'MACS', 'LEARNED', 'MOVED', 'EVICTED', 'EXPIRED', 'FLOODED', 'UNKNOWN', 'FILTERED'],
+        lans.map((l) => [l.name!, l.ports!, `${l.macs}/${l.macCapacity}`, l.learned!, l.moved!, l.evicted!, l.expired!, l.flooded!, l.unknownUnicast!, l.filtered!]),
+      ),
+    );
+  if (!ports.length) return;
+  if (lans.length) process.stdout.write('\n');
+  process.stdout.write(
+    table(
+      ['PORT', 'LAN', 'RX PKTS', 'RX BYTES', 'TX PKTS', 'TX BYTES', 'DROPS'],
+      ports.map((p) => {
+        const drops = Object.entries(p.drops).filter(([, n]) => n > 0);
+        return [
+          p.name!,
+          p.lan!,
+          p.rxPackets!,
+          bytes(Number(p.rxBytes)),
+          p.txPackets!,
+          bytes(Number(p.txBytes)),
+          drops.length ? drops.map(([k, n]) => `${k}=${n}`).join(' ') : '0',
+        ];
+      }),
+    ),
+  );
+}
+
+/** Build the command tree. */
+export function buildProgram(): Command {
+  const program = new Command('containet')
+    .description('userspace ethernet switch for containers and VMs; without a command, runs the daemon')
+    .option('-s, --socket <path>', 'switch socket (default: $CONTAINET_SOCK)')
+    .addOption(new Option('--aging <seconds>', 'MAC aging time of new lans').default(300).argParser(posInt))
+    .addOption(new Option('--mac-table-size <entries>', 'MAC table size of new lans').default(8192).argParser(posInt))
+    .option('--default-lan <name>', 'lan created at start, used when a client names none', 'lan0')
+    .option('--authtoken <token>', 'require this token in every request (default: $CONTAINET_AUTHTOKEN)')
+    .addOption(new Option('--pool-size <buffers>', 'packet buffers of the engine').argParser(posInt))
+    .addOption(new Option('--log-level <level>', 'log level').choices(['debug', 'info', 'warn', 'error']).default('info'))
+    .showHelpAfterError()
+    .allowExcessArguments(false)
+    .action((_opts, cmd: Command) => runDaemon(cmd));
+
+  program
+    .command('show')
+    .description('list lans and ports')
+    .option('--json', 'print JSON')
+    .action(async (opts: { json?: boolean }, cmd: Command) => {
+      const r = await call(cmd, { show: {} });
+      if (opts.json) process.stdout.write(JSON.stringify(r.objects, null, 2) + '\n');
+      else printShow(r.objects as Record<string, unknown>[]);
+    });
+
+  program
+    .command('stats')
+    .description('counters of every lan and port, or of one object')
+    .argument('[name]', 'object name')
+    .option('--json', 'print JSON')
+    .action(async (name: string | undefined, opts: { json?: boolean }, cmd: Command) => {
+      const r = await call(cmd, name ? { stats: { name } } : { stats: {} });
+      if (opts.json) process.stdout.write(JSON.stringify(r, null, 2) + '\n');
+      else printStats(r);
+    });
+
+  const add = program.command('add').description('add an object');
+  add
+    .command('lan')
+    .description('add a lan (a learning switch)')
+    .argument('<name>', 'unique object name')
+    .addOption(new Option('--aging <seconds>', 'MAC aging time').argParser(posInt))
+    .addOption(new Option('--mac-table-size <entries>', 'MAC table size').argParser(posInt))
+    .action(async (name: string, opts: { aging?: number; macTableSize?: number }, cmd: Command) => {
+      const body: Reply = { name };
+      if (opts.aging !== undefined) body.aging = opts.aging;
+      if (opts.macTableSize !== undefined) body['mac-table-size'] = opts.macTableSize;
+      await call(cmd, { 'add-lan': body });
+    });
+
+  program
+    .command('set')
+    .description("change an object's settings")
+    .argument('<name>', 'object name')
+    .addOption(new Option('--aging <seconds>', 'MAC aging time of a lan').argParser(posInt))
+    .action(async (name: string, opts: { aging?: number }, cmd: Command) => {
+      const body: Reply = { name };
+      if (opts.aging !== undefined) body.aging = opts.aging;
+      await call(cmd, { set: body });
+    });
+
+  program
+    .command('del')
+    .description('delete an object (a lan only when it has no ports, unless --force)')
+    .argument('<name>', 'object name')
+    .option('--force', "also delete a lan's ports")
+    .action(async (name: string, opts: { force?: boolean }, cmd: Command) => {
+      await call(cmd, { del: { name, force: opts.force === true } });
+    });
+
+  return program;
+}
+
+/** Entry point of bin/containet. */
+export async function main(argv: string[]): Promise<void> {
+  await buildProgram().parseAsync(argv);
+}

@@ -1,0 +1,357 @@
+/**
+ * The containet daemon: owns one dataplane engine, its lans and ports, and answers
+ * the switch socket. The engine does all packet work on its own thread; this class
+ * only turns requests into engine commands and engine events into model changes.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+
+import { Logger } from '../log.js';
+import { native, packageRoot, type EngineEvent, type NativeEngine } from '../native.js';
+import { ObjectModel, type LanObject, type PortObject } from './model.js';
+import { MessageSplitter, ProtocolError, VERB_FDS, checkName, parseRequest, type Request } from './protocol.js';
+
+/** How the daemon is set up. */
+export interface DaemonOptions {
+  /** path of the switch socket */
+  socket: string;
+  /** default MAC aging time of new lans, seconds */
+  aging: number;
+  /** default MAC table size of new lans */
+  macTableSize: number;
+  /** the lan created at start, where ports go unless a request names another */
+  defaultLan: string;
+  /** when set, every request must carry it as "authtoken" */
+  authtoken?: string | undefined;
+  /** packet buffers of the engine */
+  poolSize?: number | undefined;
+  logger: Logger;
+}
+
+/** State of one control connection. */
+interface Conn {
+  splitter: MessageSplitter;
+  pid: number;
+  uid: number;
+}
+
+/** A reply object; {} means done. */
+type Reply = Record<string, unknown>;
+
+/** The package's version, for the "version" request. */
+function packageVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(path.join(packageRoot, 'package.json'), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+export class Daemon {
+  readonly model = new ObjectModel();
+  private engine: NativeEngine | undefined;
+  private readonly conns = new Map<number, Conn>();
+  private readonly log: Logger;
+  private stopped = false;
+
+  constructor(private readonly opts: DaemonOptions) {
+    this.log = opts.logger;
+  }
+
+  /** Start the engine, make the default lan and listen on the socket. Throws
+   *  with the reason when any of it fails (nothing is left behind). */
+  start(): void {
+    const n = native();
+    this.engine = new n.Engine((ev) => this.onEvent(ev), { poolSize: this.opts.poolSize });
+    try {
+      this.addLan(this.opts.defaultLan, this.opts.aging, this.opts.macTableSize);
+      this.engine.listen(this.opts.socket);
+    } catch (e) {
+      this.engine.close();
+      this.engine = undefined;
+      throw e;
+    }
+    this.log.info(`containet listening on ${this.opts.socket} (default lan ${this.opts.defaultLan})`);
+  }
+
+  /** Close every port and connection and remove the socket file. Idempotent. */
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    for (const c of this.conns.values()) for (const fd of c.splitter.drainFds()) if (fd >= 0) native().closeFd(fd);
+    this.conns.clear();
+    this.engine?.close();
+    this.engine = undefined;
+    this.log.info('containet stopped');
+  }
+
+  /** The engine, or an error once stopped. */
+  private eng(): NativeEngine {
+    if (!this.engine) throw new ProtocolError('daemon is stopping');
+    return this.engine;
+  }
+
+  /** Dispatch one engine event. */
+  private onEvent(ev: EngineEvent): void {
+    switch (ev.type) {
+      case 'ctl-open':
+        this.conns.set(ev.conn, { splitter: new MessageSplitter(), pid: ev.pid, uid: ev.uid });
+        this.log.debug(`client ${ev.conn} connected (pid ${ev.pid}, uid ${ev.uid})`);
+        break;
+      case 'ctl-data':
+        this.onData(ev.conn, ev.data, ev.fds);
+        break;
+      case 'ctl-closed': {
+        const c = this.conns.get(ev.conn);
+        if (c) for (const fd of c.splitter.drainFds()) if (fd >= 0) native().closeFd(fd);
+        this.conns.delete(ev.conn);
+        this.log.debug(`client ${ev.conn} gone`);
+        break;
+      }
+      case 'port-down':
+        this.onPortDown(ev.port, ev.reason);
+        break;
+      case 'log':
+        this.log.warn(ev.message);
+        break;
+    }
+  }
+
+  /** A port broke in the engine: forget it. */
+  private onPortDown(id: number, reason: string): void {
+    const p = this.model.portById(id);
+    try {
+      this.engine?.delPort(id);
+    } catch (e) {
+      this.log.error(`removing broken port ${id}: ${(e as Error).message}`);
+    }
+    if (!p) return;
+    this.model.remove(p.name);
+    this.log.warn(`port ${p.name} removed from ${p.lan}: ${reason}`);
+  }
+
+  /** Bytes (and fds) from a client: answer every complete request in them. */
+  private onData(connId: number, data: Buffer, fds: number[]): void {
+    const conn = this.conns.get(connId);
+    if (!conn) {
+      for (const fd of fds) if (fd >= 0) native().closeFd(fd);
+      return;
+    }
+    conn.splitter.push(data, fds);
+    for (;;) {
+      let frame;
+      try {
+        frame = conn.splitter.next();
+      } catch (e) {
+        // The stream is not JSON: answer once and hang up, since no later
+        // message boundary can be found in it.
+        for (const fd of conn.splitter.drainFds()) if (fd >= 0) native().closeFd(fd);
+        this.reply(connId, { error: (e as Error).message }, true);
+        this.log.warn(`client ${connId} (pid ${conn.pid}): ${(e as Error).message}; disconnected`);
+        return;
+      }
+      if (!frame) return;
+      this.reply(connId, this.handle(frame.text, frame.fds, conn), false);
+    }
+  }
+
+  /** Send @r to a client. */
+  private reply(connId: number, r: Reply, close: boolean): void {
+    this.engine?.ctlSend(connId, JSON.stringify(r), close);
+  }
+
+  /** Answer one message; every fd it carried is either kept by a port or closed. */
+  private handle(text: string, fds: number[], conn: Conn): Reply {
+    const unused = new Set(fds);
+    try {
+      const req = parseRequest(text, this.opts.authtoken);
+      const want = VERB_FDS[req.verb];
+      if (fds.includes(-1) || fds.length > want)
+        throw new ProtocolError(`${req.verb} takes ${want} file descriptor${want === 1 ? '' : 's'}, got more`);
+      if (fds.length < want) throw new ProtocolError(`${req.verb} needs a file descriptor (SCM_RIGHTS), got none`);
+      return this.execute(req, fds, unused, conn);
+    } catch (e) {
+      const msg = e instanceof ProtocolError ? e.message : `internal error: ${(e as Error).message}`;
+      this.log.info(`request from pid ${conn.pid} refused: ${msg}`);
+      return { error: msg };
+    } finally {
+      for (const fd of unused) if (fd >= 0) native().closeFd(fd);
+    }
+  }
+
+  /** Carry out a validated request. @unused: fds still to be closed; remove
+   *  the ones handed to the engine. */
+  private execute(req: Request, fds: number[], unused: Set<number>, conn: Conn): Reply {
+    switch (req.verb) {
+      case 'add-etherfd':
+        return this.addEtherFd(req, fds[0]!, unused, conn);
+      case 'remove-etherfd': {
+        const ports = this.model.ports().filter((p) => p.nodeid === req.nodeid && (!req.ifname || p.ifname === req.ifname));
+        if (!ports.length)
+          throw new ProtocolError(`no port of node "${req.nodeid}"${req.ifname ? ` with ifname ${req.ifname}` : ''}`);
+        for (const p of ports) this.delPort(p, 'removed by its node');
+        return {};
+      }
+      case 'add-lan':
+        this.addLan(req.name, req.aging ?? this.opts.aging, req.macTableSize ?? this.opts.macTableSize);
+        return {};
+      case 'set': {
+        const lan = this.lanNamed(req.name);
+        if (req.aging !== undefined) {
+          this.eng().setLanAging(lan.id, req.aging * 1000);
+          lan.aging = req.aging;
+        }
+        this.log.info(`lan ${lan.name}: aging ${lan.aging}s`);
+        return {};
+      }
+      case 'del':
+        this.del(req.name, req.force);
+        return {};
+      case 'show':
+        return { objects: this.show() };
+      case 'stats':
+        return this.stats(req.name);
+      case 'version':
+        return { version: packageVersion() };
+    }
+  }
+
+  /** add-etherfd: make a port of @fd. */
+  private addEtherFd(req: Extract<Request, { verb: 'add-etherfd' }>, fd: number, unused: Set<number>, conn: Conn): Reply {
+    const lan = this.lanNamed(req.lan ?? this.opts.defaultLan);
+    const name = req.name ?? `${req.nodeid}.${req.ifname}`;
+    checkName(name, `port name "${name}" (from nodeid and ifname; pass "name" to choose one)`);
+    if (this.model.has(name)) throw new ProtocolError(`an object named "${name}" already exists`);
+    let info;
+    try {
+      info = this.eng().addFdPort(fd, lan.id);
+    } catch (e) {
+      throw new ProtocolError((e as Error).message);
+    }
+    unused.delete(fd);
+    if (req.pid !== undefined) {
+      try {
+        this.eng().watchPid(info.id, req.pid);
+      } catch (e) {
+        this.eng().delPort(info.id);
+        throw new ProtocolError((e as Error).message);
+      }
+    }
+    const port: PortObject = {
+      kind: 'port',
+      name,
+      id: info.id,
+      lan: lan.name,
+      type: info.kind,
+      ifname: info.ifname || req.ifname,
+      nodeid: req.nodeid,
+      pid: req.pid,
+      owner: { pid: conn.pid, uid: conn.uid },
+      vnetHdr: info.vnetHdr,
+      packetInfo: info.packetInfo,
+      created: new Date(),
+    };
+    this.model.add(port);
+    const how = [info.kind, info.vnetHdr ? 'vnet-hdr' : '', info.packetInfo ? 'packet-info' : ''].filter(Boolean).join(' ');
+    this.log.info(`port ${name} (${how} ${port.ifname}) joined ${lan.name}, from pid ${conn.pid}`);
+    return {};
+  }
+
+  /** Make lan @name. */
+  private addLan(name: string, aging: number, macTableSize: number): LanObject {
+    checkName(name, 'lan name');
+    if (this.model.has(name)) throw new ProtocolError(`an object named "${name}" already exists`);
+    let id;
+    try {
+      id = this.eng().addLan({ macTableSize, agingMs: aging * 1000 });
+    } catch (e) {
+      throw new ProtocolError((e as Error).message);
+    }
+    const lan: LanObject = { kind: 'lan', name, id, aging, macTableSize, created: new Date() };
+    this.model.add(lan);
+    this.log.info(`lan ${name} added (aging ${aging}s, ${macTableSize} MAC entries)`);
+    return lan;
+  }
+
+  /** The lan named @name, or a ProtocolError. */
+  private lanNamed(name: string): LanObject {
+    const o = this.model.get(name);
+    if (!o) throw new ProtocolError(`no lan named "${name}" (add it with: containet add lan ${name})`);
+    if (o.kind !== 'lan') throw new ProtocolError(`"${name}" is a ${o.kind}, not a lan`);
+    return o;
+  }
+
+  /** Remove port @p. */
+  private delPort(p: PortObject, why: string): void {
+    this.eng().delPort(p.id);
+    this.model.remove(p.name);
+    this.log.info(`port ${p.name} left ${p.lan}: ${why}`);
+  }
+
+  /** del: remove object @name (a lan with ports only with @force). */
+  private del(name: string, force: boolean): void {
+    const o = this.model.get(name);
+    if (!o) throw new ProtocolError(`no object named "${name}"`);
+    if (o.kind === 'port') {
+      this.delPort(o, 'deleted');
+      return;
+    }
+    const ports = this.model.portsOf(name);
+    if (ports.length && !force)
+      throw new ProtocolError(
+        `lan ${name} still has ${ports.length} port${ports.length > 1 ? 's' : ''} (${ports.map((p) => p.name).join(', ')}); delete them first or use --force`,
+      );
+    for (const p of ports) this.delPort(p, `lan ${name} deleted`);
+    this.eng().delLan(o.id);
+    this.model.remove(name);
+    this.log.info(`lan ${name} deleted`);
+  }
+
+  /** Every object, for show. */
+  private show(): Record<string, unknown>[] {
+    const lans = this.model.lans().map((l) => {
+      const st = this.eng().lanStats(l.id);
+      return { name: l.name, kind: 'lan', ports: st.ports, macs: st.macs, aging: l.aging, macTableSize: st.macCapacity };
+    });
+    const ports = this.model.ports().map((p) => ({
+      name: p.name,
+      kind: 'port',
+      type: p.type,
+      lan: p.lan,
+      ifname: p.ifname,
+      nodeid: p.nodeid ?? null,
+      pid: p.pid ?? null,
+      owner: p.owner,
+      vnetHdr: p.vnetHdr,
+      packetInfo: p.packetInfo,
+      created: p.created.toISOString(),
+    }));
+    return [...lans, ...ports];
+  }
+
+  /** Counters of every object, or of the one named @name. */
+  private stats(name?: string): Reply {
+    if (name !== undefined && !this.model.has(name)) throw new ProtocolError(`no object named "${name}"`);
+    const lans = this.model
+      .lans()
+      .filter((l) => name === undefined || l.name === name)
+      .map((l) => ({ name: l.name, ...this.eng().lanStats(l.id) }));
+    const ports = this.model
+      .ports()
+      .filter((p) => name === undefined || p.name === name)
+      .map((p) => {
+        const st = this.eng().portStats(p.id);
+        return {
+          name: p.name,
+          lan: p.lan,
+          type: p.type,
+          rxPackets: st.rxPackets,
+          rxBytes: st.rxBytes,
+          txPackets: st.txPackets,
+          txBytes: st.txBytes,
+          drops: st.drops,
+        };
+      });
+    return { lans, ports };
+  }
+}

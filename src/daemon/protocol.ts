@@ -1,0 +1,252 @@
+/**
+ * The switch socket protocol.
+ *
+ * A client connects to the AF_UNIX SOCK_STREAM socket and sends JSON objects, one
+ * after another, with no separator needed (the original containet client sends one
+ * object with no trailing byte). An object may carry file descriptors in SCM_RIGHTS
+ * on the same sendmsg. Each request object has one verb key and optionally an
+ * "authtoken"; the daemon answers each with one JSON object: `{}` (done), a result
+ * object, or `{"error": "reason"}`.
+ *
+ * | verb             | fds | fields                                                   | reply            |
+ * |------------------|-----|----------------------------------------------------------|------------------|
+ * | add-etherfd      | 1   | ifname, nodeid; optional lan, name, pid                  | {}               |
+ * | remove-etherfd   | 0   | nodeid; optional ifname                                  | {}               |
+ * | add-lan          | 0   | name; optional aging (s), mac-table-size                 | {}               |
+ * | set              | 0   | name; optional aging (s)                                 | {}               |
+ * | del              | 0   | name; optional force                                     | {}               |
+ * | show             | 0   | -                                                        | {objects: [...]} |
+ * | stats            | 0   | optional name                                            | {lans, ports}    |
+ * | version          | 0   | -                                                        | {version}        |
+ *
+ * add-etherfd and remove-etherfd are the original containet's, unchanged; the rest
+ * are this daemon's extensions, as are the optional fields.
+ */
+
+/** Longest request accepted, in bytes. */
+export const MAX_REQUEST = 1 << 20;
+
+/** A request, validated. */
+export type Request =
+  | { verb: 'add-etherfd'; ifname: string; nodeid: string; lan?: string; name?: string; pid?: number }
+  | { verb: 'remove-etherfd'; nodeid: string; ifname?: string }
+  | { verb: 'add-lan'; name: string; aging?: number; macTableSize?: number }
+  | { verb: 'set'; name: string; aging?: number }
+  | { verb: 'del'; name: string; force: boolean }
+  | { verb: 'show' }
+  | { verb: 'stats'; name?: string }
+  | { verb: 'version' };
+
+/** Verbs and the number of fds each must carry. */
+export const VERB_FDS: Record<Request['verb'], number> = {
+  'add-etherfd': 1,
+  'remove-etherfd': 0,
+  'add-lan': 0,
+  set: 0,
+  del: 0,
+  show: 0,
+  stats: 0,
+  version: 0,
+};
+
+/** A request that cannot be carried out; the message goes back to the client. */
+export class ProtocolError extends Error {}
+
+/** Names of objects: what `show` prints and `del` takes. */
+export const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,63}$/;
+
+/** Check a name; throws ProtocolError naming @what. */
+export function checkName(name: unknown, what: string): string {
+  if (typeof name !== 'string' || !NAME_RE.test(name))
+    throw new ProtocolError(
+      `${what} must be 1-64 characters of letters, digits and _.:@- starting with a letter or digit`,
+    );
+  return name;
+}
+
+/**
+ * Length of the complete JSON object or array at the start of @text (after
+ * whitespace), 0 when incomplete, -1 when it does not start with { or [.
+ * Only structure is checked; JSON.parse judges the rest.
+ */
+export function jsonSpan(text: string): number {
+  let i = 0;
+  while (i < text.length && ' \t\r\n'.includes(text[i]!)) i++;
+  if (i === text.length) return 0;
+  if (text[i] !== '{' && text[i] !== '[') return -1;
+  let depth = 0;
+  let inStr = false;
+  let esc = false;
+  for (; i < text.length; i++) {
+    const ch = text[i];
+    if (inStr) {
+      if (esc) esc = false;
+      else if (ch === '\\') esc = true;
+      else if (ch === '"') inStr = false;
+    } else if (ch === '"') inStr = true;
+    else if (ch === '{' || ch === '[') depth++;
+    else if (ch === '}' || ch === ']') {
+      if (--depth === 0) return i + 1;
+    }
+  }
+  return 0;
+}
+
+/** One message cut from a connection's stream, with the fds that came with it. */
+export interface Frame {
+  text: string;
+  fds: number[];
+}
+
+/**
+ * Cuts a connection's byte stream into JSON messages and pairs each with the fds
+ * that arrived with its bytes (fds arrive with the first byte of a sendmsg).
+ */
+export class MessageSplitter {
+  private buf = '';
+  private pendingFds: { at: number; fds: number[] }[] = [];
+  private decoder = new TextDecoder('utf-8', { fatal: false });
+
+  /** Add bytes (and the fds that came with them). */
+  push(data: Buffer, fds: number[]): void {
+    if (fds.length) this.pendingFds.push({ at: this.buf.length, fds });
+    this.buf += this.decoder.decode(data, { stream: true });
+  }
+
+  /**
+   * Next complete message, or null when more bytes are needed. Throws
+   * ProtocolError when the stream cannot be a JSON message (the caller answers and
+   * closes: there is no way to find the next message boundary).
+   */
+  next(): Frame | null {
+    const span = jsonSpan(this.buf);
+    if (span < 0) throw new ProtocolError('malformed request: expected a JSON object');
+    if (span === 0) {
+      if (this.buf.length > MAX_REQUEST)
+        throw new ProtocolError(`request larger than ${MAX_REQUEST} bytes`);
+      if (this.buf.trim() === '') this.buf = '';
+      return null;
+    }
+    const text = this.buf.slice(0, span);
+    this.buf = this.buf.slice(span);
+    const fds: number[] = [];
+    const rest: { at: number; fds: number[] }[] = [];
+    for (const p of this.pendingFds) {
+      if (p.at < span) fds.push(...p.fds);
+      else rest.push({ at: p.at - span, fds: p.fds });
+    }
+    this.pendingFds = rest;
+    return { text, fds };
+  }
+
+  /** Take every fd not yet handed out (to close them). */
+  drainFds(): number[] {
+    const fds = this.pendingFds.flatMap((p) => p.fds);
+    this.pendingFds = [];
+    return fds;
+  }
+}
+
+/** Field @key of @o as a string, required or not. */
+function str(o: Record<string, unknown>, key: string, verb: string, required: boolean): string | undefined {
+  const v = o[key];
+  if (v === undefined && !required) return undefined;
+  if (typeof v !== 'string' || v === '') throw new ProtocolError(`${verb}: "${key}" must be a non-empty string`);
+  return v;
+}
+
+/** Field @key of @o as a positive integer, if present. */
+function posInt(o: Record<string, unknown>, key: string, verb: string, max: number): number | undefined {
+  const v = o[key];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0 || v > max)
+    throw new ProtocolError(`${verb}: "${key}" must be an integer from 1 to ${max}`);
+  return v;
+}
+
+/** Refuse fields not in @allowed (a typo must not be ignored silently). */
+function onlyFields(o: Record<string, unknown>, verb: string, allowed: string[]): void {
+  for (const k of Object.keys(o))
+    if (!allowed.includes(k)) throw new ProtocolError(`${verb}: unknown field "${k}" (known: ${allowed.join(', ') || 'none'})`);
+}
+
+/** Body of a verb: an object ({} when the verb takes nothing). */
+function body(v: unknown, verb: string): Record<string, unknown> {
+  if (v === null || typeof v !== 'object' || Array.isArray(v))
+    throw new ProtocolError(`${verb}: its value must be an object`);
+  return v as Record<string, unknown>;
+}
+
+/** Parse and validate one message. @token is the daemon's authtoken, if any. */
+export function parseRequest(text: string, token: string | undefined): Request {
+  let msg: unknown;
+  try {
+    msg = JSON.parse(text);
+  } catch (e) {
+    throw new ProtocolError(`malformed JSON: ${(e as Error).message}`);
+  }
+  if (msg === null || typeof msg !== 'object' || Array.isArray(msg))
+    throw new ProtocolError('malformed request: expected a JSON object');
+  const o = msg as Record<string, unknown>;
+  if (token !== undefined && o.authtoken !== token) throw new ProtocolError('bad or missing authtoken');
+  const verbs = Object.keys(o).filter((k) => k !== 'authtoken');
+  if (verbs.length !== 1)
+    throw new ProtocolError(
+      verbs.length ? `one request per message, got ${verbs.join(', ')}` : 'empty request: no verb',
+    );
+  const verb = verbs[0]!;
+  if (!(verb in VERB_FDS))
+    throw new ProtocolError(`unknown request "${verb}" (known: ${Object.keys(VERB_FDS).join(', ')})`);
+  const b = body(o[verb], verb);
+  switch (verb as Request['verb']) {
+    case 'add-etherfd': {
+      onlyFields(b, verb, ['ifname', 'nodeid', 'lan', 'name', 'pid']);
+      const r: Request = { verb: 'add-etherfd', ifname: str(b, 'ifname', verb, true)!, nodeid: str(b, 'nodeid', verb, true)! };
+      const lan = str(b, 'lan', verb, false);
+      if (lan !== undefined) r.lan = lan;
+      if (b.name !== undefined) r.name = checkName(b.name, 'add-etherfd: "name"');
+      const pid = posInt(b, 'pid', verb, 2 ** 22);
+      if (pid !== undefined) r.pid = pid;
+      return r;
+    }
+    case 'remove-etherfd': {
+      onlyFields(b, verb, ['nodeid', 'ifname']);
+      const r: Request = { verb: 'remove-etherfd', nodeid: str(b, 'nodeid', verb, true)! };
+      const ifname = str(b, 'ifname', verb, false);
+      if (ifname !== undefined) r.ifname = ifname;
+      return r;
+    }
+    case 'add-lan': {
+      onlyFields(b, verb, ['name', 'aging', 'mac-table-size']);
+      const r: Request = { verb: 'add-lan', name: checkName(b.name, 'add-lan: "name"') };
+      const aging = posInt(b, 'aging', verb, 1_000_000);
+      if (aging !== undefined) r.aging = aging;
+      const size = posInt(b, 'mac-table-size', verb, 1 << 24);
+      if (size !== undefined) r.macTableSize = size;
+      return r;
+    }
+    case 'set': {
+      onlyFields(b, verb, ['name', 'aging']);
+      const r: Request = { verb: 'set', name: checkName(b.name, 'set: "name"') };
+      const aging = posInt(b, 'aging', verb, 1_000_000);
+      if (aging !== undefined) r.aging = aging;
+      return r;
+    }
+    case 'del':
+      onlyFields(b, verb, ['name', 'force']);
+      if (b.force !== undefined && typeof b.force !== 'boolean') throw new ProtocolError('del: "force" must be true or false');
+      return { verb: 'del', name: checkName(b.name, 'del: "name"'), force: b.force === true };
+    case 'show':
+      onlyFields(b, verb, []);
+      return { verb: 'show' };
+    case 'stats': {
+      onlyFields(b, verb, ['name']);
+      const r: Request = { verb: 'stats' };
+      if (b.name !== undefined) r.name = checkName(b.name, 'stats: "name"');
+      return r;
+    }
+    case 'version':
+      onlyFields(b, verb, []);
+      return { verb: 'version' };
+  }
+}

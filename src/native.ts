@@ -1,0 +1,137 @@
+/**
+ * The native boundary: the addon's interface written down as TypeScript, and the
+ * one place that loads it. Nothing else in src/ imports the .node file.
+ */
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Root of the package (holds package.json, build/, dist/). */
+export const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** Drop counters of a port, by reason (see native/core/port.h). */
+export type DropCounters = Record<string, number>;
+
+/** A port as the engine describes it. */
+export interface NativePortInfo {
+  id: number;
+  kind: 'tap' | 'dgram';
+  ifname: string;
+  vnetHdr: boolean;
+  packetInfo: boolean;
+  hdrLen: number;
+  offloads: boolean;
+  broken: boolean;
+  reason: string;
+}
+
+/** A port's counters. */
+export interface NativePortStats extends NativePortInfo {
+  rxPackets: number;
+  rxBytes: number;
+  txPackets: number;
+  txBytes: number;
+  drops: DropCounters;
+}
+
+/** A lan's counters. */
+export interface NativeLanStats {
+  ports: number;
+  macs: number;
+  macCapacity: number;
+  agingMs: number;
+  learned: number;
+  moved: number;
+  evicted: number;
+  expired: number;
+  flooded: number;
+  unknownUnicast: number;
+  filtered: number;
+}
+
+/** What the engine reports, on the JS thread, in order. */
+export type EngineEvent =
+  | { type: 'port-down'; port: number; reason: string }
+  | { type: 'ctl-open'; conn: number; pid: number; uid: number; gid: number }
+  /** fds are the receiver's to close; -1 marks fds the kernel dropped (too many). */
+  | { type: 'ctl-data'; conn: number; data: Buffer; fds: number[] }
+  | { type: 'ctl-closed'; conn: number }
+  | { type: 'log'; message: string };
+
+/** One dataplane engine: a thread with its lans, ports and control socket. */
+export interface NativeEngine {
+  addLan(opts: { macTableSize: number; agingMs: number }): number;
+  setLanAging(lan: number, agingMs: number): void;
+  delLan(lan: number): void;
+  lanStats(lan: number): NativeLanStats;
+  /** The engine owns fd only if this returns. */
+  addFdPort(fd: number, lan: number): NativePortInfo;
+  watchPid(port: number, pid: number): void;
+  delPort(port: number): void;
+  portStats(port: number): NativePortStats;
+  listen(path: string): void;
+  /** false when the connection is already gone. */
+  ctlSend(conn: number, data: string | Buffer, closeAfter: boolean): boolean;
+  ctlClose(conn: number): boolean;
+  ref(): void;
+  unref(): void;
+  close(): void;
+}
+
+/** Options of tapCreate. */
+export interface TapCreateOptions {
+  netns?: string;
+  ifname: string;
+  vnetHdr?: boolean;
+  packetInfo?: boolean;
+  mtu?: number;
+  ipv4?: string;
+  prefix?: number;
+  up?: boolean;
+  loUp?: boolean;
+}
+
+/** The addon's exports. */
+export interface NativeBinding {
+  Engine: new (onEvent: (ev: EngineEvent) => void, opts?: { poolSize?: number }) => NativeEngine;
+  /** Create a tap (inside a network namespace); returns its fd. */
+  tapCreate(opts: TapCreateOptions): number;
+  /** One request on a switch socket, fd attached when >= 0; resolves to the reply. */
+  request(path: string, json: string, fd: number, timeoutMs: number): Promise<string>;
+  closeFd(fd: number): boolean;
+  socketpair(type: 'dgram' | 'seqpacket' | 'stream'): [number, number];
+  /** Bytes written, or -errno. */
+  fdWrite(fd: number, data: Buffer): number;
+  /** One read, or null when nothing came within timeoutMs. */
+  fdRead(fd: number, timeoutMs: number): Buffer | null;
+}
+
+/** Where an executable or addon built by node-gyp may be. */
+function buildCandidates(file: string): string[] {
+  return ['Release', 'Debug'].map((d) => path.join(packageRoot, 'build', d, file));
+}
+
+let cached: NativeBinding | undefined;
+
+/** Load the addon, naming every path tried when it is not there. */
+export function native(): NativeBinding {
+  if (cached) return cached;
+  const require = createRequire(import.meta.url);
+  const tried = buildCandidates('containet.node');
+  for (const p of tried) {
+    if (existsSync(p)) {
+      cached = require(p) as NativeBinding;
+      return cached;
+    }
+  }
+  throw new Error(`containet's native addon is not built (tried ${tried.join(', ')}); run npm ci`);
+}
+
+/** Path of the containode-launch helper, naming every path tried when missing. */
+export function launcherPath(): string {
+  const tried = buildCandidates('containode-launch');
+  const found = tried.find((p) => existsSync(p));
+  if (!found) throw new Error(`containode-launch is not built (tried ${tried.join(', ')}); run npm ci`);
+  return found;
+}
