@@ -97,8 +97,9 @@ export interface NativeBinding {
   Engine: new (onEvent: (ev: EngineEvent) => void, opts?: { poolSize?: number }) => NativeEngine;
   /** Create a tap (inside a network namespace); returns its fd. */
   tapCreate(opts: TapCreateOptions): number;
-  /** One request on a switch socket, fd attached when >= 0; resolves to the reply. */
-  request(path: string, json: string, fd: number, timeoutMs: number): Promise<string>;
+  /** One request on a switch socket with fds attached (a single fd, -1 for none,
+   *  or a list); resolves to the reply. */
+  request(path: string, json: string, fd: number | number[], timeoutMs: number): Promise<string>;
   closeFd(fd: number): boolean;
   socketpair(type: 'dgram' | 'seqpacket' | 'stream'): [number, number];
   /** Bytes written, or -errno. */

@@ -395,16 +395,16 @@ Napi::Value TapCreate(const Napi::CallbackInfo& info) {
 // One request on the switch socket, off the JS thread.
 class RequestWorker : public Napi::AsyncWorker {
  public:
-  RequestWorker(Napi::Env env, std::string path, std::string json, int fd, int timeout)
+  RequestWorker(Napi::Env env, std::string path, std::string json, std::vector<int> fds, int timeout)
       : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), path_(std::move(path)),
-        json_(std::move(json)), fd_(fd), timeout_(timeout) {}
+        json_(std::move(json)), fds_(std::move(fds)), timeout_(timeout) {}
   Napi::Promise Promise() { return deferred_.Promise(); }
 
   void Execute() override {
     std::vector<char> reply(1 << 20);
     char err[256] = "";
-    long n = ctn_fdmsg_request(path_.c_str(), json_.data(), json_.size(), fd_, reply.data(), reply.size(),
-                               timeout_, err, sizeof(err));
+    long n = ctn_fdmsg_request(path_.c_str(), json_.data(), json_.size(), fds_.data(), static_cast<int>(fds_.size()),
+                               reply.data(), reply.size(), timeout_, err, sizeof(err));
     if (n < 0)
       SetError(err);
     else
@@ -416,17 +416,29 @@ class RequestWorker : public Napi::AsyncWorker {
  private:
   Napi::Promise::Deferred deferred_;
   std::string path_, json_, reply_;
-  int fd_, timeout_;
+  std::vector<int> fds_;
+  int timeout_;
 };
 
-// request(path, json, fd | -1, timeoutMs) -> Promise<reply string>
+// request(path, json, fd | -1 | fd[], timeoutMs) -> Promise<reply string>
 Napi::Value Request(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 2 || !info[0].IsString() || !info[1].IsString())
-    throw Napi::TypeError::New(env, "request(path, json, fd, timeoutMs)");
-  int fd = info.Length() > 2 && info[2].IsNumber() ? info[2].As<Napi::Number>().Int32Value() : -1;
+    throw Napi::TypeError::New(env, "request(path, json, fds, timeoutMs)");
+  std::vector<int> fds;
+  if (info.Length() > 2 && info[2].IsArray()) {
+    Napi::Array a = info[2].As<Napi::Array>();
+    if (a.Length() > CTN_FDMSG_MAX_FDS) throw Napi::RangeError::New(env, "too many fds for one request");
+    for (uint32_t i = 0; i < a.Length(); i++) {
+      Napi::Value v = a.Get(i);
+      if (!v.IsNumber() || v.As<Napi::Number>().Int32Value() < 0) throw Napi::TypeError::New(env, "fds must be numbers >= 0");
+      fds.push_back(v.As<Napi::Number>().Int32Value());
+    }
+  } else if (info.Length() > 2 && info[2].IsNumber() && info[2].As<Napi::Number>().Int32Value() >= 0) {
+    fds.push_back(info[2].As<Napi::Number>().Int32Value());
+  }
   int timeout = info.Length() > 3 && info[3].IsNumber() ? info[3].As<Napi::Number>().Int32Value() : 5000;
-  auto* w = new RequestWorker(env, info[0].As<Napi::String>(), info[1].As<Napi::String>(), fd, timeout);
+  auto* w = new RequestWorker(env, info[0].As<Napi::String>(), info[1].As<Napi::String>(), std::move(fds), timeout);
   Napi::Promise p = w->Promise();
   w->Queue();
   return p;

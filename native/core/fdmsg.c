@@ -51,10 +51,14 @@ static long long now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-long ctn_fdmsg_request(const char *path, const char *json, size_t len, int fd, char *reply,
+long ctn_fdmsg_request(const char *path, const char *json, size_t len, const int *fds, int nfds, char *reply,
 		       size_t cap, int timeout_ms, char *err, size_t errlen)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	if (nfds < 0 || nfds > CTN_FDMSG_MAX_FDS) {
+		snprintf(err, errlen, "at most %d fds per request", CTN_FDMSG_MAX_FDS);
+		return -1;
+	}
 	if (strlen(path) >= sizeof(sa.sun_path)) {
 		snprintf(err, errlen, "socket path too long: %s", path);
 		return -1;
@@ -72,19 +76,19 @@ long ctn_fdmsg_request(const char *path, const char *json, size_t len, int fd, c
 	}
 	union {
 		struct cmsghdr h;
-		char buf[CMSG_SPACE(sizeof(int))];
+		char buf[CMSG_SPACE(sizeof(int) * CTN_FDMSG_MAX_FDS)];
 	} cbuf;
 	struct iovec iov = {.iov_base = (void *)json, .iov_len = len};
 	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
-	if (fd >= 0) {
+	if (nfds > 0) {
 		memset(&cbuf, 0, sizeof(cbuf));
 		mh.msg_control = cbuf.buf;
-		mh.msg_controllen = sizeof(cbuf.buf);
+		mh.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
 		struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
 		cm->cmsg_level = SOL_SOCKET;
 		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+		cm->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
+		memcpy(CMSG_DATA(cm), fds, sizeof(int) * (size_t)nfds);
 	}
 	/* One sendmsg, as the original clients do; a short write of a large
 	 * request is finished with plain sends (the fd went with the first). */

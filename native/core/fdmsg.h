@@ -11,10 +11,13 @@
  *  with '{' or '['. Only structure is checked (strings, escapes, nesting). */
 long ctn_json_span(const char *buf, size_t len);
 
-/** Connect to @path, send @json (@len bytes) with @fd attached when fd >= 0, and
+/** Most fds one request can carry. */
+#define CTN_FDMSG_MAX_FDS 8
+
+/** Connect to @path, send @json (@len bytes) with the @nfds fds of @fds attached, and
  *  read the reply into @reply (NUL-terminated, at most @cap - 1 bytes) within
  *  @timeout_ms. Returns the reply length, or -1 with @err filled. */
-long ctn_fdmsg_request(const char *path, const char *json, size_t len, int fd, char *reply,
+long ctn_fdmsg_request(const char *path, const char *json, size_t len, const int *fds, int nfds, char *reply,
 		       size_t cap, int timeout_ms, char *err, size_t errlen);
 
 #endif

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Installs what containet needs on Debian 12, as root: the compiler and headers for
+# the native addon, Node.js when absent, and the tools the daemon, containode and
+# the tests use. Safe to run again.
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+pkgs=(build-essential python3 pkg-config ca-certificates
+      iproute2 iputils-ping util-linux procps busybox-static)
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  pkgs+=(nodejs npm libnode-dev)
+fi
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null
+echo "setup-debian: installed ${pkgs[*]}"
