@@ -13,6 +13,7 @@
       "sources": [
         "native/core/pktpool.c",
         "native/core/offload.c",
+        "native/core/gso.c",
         "native/core/mactable.c",
         "native/core/lan.c",
         "native/core/port_fd.c",
@@ -32,6 +33,12 @@
       "target_name": "containode-launch",
       "type": "executable",
       "sources": ["native/launcher/containode_launch.c"]
+    },
+    {
+      # Unit tests of the core on its own, run by test/core-unit.test.ts.
+      "target_name": "core-unit-tests",
+      "type": "executable",
+      "sources": ["native/test/test_gso.c", "native/core/gso.c", "native/core/offload.c"]
     }
   ]
 }

@@ -57,6 +57,9 @@ export type EngineEvent =
   /** fds are the receiver's to close; -1 marks fds the kernel dropped (too many). */
   | { type: 'ctl-data'; conn: number; data: Buffer; fds: number[] }
   | { type: 'ctl-closed'; conn: number }
+  /** The client shut down its sending side; close with ctlSend(conn, '', true)
+   *  once its answers are queued. */
+  | { type: 'ctl-eof'; conn: number }
   | { type: 'log'; message: string };
 
 /** One dataplane engine: a thread with its lans, ports and control socket. */

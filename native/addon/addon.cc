@@ -71,6 +71,10 @@ Napi::Object EventObject(Napi::Env env, const Event& ev) {
       o.Set("type", "ctl-closed");
       o.Set("conn", ev.id);
       break;
+    case CTN_EV_CTL_EOF:
+      o.Set("type", "ctl-eof");
+      o.Set("conn", ev.id);
+      break;
     case CTN_EV_LOG:
       o.Set("type", "log");
       o.Set("message", ev.text);

@@ -122,6 +122,18 @@ int ctn_ctl_listen(struct ctn_ctl *c, struct ctn_engine *e, const char *path, ch
 	return 0;
 }
 
+/** Tell a client it is refused (best effort, never blocks) and close it. */
+static void refuse(int fd, const char *reason)
+{
+	char msg[160];
+	int n = snprintf(msg, sizeof(msg), "{\"error\":\"%s\"}", reason);
+
+	if (n > 0 && send(fd, msg, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+		/* nothing more to do: the client is gone or not reading */
+	}
+	close(fd);
+}
+
 void ctn_ctl_on_listen(struct ctn_ctl *c, struct ctn_engine *e)
 {
 	for (;;) {
@@ -142,7 +154,7 @@ void ctn_ctl_on_listen(struct ctn_ctl *c, struct ctn_engine *e)
 		if (cred.uid != 0 && cred.uid != geteuid()) {
 			ctn_engine_log(e, "control client refused: pid %d uid %u is neither root nor uid %u",
 				       (int)cred.pid, (unsigned)cred.uid, (unsigned)geteuid());
-			close(fd);
+			refuse(fd, "permission denied: only root and the daemon's user may use this socket");
 			continue;
 		}
 		uint32_t slot = 0;
@@ -152,7 +164,7 @@ void ctn_ctl_on_listen(struct ctn_ctl *c, struct ctn_engine *e)
 		if (!conn) {
 			ctn_engine_log(e, "control client pid %d refused: %d connections open",
 				       (int)cred.pid, CTN_CTL_MAX_CONNS);
-			close(fd);
+			refuse(fd, "too many control connections open; try again later");
 			continue;
 		}
 		c->gen = (uint16_t)(c->gen + 1);
@@ -204,7 +216,7 @@ static int conn_flush(struct ctn_ctl *c, struct ctn_engine *e, struct ctn_ctl_co
 	}
 	memmove(conn->out, conn->out + done, conn->out_len - done);
 	conn->out_len -= done;
-	uint32_t want = EPOLLIN | EPOLLRDHUP | (conn->out_len ? EPOLLOUT : 0);
+	uint32_t want = (conn->eof ? 0 : EPOLLIN | EPOLLRDHUP) | (conn->out_len ? EPOLLOUT : 0);
 	ctn_engine_rewatch(e, conn->fd, want, CTN_FD_CTL_CONN, conn_slot(conn->id));
 	if (!conn->out_len && conn->close_after) {
 		conn_close(c, e, conn, true);
@@ -241,11 +253,20 @@ static void conn_read(struct ctn_ctl *c, struct ctn_engine *e, struct ctn_ctl_co
 		}
 	}
 	if (n <= 0) {
-		/* End of stream (or error): whatever fds came with it are closed by
-		 * the receiver of the event; here there is no data to attach them to. */
+		/* End of stream (or error): no data to attach fds to, so close them. */
 		for (int i = 0; i < ev.nfds; i++)
 			close(ev.fds[i]);
-		conn_close(c, e, conn, true);
+		if (n < 0) {
+			conn_close(c, e, conn, true);
+			return;
+		}
+		/* A clean half-close: the client may still wait for the answers to
+		 * what it sent. Stop reading; the control plane closes the connection
+		 * once those answers are out (ctn_ctl_send with close_after). */
+		conn->eof = true;
+		ctn_engine_rewatch(e, conn->fd, conn->out_len ? EPOLLOUT : 0, CTN_FD_CTL_CONN, conn_slot(conn->id));
+		struct ctn_event eof = {.type = CTN_EV_CTL_EOF, .id = conn->id};
+		ctn_engine_emit(e, &eof);
 		return;
 	}
 	ev.data = c->rbuf;
@@ -262,9 +283,13 @@ void ctn_ctl_on_conn(struct ctn_ctl *c, struct ctn_engine *e, uint32_t slot, uin
 	if (slot >= CTN_CTL_MAX_CONNS || !c->conns[slot])
 		return;
 	struct ctn_ctl_conn *conn = c->conns[slot];
+	if (conn->eof && (events & (EPOLLHUP | EPOLLERR))) {
+		conn_close(c, e, conn, true); /* gone both ways: nobody to answer */
+		return;
+	}
 	if ((events & EPOLLOUT) && conn_flush(c, e, conn) < 0)
 		return;
-	if (events & (EPOLLIN | EPOLLHUP | EPOLLRDHUP | EPOLLERR))
+	if (!conn->eof && (events & (EPOLLIN | EPOLLHUP | EPOLLRDHUP | EPOLLERR)))
 		conn_read(c, e, conn);
 }
 

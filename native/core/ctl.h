@@ -28,6 +28,7 @@ struct ctn_ctl_conn {
 	size_t out_len;   /**< how many */
 	size_t out_cap;   /**< room */
 	bool close_after; /**< close once out is empty */
+	bool eof;         /**< the client shut down its sending side */
 };
 
 /** The listener and its connections. */

@@ -28,6 +28,7 @@ enum ctn_event_type {
 	CTN_EV_CTL_OPEN,   /**< a control client connected: id, pid, uid, gid */
 	CTN_EV_CTL_DATA,   /**< bytes (and maybe fds) from a control client: id, data, fds */
 	CTN_EV_CTL_CLOSED, /**< a control client is gone: id */
+	CTN_EV_CTL_EOF,    /**< a control client finished sending (it may still read): id */
 	CTN_EV_LOG,        /**< something worth a log line: text */
 };
 

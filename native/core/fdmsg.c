@@ -99,6 +99,10 @@ long ctn_fdmsg_request(const char *path, const char *json, size_t len, const int
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
+			/* A daemon that refuses us says why before it hangs up: read
+			 * that answer rather than report the broken pipe. */
+			if (errno == EPIPE || errno == ECONNRESET)
+				break;
 			snprintf(err, errlen, "send to %s: %s", path, strerror(errno));
 			close(s);
 			return -1;

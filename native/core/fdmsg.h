@@ -12,7 +12,7 @@
 long ctn_json_span(const char *buf, size_t len);
 
 /** Most fds one request can carry. */
-#define CTN_FDMSG_MAX_FDS 8
+#define CTN_FDMSG_MAX_FDS 16
 
 /** Connect to @path, send @json (@len bytes) with the @nfds fds of @fds attached, and
  *  read the reply into @reply (NUL-terminated, at most @cap - 1 bytes) within

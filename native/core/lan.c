@@ -46,6 +46,12 @@ void ctn_lan_detach(struct ctn_lan *lan, uint32_t port)
 	ctn_mactable_flush_port(&lan->macs, port);
 }
 
+/** True for 00:00:00:00:00:00, which is no station's address. */
+static inline bool mac_is_zero(const uint8_t *m)
+{
+	return !(m[0] | m[1] | m[2] | m[3] | m[4] | m[5]);
+}
+
 /** Queue @pkt on every member of @lan but @in. */
 static void lan_flood(struct ctn_engine *e, struct ctn_lan *lan, struct ctn_port *in,
 		      struct ctn_pkt *pkt)
@@ -67,7 +73,7 @@ void ctn_lan_forward(struct ctn_engine *e, struct ctn_lan *lan, struct ctn_port 
 	for (int i = 0; i < n; i++) {
 		struct ctn_pkt *pkt = pkts[i];
 		const uint8_t *dst = pkt->data, *src = pkt->data + 6;
-		if (src[0] & 1) {
+		if ((src[0] & 1) || mac_is_zero(src)) {
 			in->st.drops[CTN_DROP_BAD_SRC]++;
 			continue;
 		}

@@ -25,7 +25,7 @@ enum ctn_drop {
 	CTN_DROP_RUNT,       /**< shorter than an ethernet header */
 	CTN_DROP_TOO_BIG,    /**< larger than CTN_FRAME_MAX, or truncated by the device */
 	CTN_DROP_BAD_VNET,   /**< virtio-net header inconsistent with the frame */
-	CTN_DROP_BAD_SRC,    /**< multicast source address */
+	CTN_DROP_BAD_SRC,    /**< multicast or all-zero source address */
 	CTN_DROP_NO_BUFFER,  /**< packet pool empty */
 	CTN_DROP_NO_LAN,     /**< port is in no lan */
 	CTN_DROP_TX_ERROR,   /**< write failed */

@@ -67,6 +67,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -496,6 +498,7 @@ static void mount_overlay_root(const char *root, const char *top, char *newroot)
     root_path(upper, top, "upper");
     root_path(work, top, "work");
     root_path(newroot, top, "merged");
+    ensure_dir(top, 0755); /* the default ROOT.ID does not exist yet */
     ensure_dir(upper, 0755);
     ensure_dir(work, 0755);
     ensure_dir(newroot, 0755);
@@ -680,6 +683,27 @@ static void pivot_into(const char *newroot)
         fail("umount", "old root");
     if (chdir("/") < 0)
         fail("chdir", "/");
+}
+
+/**
+ * Step 5b: bring the loopback interface of a new network namespace up, so
+ * 127.0.0.1 works even in a container that has no other interface.
+ */
+static void loopback_up(void)
+{
+    struct ifreq ifr;
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+    if (fd < 0)
+        fail("socket", "loopback");
+    memset(&ifr, 0, sizeof ifr);
+    strcpy(ifr.ifr_name, "lo");
+    if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0)
+        fail("SIOCGIFFLAGS", "lo");
+    ifr.ifr_flags |= IFF_UP;
+    if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
+        fail("SIOCSIFFLAGS", "lo");
+    close_fd(fd, "loopback socket");
 }
 
 /** Step 6: set the hostname in the new UTS namespace. */
@@ -930,6 +954,8 @@ static int container_init(void *arg)
     populate_root(newroot, !opts->keep_net);            /* 4 */
     if (opts->root != NULL)                             /* 5 */
         pivot_into(newroot);
+    if (!opts->keep_net)
+        loopback_up();
     set_hostname(opts->hostname);                       /* 6 */
     await_go(opts->sync_fd);                            /* 7 */
     umask(saved_umask);

@@ -30,10 +30,11 @@ function socketOf(cmd: Command): string {
   return s;
 }
 
-/** Send a request and print a one-line reason on failure. */
+/** Send a request (with --authtoken or $CONTAINET_AUTHTOKEN) and print a one-line reason on failure. */
 async function call(cmd: Command, req: Reply): Promise<Reply> {
+  const token = (cmd.optsWithGlobals() as { authtoken?: string }).authtoken ?? process.env.CONTAINET_AUTHTOKEN;
   try {
-    return await request(socketOf(cmd), req);
+    return await request(socketOf(cmd), token === undefined ? req : { authtoken: token, ...req });
   } catch (e) {
     die(e instanceof DaemonError ? e.message : (e as Error).message);
   }
@@ -149,10 +150,9 @@ export function buildProgram(): Command {
     .addOption(new Option('--aging <seconds>', 'MAC aging time of new lans').default(300).argParser(posInt))
     .addOption(new Option('--mac-table-size <entries>', 'MAC table size of new lans').default(8192).argParser(posInt))
     .option('--default-lan <name>', 'lan created at start, used when a client names none', 'lan0')
-    .option('--authtoken <token>', 'require this token in every request (default: $CONTAINET_AUTHTOKEN)')
+    .option('--authtoken <token>', 'daemon: require this token in every request; commands: send it (default: $CONTAINET_AUTHTOKEN)')
     .addOption(new Option('--pool-size <buffers>', 'packet buffers of the engine').argParser(posInt))
     .addOption(new Option('--log-level <level>', 'log level').choices(['debug', 'info', 'warn', 'error']).default('info'))
-    .showHelpAfterError()
     .allowExcessArguments(false)
     .action((_opts, cmd: Command) => runDaemon(cmd));
 

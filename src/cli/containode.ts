@@ -46,7 +46,6 @@ export function buildProgram(): Command {
     .option('--authtoken <token>', 'token for the switch (default: $CONTAINET_AUTHTOKEN)')
     .argument('<program...>', 'program and its arguments')
     .passThroughOptions()
-    .showHelpAfterError()
     .action(async (command: string[], o: {
       socket?: string; ipv4?: Ipv4; root?: string; top?: string; identity?: string; keepNet?: boolean;
       keepIpc?: boolean; lan?: string; ifname: string; mtu: number; env: string[]; authtoken?: string;

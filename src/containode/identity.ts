@@ -16,8 +16,8 @@ export function randomIdentity(): string {
 
 /** An identity must work as a hostname and inside a port name. */
 export function checkIdentity(id: string): string {
-  if (!/^[A-Za-z0-9][A-Za-z0-9-]{0,62}$/.test(id))
-    throw new Error(`identity "${id}" must be 1-63 letters, digits or '-', starting with a letter or digit`);
+  if (!/^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/.test(id))
+    throw new Error(`identity "${id}" must be 1-63 letters, digits or '-', starting and ending with a letter or digit`);
   return id;
 }
 

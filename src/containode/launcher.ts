@@ -16,6 +16,7 @@ import { statSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { constants } from 'node:os';
 import path from 'node:path';
+import { isatty } from 'node:tty';
 
 import { request } from '../client.js';
 import { launcherPath, native } from '../native.js';
@@ -42,11 +43,20 @@ export interface ContainerSpec {
 /** Exit status for a setup failure (as the helper uses it). */
 export const EXIT_SETUP = 125;
 
+/**
+ * Whether stdin is a terminal. Not `process.stdin.isTTY`: creating
+ * process.stdin makes fd 0 non-blocking, and the program inherits that open
+ * file (its reads of a pipe or terminal would fail with EAGAIN).
+ */
+function stdinIsTerminal(): boolean {
+  return isatty(0);
+}
+
 /** Signals passed on to the container; the terminal's own (INT, QUIT) only when
  *  stdin is no terminal, since a terminal delivers them to the program itself. */
-function forwardedSignals(): NodeJS.Signals[] {
+function forwardedSignals(onTerminal: boolean): NodeJS.Signals[] {
   const always: NodeJS.Signals[] = ['SIGTERM', 'SIGHUP', 'SIGUSR1', 'SIGUSR2'];
-  return process.stdin.isTTY ? always : [...always, 'SIGINT', 'SIGQUIT'];
+  return onTerminal ? always : [...always, 'SIGINT', 'SIGQUIT'];
 }
 
 /** Check the spec before anything is started; throws with the reason. */
@@ -123,18 +133,22 @@ export async function runContainer(s: ContainerSpec, warn: (msg: string) => void
   validateSpec(s);
   const child = spawn(launcherPath(), helperArgs(s), { stdio: ['inherit', 'inherit', 'inherit', 'pipe'] });
   const sync = child.stdio[3] as Socket;
+  // The init holds the other end and may die during setup (EPIPE on 'go'):
+  // its exit status, not a socket error, says what happened.
+  sync.on('error', () => undefined);
   const exited = new Promise<number>((resolve) =>
     child.on('exit', (code, signal) => resolve(statusOf(code, signal))),
   );
   child.on('error', (e) => warn(`containode-launch: ${e.message}`));
-  const handlers = forwardedSignals().map((sig) => {
+  const onTerminal = stdinIsTerminal();
+  const handlers = forwardedSignals(onTerminal).map((sig) => {
     const h = () => child.kill(sig);
     process.on(sig, h);
     return [sig, h] as const;
   });
   // A terminal's Ctrl-C reaches the program directly; containode must survive it.
   const ignore = () => {};
-  if (process.stdin.isTTY) for (const sig of ['SIGINT', 'SIGQUIT'] as const) process.on(sig, ignore);
+  if (onTerminal) for (const sig of ['SIGINT', 'SIGQUIT'] as const) process.on(sig, ignore);
 
   let attached = false;
   try {
@@ -152,7 +166,7 @@ export async function runContainer(s: ContainerSpec, warn: (msg: string) => void
       }
       sync.write('go\n');
     } catch (e) {
-      warn((e as Error).message);
+      // The init prints the reason ("containode: aborted: ...") and exits 125.
       sync.write(`abort ${(e as Error).message.replace(/\n/g, ' ')}\n`);
       await exited;
       return EXIT_SETUP;
@@ -161,7 +175,7 @@ export async function runContainer(s: ContainerSpec, warn: (msg: string) => void
   } finally {
     sync.destroy();
     for (const [sig, h] of handlers) process.off(sig, h);
-    if (process.stdin.isTTY) for (const sig of ['SIGINT', 'SIGQUIT'] as const) process.off(sig, ignore);
+    if (onTerminal) for (const sig of ['SIGINT', 'SIGQUIT'] as const) process.off(sig, ignore);
     if (attached && s.socket) {
       const req: Record<string, unknown> = { 'remove-etherfd': { nodeid: s.identity, ifname: s.ifname } };
       if (s.authtoken) req.authtoken = s.authtoken;

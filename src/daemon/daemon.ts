@@ -64,8 +64,9 @@ export class Daemon {
     const n = native();
     this.engine = new n.Engine((ev) => this.onEvent(ev), { poolSize: this.opts.poolSize });
     try {
-      this.addLan(this.opts.defaultLan, this.opts.aging, this.opts.macTableSize);
+      // Claim the socket first: a refused path must be the only thing said.
       this.engine.listen(this.opts.socket);
+      this.addLan(this.opts.defaultLan, this.opts.aging, this.opts.macTableSize);
     } catch (e) {
       this.engine.close();
       this.engine = undefined;
@@ -106,6 +107,14 @@ export class Daemon {
         if (c) for (const fd of c.splitter.drainFds()) if (fd >= 0) native().closeFd(fd);
         this.conns.delete(ev.conn);
         this.log.debug(`client ${ev.conn} gone`);
+        break;
+      }
+      case 'ctl-eof': {
+        // Every request it sent has been answered (events come in order):
+        // drop a trailing partial one and close once the answers are out.
+        const c = this.conns.get(ev.conn);
+        if (c) for (const fd of c.splitter.drainFds()) if (fd >= 0) native().closeFd(fd);
+        this.engine?.ctlSend(ev.conn, '', true);
         break;
       }
       case 'port-down':

@@ -127,6 +127,7 @@ export class MessageSplitter {
       if (this.buf.trim() === '') this.buf = '';
       return null;
     }
+    if (span > MAX_REQUEST) throw new ProtocolError(`request larger than ${MAX_REQUEST} bytes`);
     const text = this.buf.slice(0, span);
     this.buf = this.buf.slice(span);
     const fds: number[] = [];

@@ -1,0 +1,290 @@
+/* test_gso.c - unit tests of software segmentation and checksum completion.
+ *
+ * Builds GSO frames the way a Linux tap hands them over (TCP over IPv4 and IPv6,
+ * UDP_L4, with and without an 802.1Q tag, with IPv6 extension headers), segments
+ * them with ctn_gso_*, and checks every segment independently: lengths, IPv4
+ * header checksum, TCP sequence numbers and flags, transport checksums verified
+ * by summing the segment (a correct one sums to 0xffff), and that the payloads
+ * put back together equal the original.
+ */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/gso.h"
+#include "../core/offload.h"
+#include "unit.h"
+
+/** Options of a synthetic GSO frame. */
+struct frame_spec {
+	int ipv6;        /**< IPv6 instead of IPv4 */
+	int udp;         /**< UDP_L4 instead of TCP */
+	int vlan;        /**< one 802.1Q tag */
+	int ext_hdr;     /**< an IPv6 destination-options header before L4 */
+	int tcp_opts;    /**< bytes of TCP options (multiple of 4) */
+	uint32_t payload; /**< payload bytes */
+	uint16_t mss;    /**< gso_size */
+	uint8_t tcp_flags;
+};
+
+static uint8_t frame_buf[CTN_BUF_SIZE];
+static uint8_t seg_buf[CTN_BUF_SIZE];
+static uint8_t joined[CTN_BUF_SIZE];
+
+/** Big-endian 16-bit store. */
+static void put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+/** Big-endian 16-bit load. */
+static uint16_t get16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+/** Big-endian 32-bit load. */
+static uint32_t get32(const uint8_t *p)
+{
+	return (uint32_t)get16(p) << 16 | get16(p + 2);
+}
+
+/** Build the frame described by @s into frame_buf and describe it in @p. */
+static void build(const struct frame_spec *s, struct ctn_pkt *p)
+{
+	uint8_t *d = frame_buf + CTN_HEADROOM;
+	uint32_t off = 12, l3, l4, hl;
+
+	memset(frame_buf, 0, sizeof(frame_buf));
+	memcpy(d, "\x02\0\0\0\0\x02\x02\0\0\0\0\x01", 12);
+	if (s->vlan) {
+		put16(d + off, 0x8100);
+		put16(d + off + 2, 42);
+		off += 4;
+	}
+	put16(d + off, s->ipv6 ? 0x86dd : 0x0800);
+	l3 = off + 2;
+	if (s->ipv6) {
+		d[l3] = 0x60;
+		d[l3 + 6] = s->ext_hdr ? 60 : (s->udp ? 17 : 6);
+		d[l3 + 7] = 64;
+		memcpy(d + l3 + 8, "\xfd\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x01", 16);
+		memcpy(d + l3 + 24, "\xfd\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x02", 16);
+		l4 = l3 + 40;
+		if (s->ext_hdr) {
+			d[l4] = s->udp ? 17 : 6; /* next header */
+			d[l4 + 1] = 0;           /* 8 bytes */
+			d[l4 + 2] = 1;           /* PadN option filling the rest */
+			d[l4 + 3] = 4;
+			l4 += 8;
+		}
+	} else {
+		d[l3] = 0x45;
+		put16(d + l3 + 4, 0x1234);
+		put16(d + l3 + 6, 0x4000); /* DF */
+		d[l3 + 8] = 64;
+		d[l3 + 9] = s->udp ? 17 : 6;
+		memcpy(d + l3 + 12, "\x0a\0\0\x01\x0a\0\0\x02", 8);
+		l4 = l3 + 20;
+	}
+	put16(d + l4, 40000);
+	put16(d + l4 + 2, 5201);
+	if (s->udp) {
+		hl = l4 + 8;
+	} else {
+		uint32_t doff = 20 + (uint32_t)s->tcp_opts;
+
+		d[l4 + 4] = 0xff; /* sequence close to wrapping */
+		d[l4 + 5] = 0xff;
+		d[l4 + 6] = 0xf0;
+		d[l4 + 12] = (uint8_t)(doff / 4) << 4;
+		d[l4 + 13] = s->tcp_flags;
+		put16(d + l4 + 14, 512);
+		for (int i = 20; i < (int)doff; i++)
+			d[l4 + i] = 1; /* NOP options */
+		hl = l4 + doff;
+	}
+	for (uint32_t i = 0; i < s->payload; i++)
+		d[hl + i] = (uint8_t)(i * 7 + 3);
+	memset(p, 0, sizeof(*p));
+	p->buf = frame_buf;
+	p->data = d;
+	p->len = hl + s->payload;
+	p->vnet.gso_type = s->udp ? CTN_GSO_UDP_L4 : (s->ipv6 ? CTN_GSO_TCPV6 : CTN_GSO_TCPV4);
+	p->vnet.gso_size = s->mss;
+	p->vnet.hdr_len = (uint16_t)hl;
+	p->vnet.flags = CTN_VNET_F_NEEDS_CSUM;
+	p->vnet.csum_start = (uint16_t)l4;
+	p->vnet.csum_offset = s->udp ? 6 : 16;
+}
+
+/** Sum of the transport segment @l4 of @seg with its pseudo header, folded. */
+static uint16_t l4_sum(const uint8_t *seg, uint32_t len, uint32_t l3, uint32_t l4, int ipv6, uint8_t proto)
+{
+	uint32_t l4len = len - l4;
+	uint32_t sum = ipv6 ? ctn_csum_fold(seg + l3 + 8, 32, 0) : ctn_csum_fold(seg + l3 + 12, 8, 0);
+
+	sum += htons(proto) + htons((uint16_t)l4len);
+	return ctn_csum_fold(seg + l4, l4len, sum);
+}
+
+/** Segment the frame of @s and check every segment; returns the count. */
+static uint32_t check_segments(const struct frame_spec *s)
+{
+	struct ctn_pkt p;
+	struct ctn_gso g;
+	uint32_t n = 0, got = 0, len;
+
+	build(s, &p);
+	CHECK(ctn_gso_start(&g, &p) == 0);
+	CHECK(ctn_gso_count(&g) == (s->payload + s->mss - 1) / s->mss);
+	while ((len = ctn_gso_next(&g, seg_buf)) != 0) {
+		uint32_t plen = len - g.hdr_len;
+		int last = got + plen == s->payload;
+
+		CHECK(len <= ctn_gso_seg_max(&g));
+		CHECK(plen == (last ? s->payload - got : s->mss));
+		if (s->ipv6) {
+			CHECK(get16(seg_buf + g.l3 + 4) == len - g.l3 - 40);
+		} else {
+			CHECK(get16(seg_buf + g.l3 + 2) == len - g.l3);
+			CHECK(ctn_csum_fold(seg_buf + g.l3, 20, 0) == 0xffff);
+			CHECK(get16(seg_buf + g.l3 + 4) == (uint16_t)(0x1234 + (s->udp ? 0 : n)));
+		}
+		if (s->udp) {
+			CHECK(get16(seg_buf + g.l4 + 4) == len - g.l4);
+			CHECK(l4_sum(seg_buf, len, g.l3, g.l4, s->ipv6, 17) == 0xffff);
+		} else {
+			uint8_t fl = seg_buf[g.l4 + 13];
+
+			CHECK(get32(seg_buf + g.l4 + 4) == 0xfffff000u + got);
+			CHECK(!!(fl & 0x01) == (last && (s->tcp_flags & 0x01)));
+			CHECK(!!(fl & 0x08) == (last && (s->tcp_flags & 0x08)));
+			CHECK(!!(fl & 0x80) == (n == 0 && (s->tcp_flags & 0x80)));
+			CHECK((fl & 0x10) == (s->tcp_flags & 0x10)); /* ACK on every segment */
+			CHECK(l4_sum(seg_buf, len, g.l3, g.l4, s->ipv6, 6) == 0xffff);
+		}
+		CHECK(memcmp(seg_buf, p.data, 12) == 0);
+		memcpy(joined + got, seg_buf + g.hdr_len, plen);
+		got += plen;
+		n++;
+	}
+	CHECK(got == s->payload);
+	CHECK(memcmp(joined, p.data + g.hdr_len, s->payload) == 0);
+	return n;
+}
+
+/** TCP over IPv4: 64 KiB into MSS 1448 segments, flags split correctly. */
+static void test_tcp4(void)
+{
+	struct frame_spec s = {.payload = 65000, .mss = 1448, .tcp_flags = 0x18 | 0x01 | 0x80, .tcp_opts = 12};
+
+	CHECK(check_segments(&s) == 45);
+}
+
+/** TCP over IPv6 with a VLAN tag and a destination-options header. */
+static void test_tcp6_vlan_ext(void)
+{
+	struct frame_spec s = {.ipv6 = 1, .vlan = 1, .ext_hdr = 1, .payload = 30001, .mss = 1428, .tcp_flags = 0x18};
+
+	CHECK(check_segments(&s) == 22);
+}
+
+/** TCP over IPv4 with a VLAN tag, payload an exact multiple of the MSS. */
+static void test_tcp4_vlan_exact(void)
+{
+	struct frame_spec s = {.vlan = 1, .payload = 1400 * 10, .mss = 1400, .tcp_flags = 0x10};
+
+	CHECK(check_segments(&s) == 10);
+}
+
+/** UDP segmentation (USO) over IPv4 and IPv6, odd sizes. */
+static void test_udp(void)
+{
+	struct frame_spec s4 = {.udp = 1, .payload = 9999, .mss = 1333};
+	struct frame_spec s6 = {.udp = 1, .ipv6 = 1, .vlan = 1, .payload = 4097, .mss = 1000};
+
+	CHECK(check_segments(&s4) == 8);
+	CHECK(check_segments(&s6) == 5);
+}
+
+/** A single segment (payload under the MSS) still comes out complete. */
+static void test_single(void)
+{
+	struct frame_spec s = {.payload = 100, .mss = 1448, .tcp_flags = 0x19};
+
+	CHECK(check_segments(&s) == 1);
+}
+
+/** Frames that must be refused, each with its reason. */
+static void test_refused(void)
+{
+	struct frame_spec s = {.payload = 5000, .mss = 1000, .tcp_flags = 0x10};
+	struct ctn_pkt p;
+	struct ctn_gso g;
+
+	build(&s, &p);
+	p.vnet.gso_type = CTN_GSO_UDP; /* UFO is never offered */
+	CHECK(ctn_gso_start(&g, &p) == -CTN_GSO_E_TYPE);
+	build(&s, &p);
+	p.vnet.gso_type = CTN_GSO_TCPV6; /* type says v6, frame is v4 */
+	CHECK(ctn_gso_start(&g, &p) == -CTN_GSO_E_L3);
+	build(&s, &p);
+	p.vnet.gso_size = 0;
+	CHECK(ctn_gso_start(&g, &p) == -CTN_GSO_E_SIZE);
+	build(&s, &p);
+	p.len = 14 + 20 + 10; /* TCP header cut short */
+	CHECK(ctn_gso_start(&g, &p) == -CTN_GSO_E_L4);
+	build(&s, &p);
+	p.data[14] = 0x44; /* IHL below 20 bytes */
+	CHECK(ctn_gso_start(&g, &p) == -CTN_GSO_E_L3);
+	build(&s, &p);
+	put16(p.data + 14 + 6, 0x2000); /* more fragments */
+	CHECK(ctn_gso_start(&g, &p) == -CTN_GSO_E_L3);
+	build(&s, &p);
+	put16(p.data + 12, 0x0806); /* ARP */
+	CHECK(ctn_gso_start(&g, &p) == -CTN_GSO_E_L2);
+	build(&s, &p);
+	p.len = 14 + 20 + 20; /* headers only, no payload */
+	CHECK(ctn_gso_start(&g, &p) == -CTN_GSO_E_SIZE);
+}
+
+/** Checksum completion of a non-GSO frame with a partial checksum. */
+static void test_csum_complete(void)
+{
+	struct frame_spec s = {.ipv6 = 1, .payload = 777, .mss = 1000, .tcp_flags = 0x18};
+	struct ctn_pkt p;
+	struct ctn_gso g;
+	uint32_t l4;
+
+	build(&s, &p);
+	CHECK(ctn_gso_start(&g, &p) == 0);
+	l4 = g.l4;
+	put16(p.data + g.l3 + 4, (uint16_t)(p.len - g.l3 - 40));
+	/* What a sender leaves behind: the pseudo-header sum, not inverted. */
+	uint32_t ps = ctn_csum_fold(p.data + g.l3 + 8, 32, 0) + htons(6) + htons((uint16_t)(p.len - l4));
+	uint16_t seed = ctn_csum_fold(NULL, 0, ps);
+	memcpy(p.data + l4 + 16, &seed, 2);
+	p.vnet.gso_type = CTN_GSO_NONE;
+	CHECK(ctn_csum_complete(&p) == 0);
+	CHECK(!(p.vnet.flags & CTN_VNET_F_NEEDS_CSUM));
+	CHECK(l4_sum(p.data, p.len, g.l3, l4, 1, 6) == 0xffff);
+	p.vnet.flags = CTN_VNET_F_NEEDS_CSUM;
+	p.vnet.csum_start = (uint16_t)(p.len - 1);
+	p.vnet.csum_offset = 16; /* points past the end */
+	CHECK(ctn_csum_complete(&p) == -1);
+}
+
+int main(void)
+{
+	RUN(test_tcp4);
+	RUN(test_tcp6_vlan_ext);
+	RUN(test_tcp4_vlan_exact);
+	RUN(test_udp);
+	RUN(test_single);
+	RUN(test_refused);
+	RUN(test_csum_complete);
+	return unit_report("gso");
+}

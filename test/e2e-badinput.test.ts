@@ -1,0 +1,313 @@
+/**
+ * Bad input against a real daemon process: malformed and unknown requests,
+ * missing, extra and wrong fds, oversized messages, clients that vanish, a
+ * socket path in use, stale or not a socket, and a tap whose device goes away.
+ * Every case must get a clear error or a closed connection, the daemon must
+ * keep answering, and its count of open fds must come back to where it was.
+ */
+import test, { type ExecutionContext } from 'ava';
+import { execFileSync, spawn } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { execa } from 'execa';
+
+import { native } from '../src/native.js';
+import { binPath, inNetns, netns, rootTest, startDaemon, tempDir, waitFor, type TestDaemon } from './helpers/env.js';
+
+/** Wait until the daemon holds exactly the fds of @before (closing is asynchronous). */
+async function fdsSettle(t: ExecutionContext, d: TestDaemon, before: Map<string, string>, what: string): Promise<void> {
+  try {
+    await waitFor(`the daemon's fds to return to ${before.size}`, () => d.fdCount() === before.size, 5000);
+  } catch {
+    /* reported by the assertion below */
+  }
+  const now = fdTable(d.pid);
+  const extra = [...now].filter(([fd, target]) => before.get(fd) !== target).map(([fd, target]) => `${fd} -> ${target}`);
+  const gone = [...before].filter(([fd]) => !now.has(fd)).map(([fd, target]) => `${fd} -> ${target}`);
+  t.deepEqual({ extra, gone }, { extra: [], gone: [] }, `fds changed after ${what}`);
+}
+
+/**
+ * Start a daemon and warm it up (a served request, a refused one, a dropped
+ * connection) so every fd Node opens lazily is open before counting.
+ */
+async function warmDaemon(t: ExecutionContext, opts: Parameters<typeof startDaemon>[1] = {}): Promise<TestDaemon> {
+  const d = await startDaemon(t, opts);
+  await native().request(d.sock, '{"version":{}}', -1, 5000);
+  await native().request(d.sock, '{"nonsense":{}}', -1, 5000);
+  await rawExchange(d.sock, 'x', { idleMs: 300 });
+  const [a, b] = native().socketpair('stream');
+  await native().request(d.sock, '{"show":{}}', a, 5000);
+  native().closeFd(a);
+  native().closeFd(b);
+  await new Promise((r) => setTimeout(r, 300));
+  return d;
+}
+
+/** Open fds of process @pid: fd number to what it points at. */
+function fdTable(pid: number): Map<string, string> {
+  const m = new Map<string, string>();
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      m.set(fd, readlinkSync(`/proc/${pid}/fd/${fd}`));
+    } catch {
+      /* closed meanwhile */
+    }
+  }
+  return m;
+}
+
+/** The daemon still answers a valid request. */
+async function stillServing(t: ExecutionContext, d: TestDaemon, what: string): Promise<void> {
+  const r = await d.request({ version: {} });
+  t.is(typeof r.version, 'string', `daemon answers after ${what}`);
+}
+
+/**
+ * Send raw @bytes on a fresh connection and collect what comes back until the
+ * daemon closes, or until @idleMs passes after the first reply byte (or
+ * without any).
+ */
+function rawExchange(sock: string, bytes: Buffer | string, opts: { endAfterWrite?: boolean; idleMs?: number } = {}) {
+  return new Promise<{ reply: string; closed: boolean }>((resolve, reject) => {
+    const c = net.createConnection(sock);
+    let reply = '';
+    let timer: NodeJS.Timeout | undefined;
+    const finish = (closed: boolean) => {
+      clearTimeout(timer);
+      c.destroy();
+      resolve({ reply, closed });
+    };
+    const arm = () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => finish(false), opts.idleMs ?? 2000);
+    };
+    c.setEncoding('utf8');
+    c.on('data', (d: string) => {
+      reply += d;
+      arm();
+    });
+    c.on('end', () => finish(true));
+    c.on('close', () => finish(true));
+    c.on('error', (e: NodeJS.ErrnoException) => (e.code === 'EPIPE' || e.code === 'ECONNRESET' ? finish(true) : reject(e)));
+    c.on('connect', () => {
+      c.write(bytes);
+      if (opts.endAfterWrite) c.end();
+      arm();
+    });
+  });
+}
+
+/** Fds of things that are not taps, each with a label; closed at teardown. */
+function notTaps(t: ExecutionContext): { label: string; fd: number }[] {
+  const dir = tempDir(t);
+  const file = path.join(dir, 'file');
+  writeFileSync(file, 'not a tap');
+  const fifo = path.join(dir, 'fifo');
+  mkdirSync(path.join(dir, 'dir'));
+  const out = [
+    { label: 'a regular file', fd: openSync(file, 'r') },
+    { label: 'a directory', fd: openSync(path.join(dir, 'dir'), 'r') },
+    { label: '/dev/null', fd: openSync('/dev/null', 'r+') },
+    { label: 'a stream socket', fd: native().socketpair('stream')[0] },
+  ];
+  // A named pipe, opened read-write so the open does not block.
+  execFileSync('mkfifo', [fifo]);
+  out.push({ label: 'a fifo', fd: openSync(fifo, 'r+') });
+  t.teardown(() => {
+    for (const { fd } of out) native().closeFd(fd);
+  });
+  return out;
+}
+
+test.serial('malformed and unknown requests get a clear error; the daemon serves on and leaks no fd', async (t) => {
+  const d = await warmDaemon(t);
+  const base = fdTable(d.pid);
+  const cases: [string, string, RegExp][] = [
+    ['JSON with garbage inside', '{"add-etherfd": garbage}', /malformed|JSON|Unexpected/i],
+    ['unknown request', '{"frobnicate":{}}', /unknown request|frobnicate/i],
+    ['two verbs', '{"show":{},"version":{}}', /one request|verb|both|more than one/i],
+    ['unknown field', '{"show":{},"extra":1}', /extra|unknown/i],
+    ['unknown field in a body', '{"add-lan":{"name":"x1","colour":"red"}}', /colour|unknown/i],
+    ['wrong field type', '{"add-lan":{"name":5}}', /name/i],
+    ['wrong body type', '{"stats":"all"}', /stats|object/i],
+    ['an array', '[1,2,3]', /object/i],
+    ['add-etherfd without its fd', '{"add-etherfd":{"ifname":"eth0","nodeid":"n1"}}', /needs a file descriptor/],
+    ['add-etherfd without nodeid', '{"add-etherfd":{"ifname":"eth0"}}', /nodeid/],
+    ['remove-etherfd of nobody', '{"remove-etherfd":{"nodeid":"nobody"}}', /no port of node/],
+    ['del of nothing', '{"del":{"name":"nothing"}}', /no object|nothing/],
+    ['a lan name taken', '{"add-lan":{"name":"lan0"}}', /exists|taken|already/i],
+  ];
+  for (const [what, json, re] of cases) {
+    const reply = await native().request(d.sock, json, -1, 5000);
+    const parsed = JSON.parse(reply) as { error?: string };
+    t.is(typeof parsed.error, 'string', `${what}: ${reply}`);
+    t.regex(parsed.error ?? '', re, what);
+  }
+  await stillServing(t, d, 'bad requests');
+  await fdsSettle(t, d, base, 'bad requests');
+});
+
+test.serial('non-JSON bytes, an oversized request and a client that leaves mid-message: error or close, no harm', async (t) => {
+  const d = await warmDaemon(t);
+  const base = fdTable(d.pid);
+
+  const junk = await rawExchange(d.sock, 'hello, switch\n');
+  t.true(junk.closed, 'a stream that cannot be JSON is closed');
+  t.regex(junk.reply, /"error":"malformed request/);
+
+  const big = await rawExchange(d.sock, `{"show":{},"pad":"${'x'.repeat((1 << 20) + 10)}"}`);
+  t.true(big.closed, 'an oversized request closes the connection');
+  t.regex(big.reply, /larger than 1048576 bytes/);
+
+  const bigOpen = await rawExchange(d.sock, `{"show":"${'y'.repeat((1 << 20) + 10)}`);
+  t.true(bigOpen.closed, 'an oversized unfinished request closes the connection');
+  t.regex(bigOpen.reply, /larger than/);
+
+  const half = await rawExchange(d.sock, '{"add-lan":{"name":"half', { endAfterWrite: true, idleMs: 500 });
+  t.is(half.reply, '', 'half a message gets no answer');
+  const halfShow = (await d.request({ show: {} })) as { objects: { name: string }[] };
+  t.false(halfShow.objects.some((o) => o.name === 'half'), 'half a request does nothing');
+
+  // Several requests in one write, the last one cut off by a disconnect.
+  const multi = await rawExchange(d.sock, '{"version":{}}{"show":{}}{"add-lan":', { endAfterWrite: true, idleMs: 1000 });
+  t.regex(multi.reply, /^\{"version":"[^"]+"\}\{"objects":/);
+
+  await stillServing(t, d, 'stream abuse');
+  await fdsSettle(t, d, base, 'stream abuse');
+});
+
+test.serial('many clients that connect and vanish, over the connection limit, leave nothing behind', async (t) => {
+  const d = await warmDaemon(t);
+  const base = fdTable(d.pid);
+  // One at a time, so the listen backlog never refuses any.
+  const socks: net.Socket[] = [];
+  t.teardown(() => socks.forEach((c) => c.destroy()));
+  for (let i = 0; i < 300; i++)
+    socks.push(
+      await new Promise<net.Socket>((resolve) => {
+        const c = net.createConnection(d.sock);
+        c.on('error', () => resolve(c));
+        c.on('connect', () => resolve(c));
+      }),
+    );
+  // 256 are served; the rest, and any newcomer, are told why they are refused.
+  await waitFor('the daemon to hold its connection limit', () => d.fdCount() >= base.size + 256);
+  const refused = await d.request({ version: {} }).then(() => 'served', (e: Error) => e.message);
+  t.regex(refused, /too many control connections/);
+  for (const c of socks) c.destroy();
+  await waitFor('the daemon to serve again', () => d.request({ version: {} }).then(() => true, () => false));
+  await stillServing(t, d, '300 clients left');
+  await fdsSettle(t, d, base, '300 clients');
+});
+
+test.serial('missing, extra, surplus and wrong fds are refused and every fd is closed', async (t) => {
+  const d = await warmDaemon(t);
+  const base = fdTable(d.pid);
+  const add = (id: string) => `{"add-etherfd":{"ifname":"eth0","nodeid":"${id}"}}`;
+
+  for (const { label, fd } of notTaps(t)) {
+    const reply = JSON.parse(await native().request(d.sock, add('bad'), fd, 5000)) as { error?: string };
+    t.regex(reply.error ?? '', /not a tap|tap|socket|unsupported|not/i, `${label}: ${JSON.stringify(reply)}`);
+    await fdsSettle(t, d, base, label);
+  }
+
+  const [a, b] = native().socketpair('stream');
+  t.teardown(() => {
+    native().closeFd(a);
+    native().closeFd(b);
+  });
+  const two = JSON.parse(await native().request(d.sock, add('two'), [a, b], 5000)) as { error?: string };
+  t.regex(two.error ?? '', /takes 1 file descriptor/);
+  await fdsSettle(t, d, base, 'two fds');
+
+  const showFd = JSON.parse(await native().request(d.sock, '{"show":{}}', a, 5000)) as { error?: string };
+  t.regex(showFd.error ?? '', /show takes 0 file descriptors/);
+  await fdsSettle(t, d, base, 'an fd on show');
+
+  // More fds than one message may carry: the kernel drops the rest (MSG_CTRUNC).
+  const many = Array.from({ length: 12 }, () => a);
+  const surplus = JSON.parse(await native().request(d.sock, add('many'), many, 5000)) as { error?: string };
+  t.regex(surplus.error ?? '', /takes 1 file descriptor/);
+  await fdsSettle(t, d, base, '12 fds');
+
+  await stillServing(t, d, 'wrong fds');
+  t.deepEqual(((await d.request({ show: {} })) as { objects: { kind: string }[] }).objects.filter((o) => o.kind === 'port'), []);
+});
+
+test.serial('the socket file is owner-only; SIGTERM closes it and removes the file', async (t) => {
+  const d = await startDaemon(t);
+  t.is(statSync(d.sock).mode & 0o777, 0o600);
+  const exited = new Promise<number | null>((r) => d.child.once('exit', (code) => r(code)));
+  process.kill(d.pid, 'SIGTERM');
+  t.is(await exited, 0);
+  t.false(existsSync(d.sock), 'socket file removed');
+});
+
+test.serial('a socket path in use is refused; the running daemon keeps serving', async (t) => {
+  const d = await startDaemon(t);
+  const second = await execa(process.execPath, [binPath('containet'), '-s', d.sock], { reject: false, timeout: 20000 });
+  t.not(second.exitCode, 0);
+  t.regex(second.stderr.trim(), /^containet: .*(in use|already listening|running)/i);
+  t.is(second.stderr.trim().split('\n').length, 1, 'a one-line reason');
+  await stillServing(t, d, 'a second daemon tried its path');
+  t.true(existsSync(d.sock));
+});
+
+test.serial('a stale socket file (its daemon died) is replaced; a regular file at the path is left alone', async (t) => {
+  const dir = tempDir(t);
+  const stale = path.join(dir, 'stale.sock');
+  // A server that dies without unlinking its socket: bind, then SIGKILL.
+  const holder = spawn(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(stale)}, () => console.log('up'))`], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  t.teardown(() => {
+    if (holder.exitCode === null && holder.signalCode === null) process.kill(holder.pid!, 'SIGKILL');
+  });
+  await new Promise<void>((r) => holder.stdout!.once('data', () => r()));
+  process.kill(holder.pid!, 'SIGKILL');
+  await new Promise((r) => holder.once('exit', r));
+  t.true(statSync(stale).isSocket(), 'the stale socket file is there');
+  const d = await startDaemon(t, { sock: stale });
+  await stillServing(t, d, 'replacing a stale socket');
+
+  const file = path.join(dir, 'file.sock');
+  writeFileSync(file, 'precious');
+  const r = await execa(process.execPath, [binPath('containet'), '-s', file], { reject: false, timeout: 20000 });
+  t.not(r.exitCode, 0);
+  t.regex(r.stderr.trim(), /^containet: .*not a socket/);
+  t.is(readFileSync(file, 'utf8'), 'precious', 'the file is untouched');
+});
+
+test.serial('an authtoken daemon refuses requests without the token or with a wrong one', async (t) => {
+  const d = await startDaemon(t, { authtoken: 's3cret' });
+  for (const json of ['{"show":{}}', '{"authtoken":"nope","show":{}}', '{"authtoken":5,"show":{}}']) {
+    const r = JSON.parse(await native().request(d.sock, json, -1, 5000)) as { error?: string };
+    t.regex(r.error ?? '', /token/i, json);
+  }
+  const ok = JSON.parse(await native().request(d.sock, '{"authtoken":"s3cret","show":{}}', -1, 5000)) as { objects?: unknown[] };
+  t.true(Array.isArray(ok.objects));
+  const cli = await d.cli('show', '--json');
+  t.is(cli.exitCode, 0, cli.stderr);
+});
+
+rootTest('a tap whose device disappears is removed, reported and its fd closed', async (t) => {
+  const d = await warmDaemon(t);
+  const base = fdTable(d.pid);
+  const ns = await netns(t);
+  const fd = native().tapCreate({ netns: `/run/netns/${ns}`, ifname: 'eth0', vnetHdr: true, ipv4: '10.4.0.1', prefix: 24 });
+  const reply = await native().request(d.sock, '{"add-etherfd":{"ifname":"eth0","nodeid":"gone"}}', fd, 5000);
+  closeSync(fd);
+  t.is(reply, '{}');
+  t.is(d.fdCount(), base.size + 1, 'the port holds its tap');
+  const del = await inNetns(ns, ['ip', 'link', 'del', 'eth0']);
+  t.is(del.exitCode, 0, del.stderr);
+  await waitFor('the port to be removed', async () => {
+    const r = (await d.request({ show: {} })) as { objects: { name: string }[] };
+    return !r.objects.some((o) => o.name === 'gone.eth0');
+  });
+  t.regex(d.log(), /port gone\.eth0 removed from lan0: /);
+  await fdsSettle(t, d, base, 'the tap vanished');
+  await stillServing(t, d, 'a vanished tap');
+});

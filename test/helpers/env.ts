@@ -1,0 +1,223 @@
+/**
+ * Shared test fixtures: root detection, unique names, a daemon in a child
+ * process, network namespaces and containers, each cleaned up in t.teardown so
+ * a failing test still leaves the machine as it found it. Processes are only
+ * ever killed by the pid we started.
+ */
+import anyTest, { type ExecutionContext, type TestFn } from 'ava';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { execa } from 'execa';
+
+import { request, type Reply } from '../../src/client.js';
+import { packageRoot } from '../../src/native.js';
+
+/** True when the tests run as root (CI does; root tests need it). */
+export const isRoot = process.getuid?.() === 0;
+
+/**
+ * A serial `test` as root (namespaces and processes are heavy on 2 cores);
+ * without root a skipped test whose title says why.
+ */
+export function rootTest(title: string, fn: (t: ExecutionContext) => Promise<void> | void): void {
+  const test = anyTest as TestFn;
+  if (isRoot) test.serial(title, fn);
+  else test.skip(`${title} [skipped: needs root]`, fn);
+}
+
+let counter = 0;
+
+/** A name unique to this run, at most 15 characters (fits an ifname). */
+export function uniqueName(prefix: string): string {
+  counter += 1;
+  const tag = `${(process.pid % 1000).toString(36)}${counter.toString(36)}${randomBytes(2).toString('hex')}`;
+  return `${prefix}${tag}`.slice(0, 15);
+}
+
+/** A private temporary directory removed when the test ends. */
+export function tempDir(t: ExecutionContext): string {
+  const dir = mkdtempSync(path.join(tmpdir(), 'containet-test-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** Resolve when @cond() is truthy; throw naming @what after @timeoutMs. */
+export async function waitFor<T>(what: string, cond: () => T | Promise<T>, timeoutMs = 10000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await cond();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Kill @child (ours) by pid: TERM, then KILL after @graceMs; resolves on exit. */
+export async function stopChild(child: ChildProcess, graceMs = 5000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  process.kill(child.pid, 'SIGTERM');
+  const timer = setTimeout(() => {
+    if (child.exitCode === null && child.signalCode === null && child.pid !== undefined)
+      process.kill(child.pid, 'SIGKILL');
+  }, graceMs);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** Path of a bin/ script of this package. */
+export function binPath(name: 'containet' | 'containode'): string {
+  return path.join(packageRoot, 'bin', `${name}.js`);
+}
+
+/** A daemon started by a test. */
+export interface TestDaemon {
+  /** Its process (ours). */
+  child: ChildProcess;
+  pid: number;
+  /** The switch socket path. */
+  sock: string;
+  /** Everything it wrote to stderr so far. */
+  log(): string;
+  /** One request on its socket (with the daemon's authtoken, if any). */
+  request(req: Reply, fd?: number): Promise<Reply>;
+  /** Run `containet -s SOCK ...args` and return its result (never throws). */
+  cli(...args: string[]): Promise<{ exitCode: number; stdout: string; stderr: string }>;
+  /** Number of fds open in the daemon process. */
+  fdCount(): number;
+}
+
+/**
+ * Start `containet -s SOCK` (in a fresh temp dir unless @sock is given) and wait
+ * until it answers; stopped with SIGTERM (then SIGKILL) at teardown.
+ */
+export async function startDaemon(
+  t: ExecutionContext,
+  opts: { sock?: string; args?: string[]; authtoken?: string } = {},
+): Promise<TestDaemon> {
+  const sock = opts.sock ?? path.join(tempDir(t), 'switch.sock');
+  const tokenArgs = opts.authtoken === undefined ? [] : ['--authtoken', opts.authtoken];
+  const child = spawn(process.execPath, [binPath('containet'), '-s', sock, '--log-level', 'debug', ...tokenArgs, ...(opts.args ?? [])], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr!.setEncoding('utf8');
+  child.stderr!.on('data', (d: string) => (stderr += d));
+  t.teardown(() => stopChild(child));
+  const exited = new Promise<never>((_, reject) =>
+    child.once('exit', (code, sig) => reject(new Error(`daemon exited (${code ?? sig}) before answering: ${stderr}`))),
+  );
+  exited.catch(() => undefined);
+  const d: TestDaemon = {
+    child,
+    pid: child.pid!,
+    sock,
+    log: () => stderr,
+    request: (req, fd = -1) => request(sock, opts.authtoken === undefined ? req : { authtoken: opts.authtoken, ...req }, fd, 5000),
+    cli: async (...args) => {
+      const r = await execa(process.execPath, [binPath('containet'), '-s', sock, ...tokenArgs, ...args], { reject: false });
+      return { exitCode: r.exitCode ?? -1, stdout: r.stdout, stderr: r.stderr };
+    },
+    fdCount: () => readdirSync(`/proc/${child.pid}/fd`).length,
+  };
+  await Promise.race([
+    exited,
+    waitFor('the daemon to answer', async () => existsSync(sock) && (await d.request({ version: {} }).then(() => true, () => false))),
+  ]);
+  return d;
+}
+
+/** Run a command, throwing with its stderr when it fails. */
+export async function run(cmd: string, args: string[]): Promise<string> {
+  const r = await execa(cmd, args, { reject: false });
+  if (r.exitCode !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.exitCode}): ${r.stderr}`);
+  return r.stdout;
+}
+
+/** A named network namespace (`ip netns add`), deleted at teardown. */
+export async function netns(t: ExecutionContext, prefix = 'ctn'): Promise<string> {
+  const name = uniqueName(prefix);
+  await run('ip', ['netns', 'add', name]);
+  t.teardown(async () => {
+    await execa('ip', ['netns', 'del', name], { reject: false });
+  });
+  return name;
+}
+
+/** Run @args inside network namespace @ns. */
+export function inNetns(ns: string, args: string[], opts: { timeout?: number } = {}) {
+  return execa('ip', ['netns', 'exec', ns, ...args], { reject: false, timeout: opts.timeout ?? 30000 });
+}
+
+/** A containode started by a test. */
+export interface TestContainer {
+  child: ChildProcess;
+  pid: number;
+  /** Resolves with the exit code (or 128+signal) when containode ends. */
+  exited: Promise<number>;
+  output(): string;
+}
+
+/**
+ * Start `containode ...args` with piped stdio (stdin stays open so an
+ * interactive program such as `sh` waits); killed by pid at teardown.
+ */
+export function startContainode(t: ExecutionContext, args: string[]): TestContainer {
+  const child = spawn(process.execPath, [binPath('containode'), ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (out += d));
+  const exited = new Promise<number>((r) =>
+    child.once('exit', (code, sig) => r(code ?? 128 + (sig ? (osSignals[sig] ?? 0) : 0))),
+  );
+  t.teardown(() => stopChild(child));
+  return { child, pid: child.pid!, exited, output: () => out };
+}
+
+const osSignals: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15, SIGUSR1: 10 };
+
+/** Run containode to completion; returns exit code and combined output. */
+export async function runContainode(args: string[], timeoutMs = 60000) {
+  const r = await execa(process.execPath, [binPath('containode'), ...args], { reject: false, timeout: timeoutMs, all: true, stdin: 'ignore' });
+  return { exitCode: r.exitCode ?? -1, output: r.all ?? '', stdout: r.stdout, stderr: r.stderr };
+}
+
+/** The init pid of a running container: the launcher's child (pid 1 inside). */
+export async function containerInitPid(c: TestContainer): Promise<number> {
+  return waitFor('the container init', () => {
+    const launcher = childrenOf(c.pid)[0];
+    if (launcher === undefined) return 0;
+    return childrenOf(launcher)[0] ?? 0;
+  });
+}
+
+/** Direct children of @pid (from /proc/PID/task/*\/children). */
+export function childrenOf(pid: number): number[] {
+  try {
+    const out: number[] = [];
+    for (const task of readdirSync(`/proc/${pid}/task`)) {
+      const text = readFileText(`/proc/${pid}/task/${task}/children`);
+      for (const w of text.split(/\s+/)) if (w) out.push(Number(w));
+    }
+    return out;
+  } catch {
+    return [];
+  }
+}
+
+/** A file's text, '' when unreadable. */
+function readFileText(p: string): string {
+  try {
+    return readFileSync(p, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+/** Run @args inside the network (and mount, uts) namespaces of process @pid. */
+export function inContainer(pid: number, args: string[], timeoutMs = 30000) {
+  return execa('nsenter', ['-t', String(pid), '-n', '-u', '-m', '-p', ...args], { reject: false, timeout: timeoutMs });
+}
