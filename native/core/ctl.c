@@ -103,7 +103,7 @@ int ctn_ctl_listen(struct ctn_ctl *c, struct ctn_engine *e, const char *path, ch
 		close(fd);
 		return ctl_fail(err, errlen, "cannot bind", tmp, er);
 	}
-	if (chmod(tmp, 0600) < 0 || listen(fd, 64) < 0 || rename(tmp, path) < 0 || stat(path, &st) < 0) {
+	if (chmod(tmp, 0600) < 0 || listen(fd, SOMAXCONN) < 0 || rename(tmp, path) < 0 || stat(path, &st) < 0) {
 		int er = errno;
 		close(fd);
 		unlink(tmp);
