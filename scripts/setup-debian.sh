@@ -5,7 +5,7 @@
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 pkgs=(build-essential python3 pkg-config ca-certificates
-      iproute2 iputils-ping util-linux procps busybox-static)
+      iproute2 iputils-ping util-linux procps busybox-static iperf3 ethtool)
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
   pkgs+=(nodejs npm libnode-dev)
 fi

@@ -21,7 +21,8 @@ export interface NativePortInfo {
   vnetHdr: boolean;
   packetInfo: boolean;
   hdrLen: number;
-  offloads: boolean;
+  /** offloads the port takes as they are: 'csum', 'tso', 'uso' */
+  offloads: string[];
   broken: boolean;
   reason: string;
 }

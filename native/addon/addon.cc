@@ -254,7 +254,12 @@ class Engine : public Napi::ObjectWrap<Engine> {
     o.Set("vnetHdr", pi.vnet_hdr);
     o.Set("packetInfo", pi.packet_info);
     o.Set("hdrLen", pi.hdr_len);
-    o.Set("offloads", (pi.caps & CTN_CAP_VNET) != 0);
+    Napi::Array off = Napi::Array::New(env);
+    uint32_t n = 0;
+    if (pi.caps & CTN_CAP_CSUM) off.Set(n++, "csum");
+    if (pi.caps & CTN_CAP_TSO) off.Set(n++, "tso");
+    if (pi.caps & CTN_CAP_USO) off.Set(n++, "uso");
+    o.Set("offloads", off);
     o.Set("broken", pi.broken);
     o.Set("reason", pi.reason);
     return o;

@@ -208,10 +208,13 @@ static void port_input(struct ctn_engine *e, struct ctn_port *p, uint32_t events
 		else
 			p->st.drops[CTN_DROP_NO_LAN] += (uint64_t)n;
 		tx_flush(e);
-		for (int i = 0; i < n; i++)
+		uint32_t bytes = 0;
+		for (int i = 0; i < n; i++) {
+			bytes += pkts[i]->len;
 			ctn_pkt_free(&e->pool, pkts[i]);
-		if (n < CTN_BURST)
-			break;
+		}
+		if (n < CTN_BURST && bytes < CTN_BURST_BYTES)
+			break; /* drained (see rx_burst in port.h) */
 	}
 	/* Hang-up with nothing left to read: the device or the peer is gone. */
 	if (!p->broken && (events & (EPOLLERR | EPOLLHUP)))

@@ -3,6 +3,9 @@
 
 #include <string.h>
 
+#include "gso.h"
+#include "port.h"
+
 int ctn_vnet_decode(const struct ctn_vnet_wire *w, uint32_t frame_len, struct ctn_vnet *out)
 {
 	struct ctn_vnet v = {
@@ -82,5 +85,35 @@ int ctn_csum_complete(struct ctn_pkt *p)
 	memcpy(p->data + off, &csum, 2);
 	p->vnet.flags = (uint8_t)((p->vnet.flags & ~CTN_VNET_F_NEEDS_CSUM) | CTN_VNET_F_DATA_VALID);
 	p->vnet.csum_start = p->vnet.csum_offset = 0;
+	return 0;
+}
+
+int ctn_offload_egress(struct ctn_pkt *pkt, uint32_t caps, uint8_t *scratch, ctn_emit_fn emit, void *arg)
+{
+	uint8_t type = pkt->vnet.gso_type & (uint8_t)~CTN_GSO_ECN;
+	bool gso = type != CTN_GSO_NONE;
+	bool takes_gso = (type == CTN_GSO_TCPV4 || type == CTN_GSO_TCPV6) ? (caps & CTN_CAP_TSO)
+			 : type == CTN_GSO_UDP_L4			   ? (caps & CTN_CAP_USO)
+									   : false;
+	if (!gso || takes_gso) {
+		if ((pkt->vnet.flags & CTN_VNET_F_NEEDS_CSUM) && !(caps & CTN_CAP_CSUM) &&
+		    ctn_csum_complete(pkt) < 0)
+			return CTN_DROP_BAD_VNET;
+		if (!(caps & CTN_CAP_CSUM))
+			pkt->vnet.flags &= (uint8_t)~CTN_VNET_F_DATA_VALID;
+		return emit(arg, pkt->data, pkt->len, &pkt->vnet);
+	}
+	struct ctn_gso g;
+	if (ctn_gso_start(&g, pkt) < 0)
+		return CTN_DROP_GSO;
+	/* Every segment leaves with its checksums computed. */
+	const struct ctn_vnet done = {.flags = (caps & CTN_CAP_CSUM) ? CTN_VNET_F_DATA_VALID : 0};
+	uint8_t *dst = scratch + CTN_HEADROOM;
+	uint32_t len;
+	while ((len = ctn_gso_next(&g, dst)) != 0) {
+		int rc = emit(arg, dst, len, &done);
+		if (rc)
+			return rc;
+	}
 	return 0;
 }

@@ -21,6 +21,20 @@ void ctn_vnet_encode(const struct ctn_vnet *v, uint8_t *dst, uint32_t hdr_len);
  *  Returns 0, or -1 when csum_start/csum_offset point outside the frame. */
 int ctn_csum_complete(struct ctn_pkt *p);
 
+/** Receives one wire frame from ctn_offload_egress(): @data (with at least
+ *  CTN_HEADROOM bytes free in front of it for the port's prefix), @len bytes, and
+ *  the offload metadata that goes with it. Returns 0, or an enum ctn_drop reason
+ *  that stops the remaining segments of the frame. */
+typedef int (*ctn_emit_fn)(void *arg, uint8_t *data, uint32_t len, const struct ctn_vnet *vnet);
+
+/** Hand @emit the wire frames that @pkt stands for on a port with offload
+ *  capabilities @caps (CTN_CAP_*): @pkt itself when the port takes what it
+ *  carries; else @pkt with its checksum completed in place; else each segment of
+ *  a GSO frame in turn, written at @scratch + CTN_HEADROOM (@scratch has room for
+ *  CTN_BUF_SIZE bytes). The one implementation every port kind uses.
+ *  Returns 0, or the enum ctn_drop reason of the first frame that failed. */
+int ctn_offload_egress(struct ctn_pkt *pkt, uint32_t caps, uint8_t *scratch, ctn_emit_fn emit, void *arg);
+
 /** Ones' complement sum of @len bytes, folded to 16 bits, not inverted. */
 uint16_t ctn_csum_fold(const uint8_t *data, uint32_t len, uint32_t seed);
 

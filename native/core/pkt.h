@@ -21,6 +21,11 @@
 #define CTN_BUF_SIZE (((CTN_HEADROOM + CTN_FRAME_MAX) + 63) & ~63)
 /** Most frames moved in one burst (one rx call, one tx call). */
 #define CTN_BURST 32
+/** Bytes after which a burst ends early: large frames are forwarded while they
+ *  are still in the cache instead of piling up 32 x 64 KiB first. */
+#ifndef CTN_BURST_BYTES
+#define CTN_BURST_BYTES (128u << 10)
+#endif
 /** Smallest frame we accept: an ethernet header. */
 #define CTN_FRAME_MIN 14
 

@@ -31,7 +31,7 @@ enum ctn_drop {
 	CTN_DROP_TX_ERROR,   /**< write failed */
 	CTN_DROP_TX_FULL,    /**< peer's queue full (EAGAIN/ENOBUFS) */
 	CTN_DROP_TX_DOWN,    /**< device administratively down (EIO) */
-	CTN_DROP_GSO,        /**< GSO frame for a port that cannot take one */
+	CTN_DROP_GSO,        /**< GSO frame whose headers cannot be segmented */
 	CTN_DROP_MAX
 };
 
@@ -45,8 +45,12 @@ struct ctn_port_stats {
 	uint64_t drops[CTN_DROP_MAX];  /**< by reason */
 };
 
-/** Capabilities of a port (CTN_CAP_*). */
-#define CTN_CAP_VNET 1u /**< takes frames with partial checksums and GSO as they are */
+/* Offload capabilities of a port (CTN_CAP_*): what it takes as it is. Whatever a
+ * port lacks, ctn_offload_egress() finishes in software before the port sees it. */
+#define CTN_CAP_CSUM 1u /**< frames whose checksum is still to do (NEEDS_CSUM) */
+#define CTN_CAP_TSO 2u  /**< TCP GSO frames, IPv4 and IPv6, with ECN */
+#define CTN_CAP_USO 4u  /**< UDP GSO frames (GSO_UDP_L4) */
+#define CTN_CAP_VNET (CTN_CAP_CSUM | CTN_CAP_TSO) /**< the usual set of a vnet tap */
 
 /** What a port says about itself, for show/stats. */
 struct ctn_port_info {
@@ -64,8 +68,10 @@ struct ctn_port_info {
 struct ctn_port_ops {
 	const char *kind; /**< short name, e.g. "tap" */
 	/** Read up to @max frames into packets taken from the engine's pool; fill
-	 *  pkts[] and return how many (0 when nothing is waiting). Drops are counted
-	 *  in the port's stats. On a fatal error call ctn_port_break() and return 0. */
+	 *  pkts[] and return how many (0 when nothing is waiting). Stop early once
+	 *  CTN_BURST_BYTES have been read; a burst of fewer than @max frames and
+	 *  fewer bytes means nothing more is waiting. Drops are counted in the
+	 *  port's stats. On a fatal error call ctn_port_break() and return 0. */
 	int (*rx_burst)(struct ctn_port *p, struct ctn_pkt **pkts, int max);
 	/** Send @n frames. The caller keeps ownership of the packets (they may go to
 	 *  other ports too) but lets the port finish offload work on them in place.

@@ -26,6 +26,12 @@
 
 #define PI_LEN 4 /**< struct tun_pi: flags, proto */
 
+/* UDP segmentation offload flags, newer than the headers of Debian 12. */
+#ifndef TUN_F_USO4
+#define TUN_F_USO4 0x20
+#define TUN_F_USO6 0x40
+#endif
+
 /** A tap or datagram-socket port. */
 struct fd_port {
 	struct ctn_port base;  /**< must be first */
@@ -35,6 +41,8 @@ struct fd_port {
 	uint32_t vnet_len;     /**< its size */
 	uint32_t prefix;       /**< pi + vnet bytes in front of each frame */
 	char ifname[IFNAMSIZ]; /**< tap name (in its own namespace) */
+	uint32_t caps;         /**< offloads agreed with the kernel (CTN_CAP_*) */
+	uint8_t *scratch;      /**< CTN_BUF_SIZE bytes for software segments */
 };
 
 /** Our port from the base pointer. */
@@ -73,7 +81,8 @@ static int fd_rx_burst(struct ctn_port *p, struct ctn_pkt **pkts, int max)
 	struct fd_port *fp = fdp(p);
 	struct ctn_pktpool *pool = ctn_engine_pool(p->eng);
 	int got = 0;
-	while (got < max) {
+	uint32_t bytes = 0;
+	while (got < max && bytes < CTN_BURST_BYTES) {
 		struct ctn_pkt *pkt = ctn_pkt_alloc(pool);
 		if (!pkt) {
 			/* Leave the frames in the device; level-triggered epoll
@@ -124,63 +133,66 @@ static int fd_rx_burst(struct ctn_port *p, struct ctn_pkt **pkts, int max)
 		p->st.rx_packets++;
 		p->st.rx_bytes += pkt->len;
 		pkts[got++] = pkt;
+		bytes += pkt->len;
 	}
 	return got;
 }
 
-/** Write the prefix @fp needs in front of @pkt's frame. */
-static void tx_prefix(struct fd_port *fp, struct ctn_pkt *pkt)
+/** Write the prefix @fp needs in front of the frame at @data. */
+static void tx_prefix(struct fd_port *fp, uint8_t *data, uint32_t len, const struct ctn_vnet *vnet)
 {
-	uint8_t *pre = pkt->data - fp->prefix;
+	uint8_t *pre = data - fp->prefix;
 	if (fp->pi) {
-		uint16_t proto = ctn_pkt_ethertype(pkt);
+		uint16_t proto = (uint16_t)(data[12] << 8 | data[13]);
+		if ((proto == 0x8100 || proto == 0x88a8) && len >= 18)
+			proto = (uint16_t)(data[16] << 8 | data[17]);
 		pre[0] = pre[1] = 0;
 		pre[2] = (uint8_t)(proto >> 8);
 		pre[3] = (uint8_t)proto;
 	}
 	if (fp->vnet)
-		ctn_vnet_encode(&pkt->vnet, pre + (fp->pi ? PI_LEN : 0), fp->vnet_len);
+		ctn_vnet_encode(vnet, pre + (fp->pi ? PI_LEN : 0), fp->vnet_len);
 }
 
-/** tx_burst hook. */
+/** ctn_emit_fn: write one wire frame with its prefix, counting it. */
+static int fd_emit(void *arg, uint8_t *data, uint32_t len, const struct ctn_vnet *vnet)
+{
+	struct fd_port *fp = arg;
+	struct ctn_port *p = &fp->base;
+	if (p->broken)
+		return CTN_DROP_TX_DOWN;
+	tx_prefix(fp, data, len, vnet);
+	ssize_t w;
+	do {
+		if (fp->tap)
+			w = write(p->fd, data - fp->prefix, fp->prefix + len);
+		else
+			w = send(p->fd, data, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+	} while (w < 0 && errno == EINTR);
+	if (w >= 0) {
+		p->st.tx_packets++;
+		p->st.tx_bytes += len;
+		return 0;
+	}
+	int er = errno;
+	if (er == EAGAIN || er == ENOBUFS || er == ENOMEM)
+		return CTN_DROP_TX_FULL;
+	if (er == EIO && fp->tap)
+		return CTN_DROP_TX_DOWN;
+	if (fatal_errno(er))
+		ctn_port_break(p, "write: %s", strerror(er));
+	return CTN_DROP_TX_ERROR;
+}
+
+/** tx_burst hook: one write per wire frame; what the port cannot take as it
+ *  is (a GSO frame, a partial checksum) is finished in software first. */
 static void fd_tx_burst(struct ctn_port *p, struct ctn_pkt **pkts, int n)
 {
 	struct fd_port *fp = fdp(p);
 	for (int i = 0; i < n && !p->broken; i++) {
-		struct ctn_pkt *pkt = pkts[i];
-		if (!fp->vnet) {
-			/* Software offload for ports without the header. */
-			if ((pkt->vnet.gso_type & ~CTN_GSO_ECN) != CTN_GSO_NONE) {
-				p->st.drops[CTN_DROP_GSO]++;
-				continue;
-			}
-			if (ctn_csum_complete(pkt) < 0) {
-				p->st.drops[CTN_DROP_BAD_VNET]++;
-				continue;
-			}
-		}
-		tx_prefix(fp, pkt);
-		ssize_t w;
-		do {
-			if (fp->tap)
-				w = write(p->fd, pkt->data - fp->prefix, fp->prefix + pkt->len);
-			else
-				w = send(p->fd, pkt->data, pkt->len, MSG_DONTWAIT | MSG_NOSIGNAL);
-		} while (w < 0 && errno == EINTR);
-		if (w >= 0) {
-			p->st.tx_packets++;
-			p->st.tx_bytes += pkt->len;
-			continue;
-		}
-		int er = errno;
-		if (er == EAGAIN || er == ENOBUFS || er == ENOMEM)
-			p->st.drops[CTN_DROP_TX_FULL]++;
-		else if (er == EIO && fp->tap)
-			p->st.drops[CTN_DROP_TX_DOWN]++;
-		else if (fatal_errno(er))
-			ctn_port_break(p, "write: %s", strerror(er));
-		else
-			p->st.drops[CTN_DROP_TX_ERROR]++;
+		int drop = ctn_offload_egress(pkts[i], p->caps, fp->scratch, fd_emit, fp);
+		if (drop)
+			p->st.drops[drop]++;
 	}
 }
 
@@ -189,6 +201,7 @@ static void fd_close(struct ctn_port *p)
 {
 	if (p->fd >= 0)
 		close(p->fd);
+	free(fdp(p)->scratch);
 	free(fdp(p));
 }
 
@@ -292,6 +305,17 @@ static int probe_tap(struct fd_port *fp, int fd, char *err, size_t errlen)
 			return -1;
 		}
 		fp->vnet_len = (uint32_t)sz;
+		/* Let the kernel hand us partial checksums and whole TSO (and, where
+		 * it has them, USO) frames; older kernels refuse the USO bits. */
+		unsigned off = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN;
+		if (ioctl(fd, TUNSETOFFLOAD, off | TUN_F_USO4 | TUN_F_USO6) == 0) {
+			fp->caps = CTN_CAP_VNET | CTN_CAP_USO;
+		} else if (ioctl(fd, TUNSETOFFLOAD, off) == 0) {
+			fp->caps = CTN_CAP_VNET;
+		} else {
+			snprintf(err, errlen, "TUNSETOFFLOAD on %s: %s", fp->ifname, strerror(errno));
+			return -1;
+		}
 	}
 	fp->prefix = (fp->pi ? PI_LEN : 0) + fp->vnet_len;
 	return 1;
@@ -328,11 +352,17 @@ struct ctn_port *ctn_port_fd_open(struct ctn_engine *e, int fd, char *err, size_
 		goto bad;
 	}
 	(void)e;
+	fp->scratch = malloc(CTN_BUF_SIZE);
+	if (!fp->scratch) {
+		snprintf(err, errlen, "out of memory");
+		goto bad;
+	}
 	fp->base.ops = &fd_ops;
 	fp->base.fd = fd;
-	fp->base.caps = fp->vnet ? CTN_CAP_VNET : 0;
+	fp->base.caps = fp->caps;
 	return &fp->base;
 bad:
+	free(fp->scratch);
 	free(fp);
 	return NULL;
 }

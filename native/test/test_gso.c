@@ -14,6 +14,7 @@
 
 #include "../core/gso.h"
 #include "../core/offload.h"
+#include "../core/port.h"
 #include "unit.h"
 
 /** Options of a synthetic GSO frame. */
@@ -277,6 +278,118 @@ static void test_csum_complete(void)
 	CHECK(ctn_csum_complete(&p) == -1);
 }
 
+/** What ctn_offload_egress handed to collect(). */
+struct emitted {
+	uint32_t n, bytes;
+	uint32_t last_len;
+	struct ctn_vnet last_vnet;
+	int bad_csum;      /**< frames whose transport checksum did not verify */
+	int stop_after;    /**< return CTN_DROP_TX_FULL after this many (0: never) */
+};
+
+/** ctn_emit_fn: count frames, verify each complete one's transport checksum. */
+static int collect(void *arg, uint8_t *data, uint32_t len, const struct ctn_vnet *vnet)
+{
+	struct emitted *e = arg;
+	uint32_t l3, l4;
+	bool v6;
+	uint8_t proto;
+
+	e->n++;
+	e->bytes += len;
+	e->last_len = len;
+	e->last_vnet = *vnet;
+	if (!(vnet->flags & CTN_VNET_F_NEEDS_CSUM) && ctn_parse_l4(data, len, &l3, &l4, &v6, &proto) == 0 &&
+	    vnet->gso_type == CTN_GSO_NONE && l4_sum(data, len, l3, l4, v6, proto) != 0xffff)
+		e->bad_csum++;
+	if (e->stop_after && (int)e->n >= e->stop_after)
+		return CTN_DROP_TX_FULL;
+	return 0;
+}
+
+/** Fill the transport checksum field of @p with the pseudo-header sum and mark
+ *  it NEEDS_CSUM, as a sender with checksum offload leaves it. */
+static void make_partial(struct ctn_pkt *p, uint32_t l3, uint32_t l4, int ipv6, uint8_t proto)
+{
+	uint32_t ps = ipv6 ? ctn_csum_fold(p->data + l3 + 8, 32, 0) : ctn_csum_fold(p->data + l3 + 12, 8, 0);
+	ps += htons(proto) + htons((uint16_t)(p->len - l4));
+	uint16_t seed = ctn_csum_fold(NULL, 0, ps);
+	uint32_t off = proto == 6 ? 16 : 6;
+	memcpy(p->data + l4 + off, &seed, 2);
+	p->vnet.flags = CTN_VNET_F_NEEDS_CSUM;
+	p->vnet.csum_start = (uint16_t)l4;
+	p->vnet.csum_offset = (uint16_t)off;
+}
+
+/** ctn_offload_egress: by capability, a frame passes whole, has its checksum
+ *  completed, or is segmented; a stop from the port ends the segments. */
+static void test_egress(void)
+{
+	static uint8_t scratch[CTN_BUF_SIZE];
+	struct frame_spec tcp = {.payload = 20000, .mss = 1448, .tcp_flags = 0x18};
+	struct frame_spec udp6 = {.udp = 1, .ipv6 = 1, .payload = 5000, .mss = 1200};
+	struct ctn_pkt p;
+	struct ctn_gso g;
+	struct emitted e;
+
+	/* A TSO port takes the GSO frame whole, metadata and all. */
+	build(&tcp, &p);
+	e = (struct emitted){0};
+	CHECK(ctn_offload_egress(&p, CTN_CAP_VNET, scratch, collect, &e) == 0);
+	CHECK(e.n == 1 && e.last_len == p.len && e.last_vnet.gso_type == CTN_GSO_TCPV4);
+
+	/* A plain port gets 14 complete segments with correct checksums. */
+	build(&tcp, &p);
+	e = (struct emitted){0};
+	CHECK(ctn_offload_egress(&p, 0, scratch, collect, &e) == 0);
+	CHECK(e.n == 14 && e.bad_csum == 0 && e.last_vnet.flags == 0);
+
+	/* A TSO port without USO: a UDP GSO frame is segmented, marked verified. */
+	build(&udp6, &p);
+	e = (struct emitted){0};
+	CHECK(ctn_offload_egress(&p, CTN_CAP_VNET, scratch, collect, &e) == 0);
+	CHECK(e.n == 5 && e.bad_csum == 0 && e.last_vnet.flags == CTN_VNET_F_DATA_VALID);
+	build(&udp6, &p);
+	e = (struct emitted){0};
+	CHECK(ctn_offload_egress(&p, CTN_CAP_VNET | CTN_CAP_USO, scratch, collect, &e) == 0);
+	CHECK(e.n == 1 && e.last_vnet.gso_type == CTN_GSO_UDP_L4);
+
+	/* A partial checksum: kept for a CSUM port, completed for a plain one. */
+	struct frame_spec small = {.payload = 900, .mss = 1448, .tcp_flags = 0x18};
+	build(&small, &p);
+	CHECK(ctn_gso_start(&g, &p) == 0);
+	put16(p.data + g.l3 + 2, (uint16_t)(p.len - g.l3));
+	p.vnet.gso_type = CTN_GSO_NONE;
+	p.vnet.gso_size = 0;
+	make_partial(&p, g.l3, g.l4, 0, 6);
+	e = (struct emitted){0};
+	CHECK(ctn_offload_egress(&p, CTN_CAP_CSUM, scratch, collect, &e) == 0);
+	CHECK(e.n == 1 && (e.last_vnet.flags & CTN_VNET_F_NEEDS_CSUM));
+	e = (struct emitted){0};
+	CHECK(ctn_offload_egress(&p, 0, scratch, collect, &e) == 0);
+	CHECK(e.n == 1 && e.bad_csum == 0 && !(e.last_vnet.flags & CTN_VNET_F_NEEDS_CSUM));
+
+	/* The port says stop (its queue is full): no more segments, reason kept. */
+	build(&tcp, &p);
+	e = (struct emitted){.stop_after = 3};
+	CHECK(ctn_offload_egress(&p, 0, scratch, collect, &e) == CTN_DROP_TX_FULL);
+	CHECK(e.n == 3);
+
+	/* Headers that cannot be segmented: dropped as gso, nothing emitted. */
+	build(&tcp, &p);
+	put16(p.data + 12, 0x0806);
+	e = (struct emitted){0};
+	CHECK(ctn_offload_egress(&p, 0, scratch, collect, &e) == CTN_DROP_GSO);
+	CHECK(e.n == 0);
+
+	/* A partial checksum pointing outside the frame: bad_vnet, nothing emitted. */
+	build(&small, &p);
+	p.vnet = (struct ctn_vnet){.flags = CTN_VNET_F_NEEDS_CSUM, .csum_start = (uint16_t)(p.len - 1), .csum_offset = 16};
+	e = (struct emitted){0};
+	CHECK(ctn_offload_egress(&p, 0, scratch, collect, &e) == CTN_DROP_BAD_VNET);
+	CHECK(e.n == 0);
+}
+
 int main(void)
 {
 	RUN(test_tcp4);
@@ -286,5 +399,6 @@ int main(void)
 	RUN(test_single);
 	RUN(test_refused);
 	RUN(test_csum_complete);
+	RUN(test_egress);
 	return unit_report("gso");
 }

@@ -96,7 +96,7 @@ function printShow(objects: Record<string, unknown>[]): void {
   process.stdout.write('\n');
   process.stdout.write(
     table(
-      ['PORT', 'LAN', 'TYPE', 'IFNAME', 'NODE', 'PID', 'FRAMING'],
+      ['PORT', 'LAN', 'TYPE', 'IFNAME', 'NODE', 'PID', 'FRAMING', 'OFFLOADS'],
       ports.map((p) => [
         String(p.name),
         String(p.lan),
@@ -105,6 +105,7 @@ function printShow(objects: Record<string, unknown>[]): void {
         String(p.nodeid ?? '-'),
         p.pid === null ? '-' : Number(p.pid),
         [p.packetInfo ? 'packet-info' : '', p.vnetHdr ? 'vnet-hdr' : ''].filter(Boolean).join('+') || 'plain',
+        ((p.offloads as string[] | undefined) ?? []).join(',') || '-',
       ]),
     ),
   );

@@ -258,10 +258,11 @@ export class Daemon {
       owner: { pid: conn.pid, uid: conn.uid },
       vnetHdr: info.vnetHdr,
       packetInfo: info.packetInfo,
+      offloads: info.offloads,
       created: new Date(),
     };
     this.model.add(port);
-    const how = [info.kind, info.vnetHdr ? 'vnet-hdr' : '', info.packetInfo ? 'packet-info' : ''].filter(Boolean).join(' ');
+    const how = [info.kind, info.vnetHdr ? 'vnet-hdr' : '', info.packetInfo ? 'packet-info' : '', info.offloads.length ? `offloads ${info.offloads.join(',')}` : ''].filter(Boolean).join(' ');
     this.log.info(`port ${name} (${how} ${port.ifname}) joined ${lan.name}, from pid ${conn.pid}`);
     return {};
   }
@@ -333,6 +334,7 @@ export class Daemon {
       owner: p.owner,
       vnetHdr: p.vnetHdr,
       packetInfo: p.packetInfo,
+      offloads: p.offloads,
       created: p.created.toISOString(),
     }));
     return [...lans, ...ports];

@@ -36,6 +36,8 @@ export interface PortObject {
   owner: { pid: number; uid: number };
   vnetHdr: boolean;
   packetInfo: boolean;
+  /** offloads the port takes as they are ('csum', 'tso', 'uso') */
+  offloads: string[];
   created: Date;
 }
 
