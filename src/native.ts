@@ -25,6 +25,8 @@ export interface NativePortInfo {
   offloads: string[];
   broken: boolean;
   reason: string;
+  /** the worker thread that polls its input */
+  thread: number;
 }
 
 /** A port's counters. */
@@ -70,7 +72,10 @@ export interface NativeEngine {
   delLan(lan: number): void;
   lanStats(lan: number): NativeLanStats;
   /** The engine owns fd only if this returns. */
-  addFdPort(fd: number, lan: number): NativePortInfo;
+  /** thread: the worker that polls it (default: the least loaded) */
+  addFdPort(fd: number, lan: number, thread?: number): NativePortInfo;
+  /** Number of worker threads. */
+  threads(): number;
   watchPid(port: number, pid: number): void;
   delPort(port: number): void;
   portStats(port: number): NativePortStats;
@@ -98,7 +103,7 @@ export interface TapCreateOptions {
 
 /** The addon's exports. */
 export interface NativeBinding {
-  Engine: new (onEvent: (ev: EngineEvent) => void, opts?: { poolSize?: number }) => NativeEngine;
+  Engine: new (onEvent: (ev: EngineEvent) => void, opts?: { poolSize?: number | undefined; threads?: number | undefined }) => NativeEngine;
   /** Create a tap (inside a network namespace); returns its fd. */
   tapCreate(opts: TapCreateOptions): number;
   /** One request on a switch socket with fds attached (a single fd, -1 for none,

@@ -12,35 +12,7 @@ import path from 'node:path';
 
 import { native, packageRoot } from '../src/native.js';
 import { inNetns, netns, rootTest, startDaemon, stopChild, uniqueName, waitFor, type TestDaemon } from './helpers/env.js';
-
-/** Python receiver: accept one connection, print sha256 and length of what came. */
-const RECEIVER = `
-import hashlib, socket, sys
-fam = socket.AF_INET6 if ':' in sys.argv[1] else socket.AF_INET
-s = socket.socket(fam, socket.SOCK_STREAM)
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind((sys.argv[1], int(sys.argv[2]))); s.listen(1)
-print('ready', flush=True)
-c, _ = s.accept(); h = hashlib.sha256(); n = 0
-while True:
-    b = c.recv(1 << 20)
-    if not b: break
-    h.update(b); n += len(b)
-print(h.hexdigest(), n, flush=True)
-`;
-
-/** Python sender: send N bytes from a seeded generator, print their sha256. */
-const SENDER = `
-import hashlib, random, socket, sys
-fam = socket.AF_INET6 if ':' in sys.argv[1] else socket.AF_INET
-c = socket.socket(fam, socket.SOCK_STREAM); c.settimeout(30)
-c.connect((sys.argv[1], int(sys.argv[2])))
-rnd = random.Random(int(sys.argv[4])); h = hashlib.sha256(); left = int(sys.argv[3])
-while left:
-    b = rnd.randbytes(min(left, 1 << 20)); c.sendall(b); h.update(b); left -= len(b)
-c.shutdown(socket.SHUT_WR); c.recv(1); c.close()
-print(h.hexdigest(), flush=True)
-`;
+import { portStats, tapPort, transfer } from './helpers/traffic.js';
 
 /** Two namespaces on one switch: "vnet" (vnet header + TSO) and "pi" (packet info). */
 interface Pair {
@@ -54,71 +26,9 @@ interface Pair {
 /** Start a daemon and attach a vnet tap and a packet-info tap, each in its own netns. */
 async function pair(t: ExecutionContext): Promise<Pair> {
   const d = await startDaemon(t);
-  const names: string[] = [];
-  const spaces: string[] = [];
-  for (const [i, framing] of (['vnet', 'pi'] as const).entries()) {
-    const ns = await netns(t, 'off');
-    const fd = native().tapCreate({
-      netns: `/run/netns/${ns}`,
-      ifname: 'eth0',
-      vnetHdr: framing === 'vnet',
-      packetInfo: framing === 'pi',
-      ipv4: `10.8.0.${i + 1}`,
-      prefix: 24,
-      mtu: 1500,
-      up: true,
-      loUp: true,
-    });
-    const name = uniqueName(framing);
-    try {
-      await d.request({ 'add-etherfd': { ifname: 'eth0', nodeid: name, name } }, fd);
-    } finally {
-      native().closeFd(fd);
-    }
-    const r = await inNetns(ns, ['ip', '-6', 'addr', 'add', `fd00:8::${i + 1}/64`, 'dev', 'eth0', 'nodad']);
-    t.is(r.exitCode, 0, r.stderr);
-    names.push(name);
-    spaces.push(ns);
-  }
-  return { d, vnet: spaces[0]!, pi: spaces[1]!, vnetPort: names[0]!, piPort: names[1]! };
-}
-
-/** Send @bytes from namespace @from to @addr (in namespace @to); both hashes must match. */
-async function transfer(t: ExecutionContext, from: string, to: string, addr: string, bytes: number, label: string) {
-  const port = String(20000 + Math.floor(Math.random() * 20000));
-  const rx = spawn('ip', ['netns', 'exec', to, 'python3', '-c', RECEIVER, addr, port], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  rx.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
-  rx.stderr.setEncoding('utf8').on('data', (s: string) => (err += s));
-  t.teardown(() => stopChild(rx));
-  const done = new Promise<void>((r) => rx.once('exit', () => r()));
-  await waitFor(`the receiver in ${to} (${err})`, () => out.includes('ready'));
-  const seed = String(Math.floor(Math.random() * 1e9));
-  const tx = await inNetns(from, ['python3', '-c', SENDER, addr, port, String(bytes), seed], { timeout: 60000 });
-  t.is(tx.exitCode, 0, `${label}: sender failed: ${tx.stderr}`);
-  await Promise.race([done, new Promise((r) => setTimeout(r, 30000))]);
-  const [hash, n] = out.split('\n')[1]?.split(' ') ?? [];
-  t.is(Number(n), bytes, `${label}: bytes received (${err})`);
-  t.is(hash, tx.stdout.trim(), `${label}: sha256 of what arrived`);
-  // TCP would hide a bad segment by retransmitting it: the receiving stack
-  // must have found no checksum error at all.
-  t.is(await tcpCsumErrors(to), 0, `${label}: TCP checksum errors counted by the receiver`);
-}
-
-/** TCP InCsumErrors of namespace @ns (from its /proc/net/snmp). */
-async function tcpCsumErrors(ns: string): Promise<number> {
-  const lines = (await inNetns(ns, ['cat', '/proc/net/snmp'])).stdout.split('\n').filter((l) => l.startsWith('Tcp:'));
-  const [names, values] = lines.map((l) => l.trim().split(/\s+/));
-  const i = names?.indexOf('InCsumErrors') ?? -1;
-  if (i < 0 || !values) throw new Error(`no TCP InCsumErrors in /proc/net/snmp of ${ns}`);
-  return Number(values[i]);
-}
-
-/** Counters of port @name. */
-async function portStats(d: TestDaemon, name: string) {
-  const r = (await d.request({ stats: { name } })) as { ports: { rxPackets: number; rxBytes: number; txPackets: number; txBytes: number; drops: Record<string, number> }[] };
-  return r.ports[0]!;
+  const v = await tapPort(t, d, { framing: 'vnet', ipv4: '10.8.0.1', ipv6: 'fd00:8::1' });
+  const p = await tapPort(t, d, { framing: 'pi', ipv4: '10.8.0.2', ipv6: 'fd00:8::2' });
+  return { d, vnet: v.ns, pi: p.ns, vnetPort: v.name, piPort: p.name };
 }
 
 rootTest('TCP over IPv4 from a TSO vnet tap to a packet-info tap and back: segmented, checksummed, intact', async (t) => {

@@ -4,11 +4,14 @@
  * engine; the test drives the other end with fdWrite/fdRead.
  *
  * Absence of a frame is never judged by a timeout alone. A port's frames are
- * forwarded and sent in the same engine loop pass that read them, and every
- * engine call (portStats, lanStats) is carried out by the engine thread between
- * passes. So once one output of a frame has been read, or the ingress port's
- * counters show the frame was taken in, a stats call is a barrier after which
- * every socket that was going to get the frame already holds it.
+ * forwarded and sent in the same worker loop pass that read them, and every
+ * engine call (portStats, lanStats) is carried out between passes, with every
+ * worker paused at the top of its loop. So once one output of a frame has been
+ * read, or the ingress port's counters show the frame was taken in, a stats call
+ * is a barrier after which every socket that was going to get the frame already
+ * holds it, whichever worker polls which port.
+ *
+ * Every test runs on a one-thread engine and again on a three-thread one.
  */
 import test, { type ExecutionContext } from 'ava';
 import { performance } from 'node:perf_hooks';
@@ -50,11 +53,30 @@ interface Rig {
 /** Sleep @ms milliseconds. */
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/** Worker threads of the engine each test runs on (see both()). */
+const threadsOf = new WeakMap<ExecutionContext, number>();
+
+/**
+ * Register @fn twice: on a one-thread engine, and on a three-thread engine whose
+ * ports are spread over the workers (each new port goes to the least loaded),
+ * so every behaviour holds however the ports are placed.
+ */
+function both(title: string, fn: (t: ExecutionContext) => unknown): void {
+  test.serial(title, (t) => {
+    threadsOf.set(t, 1);
+    return fn(t);
+  });
+  test.serial(`${title} [3 threads]`, (t) => {
+    threadsOf.set(t, 3);
+    return fn(t);
+  });
+}
+
 /** Start an engine for @t; at teardown close it (and its ports), then the test's fds. */
-function rig(t: ExecutionContext, opts?: { poolSize?: number }): Rig {
+function rig(t: ExecutionContext, opts: { poolSize?: number } = {}): Rig {
   const events: EngineEvent[] = [];
   const Engine = native().Engine;
-  const engine = opts ? new Engine((ev) => events.push(ev), opts) : new Engine((ev) => events.push(ev));
+  const engine = new Engine((ev) => events.push(ev), { ...opts, threads: threadsOf.get(t) ?? 1 });
   const r: Rig = { engine, events, fds: new Set() };
   t.teardown(() => {
     engine.close();
@@ -166,7 +188,7 @@ function downEvents(r: Rig, id: number): { port: number; reason: string }[] {
   return r.events.flatMap((e) => (e.type === 'port-down' && e.port === id ? [e] : []));
 }
 
-test.serial('a datagram socket becomes a port of kind dgram with no frame prefix; a stream socket is refused and stays the caller\'s', (t) => {
+both('a datagram socket becomes a port of kind dgram with no frame prefix; a stream socket is refused and stays the caller\'s', (t) => {
   const r = rig(t);
   const l = lan(r);
   const a = port(r, l);
@@ -189,7 +211,7 @@ test.serial('a datagram socket becomes a port of kind dgram with no frame prefix
   t.throws(() => r.engine.addFdPort(s1, l + 100), { message: /no lan/ });
 });
 
-test.serial('learning: once A has sent, a frame for A goes out A\'s port only, not flooded', async (t) => {
+both('learning: once A has sent, a frame for A goes out A\'s port only, not flooded', async (t) => {
   const r = rig(t);
   const l = lan(r);
   const [a, b, c] = [port(r, l), port(r, l), port(r, l)];
@@ -230,7 +252,7 @@ for (const [kind, dst] of [
   ['multicast (01:00:5e:..)', MCAST],
   ['IPv6 multicast (33:33:..)', '33:33:00:00:00:01'],
 ] as const) {
-  test.serial(`${kind} is flooded to every other port of the lan and never back to the ingress port`, async (t) => {
+  both(`${kind} is flooded to every other port of the lan and never back to the ingress port`, async (t) => {
     const r = rig(t);
     const l = lan(r);
     const ports = [port(r, l), port(r, l), port(r, l), port(r, l)];
@@ -256,7 +278,7 @@ for (const [kind, dst] of [
   });
 }
 
-test.serial('unicast to an unknown station is flooded to every other port, never back, and counted as unknown unicast', async (t) => {
+both('unicast to an unknown station is flooded to every other port, never back, and counted as unknown unicast', async (t) => {
   const r = rig(t);
   const l = lan(r);
   const ports = [port(r, l), port(r, l), port(r, l)];
@@ -272,7 +294,7 @@ test.serial('unicast to an unknown station is flooded to every other port, never
   t.is(st.flooded, 3);
 });
 
-test.serial('a frame for a station that sits behind the ingress port is filtered, sent nowhere', async (t) => {
+both('a frame for a station that sits behind the ingress port is filtered, sent nowhere', async (t) => {
   const r = rig(t);
   const l = lan(r);
   const [a, b, c] = [port(r, l), port(r, l), port(r, l)];
@@ -289,7 +311,7 @@ test.serial('a frame for a station that sits behind the ingress port is filtered
   for (const p of [a, b, c]) expectNothing(t, p, 'filtered frame');
 });
 
-test.serial('lans are isolated: nothing sent on one lan ever appears on another', async (t) => {
+both('lans are isolated: nothing sent on one lan ever appears on another', async (t) => {
   const r = rig(t);
   const l1 = lan(r);
   const l2 = lan(r);
@@ -320,7 +342,7 @@ test.serial('lans are isolated: nothing sent on one lan ever appears on another'
   t.is(s2.flooded, 1);
 });
 
-test.serial('aging: a station not seen for the aging time expires (expired counter) and frames for it are flooded again', async (t) => {
+both('aging: a station not seen for the aging time expires (expired counter) and frames for it are flooded again', async (t) => {
   const r = rig(t);
   const l = lan(r, { agingMs: 300_000 });
   const [a, b, c] = [port(r, l), port(r, l), port(r, l)];
@@ -355,7 +377,7 @@ test.serial('aging: a station not seen for the aging time expires (expired count
   t.is(r.engine.lanStats(l).unknownUnicast, 1);
 });
 
-test.serial('eviction: a full 8-entry table evicts its least recently seen stations and stays bounded', async (t) => {
+both('eviction: a full 8-entry table evicts its least recently seen stations and stays bounded', async (t) => {
   const r = rig(t);
   const l = lan(r, { macTableSize: 8 });
   const [a, b, c] = [port(r, l), port(r, l), port(r, l)];
@@ -395,7 +417,7 @@ test.serial('eviction: a full 8-entry table evicts its least recently seen stati
   t.true(now.macs <= now.macCapacity);
 });
 
-test.serial('MAC move: a station seen on another port is counted as moved and its traffic follows it', async (t) => {
+both('MAC move: a station seen on another port is counted as moved and its traffic follows it', async (t) => {
   const r = rig(t);
   const l = lan(r);
   const [a, b, c] = [port(r, l), port(r, l), port(r, l)];
@@ -424,7 +446,7 @@ test.serial('MAC move: a station seen on another port is counted as moved and it
   t.is(st.macs, 2);
 });
 
-test.serial('per-port counters: exact rx/tx packets and bytes for a known sequence, no drops', async (t) => {
+both('per-port counters: exact rx/tx packets and bytes for a known sequence, no drops', async (t) => {
   const r = rig(t);
   const l = lan(r);
   const [a, b] = [port(r, l), port(r, l)];
@@ -462,7 +484,7 @@ test.serial('per-port counters: exact rx/tx packets and bytes for a known sequen
   t.is(want.get(b.id)!.rxBytes, 1714);
 });
 
-test.serial('runts (empty, 10 and 13 bytes) are dropped as runt and not counted as received; a bare 14-byte header crosses', async (t) => {
+both('runts (empty, 10 and 13 bytes) are dropped as runt and not counted as received; a bare 14-byte header crosses', async (t) => {
   const r = rig(t);
   const l = lan(r);
   const [a, b] = [port(r, l), port(r, l)];
@@ -482,7 +504,7 @@ test.serial('runts (empty, 10 and 13 bytes) are dropped as runt and not counted 
   t.is(r.engine.lanStats(l).learned, 1);
 });
 
-test.serial('frames with a multicast, broadcast or all-zero source address are dropped as bad_src, not learned, not forwarded', async (t) => {
+both('frames with a multicast, broadcast or all-zero source address are dropped as bad_src, not learned, not forwarded', async (t) => {
   const r = rig(t);
   const l = lan(r);
   const [a, b] = [port(r, l), port(r, l)];
@@ -504,7 +526,7 @@ test.serial('frames with a multicast, broadcast or all-zero source address are d
   t.is(r.engine.lanStats(l).unknownUnicast, 1);
 });
 
-test.serial(`frames up to ${FRAME_MAX} bytes (64 KiB payload + tagged header) cross whole; one byte more is dropped as too_big`, async (t) => {
+both(`frames up to ${FRAME_MAX} bytes (64 KiB payload + tagged header) cross whole; one byte more is dropped as too_big`, async (t) => {
   const r = rig(t);
   const l = lan(r);
   const [a, b] = [port(r, l), port(r, l)];
@@ -529,7 +551,7 @@ test.serial(`frames up to ${FRAME_MAX} bytes (64 KiB payload + tagged header) cr
   t.is(r.engine.portStats(b.id).txBytes, 65000 + 64);
 });
 
-test.serial('a dgram port whose peer closed goes down (port-down event with a reason) and the other ports keep forwarding', async (t) => {
+both('a dgram port whose peer closed goes down (port-down event with a reason) and the other ports keep forwarding', async (t) => {
   const r = rig(t);
   const l = lan(r);
   const [a, b, c] = [port(r, l), port(r, l), port(r, l)];
@@ -562,7 +584,7 @@ test.serial('a dgram port whose peer closed goes down (port-down event with a re
   t.throws(() => r.engine.portStats(b.id), { message: /no port/ });
 });
 
-test.serial('a seqpacket port whose peer closed goes down at once, with no traffic, and the others keep forwarding', async (t) => {
+both('a seqpacket port whose peer closed goes down at once, with no traffic, and the others keep forwarding', async (t) => {
   const r = rig(t);
   const l = lan(r);
   const a = port(r, l);
@@ -587,7 +609,7 @@ test.serial('a seqpacket port whose peer closed goes down at once, with no traff
   expectFrame(t, c, f, 'after the seqpacket port went down');
 });
 
-test.serial('delLan refuses a lan with ports; delPort closes the port and forgets its stations; an empty lan is deleted', async (t) => {
+both('delLan refuses a lan with ports; delPort closes the port and forgets its stations; an empty lan is deleted', async (t) => {
   const r = rig(t);
   const l = lan(r);
   const [a, b, c] = [port(r, l), port(r, l), port(r, l)];
@@ -627,7 +649,7 @@ test.serial('delLan refuses a lan with ports; delPort closes the port and forget
   t.deepEqual(r.events.filter((e) => e.type === 'port-down'), [], 'removal by delPort is not a port-down');
 });
 
-test.serial('close() stops the engine: its ports are closed and further calls throw', (t) => {
+both('close() stops the engine: its ports are closed and further calls throw', (t) => {
   const r = rig(t);
   const l = lan(r);
   const a = port(r, l);
@@ -639,7 +661,7 @@ test.serial('close() stops the engine: its ports are closed and further calls th
   t.notThrows(() => r.engine.close(), 'close is idempotent');
 });
 
-test.serial('with a packet pool of 2 buffers, a burst of 40 frames still crosses whole and in order', async (t) => {
+both('with a packet pool of 2 buffers, a burst of 40 frames still crosses whole and in order', async (t) => {
   const r = rig(t, { poolSize: 2 });
   const l = lan(r);
   const [a, b] = [port(r, l), port(r, l)];
@@ -649,4 +671,52 @@ test.serial('with a packet pool of 2 buffers, a burst of 40 frames still crosses
   const s = r.engine.portStats(b.id);
   t.is(s.txPackets, 40);
   t.is(s.drops.tx_full, 0);
+});
+
+test.serial('three threads forward six busy ports at once, through port churn and stats calls, losing and reordering nothing', async (t) => {
+  threadsOf.set(t, 3);
+  const r = rig(t);
+  const l = lan(r);
+  const ports = Array.from({ length: 6 }, () => port(r, l));
+  t.deepEqual(new Set(ports.map((p) => p.info.thread)), new Set([0, 1, 2]), 'ports are spread over the three workers');
+  // Every port announces its station, so all later traffic is known unicast.
+  for (const [i, p] of ports.entries()) {
+    await send(p, frame(BCAST, mac(i + 1)));
+    for (const [j, q] of ports.entries()) if (j !== i) native().fdRead(q.fd, ARRIVE_MS);
+  }
+  // Rounds: each port sends 8 frames to the next one, each from a source address
+  // of its own range that changes every round (the MAC table learns all the
+  // time, on every worker). A unix datagram socket queues only 10 messages, so
+  // each round is read out before the next.
+  const rounds = 40;
+  for (let round = 0; round < rounds; round++) {
+    const sent: Buffer[][] = ports.map(() => []);
+    for (const [i, p] of ports.entries()) {
+      const to = (i + 1) % ports.length;
+      for (let k = 0; k < 8; k++) {
+        const f = frame(mac(to + 1), mac(1000 * (i + 1) + (round % 50)), 60 + k * 100);
+        sent[to]!.push(f);
+        await send(p, f);
+      }
+    }
+    if (round % 10 === 5) {
+      // Churn while frames are in flight: a port comes and goes, stats are read.
+      const extra = port(r, l);
+      r.engine.lanStats(l);
+      r.engine.delPort(extra.id);
+      r.engine.portStats(ports[0]!.id);
+    }
+    for (const [j, q] of ports.entries())
+      for (const [k, want] of sent[j]!.entries()) expectFrame(t, q, want, `round ${round}, frame ${k} for port ${j}`);
+  }
+  const total = rounds * 8;
+  for (const p of ports) {
+    const s = r.engine.portStats(p.id);
+    t.is(s.rxPackets, total + 1, `port ${p.id} took in every frame`);
+    t.is(s.txPackets, total + ports.length - 1, `port ${p.id} sent every frame`);
+    t.deepEqual(Object.entries(s.drops).filter(([, v]) => v > 0), [], `port ${p.id} dropped nothing`);
+  }
+  const ls = r.engine.lanStats(l);
+  t.true(ls.learned >= ports.length * 40, `learned ${ls.learned} stations`);
+  t.is(r.events.filter((e) => e.type === 'port-down').length, 0);
 });

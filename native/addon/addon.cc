@@ -128,10 +128,11 @@ class Engine : public Napi::ObjectWrap<Engine> {
                            InstanceMethod("ref", &Engine::Ref),
                            InstanceMethod("unref", &Engine::Unref),
                            InstanceMethod("close", &Engine::Close),
+                           InstanceMethod("threads", &Engine::Threads),
                        });
   }
 
-  // new Engine(onEvent, { poolSize })
+  // new Engine(onEvent, { poolSize, threads })
   Engine(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Engine>(info) {
     Napi::Env env = info.Env();
     if (info.Length() < 1 || !info[0].IsFunction())
@@ -140,6 +141,8 @@ class Engine : public Napi::ObjectWrap<Engine> {
     if (info.Length() > 1 && info[1].IsObject()) {
       Napi::Value ps = info[1].As<Napi::Object>().Get("poolSize");
       if (ps.IsNumber()) cfg.pool_size = ps.As<Napi::Number>().Uint32Value();
+      Napi::Value th = info[1].As<Napi::Object>().Get("threads");
+      if (th.IsNumber()) cfg.threads = th.As<Napi::Number>().Uint32Value();
     }
     tsfn_ = Napi::ThreadSafeFunction::New(env, info[0].As<Napi::Function>(), "containet-engine", 0, 1);
     char err[256] = "";
@@ -262,17 +265,21 @@ class Engine : public Napi::ObjectWrap<Engine> {
     o.Set("offloads", off);
     o.Set("broken", pi.broken);
     o.Set("reason", pi.reason);
+    o.Set("thread", pi.worker);
     return o;
   }
 
-  // addFdPort(fd, lan) -> port info. The engine owns fd only on success.
+  // addFdPort(fd, lan, thread?) -> port info. The engine owns fd only on
+  // success. thread: the worker that polls it (default: the least loaded).
   Napi::Value AddFdPort(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     int fd = FdArg(info, 0);
     uint32_t lan = U32Arg(info, 1, "lan");
+    int worker = -1;
+    if (info.Length() > 2 && !info[2].IsUndefined()) worker = static_cast<int>(U32Arg(info, 2, "thread"));
     ctn_port_info pi{};
     char err[256] = "";
-    int id = Check(env, ctn_engine_port_add_fd(Live(env), fd, lan, &pi, err, sizeof(err)), err);
+    int id = Check(env, ctn_engine_port_add_fd(Live(env), fd, lan, worker, &pi, err, sizeof(err)), err);
     return InfoObject(env, static_cast<uint32_t>(id), pi);
   }
 
@@ -364,6 +371,11 @@ class Engine : public Napi::ObjectWrap<Engine> {
   }
 
   // close(): stop the thread, close every port and connection, remove the socket file.
+  // threads() -> number of worker threads
+  Napi::Value Threads(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), ctn_engine_threads(Live(info.Env())));
+  }
+
   Napi::Value Close(const Napi::CallbackInfo& info) {
     Shutdown();
     return info.Env().Undefined();

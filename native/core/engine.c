@@ -1,19 +1,22 @@
-/* engine.c - the engine thread: epoll loop, command queue, port and lan tables.
+/* engine.c - worker threads, their epoll loops, the command queue, and the port
+ * and lan tables.
  *
- * Layout of one loop pass: epoll_wait; read the clock once; for each ready fd
- * dispatch on the kind packed in its cookie (commands, housekeeping timer, control
- * socket, port input, watched process). Port input is read in bursts of CTN_BURST
- * frames, forwarded by the port's lan into per-port transmit queues, and the queues
- * are flushed before the buffers go back to the pool. Nothing on that path
- * allocates or locks.
+ * Layout of one loop pass of a worker: epoll_wait; read the clock once; for each
+ * ready fd dispatch on the kind packed in its cookie. Port input is read in bursts
+ * of CTN_BURST frames, forwarded by the port's lan into the egress ports' queues of
+ * this worker, and the queues are flushed before the buffers go back to this
+ * worker's pool. Nothing on that path allocates or locks.
+ *
+ * Changes to the tables (ports, lans, lan members) are made by worker 0 while the
+ * other workers are paused at the top of their loop, so a worker never sees a
+ * table change in the middle of a pass; after a pause a worker drops the events it
+ * had and asks epoll again (every fd is level-triggered, so nothing is lost).
  */
 #include "engine.h"
 
 #include <errno.h>
-#include <pthread.h>
-#include <semaphore.h>
-#include <stdatomic.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +55,7 @@ struct cmd {
 	enum cmd_type type;
 	uint32_t id;                  /**< lan, port or connection id */
 	int fd;                       /**< PORT_ADD_FD */
+	int worker;                   /**< PORT_ADD_FD: worker, or -1 */
 	pid_t pid;                    /**< PORT_WATCH_PID */
 	uint64_t u64;                 /**< LAN_AGING */
 	const struct ctn_lan_cfg *lan_cfg;
@@ -70,23 +74,21 @@ struct cmd {
 
 /** The engine. */
 struct ctn_engine {
-	int epfd;                                /**< the epoll set */
-	int cmdfd;                               /**< eventfd: commands waiting */
-	int timerfd;                             /**< 1 Hz housekeeping */
-	pthread_t thread;                        /**< the engine thread */
-	bool thread_started;
-	_Atomic bool stop;                       /**< leave the loop (read by callers too) */
+	struct ctn_worker *workers[CTN_MAX_WORKERS]; /**< [0] runs commands */
+	uint32_t nworkers;
+	int cmdfd;                               /**< eventfd: commands waiting (worker 0) */
+	int timerfd;                             /**< 1 Hz housekeeping (worker 0) */
+	_Atomic bool stop;                       /**< every worker leaves its loop */
+	_Atomic bool pause;                      /**< workers 1.. wait at the top of their loop */
+	sem_t paused;                            /**< posted by each worker that stopped */
+	_Atomic bool breaks;                     /**< a port broke: worker 0 tears it down */
 	pthread_mutex_t cmd_lock;                /**< guards the command list only */
 	struct cmd *cmd_head, *cmd_tail;
 	ctn_event_fn on_event;                   /**< event callback */
 	void *opaque;                            /**< its argument */
-	uint64_t now_ms;                         /**< clock of this loop pass */
-	struct ctn_pktpool pool;                 /**< packet buffers */
 	struct ctn_port *ports[CTN_MAX_PORTS];   /**< by id */
 	struct ctn_lan *lans[CTN_MAX_LANS];      /**< by id */
-	struct ctn_port *tx_pending[CTN_MAX_PORTS]; /**< ports with queued frames */
-	uint32_t ntx_pending;
-	struct ctn_ctl ctl;                      /**< control socket */
+	struct ctn_ctl ctl;                      /**< control socket (worker 0) */
 };
 
 const char *const ctn_drop_names[CTN_DROP_MAX] = {
@@ -120,13 +122,30 @@ static uint64_t clock_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-uint64_t ctn_engine_now_ms(const struct ctn_engine *e) { return e->now_ms; }
-struct ctn_pktpool *ctn_engine_pool(struct ctn_engine *e) { return &e->pool; }
+/** Add 1 to eventfd @fd (wakes whoever polls it). */
+static void kick(int fd)
+{
+	uint64_t one = 1;
+	if (write(fd, &one, sizeof(one)) < 0) {
+		/* EAGAIN only, when the counter is saturated: it is readable anyway */
+	}
+}
+
+/** Empty eventfd @fd. */
+static void drain(int fd)
+{
+	uint64_t v;
+	if (read(fd, &v, sizeof(v)) < 0) {
+		/* EAGAIN: someone else drained it */
+	}
+}
 
 struct ctn_port *ctn_engine_port(struct ctn_engine *e, uint32_t id)
 {
 	return id < CTN_MAX_PORTS ? e->ports[id] : NULL;
 }
+
+uint32_t ctn_engine_threads(const struct ctn_engine *e) { return e->nworkers; }
 
 void ctn_engine_emit(struct ctn_engine *e, const struct ctn_event *ev)
 {
@@ -149,69 +168,123 @@ void ctn_engine_log(struct ctn_engine *e, const char *fmt, ...)
 	ctn_engine_emit(e, &ev);
 }
 
-int ctn_engine_watch(struct ctn_engine *e, int fd, uint32_t events, enum ctn_fd_kind k, uint32_t i)
+/** Add @fd to worker @w's epoll set. */
+static int worker_watch(struct ctn_worker *w, int fd, uint32_t events, enum ctn_fd_kind k, uint32_t i)
 {
 	struct epoll_event ev = {.events = events, .data.u64 = ctn_cookie(k, i)};
-	return epoll_ctl(e->epfd, EPOLL_CTL_ADD, fd, &ev);
+	return epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+int ctn_engine_watch(struct ctn_engine *e, int fd, uint32_t events, enum ctn_fd_kind k, uint32_t i)
+{
+	return worker_watch(e->workers[0], fd, events, k, i);
 }
 
 int ctn_engine_rewatch(struct ctn_engine *e, int fd, uint32_t events, enum ctn_fd_kind k, uint32_t i)
 {
 	struct epoll_event ev = {.events = events, .data.u64 = ctn_cookie(k, i)};
-	return epoll_ctl(e->epfd, EPOLL_CTL_MOD, fd, &ev);
+	return epoll_ctl(e->workers[0]->epfd, EPOLL_CTL_MOD, fd, &ev);
 }
 
 void ctn_engine_unwatch(struct ctn_engine *e, int fd)
 {
-	epoll_ctl(e->epfd, EPOLL_CTL_DEL, fd, NULL);
+	epoll_ctl(e->workers[0]->epfd, EPOLL_CTL_DEL, fd, NULL);
+}
+
+void *ctn_port_alloc(size_t size)
+{
+	void *p = NULL;
+	size = (size + 63) & ~(size_t)63;
+	if (posix_memalign(&p, 64, size) != 0)
+		return NULL;
+	memset(p, 0, size);
+	return p;
+}
+
+/* ----------------------------------------------------------------- pausing */
+
+/** Stop workers 1.. at the top of their loop and wait until all have (worker 0
+ *  only). The tables may then change under them. */
+static void pause_others(struct ctn_engine *e)
+{
+	if (e->nworkers < 2)
+		return;
+	atomic_store(&e->pause, true);
+	for (uint32_t i = 1; i < e->nworkers; i++)
+		kick(e->workers[i]->wakefd);
+	for (uint32_t i = 1; i < e->nworkers; i++)
+		while (sem_wait(&e->paused) < 0 && errno == EINTR)
+			;
+}
+
+/** Let the paused workers go on (worker 0 only). */
+static void resume_others(struct ctn_engine *e)
+{
+	if (e->nworkers < 2)
+		return;
+	atomic_store(&e->pause, false);
+	for (uint32_t i = 1; i < e->nworkers; i++)
+		sem_post(&e->workers[i]->resume);
+}
+
+/** A worker other than 0 saw the pause flag: say so and wait to be resumed. */
+static void worker_wait_resume(struct ctn_worker *w)
+{
+	drain(w->wakefd);
+	sem_post(&w->eng->paused);
+	while (sem_wait(&w->resume) < 0 && errno == EINTR)
+		;
 }
 
 /* ------------------------------------------------------------ packet path */
 
-void ctn_engine_tx_queue(struct ctn_engine *e, struct ctn_port *p, struct ctn_pkt *pkt)
+void ctn_worker_tx_queue(struct ctn_worker *w, struct ctn_port *p, struct ctn_pkt *pkt)
 {
-	if (p->ntx == CTN_BURST) {
-		p->ops->tx_burst(p, p->txq, (int)p->ntx);
-		p->ntx = 0;
+	struct ctn_txq *q = &p->local[w->id].txq;
+	if (q->n == CTN_BURST) {
+		p->ops->tx_burst(p, w, q->pkts, (int)q->n);
+		q->n = 0;
 	}
-	p->txq[p->ntx++] = pkt;
-	if (!p->tx_pending) {
-		p->tx_pending = true;
-		e->tx_pending[e->ntx_pending++] = p;
+	q->pkts[q->n++] = pkt;
+	if (!q->pending) {
+		q->pending = true;
+		w->tx_pending[w->ntx_pending++] = p;
 	}
 }
 
-/** Send everything queued in this pass. */
-static void tx_flush(struct ctn_engine *e)
+/** Send everything worker @w queued in this pass. */
+static void tx_flush(struct ctn_worker *w)
 {
-	for (uint32_t i = 0; i < e->ntx_pending; i++) {
-		struct ctn_port *p = e->tx_pending[i];
-		if (p->ntx && !p->broken)
-			p->ops->tx_burst(p, p->txq, (int)p->ntx);
-		p->ntx = 0;
-		p->tx_pending = false;
+	for (uint32_t i = 0; i < w->ntx_pending; i++) {
+		struct ctn_port *p = w->tx_pending[i];
+		struct ctn_txq *q = &p->local[w->id].txq;
+		if (q->n && !p->broken)
+			p->ops->tx_burst(p, w, q->pkts, (int)q->n);
+		q->n = 0;
+		q->pending = false;
 	}
-	e->ntx_pending = 0;
+	w->ntx_pending = 0;
 }
 
-/** Port @p is readable: read, forward and send a few bursts. */
-static void port_input(struct ctn_engine *e, struct ctn_port *p, uint32_t events)
+/** Port @p (owned by @w) is readable: read, forward and send a few bursts. */
+static void port_input(struct ctn_worker *w, struct ctn_port *p, uint32_t events)
 {
+	struct ctn_engine *e = w->eng;
 	struct ctn_pkt *pkts[CTN_BURST];
 	for (int round = 0; round < RX_BURSTS_PER_WAKE && !p->broken; round++) {
-		int n = p->ops->rx_burst(p, pkts, CTN_BURST);
+		int n = p->ops->rx_burst(p, w, pkts, CTN_BURST);
 		if (n <= 0)
 			break;
 		struct ctn_lan *lan = p->lan < CTN_MAX_LANS ? e->lans[p->lan] : NULL;
 		if (lan)
-			ctn_lan_forward(e, lan, p, pkts, n);
+			ctn_lan_forward(w, lan, p, pkts, n);
 		else
-			p->st.drops[CTN_DROP_NO_LAN] += (uint64_t)n;
-		tx_flush(e);
+			p->local[w->id].st.drops[CTN_DROP_NO_LAN] += (uint64_t)n;
+		tx_flush(w);
 		uint32_t bytes = 0;
 		for (int i = 0; i < n; i++) {
 			bytes += pkts[i]->len;
-			ctn_pkt_free(&e->pool, pkts[i]);
+			ctn_pkt_free(&w->pool, pkts[i]);
 		}
 		if (n < CTN_BURST && bytes < CTN_BURST_BYTES)
 			break; /* drained (see rx_burst in port.h) */
@@ -225,16 +298,30 @@ static void port_input(struct ctn_engine *e, struct ctn_port *p, uint32_t events
 
 void ctn_port_break(struct ctn_port *p, const char *fmt, ...)
 {
-	if (p->broken)
-		return;
+	if (atomic_exchange(&p->broken, true))
+		return; /* someone else was first */
 	struct ctn_engine *e = p->eng;
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(p->reason, sizeof(p->reason), fmt, ap);
 	va_end(ap);
-	p->broken = true;
+	/* Stop its owner polling it now (a hung-up fd would keep waking it); the
+	 * fd stays open until worker 0 tears the port down, so its number cannot
+	 * be reused while another worker may still be writing to it. */
+	if (p->fd >= 0)
+		epoll_ctl(e->workers[p->worker]->epfd, EPOLL_CTL_DEL, p->fd, NULL);
+	atomic_store(&e->breaks, true);
+	kick(e->workers[0]->wakefd);
+}
+
+/** Take broken port @p out of its lan, close its fds and report it. Worker 0,
+ *  others paused. */
+static void port_down(struct ctn_engine *e, struct ctn_port *p)
+{
+	if (p->down)
+		return;
+	p->down = true;
 	if (p->fd >= 0) {
-		ctn_engine_unwatch(e, p->fd);
 		close(p->fd);
 		p->fd = -1;
 	}
@@ -250,6 +337,20 @@ void ctn_port_break(struct ctn_port *p, const char *fmt, ...)
 	ctn_engine_emit(e, &ev);
 }
 
+/** Tear down every port that broke since the last time (worker 0). */
+static void reap_broken(struct ctn_engine *e)
+{
+	if (!atomic_exchange(&e->breaks, false))
+		return;
+	pause_others(e);
+	for (uint32_t i = 0; i < CTN_MAX_PORTS; i++) {
+		struct ctn_port *p = e->ports[i];
+		if (p && p->broken && !p->down)
+			port_down(e, p);
+	}
+	resume_others(e);
+}
+
 /** Free slot for a new port, or -1. */
 static int port_slot(struct ctn_engine *e)
 {
@@ -259,58 +360,78 @@ static int port_slot(struct ctn_engine *e)
 	return -1;
 }
 
-/** Remove @p from everything and close it. */
+/** Remove @p from everything and close it (others paused, or stopped). */
 static void port_destroy(struct ctn_engine *e, struct ctn_port *p)
 {
 	if (p->lan < CTN_MAX_LANS && e->lans[p->lan])
 		ctn_lan_detach(e->lans[p->lan], p->id);
 	if (p->fd >= 0)
-		ctn_engine_unwatch(e, p->fd);
+		epoll_ctl(e->workers[p->worker]->epfd, EPOLL_CTL_DEL, p->fd, NULL);
 	if (p->pidfd >= 0) {
 		ctn_engine_unwatch(e, p->pidfd);
 		close(p->pidfd);
 	}
+	e->workers[p->worker]->nports--;
 	e->ports[p->id] = NULL;
 	p->ops->close(p);
 }
 
-/** CMD_PORT_ADD_FD on the engine thread. */
+/** Worker for a new port: @want, or the one polling the fewest ports. */
+static struct ctn_worker *pick_worker(struct ctn_engine *e, int want)
+{
+	if (want >= 0)
+		return e->workers[want];
+	struct ctn_worker *best = e->workers[0];
+	for (uint32_t i = 1; i < e->nworkers; i++)
+		if (e->workers[i]->nports < best->nports)
+			best = e->workers[i];
+	return best;
+}
+
+/** CMD_PORT_ADD_FD on worker 0. */
 static int do_port_add_fd(struct ctn_engine *e, struct cmd *c)
 {
 	if (c->id >= CTN_MAX_LANS || !e->lans[c->id])
 		return fail(c->err, sizeof(c->err), "no lan with id %u", c->id);
+	if (c->worker >= (int)e->nworkers)
+		return fail(c->err, sizeof(c->err), "no thread %d (the engine has %u)", c->worker,
+			    e->nworkers);
 	int slot = port_slot(e);
 	if (slot < 0)
 		return fail(c->err, sizeof(c->err), "too many ports (limit %d)", CTN_MAX_PORTS);
 	struct ctn_port *p = ctn_port_fd_open(e, c->fd, c->err, sizeof(c->err));
 	if (!p)
 		return -1;
+	struct ctn_worker *w = pick_worker(e, c->worker);
 	p->id = (uint32_t)slot;
 	p->eng = e;
 	p->pidfd = -1;
 	p->lan = CTN_LAN_NONE;
-	if (ctn_engine_watch(e, p->fd, EPOLLIN, CTN_FD_PORT, p->id) < 0) {
+	p->worker = w->id;
+	if (worker_watch(w, p->fd, EPOLLIN, CTN_FD_PORT, p->id) < 0) {
 		int er = errno;
 		p->fd = -1; /* still the caller's */
 		p->ops->close(p);
 		return fail(c->err, sizeof(c->err), "epoll: %s", strerror(er));
 	}
 	if (ctn_lan_attach(e->lans[c->id], p->id) < 0) {
-		ctn_engine_unwatch(e, p->fd);
+		epoll_ctl(w->epfd, EPOLL_CTL_DEL, p->fd, NULL);
 		p->fd = -1;
 		p->ops->close(p);
 		return fail(c->err, sizeof(c->err), "out of memory");
 	}
 	p->lan = c->id;
 	e->ports[slot] = p;
+	w->nports++;
 	if (c->info) {
 		*c->info = (struct ctn_port_info){0};
 		p->ops->info(p, c->info);
+		c->info->worker = p->worker;
 	}
 	return slot;
 }
 
-/** CMD_PORT_WATCH_PID on the engine thread. */
+/** CMD_PORT_WATCH_PID on worker 0. */
 static int do_port_watch_pid(struct ctn_engine *e, struct cmd *c)
 {
 	struct ctn_port *p = ctn_engine_port(e, c->id);
@@ -335,22 +456,42 @@ static int do_port_watch_pid(struct ctn_engine *e, struct cmd *c)
 	return 0;
 }
 
-/** Fill @st with a lan's counters. */
-static void lan_stats(struct ctn_lan *lan, struct ctn_lan_stats *st)
+/** Add up @p's per-worker counters into @st. */
+static void port_stats(const struct ctn_port *p, struct ctn_port_stats *st)
 {
-	*st = (struct ctn_lan_stats){
-		.nports = lan->nports,
-		.macs = lan->macs.count,
-		.mac_capacity = ctn_mactable_capacity(&lan->macs),
-		.aging_ms = lan->macs.aging_ms,
-		.mac = lan->macs.st,
-		.flooded = lan->flooded,
-		.unknown_unicast = lan->unknown_unicast,
-		.filtered = lan->filtered,
-	};
+	*st = (struct ctn_port_stats){0};
+	for (int w = 0; w < CTN_MAX_WORKERS; w++) {
+		const struct ctn_port_stats *s = &p->local[w].st;
+		st->rx_packets += s->rx_packets;
+		st->rx_bytes += s->rx_bytes;
+		st->tx_packets += s->tx_packets;
+		st->tx_bytes += s->tx_bytes;
+		for (int d = 0; d < CTN_DROP_MAX; d++)
+			st->drops[d] += s->drops[d];
+	}
 }
 
-/** Carry out one command on the engine thread; returns its result. */
+/** CMD_LAN_ADD on worker 0. */
+static int do_lan_add(struct ctn_engine *e, struct cmd *c)
+{
+	for (uint32_t i = 0; i < CTN_MAX_LANS; i++) {
+		if (e->lans[i])
+			continue;
+		struct ctn_lan *l = NULL;
+		if (posix_memalign((void **)&l, 64, sizeof(*l)) != 0)
+			l = NULL;
+		if (!l || ctn_lan_init(l, i, c->lan_cfg) < 0) {
+			free(l);
+			return fail(c->err, sizeof(c->err), "out of memory for the MAC table");
+		}
+		e->lans[i] = l;
+		return (int)i;
+	}
+	return fail(c->err, sizeof(c->err), "too many lans (limit %d)", CTN_MAX_LANS);
+}
+
+/** Carry out one command on worker 0 (others paused unless it is a control
+ *  socket command); returns its result. */
 static int run_cmd(struct ctn_engine *e, struct cmd *c)
 {
 	struct ctn_lan *lan = c->id < CTN_MAX_LANS ? e->lans[c->id] : NULL;
@@ -359,24 +500,12 @@ static int run_cmd(struct ctn_engine *e, struct cmd *c)
 	case CMD_STOP:
 		e->stop = true;
 		return 0;
-	case CMD_LAN_ADD: {
-		for (uint32_t i = 0; i < CTN_MAX_LANS; i++) {
-			if (e->lans[i])
-				continue;
-			struct ctn_lan *l = malloc(sizeof(*l));
-			if (!l || ctn_lan_init(l, i, c->lan_cfg) < 0) {
-				free(l);
-				return fail(c->err, sizeof(c->err), "out of memory for the MAC table");
-			}
-			e->lans[i] = l;
-			return (int)i;
-		}
-		return fail(c->err, sizeof(c->err), "too many lans (limit %d)", CTN_MAX_LANS);
-	}
+	case CMD_LAN_ADD:
+		return do_lan_add(e, c);
 	case CMD_LAN_AGING:
 		if (!lan)
 			return fail(c->err, sizeof(c->err), "no lan with id %u", c->id);
-		lan->macs.aging_ms = c->u64 ? c->u64 : 1;
+		atomic_store(&lan->macs.aging_ms, c->u64 ? c->u64 : 1);
 		return 0;
 	case CMD_LAN_DEL:
 		if (!lan)
@@ -391,7 +520,7 @@ static int run_cmd(struct ctn_engine *e, struct cmd *c)
 	case CMD_LAN_STATS:
 		if (!lan)
 			return fail(c->err, sizeof(c->err), "no lan with id %u", c->id);
-		lan_stats(lan, c->lan_st);
+		ctn_lan_stats(lan, c->lan_st);
 		return 0;
 	case CMD_PORT_ADD_FD:
 		return do_port_add_fd(e, c);
@@ -406,11 +535,12 @@ static int run_cmd(struct ctn_engine *e, struct cmd *c)
 		if (!p)
 			return fail(c->err, sizeof(c->err), "no port with id %u", c->id);
 		if (c->port_st)
-			*c->port_st = p->st;
+			port_stats(p, c->port_st);
 		if (c->info) {
 			*c->info = (struct ctn_port_info){0};
 			p->ops->info(p, c->info);
 			c->info->broken = p->broken;
+			c->info->worker = p->worker;
 			memcpy(c->info->reason, p->reason, sizeof(c->info->reason));
 		}
 		return 0;
@@ -426,12 +556,17 @@ static int run_cmd(struct ctn_engine *e, struct cmd *c)
 	return fail(c->err, sizeof(c->err), "unknown command %d", (int)c->type);
 }
 
-/** Take every queued command off the list and carry it out. */
+/** Does command @t only touch worker 0's own state (the control socket)? */
+static bool cmd_is_local(enum cmd_type t)
+{
+	return t == CMD_CTL_LISTEN || t == CMD_CTL_SEND || t == CMD_CTL_CLOSE || t == CMD_STOP;
+}
+
+/** Take every queued command off the list and carry it out (worker 0). */
 static void drain_cmds(struct ctn_engine *e)
 {
-	uint64_t v;
-	if (read(e->cmdfd, &v, sizeof(v)) < 0 && errno != EAGAIN)
-		ctn_engine_log(e, "command eventfd: %s", strerror(errno));
+	drain(e->cmdfd);
+	bool paused = false;
 	for (;;) {
 		pthread_mutex_lock(&e->cmd_lock);
 		struct cmd *c = e->cmd_head;
@@ -442,99 +577,181 @@ static void drain_cmds(struct ctn_engine *e)
 		}
 		pthread_mutex_unlock(&e->cmd_lock);
 		if (!c)
-			return;
+			break;
+		if (!paused && !cmd_is_local(c->type)) {
+			pause_others(e);
+			paused = true;
+		}
 		c->err[0] = 0;
 		c->rc = run_cmd(e, c);
 		sem_post(&c->done);
 	}
+	if (paused)
+		resume_others(e);
 }
 
-/** Once a second: age the MAC tables. */
-static void housekeeping(struct ctn_engine *e)
+/** Once a second: age the MAC tables (safe while the others forward). */
+static void housekeeping(struct ctn_engine *e, uint64_t now_ms)
 {
-	uint64_t v;
-	if (read(e->timerfd, &v, sizeof(v)) < 0)
-		return;
+	drain(e->timerfd);
 	for (uint32_t i = 0; i < CTN_MAX_LANS; i++)
 		if (e->lans[i])
-			ctn_mactable_expire(&e->lans[i]->macs, e->now_ms);
+			ctn_mactable_expire(&e->lans[i]->macs, now_ms);
 }
 
-/** The engine thread. */
-static void *engine_main(void *arg)
+/** Dispatch one ready fd of worker @w. */
+static void dispatch(struct ctn_worker *w, const struct epoll_event *ev)
 {
-	struct ctn_engine *e = arg;
+	struct ctn_engine *e = w->eng;
+	uint32_t kind = (uint32_t)(ev->data.u64 >> 32);
+	uint32_t idx = (uint32_t)ev->data.u64;
+	struct ctn_port *p;
+	switch ((enum ctn_fd_kind)kind) {
+	case CTN_FD_CMD:
+		drain_cmds(e);
+		break;
+	case CTN_FD_WAKE:
+		drain(w->wakefd);
+		if (w->id == 0)
+			reap_broken(e);
+		break;
+	case CTN_FD_TIMER:
+		housekeeping(e, w->now_ms);
+		break;
+	case CTN_FD_CTL_LISTEN:
+		ctn_ctl_on_listen(&e->ctl, e);
+		break;
+	case CTN_FD_CTL_CONN:
+		ctn_ctl_on_conn(&e->ctl, e, idx, ev->events);
+		break;
+	case CTN_FD_PORT:
+		/* On worker 0 the port may have been removed by a command earlier in
+		 * this batch: look it up again. */
+		p = ctn_engine_port(e, idx);
+		if (p && !p->broken && p->worker == w->id)
+			port_input(w, p, ev->events);
+		break;
+	case CTN_FD_PIDFD:
+		p = ctn_engine_port(e, idx);
+		if (p && !p->broken)
+			ctn_port_break(p, "owner process exited");
+		break;
+	}
+}
+
+/** A worker thread. */
+static void *worker_main(void *arg)
+{
+	struct ctn_worker *w = arg;
+	struct ctn_engine *e = w->eng;
 	struct epoll_event evs[EPOLL_EVENTS];
-	while (!e->stop) {
-		int n = epoll_wait(e->epfd, evs, EPOLL_EVENTS, -1);
+	while (!atomic_load_explicit(&e->stop, memory_order_relaxed)) {
+		int n = epoll_wait(w->epfd, evs, EPOLL_EVENTS, -1);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			ctn_engine_log(e, "epoll_wait: %s; engine stops", strerror(errno));
+			ctn_engine_log(e, "worker %u: epoll_wait: %s; engine stops", w->id, strerror(errno));
 			e->stop = true;
 			break;
 		}
-		e->now_ms = clock_ms();
-		for (int i = 0; i < n && !e->stop; i++) {
-			uint32_t kind = (uint32_t)(evs[i].data.u64 >> 32);
-			uint32_t idx = (uint32_t)evs[i].data.u64;
-			struct ctn_port *p;
-			switch ((enum ctn_fd_kind)kind) {
-			case CTN_FD_CMD:
-				drain_cmds(e);
-				break;
-			case CTN_FD_TIMER:
-				housekeeping(e);
-				break;
-			case CTN_FD_CTL_LISTEN:
-				ctn_ctl_on_listen(&e->ctl, e);
-				break;
-			case CTN_FD_CTL_CONN:
-				ctn_ctl_on_conn(&e->ctl, e, idx, evs[i].events);
-				break;
-			case CTN_FD_PORT:
-				/* The port may have been removed by a command earlier in
-				 * this batch: look it up again. */
-				p = ctn_engine_port(e, idx);
-				if (p && !p->broken)
-					port_input(e, p, evs[i].events);
-				break;
-			case CTN_FD_PIDFD:
-				p = ctn_engine_port(e, idx);
-				if (p && !p->broken)
-					ctn_port_break(p, "owner process exited");
-				break;
-			}
+		if (w->id != 0 && atomic_load_explicit(&e->pause, memory_order_acquire)) {
+			/* The tables may change: drop this batch, ask epoll again. */
+			worker_wait_resume(w);
+			continue;
 		}
+		w->now_ms = clock_ms();
+		for (int i = 0; i < n && !e->stop; i++)
+			dispatch(w, &evs[i]);
+		if (w->id == 0 && atomic_load_explicit(&e->breaks, memory_order_relaxed))
+			reap_broken(e);
 	}
 	return NULL;
 }
 
 /* ------------------------------------------------------- public interface */
 
+/** Free worker @w (its thread has ended or never started). */
+static void worker_free(struct ctn_worker *w);
+
+/** Make worker @id with a pool of @pool buffers; NULL with @err filled. */
+static struct ctn_worker *worker_new(struct ctn_engine *e, uint32_t id, uint32_t pool, char *err,
+				     size_t errlen)
+{
+	struct ctn_worker *w = calloc(1, sizeof(*w));
+	if (!w) {
+		fail(err, errlen, "out of memory");
+		return NULL;
+	}
+	w->id = id;
+	w->eng = e;
+	w->epfd = epoll_create1(EPOLL_CLOEXEC);
+	w->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	sem_init(&w->resume, 0, 0);
+	w->scratch = malloc(CTN_BUF_SIZE);
+	w->now_ms = clock_ms();
+	if (w->epfd < 0 || w->wakefd < 0 || !w->scratch) {
+		fail(err, errlen, "worker %u: epoll/eventfd: %s", id, strerror(errno));
+		goto bad;
+	}
+	if (ctn_pktpool_init(&w->pool, pool) < 0) {
+		fail(err, errlen, "packet pool of %u buffers: %s", pool, strerror(errno));
+		goto bad;
+	}
+	if (worker_watch(w, w->wakefd, EPOLLIN, CTN_FD_WAKE, 0) < 0) {
+		fail(err, errlen, "epoll: %s", strerror(errno));
+		goto bad;
+	}
+	return w;
+bad:
+	worker_free(w);
+	return NULL;
+}
+
+/** Free worker @w (its thread has ended or never started). */
+static void worker_free(struct ctn_worker *w)
+{
+	if (!w)
+		return;
+	if (w->epfd >= 0)
+		close(w->epfd);
+	if (w->wakefd >= 0)
+		close(w->wakefd);
+	sem_destroy(&w->resume);
+	ctn_pktpool_fini(&w->pool);
+	free(w->scratch);
+	free(w);
+}
+
 struct ctn_engine *ctn_engine_new(const struct ctn_engine_cfg *cfg, ctn_event_fn fn, void *opaque,
 				  char *err, size_t errlen)
 {
+	uint32_t threads = cfg && cfg->threads ? cfg->threads : 1;
+	if (threads > CTN_MAX_WORKERS) {
+		fail(err, errlen, "%u threads asked; at most %d", threads, CTN_MAX_WORKERS);
+		return NULL;
+	}
 	struct ctn_engine *e = calloc(1, sizeof(*e));
 	if (!e) {
 		fail(err, errlen, "out of memory");
 		return NULL;
 	}
-	e->epfd = e->cmdfd = e->timerfd = -1;
+	e->cmdfd = e->timerfd = -1;
 	e->on_event = fn;
 	e->opaque = opaque;
 	pthread_mutex_init(&e->cmd_lock, NULL);
+	sem_init(&e->paused, 0, 0);
 	ctn_ctl_init(&e->ctl);
 	uint32_t pool = cfg && cfg->pool_size ? cfg->pool_size : 512;
-	if (ctn_pktpool_init(&e->pool, pool) < 0) {
-		fail(err, errlen, "packet pool of %u buffers: %s", pool, strerror(errno));
-		goto bad;
+	for (uint32_t i = 0; i < threads; i++) {
+		e->workers[i] = worker_new(e, i, pool, err, errlen);
+		if (!e->workers[i])
+			goto bad;
+		e->nworkers = i + 1;
 	}
-	e->epfd = epoll_create1(EPOLL_CLOEXEC);
 	e->cmdfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	e->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-	if (e->epfd < 0 || e->cmdfd < 0 || e->timerfd < 0) {
-		fail(err, errlen, "epoll/eventfd/timerfd: %s", strerror(errno));
+	if (e->cmdfd < 0 || e->timerfd < 0) {
+		fail(err, errlen, "eventfd/timerfd: %s", strerror(errno));
 		goto bad;
 	}
 	struct itimerspec its = {.it_interval = {1, 0}, .it_value = {1, 0}};
@@ -544,23 +761,25 @@ struct ctn_engine *ctn_engine_new(const struct ctn_engine_cfg *cfg, ctn_event_fn
 		fail(err, errlen, "epoll: %s", strerror(errno));
 		goto bad;
 	}
-	e->now_ms = clock_ms();
-	int rc = pthread_create(&e->thread, NULL, engine_main, e);
-	if (rc != 0) {
-		fail(err, errlen, "engine thread: %s", strerror(rc));
-		goto bad;
+	for (uint32_t i = 0; i < e->nworkers; i++) {
+		struct ctn_worker *w = e->workers[i];
+		int rc = pthread_create(&w->thread, NULL, worker_main, w);
+		if (rc != 0) {
+			fail(err, errlen, "worker thread %u: %s", i, strerror(rc));
+			goto bad;
+		}
+		w->started = true;
 	}
-	e->thread_started = true;
 	return e;
 bad:
 	ctn_engine_free(e);
 	return NULL;
 }
 
-/** Queue @c, wake the engine and wait until it is carried out. */
+/** Queue @c, wake worker 0 and wait until it is carried out. */
 static int call(struct ctn_engine *e, struct cmd *c, char *err, size_t errlen)
 {
-	if (!e->thread_started || e->stop)
+	if (!e->workers[0] || !e->workers[0]->started || e->stop)
 		return fail(err, errlen, "engine is stopped");
 	sem_init(&c->done, 0, 0);
 	c->next = NULL;
@@ -571,10 +790,7 @@ static int call(struct ctn_engine *e, struct cmd *c, char *err, size_t errlen)
 		e->cmd_head = c;
 	e->cmd_tail = c;
 	pthread_mutex_unlock(&e->cmd_lock);
-	uint64_t one = 1;
-	if (write(e->cmdfd, &one, sizeof(one)) < 0 && errno != EAGAIN) {
-		/* Cannot happen with a valid eventfd; the command stays queued. */
-	}
+	kick(e->cmdfd);
 	while (sem_wait(&c->done) < 0 && errno == EINTR)
 		;
 	sem_destroy(&c->done);
@@ -587,14 +803,25 @@ void ctn_engine_free(struct ctn_engine *e)
 {
 	if (!e)
 		return;
-	if (e->thread_started) {
+	if (e->workers[0] && e->workers[0]->started) {
 		struct cmd c = {.type = CMD_STOP};
 		call(e, &c, NULL, 0);
-		pthread_join(e->thread, NULL);
-		e->thread_started = false;
 	}
-	/* The thread is gone: tear down from here. */
-	ctn_ctl_fini(&e->ctl, e);
+	/* Every worker leaves its loop: wake and resume each one, then join. */
+	atomic_store(&e->stop, true);
+	atomic_store(&e->pause, false);
+	for (uint32_t i = 0; i < e->nworkers; i++) {
+		struct ctn_worker *w = e->workers[i];
+		if (!w->started)
+			continue;
+		kick(w->wakefd);
+		sem_post(&w->resume);
+		pthread_join(w->thread, NULL);
+		w->started = false;
+	}
+	/* The threads are gone: tear down from here. */
+	if (e->nworkers)
+		ctn_ctl_fini(&e->ctl, e);
 	for (uint32_t i = 0; i < CTN_MAX_PORTS; i++)
 		if (e->ports[i])
 			port_destroy(e, e->ports[i]);
@@ -604,13 +831,13 @@ void ctn_engine_free(struct ctn_engine *e)
 			free(e->lans[i]);
 		}
 	}
-	if (e->epfd >= 0)
-		close(e->epfd);
 	if (e->cmdfd >= 0)
 		close(e->cmdfd);
 	if (e->timerfd >= 0)
 		close(e->timerfd);
-	ctn_pktpool_fini(&e->pool);
+	for (uint32_t i = 0; i < e->nworkers; i++)
+		worker_free(e->workers[i]);
+	sem_destroy(&e->paused);
 	pthread_mutex_destroy(&e->cmd_lock);
 	free(e);
 }
@@ -641,10 +868,10 @@ int ctn_engine_lan_stats(struct ctn_engine *e, uint32_t lan, struct ctn_lan_stat
 	return call(e, &c, err, errlen);
 }
 
-int ctn_engine_port_add_fd(struct ctn_engine *e, int fd, uint32_t lan, struct ctn_port_info *info,
-			   char *err, size_t errlen)
+int ctn_engine_port_add_fd(struct ctn_engine *e, int fd, uint32_t lan, int worker,
+			   struct ctn_port_info *info, char *err, size_t errlen)
 {
-	struct cmd c = {.type = CMD_PORT_ADD_FD, .id = lan, .fd = fd, .info = info};
+	struct cmd c = {.type = CMD_PORT_ADD_FD, .id = lan, .fd = fd, .worker = worker, .info = info};
 	return call(e, &c, err, errlen);
 }
 

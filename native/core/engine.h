@@ -1,11 +1,19 @@
-/* engine.h - the dataplane engine: one thread, one epoll set, lans and ports.
+/* engine.h - the dataplane engine: worker threads, each with an epoll set, and
+ * the lans and ports they share.
  *
  * The control plane (the Node addon, or a C test) talks to the engine only through
- * the functions below. Each one queues a command, wakes the engine through an
- * eventfd and waits for the engine thread to carry it out, so the engine's state is
- * only ever touched by its own thread and the packet path takes no lock. The engine
- * reports what happens on its own (a port broke, a control client sent a message)
- * through the event callback given at creation, called on the engine thread.
+ * the functions below. Each one queues a command, wakes the first worker through
+ * an eventfd and waits for it to carry the command out, so the engine's tables
+ * change only on that thread, while the other workers are paused between two
+ * loop passes; the packet path takes no lock. The engine reports what happens on
+ * its own (a port broke, a control client sent a message) through the event
+ * callback given at creation, called on a worker thread.
+ *
+ * Workers: worker 0 runs commands, the control socket, housekeeping and watched
+ * processes, and polls ports like every other worker. Each port's input belongs to
+ * one worker (chosen at add: the one with the fewest ports, unless the caller
+ * names one); a frame is forwarded by the worker that read it, straight into the
+ * egress ports' queues, so busy ports on different workers forward in parallel.
  */
 #ifndef CTN_ENGINE_H
 #define CTN_ENGINE_H
@@ -15,7 +23,11 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <pthread.h>
+#include <semaphore.h>
+
 #include "mactable.h"
+#include "pkt.h"
 #include "port.h"
 
 #define CTN_MAX_PORTS 4096 /**< port slots per engine */
@@ -47,7 +59,8 @@ struct ctn_event {
 	const char *text;         /**< PORT_DOWN reason, LOG message */
 };
 
-/** Event callback: runs on the engine thread, must not block for long. */
+/** Event callback: runs on a worker thread (any of them), must not block for
+ *  long, and must be safe to call from several threads at once. */
 typedef void (*ctn_event_fn)(void *opaque, const struct ctn_event *ev);
 
 /** Settings of a lan. */
@@ -70,7 +83,8 @@ struct ctn_lan_stats {
 
 /** Settings of an engine. */
 struct ctn_engine_cfg {
-	uint32_t pool_size; /**< packet buffers (0: default 512) */
+	uint32_t pool_size; /**< packet buffers per worker (0: default 512) */
+	uint32_t threads;   /**< worker threads, 1 to CTN_MAX_WORKERS (0: 1) */
 };
 
 struct ctn_engine;
@@ -94,10 +108,13 @@ int ctn_engine_lan_del(struct ctn_engine *e, uint32_t lan, char *err, size_t err
 /** Read a lan's counters. */
 int ctn_engine_lan_stats(struct ctn_engine *e, uint32_t lan, struct ctn_lan_stats *out, char *err,
 			 size_t errlen);
-/** Add a port on a client's fd (see ctn_port_fd_open) to @lan; returns its id.
- *  The port owns @fd only on success. @info is filled when not NULL. */
-int ctn_engine_port_add_fd(struct ctn_engine *e, int fd, uint32_t lan, struct ctn_port_info *info,
-			   char *err, size_t errlen);
+/** Add a port on a client's fd (see ctn_port_fd_open) to @lan, polled by worker
+ *  @worker (-1: the least loaded); returns its id. The port owns @fd only on
+ *  success. @info is filled when not NULL. */
+int ctn_engine_port_add_fd(struct ctn_engine *e, int fd, uint32_t lan, int worker,
+			   struct ctn_port_info *info, char *err, size_t errlen);
+/** Number of worker threads. */
+uint32_t ctn_engine_threads(const struct ctn_engine *e);
 /** Remove the port when process @pid exits (pidfd). */
 int ctn_engine_port_watch_pid(struct ctn_engine *e, uint32_t port, pid_t pid, char *err,
 			      size_t errlen);
@@ -116,20 +133,38 @@ int ctn_engine_ctl_send(struct ctn_engine *e, uint32_t conn, const void *data, s
 /** Close control connection @conn now. */
 int ctn_engine_ctl_close(struct ctn_engine *e, uint32_t conn, char *err, size_t errlen);
 
-/* --- for the engine's own modules (engine thread only) --- */
+/* --- for the engine's own modules --- */
 
-/** Milliseconds on the engine's monotonic clock, read once per loop pass. */
-uint64_t ctn_engine_now_ms(const struct ctn_engine *e);
-/** The engine's packet pool. */
-struct ctn_pktpool *ctn_engine_pool(struct ctn_engine *e);
-/** Report an event to the control plane. */
+/** A worker thread. Port hooks and lan code use the fields up to @now_ms. */
+struct ctn_worker {
+	uint32_t id;                 /**< index: selects counters and transmit queues */
+	struct ctn_engine *eng;      /**< the engine */
+	struct ctn_pktpool pool;     /**< packet buffers of this thread */
+	uint8_t *scratch;            /**< CTN_BUF_SIZE bytes for software segments */
+	uint64_t now_ms;             /**< monotonic clock, read once per loop pass */
+	int epfd;                    /**< this thread's epoll set */
+	int wakefd;                  /**< eventfd: pause or stop requested */
+	pthread_t thread;            /**< the thread */
+	bool started;                /**< thread is running */
+	sem_t resume;                /**< posted to end a pause */
+	uint32_t nports;             /**< ports whose input it polls */
+	uint32_t ntx_pending;        /**< entries in tx_pending */
+	struct ctn_port *tx_pending[CTN_MAX_PORTS]; /**< ports with frames queued by this worker */
+};
+
+/** Report an event to the control plane (any worker). */
 void ctn_engine_emit(struct ctn_engine *e, const struct ctn_event *ev);
-/** Emit a log line (printf style). */
+/** Emit a log line (printf style; any worker). */
 void ctn_engine_log(struct ctn_engine *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/** The port with id @id, or NULL. */
+struct ctn_port *ctn_engine_port(struct ctn_engine *e, uint32_t id);
+/** Queue @pkt on @p's transmit queue of worker @w for this forwarding pass. */
+void ctn_worker_tx_queue(struct ctn_worker *w, struct ctn_port *p, struct ctn_pkt *pkt);
 
 /** Kinds of fd in the epoll set; the cookie is kind << 32 | index. */
 enum ctn_fd_kind {
-	CTN_FD_CMD,        /**< eventfd: commands queued */
+	CTN_FD_CMD,        /**< eventfd: commands queued (worker 0) */
+	CTN_FD_WAKE,       /**< eventfd: pause, stop, or a port broke */
 	CTN_FD_TIMER,      /**< timerfd: once a second housekeeping (MAC aging) */
 	CTN_FD_CTL_LISTEN, /**< control socket listener */
 	CTN_FD_CTL_CONN,   /**< a control connection; index = connection id */
@@ -143,7 +178,7 @@ static inline uint64_t ctn_cookie(enum ctn_fd_kind k, uint32_t i)
 	return (uint64_t)k << 32 | i;
 }
 
-/** Add @fd to the engine's epoll set for @events with cookie (@k, @i). */
+/** Add @fd to worker 0's epoll set for @events with cookie (@k, @i). */
 int ctn_engine_watch(struct ctn_engine *e, int fd, uint32_t events, enum ctn_fd_kind k, uint32_t i);
 /** Remove @fd from the epoll set. */
 void ctn_engine_unwatch(struct ctn_engine *e, int fd);

@@ -1,16 +1,21 @@
 /* port.h - the one vtable that every kind of port implements.
  *
  * A port moves frames between a lan and something outside the engine: a tap, a
- * datagram socket, and later vhost-user rings, a NAT, a shaper side, a capture. The
- * engine owns every port and calls its hooks from its own thread only, so a hook
- * never needs a lock. A port that fails (its device vanished, its peer went away)
- * calls ctn_port_break() with the reason; the engine takes it out of its lan and
- * reports it, and the other ports forward on.
+ * datagram socket, and later vhost-user rings, a NAT, a shaper side, a capture.
+ * Each port's input is polled by one worker thread (its owner); any worker may
+ * transmit on it, since frames for it come from ports of every worker. So a port
+ * keeps one slot of counters and one transmit queue per worker, each written only
+ * by that worker, and its hooks take no lock. A port that fails (its device
+ * vanished, its peer went away) calls ctn_port_break() with the reason, from any
+ * worker; the engine takes it out of its lan and reports it, and the other ports
+ * forward on.
  */
 #ifndef CTN_PORT_H
 #define CTN_PORT_H
 
+#include "ctn_atomic.h"
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -18,6 +23,9 @@
 
 struct ctn_engine;
 struct ctn_port;
+struct ctn_worker;
+
+#define CTN_MAX_WORKERS 8 /**< worker threads per engine */
 
 /** Why a port dropped a frame. Each port counts its own drops by reason. */
 enum ctn_drop {
@@ -38,12 +46,26 @@ enum ctn_drop {
 /** Names of enum ctn_drop, for reports (index by reason). */
 extern const char *const ctn_drop_names[CTN_DROP_MAX];
 
-/** Counters of one port. Written by the engine thread only. */
+/** Counters of one port. Each worker keeps its own copy; reads add them up. */
 struct ctn_port_stats {
 	uint64_t rx_packets, rx_bytes; /**< frames taken in from outside */
 	uint64_t tx_packets, tx_bytes; /**< frames handed out */
 	uint64_t drops[CTN_DROP_MAX];  /**< by reason */
 };
+
+/** Frames one worker queued for a port during one forwarding pass. */
+struct ctn_txq {
+	struct ctn_pkt *pkts[CTN_BURST]; /**< in order */
+	uint32_t n;                      /**< entries */
+	bool pending;                    /**< on the worker's list of queues to flush */
+};
+
+/** What belongs to one worker in a port: its counters and its transmit queue,
+ *  on cache lines of their own so workers do not share them. */
+struct ctn_port_local {
+	struct ctn_port_stats st; /**< this worker's counters */
+	struct ctn_txq txq;       /**< this worker's frames for the port */
+} __attribute__((aligned(64)));
 
 /* Offload capabilities of a port (CTN_CAP_*): what it takes as it is. Whatever a
  * port lacks, ctn_offload_egress() finishes in software before the port sees it. */
@@ -62,22 +84,27 @@ struct ctn_port_info {
 	bool packet_info;  /**< frames carry the 4-byte tun packet-info prefix */
 	bool broken;       /**< taken out of service */
 	char reason[128];  /**< why, when broken */
+	uint32_t worker;   /**< index of the worker that polls its input */
 };
 
-/** The hooks. Every hook runs on the engine thread. */
+/** The hooks. @w is the worker thread calling: its packet pool, its scratch
+ *  buffer and its slot of the port's counters (p->local[w->id]). */
 struct ctn_port_ops {
 	const char *kind; /**< short name, e.g. "tap" */
-	/** Read up to @max frames into packets taken from the engine's pool; fill
-	 *  pkts[] and return how many (0 when nothing is waiting). Stop early once
+	/** Read up to @max frames into packets taken from @w's pool; fill pkts[] and
+	 *  return how many (0 when nothing is waiting). Stop early once
 	 *  CTN_BURST_BYTES have been read; a burst of fewer than @max frames and
 	 *  fewer bytes means nothing more is waiting. Drops are counted in the
-	 *  port's stats. On a fatal error call ctn_port_break() and return 0. */
-	int (*rx_burst)(struct ctn_port *p, struct ctn_pkt **pkts, int max);
+	 *  port's stats. On a fatal error call ctn_port_break() and return 0.
+	 *  Called by the port's owner only. */
+	int (*rx_burst)(struct ctn_port *p, struct ctn_worker *w, struct ctn_pkt **pkts, int max);
 	/** Send @n frames. The caller keeps ownership of the packets (they may go to
 	 *  other ports too) but lets the port finish offload work on them in place.
-	 *  Counts tx and drops itself. */
-	void (*tx_burst)(struct ctn_port *p, struct ctn_pkt **pkts, int n);
-	/** Release the port's fds and memory, including the port itself. */
+	 *  Counts tx and drops itself. Called by any worker, possibly by several at
+	 *  once: what it touches besides @w's slot must be safe for that. */
+	void (*tx_burst)(struct ctn_port *p, struct ctn_worker *w, struct ctn_pkt **pkts, int n);
+	/** Release the port's fds and memory, including the port itself (which was
+	 *  allocated with ctn_port_alloc). Called with every worker paused. */
 	void (*close)(struct ctn_port *p);
 	/** Fill kind-specific fields of @info (kind, ifname, caps ...). */
 	void (*info)(const struct ctn_port *p, struct ctn_port_info *info);
@@ -89,23 +116,28 @@ struct ctn_port {
 	struct ctn_engine *eng;         /**< owner */
 	uint32_t id;                    /**< slot in the engine */
 	uint32_t lan;                   /**< lan id, or CTN_LAN_NONE */
+	uint32_t worker;                /**< index of the worker that polls its input */
 	int fd;                         /**< fd polled for input, or -1 */
 	int pidfd;                      /**< process whose exit removes the port, or -1 */
 	uint32_t caps;                  /**< CTN_CAP_* */
-	bool broken;                    /**< out of service, awaiting removal */
-	char reason[128];               /**< why it broke */
-	struct ctn_port_stats st;       /**< counters */
-	struct ctn_pkt *txq[CTN_BURST]; /**< frames queued during one forwarding pass */
-	uint32_t ntx;                   /**< entries in txq */
-	bool tx_pending;                /**< on the engine's list of ports to flush */
+	CTN_ATOMIC(bool) broken;            /**< out of service, awaiting removal */
+	bool down;                      /**< taken out of its lan and reported */
+	char reason[128];               /**< why it broke (written by whoever broke it first) */
+	struct ctn_port_local local[CTN_MAX_WORKERS]; /**< per worker (see above) */
 };
 
 #define CTN_LAN_NONE UINT32_MAX
 
-/** Take @p out of service: stop polling it, close its fds, remove it from its
- *  lan and report @fmt to the control plane. Idempotent. */
+/** Take @p out of service, from any worker: it stops being polled and sent to at
+ *  once; the engine's first worker then closes its fds, removes it from its lan
+ *  and reports @fmt to the control plane. The first reason given wins. */
 void ctn_port_break(struct ctn_port *p, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+
+/** Zeroed memory for a port struct of @size bytes (a kind's struct embedding
+ *  struct ctn_port), aligned for its per-worker slots; free() releases it.
+ *  NULL when out of memory. */
+void *ctn_port_alloc(size_t size);
 
 /** Open a port on an fd handed over by a client: a tap (any flags) or a datagram
  *  or seqpacket socket carrying one frame per message. On success the port owns

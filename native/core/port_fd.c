@@ -42,7 +42,6 @@ struct fd_port {
 	uint32_t prefix;       /**< pi + vnet bytes in front of each frame */
 	char ifname[IFNAMSIZ]; /**< tap name (in its own namespace) */
 	uint32_t caps;         /**< offloads agreed with the kernel (CTN_CAP_*) */
-	uint8_t *scratch;      /**< CTN_BUF_SIZE bytes for software segments */
 };
 
 /** Our port from the base pointer. */
@@ -76,10 +75,11 @@ static int rx_decode(struct fd_port *fp, struct ctn_pkt *pkt, size_t n)
 }
 
 /** rx_burst hook. */
-static int fd_rx_burst(struct ctn_port *p, struct ctn_pkt **pkts, int max)
+static int fd_rx_burst(struct ctn_port *p, struct ctn_worker *w, struct ctn_pkt **pkts, int max)
 {
 	struct fd_port *fp = fdp(p);
-	struct ctn_pktpool *pool = ctn_engine_pool(p->eng);
+	struct ctn_pktpool *pool = &w->pool;
+	struct ctn_port_stats *st = &p->local[w->id].st;
 	int got = 0;
 	uint32_t bytes = 0;
 	while (got < max && bytes < CTN_BURST_BYTES) {
@@ -87,7 +87,7 @@ static int fd_rx_burst(struct ctn_port *p, struct ctn_pkt **pkts, int max)
 		if (!pkt) {
 			/* Leave the frames in the device; level-triggered epoll
 			 * brings us back once buffers are free. */
-			p->st.drops[CTN_DROP_NO_BUFFER]++;
+			st->drops[CTN_DROP_NO_BUFFER]++;
 			break;
 		}
 		ssize_t n;
@@ -107,7 +107,7 @@ static int fd_rx_burst(struct ctn_port *p, struct ctn_pkt **pkts, int max)
 				ctn_port_break(p, "read: %s", strerror(er));
 				break;
 			}
-			p->st.drops[CTN_DROP_RX_ERROR]++;
+			st->drops[CTN_DROP_RX_ERROR]++;
 			break;
 		}
 		if (n == 0 && !fp->tap) {
@@ -119,19 +119,19 @@ static int fd_rx_burst(struct ctn_port *p, struct ctn_pkt **pkts, int max)
 				ctn_port_break(p, "peer closed the socket");
 				break;
 			}
-			p->st.drops[CTN_DROP_RUNT]++;
+			st->drops[CTN_DROP_RUNT]++;
 			continue;
 		}
 		int drop = (!fp->tap && (size_t)n > CTN_FRAME_MAX) ? CTN_DROP_TOO_BIG
 								     : rx_decode(fp, pkt, (size_t)n);
 		if (drop) {
-			p->st.drops[drop]++;
+			st->drops[drop]++;
 			ctn_pkt_free(pool, pkt);
 			continue;
 		}
 		pkt->in_port = p->id;
-		p->st.rx_packets++;
-		p->st.rx_bytes += pkt->len;
+		st->rx_packets++;
+		st->rx_bytes += pkt->len;
 		pkts[got++] = pkt;
 		bytes += pkt->len;
 	}
@@ -154,10 +154,17 @@ static void tx_prefix(struct fd_port *fp, uint8_t *data, uint32_t len, const str
 		ctn_vnet_encode(vnet, pre + (fp->pi ? PI_LEN : 0), fp->vnet_len);
 }
 
+/** Where fd_emit writes and counts. */
+struct fd_tx {
+	struct fd_port *fp;          /**< the port */
+	struct ctn_port_stats *st;   /**< the calling worker's counters */
+};
+
 /** ctn_emit_fn: write one wire frame with its prefix, counting it. */
 static int fd_emit(void *arg, uint8_t *data, uint32_t len, const struct ctn_vnet *vnet)
 {
-	struct fd_port *fp = arg;
+	struct fd_tx *tx = arg;
+	struct fd_port *fp = tx->fp;
 	struct ctn_port *p = &fp->base;
 	if (p->broken)
 		return CTN_DROP_TX_DOWN;
@@ -170,8 +177,8 @@ static int fd_emit(void *arg, uint8_t *data, uint32_t len, const struct ctn_vnet
 			w = send(p->fd, data, len, MSG_DONTWAIT | MSG_NOSIGNAL);
 	} while (w < 0 && errno == EINTR);
 	if (w >= 0) {
-		p->st.tx_packets++;
-		p->st.tx_bytes += len;
+		tx->st->tx_packets++;
+		tx->st->tx_bytes += len;
 		return 0;
 	}
 	int er = errno;
@@ -185,14 +192,16 @@ static int fd_emit(void *arg, uint8_t *data, uint32_t len, const struct ctn_vnet
 }
 
 /** tx_burst hook: one write per wire frame; what the port cannot take as it
- *  is (a GSO frame, a partial checksum) is finished in software first. */
-static void fd_tx_burst(struct ctn_port *p, struct ctn_pkt **pkts, int n)
+ *  is (a GSO frame, a partial checksum) is finished in software first, in the
+ *  calling worker's scratch buffer. Writes to one fd from several workers are
+ *  safe: each is one whole frame. */
+static void fd_tx_burst(struct ctn_port *p, struct ctn_worker *w, struct ctn_pkt **pkts, int n)
 {
-	struct fd_port *fp = fdp(p);
+	struct fd_tx tx = {fdp(p), &p->local[w->id].st};
 	for (int i = 0; i < n && !p->broken; i++) {
-		int drop = ctn_offload_egress(pkts[i], p->caps, fp->scratch, fd_emit, fp);
+		int drop = ctn_offload_egress(pkts[i], p->caps, w->scratch, fd_emit, &tx);
 		if (drop)
-			p->st.drops[drop]++;
+			tx.st->drops[drop]++;
 	}
 }
 
@@ -201,7 +210,6 @@ static void fd_close(struct ctn_port *p)
 {
 	if (p->fd >= 0)
 		close(p->fd);
-	free(fdp(p)->scratch);
 	free(fdp(p));
 }
 
@@ -328,7 +336,7 @@ struct ctn_port *ctn_port_fd_open(struct ctn_engine *e, int fd, char *err, size_
 		snprintf(err, errlen, "fd %d is not open", fd);
 		return NULL;
 	}
-	struct fd_port *fp = calloc(1, sizeof(*fp));
+	struct fd_port *fp = ctn_port_alloc(sizeof(*fp));
 	if (!fp) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
@@ -352,17 +360,11 @@ struct ctn_port *ctn_port_fd_open(struct ctn_engine *e, int fd, char *err, size_
 		goto bad;
 	}
 	(void)e;
-	fp->scratch = malloc(CTN_BUF_SIZE);
-	if (!fp->scratch) {
-		snprintf(err, errlen, "out of memory");
-		goto bad;
-	}
 	fp->base.ops = &fd_ops;
 	fp->base.fd = fd;
 	fp->base.caps = fp->caps;
 	return &fp->base;
 bad:
-	free(fp->scratch);
 	free(fp);
 	return NULL;
 }

@@ -23,6 +23,13 @@ function posInt(v: string): number {
   return n;
 }
 
+/** Parse --threads: 1 to 8. */
+function threadCount(v: string): number {
+  const n = posInt(v);
+  if (n > 8) throw new InvalidArgumentError('must be 1 to 8');
+  return n;
+}
+
 /** The socket path from -s or $CONTAINET_SOCK. */
 function socketOf(cmd: Command): string {
   const s = (cmd.optsWithGlobals() as { socket?: string }).socket ?? process.env.CONTAINET_SOCK;
@@ -49,6 +56,7 @@ function runDaemon(cmd: Command): void {
     authtoken?: string;
     logLevel: Level;
     poolSize?: number;
+    threads: number;
   };
   const logger = new Logger(o.logLevel);
   const daemon = new Daemon({
@@ -58,6 +66,7 @@ function runDaemon(cmd: Command): void {
     defaultLan: o.defaultLan,
     authtoken: o.authtoken ?? process.env.CONTAINET_AUTHTOKEN,
     poolSize: o.poolSize,
+    threads: o.threads,
     logger,
   });
   try {
@@ -96,7 +105,7 @@ function printShow(objects: Record<string, unknown>[]): void {
   process.stdout.write('\n');
   process.stdout.write(
     table(
-      ['PORT', 'LAN', 'TYPE', 'IFNAME', 'NODE', 'PID', 'FRAMING', 'OFFLOADS'],
+      ['PORT', 'LAN', 'TYPE', 'IFNAME', 'NODE', 'PID', 'FRAMING', 'OFFLOADS', 'THREAD'],
       ports.map((p) => [
         String(p.name),
         String(p.lan),
@@ -106,6 +115,7 @@ function printShow(objects: Record<string, unknown>[]): void {
         p.pid === null ? '-' : Number(p.pid),
         [p.packetInfo ? 'packet-info' : '', p.vnetHdr ? 'vnet-hdr' : ''].filter(Boolean).join('+') || 'plain',
         ((p.offloads as string[] | undefined) ?? []).join(',') || '-',
+        Number(p.thread),
       ]),
     ),
   );
@@ -152,7 +162,8 @@ export function buildProgram(): Command {
     .addOption(new Option('--mac-table-size <entries>', 'MAC table size of new lans').default(8192).argParser(posInt))
     .option('--default-lan <name>', 'lan created at start, used when a client names none', 'lan0')
     .option('--authtoken <token>', 'daemon: require this token in every request; commands: send it (default: $CONTAINET_AUTHTOKEN)')
-    .addOption(new Option('--pool-size <buffers>', 'packet buffers of the engine').argParser(posInt))
+    .addOption(new Option('--pool-size <buffers>', 'packet buffers of each thread').argParser(posInt))
+    .addOption(new Option('--threads <n>', 'dataplane worker threads, 1 to 8; each port is polled by one of them').default(1).argParser(threadCount))
     .addOption(new Option('--log-level <level>', 'log level').choices(['debug', 'info', 'warn', 'error']).default('info'))
     .allowExcessArguments(false)
     .action((_opts, cmd: Command) => runDaemon(cmd));

@@ -23,8 +23,10 @@ export interface DaemonOptions {
   defaultLan: string;
   /** when set, every request must carry it as "authtoken" */
   authtoken?: string | undefined;
-  /** packet buffers of the engine */
+  /** packet buffers of each worker thread */
   poolSize?: number | undefined;
+  /** worker threads of the engine (default 1) */
+  threads?: number | undefined;
   logger: Logger;
 }
 
@@ -62,7 +64,7 @@ export class Daemon {
    *  with the reason when any of it fails (nothing is left behind). */
   start(): void {
     const n = native();
-    this.engine = new n.Engine((ev) => this.onEvent(ev), { poolSize: this.opts.poolSize });
+    this.engine = new n.Engine((ev) => this.onEvent(ev), { poolSize: this.opts.poolSize, threads: this.opts.threads });
     try {
       // Claim the socket first: a refused path must be the only thing said.
       this.engine.listen(this.opts.socket);
@@ -72,7 +74,8 @@ export class Daemon {
       this.engine = undefined;
       throw e;
     }
-    this.log.info(`containet listening on ${this.opts.socket} (default lan ${this.opts.defaultLan})`);
+    const threads = this.engine.threads();
+    this.log.info(`containet listening on ${this.opts.socket} (default lan ${this.opts.defaultLan}, ${threads} thread${threads > 1 ? 's' : ''})`);
   }
 
   /** Close every port and connection and remove the socket file. Idempotent. */
@@ -233,7 +236,9 @@ export class Daemon {
     if (this.model.has(name)) throw new ProtocolError(`an object named "${name}" already exists`);
     let info;
     try {
-      info = this.eng().addFdPort(fd, lan.id);
+      if (req.thread !== undefined && req.thread >= this.eng().threads())
+        throw new ProtocolError(`add-etherfd: "thread" ${req.thread} does not exist (the daemon runs ${this.eng().threads()})`);
+      info = this.eng().addFdPort(fd, lan.id, req.thread);
     } catch (e) {
       throw new ProtocolError((e as Error).message);
     }
@@ -259,6 +264,7 @@ export class Daemon {
       vnetHdr: info.vnetHdr,
       packetInfo: info.packetInfo,
       offloads: info.offloads,
+      thread: info.thread,
       created: new Date(),
     };
     this.model.add(port);
@@ -335,6 +341,7 @@ export class Daemon {
       vnetHdr: p.vnetHdr,
       packetInfo: p.packetInfo,
       offloads: p.offloads,
+      thread: p.thread,
       created: p.created.toISOString(),
     }));
     return [...lans, ...ports];

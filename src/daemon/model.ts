@@ -38,6 +38,8 @@ export interface PortObject {
   packetInfo: boolean;
   /** offloads the port takes as they are ('csum', 'tso', 'uso') */
   offloads: string[];
+  /** the engine's worker thread that polls its input */
+  thread: number;
   created: Date;
 }
 

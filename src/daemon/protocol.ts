@@ -10,7 +10,7 @@
  *
  * | verb             | fds | fields                                                   | reply            |
  * |------------------|-----|----------------------------------------------------------|------------------|
- * | add-etherfd      | 1   | ifname, nodeid; optional lan, name, pid                  | {}               |
+ * | add-etherfd      | 1   | ifname, nodeid; optional lan, name, pid, thread          | {}               |
  * | remove-etherfd   | 0   | nodeid; optional ifname                                  | {}               |
  * | add-lan          | 0   | name; optional aging (s), mac-table-size                 | {}               |
  * | set              | 0   | name; optional aging (s)                                 | {}               |
@@ -28,7 +28,7 @@ export const MAX_REQUEST = 1 << 20;
 
 /** A request, validated. */
 export type Request =
-  | { verb: 'add-etherfd'; ifname: string; nodeid: string; lan?: string; name?: string; pid?: number }
+  | { verb: 'add-etherfd'; ifname: string; nodeid: string; lan?: string; name?: string; pid?: number; thread?: number }
   | { verb: 'remove-etherfd'; nodeid: string; ifname?: string }
   | { verb: 'add-lan'; name: string; aging?: number; macTableSize?: number }
   | { verb: 'set'; name: string; aging?: number }
@@ -157,11 +157,11 @@ function str(o: Record<string, unknown>, key: string, verb: string, required: bo
 }
 
 /** Field @key of @o as a positive integer, if present. */
-function posInt(o: Record<string, unknown>, key: string, verb: string, max: number): number | undefined {
+function posInt(o: Record<string, unknown>, key: string, verb: string, max: number, min = 1): number | undefined {
   const v = o[key];
   if (v === undefined) return undefined;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0 || v > max)
-    throw new ProtocolError(`${verb}: "${key}" must be an integer from 1 to ${max}`);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max)
+    throw new ProtocolError(`${verb}: "${key}" must be an integer from ${min} to ${max}`);
   return v;
 }
 
@@ -201,13 +201,15 @@ export function parseRequest(text: string, token: string | undefined): Request {
   const b = body(o[verb], verb);
   switch (verb as Request['verb']) {
     case 'add-etherfd': {
-      onlyFields(b, verb, ['ifname', 'nodeid', 'lan', 'name', 'pid']);
+      onlyFields(b, verb, ['ifname', 'nodeid', 'lan', 'name', 'pid', 'thread']);
       const r: Request = { verb: 'add-etherfd', ifname: str(b, 'ifname', verb, true)!, nodeid: str(b, 'nodeid', verb, true)! };
       const lan = str(b, 'lan', verb, false);
       if (lan !== undefined) r.lan = lan;
       if (b.name !== undefined) r.name = checkName(b.name, 'add-etherfd: "name"');
       const pid = posInt(b, 'pid', verb, 2 ** 22);
       if (pid !== undefined) r.pid = pid;
+      const thread = posInt(b, 'thread', verb, 63, 0);
+      if (thread !== undefined) r.thread = thread;
       return r;
     }
     case 'remove-etherfd': {

@@ -1,0 +1,120 @@
+/**
+ * Traffic helpers for end-to-end tests: a TCP transfer between two namespaces
+ * whose bytes are checked end to end (sha256) and whose receiving stack must
+ * count no TCP checksum error, and a port's counters from a running daemon.
+ */
+import { type ExecutionContext } from 'ava';
+import { spawn } from 'node:child_process';
+
+import { native } from '../../src/native.js';
+import { inNetns, netns, stopChild, uniqueName, waitFor, type TestDaemon } from './env.js';
+
+/** Python receiver: accept one connection, print sha256 and length of what came. */
+export const RECEIVER = `
+import hashlib, socket, sys
+fam = socket.AF_INET6 if ':' in sys.argv[1] else socket.AF_INET
+s = socket.socket(fam, socket.SOCK_STREAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], int(sys.argv[2]))); s.listen(1)
+print('ready', flush=True)
+c, _ = s.accept(); h = hashlib.sha256(); n = 0
+while True:
+    b = c.recv(1 << 20)
+    if not b: break
+    h.update(b); n += len(b)
+print(h.hexdigest(), n, flush=True)
+`;
+
+/** Python sender: send N bytes from a seeded generator, print their sha256. */
+export const SENDER = `
+import hashlib, random, socket, sys
+fam = socket.AF_INET6 if ':' in sys.argv[1] else socket.AF_INET
+c = socket.socket(fam, socket.SOCK_STREAM); c.settimeout(30)
+c.connect((sys.argv[1], int(sys.argv[2])))
+rnd = random.Random(int(sys.argv[4])); h = hashlib.sha256(); left = int(sys.argv[3])
+while left:
+    b = rnd.randbytes(min(left, 1 << 20)); c.sendall(b); h.update(b); left -= len(b)
+c.shutdown(socket.SHUT_WR); c.recv(1); c.close()
+print(h.hexdigest(), flush=True)
+`;
+
+/** Send @bytes from namespace @from to @addr (in namespace @to); both hashes must match. */
+export async function transfer(t: ExecutionContext, from: string, to: string, addr: string, bytes: number, label: string) {
+  const port = String(20000 + Math.floor(Math.random() * 20000));
+  const rx = spawn('ip', ['netns', 'exec', to, 'python3', '-c', RECEIVER, addr, port], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  rx.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
+  rx.stderr.setEncoding('utf8').on('data', (s: string) => (err += s));
+  t.teardown(() => stopChild(rx));
+  const done = new Promise<void>((r) => rx.once('exit', () => r()));
+  await waitFor(`the receiver in ${to} (${err})`, () => out.includes('ready'));
+  const seed = String(Math.floor(Math.random() * 1e9));
+  const tx = await inNetns(from, ['python3', '-c', SENDER, addr, port, String(bytes), seed], { timeout: 60000 });
+  t.is(tx.exitCode, 0, `${label}: sender failed: ${tx.stderr}`);
+  await Promise.race([done, new Promise((r) => setTimeout(r, 30000))]);
+  const [hash, n] = out.split('\n')[1]?.split(' ') ?? [];
+  t.is(Number(n), bytes, `${label}: bytes received (${err})`);
+  t.is(hash, tx.stdout.trim(), `${label}: sha256 of what arrived`);
+  // TCP would hide a bad segment by retransmitting it: the receiving stack
+  // must have found no checksum error at all.
+  t.is(await tcpCsumErrors(to), 0, `${label}: TCP checksum errors counted by the receiver`);
+}
+
+/** TCP InCsumErrors of namespace @ns (from its /proc/net/snmp). */
+export async function tcpCsumErrors(ns: string): Promise<number> {
+  const lines = (await inNetns(ns, ['cat', '/proc/net/snmp'])).stdout.split('\n').filter((l) => l.startsWith('Tcp:'));
+  const [names, values] = lines.map((l) => l.trim().split(/\s+/));
+  const i = names?.indexOf('InCsumErrors') ?? -1;
+  if (i < 0 || !values) throw new Error(`no TCP InCsumErrors in /proc/net/snmp of ${ns}`);
+  return Number(values[i]);
+}
+
+/** Counters of port @name. */
+export async function portStats(d: TestDaemon, name: string) {
+  const r = (await d.request({ stats: { name } })) as { ports: { rxPackets: number; rxBytes: number; txPackets: number; txBytes: number; drops: Record<string, number> }[] };
+  return r.ports[0]!;
+}
+
+
+/** A tap in a namespace of its own, attached to a running daemon. */
+export interface TapPort {
+  ns: string;
+  /** the port's name in the daemon */
+  name: string;
+}
+
+/**
+ * Make a namespace (removed at teardown) holding an `eth0` tap with address
+ * @ipv4/24 (and @ipv6/64 when given), MTU 1500, and attach it to @d as port
+ * "<prefix><unique>"; @extra goes into the add-etherfd request (lan, thread).
+ */
+export async function tapPort(
+  t: ExecutionContext,
+  d: TestDaemon,
+  opts: { framing: 'vnet' | 'pi' | 'plain'; ipv4: string; ipv6?: string; extra?: Record<string, unknown> },
+): Promise<TapPort> {
+  const ns = await netns(t, 'tp');
+  const fd = native().tapCreate({
+    netns: `/run/netns/${ns}`,
+    ifname: 'eth0',
+    vnetHdr: opts.framing === 'vnet',
+    packetInfo: opts.framing === 'pi',
+    ipv4: opts.ipv4,
+    prefix: 24,
+    mtu: 1500,
+    up: true,
+    loUp: true,
+  });
+  const name = uniqueName(opts.framing);
+  try {
+    await d.request({ 'add-etherfd': { ifname: 'eth0', nodeid: name, name, ...opts.extra } }, fd);
+  } finally {
+    native().closeFd(fd);
+  }
+  if (opts.ipv6) {
+    const r = await inNetns(ns, ['ip', '-6', 'addr', 'add', `${opts.ipv6}/64`, 'dev', 'eth0', 'nodad']);
+    if (r.exitCode !== 0) throw new Error(`ip -6 addr add in ${ns}: ${r.stderr}`);
+  }
+  return { ns, name };
+}
