@@ -103,7 +103,7 @@ export interface TapCreateOptions {
 
 /** The addon's exports. */
 export interface NativeBinding {
-  Engine: new (onEvent: (ev: EngineEvent) => void, opts?: { poolSize?: number | undefined; threads?: number | undefined }) => NativeEngine;
+  Engine: new (onEvent: (ev: EngineEvent) => void, opts?: { poolSize?: number | undefined; threads?: number | undefined; pollUs?: number | undefined }) => NativeEngine;
   /** Create a tap (inside a network namespace); returns its fd. */
   tapCreate(opts: TapCreateOptions): number;
   /** One request on a switch socket with fds attached (a single fd, -1 for none,

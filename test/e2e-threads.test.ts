@@ -3,7 +3,9 @@
  * threads (or pinned with "thread"), two pairs of namespaces move files at the
  * same time through ports polled by different threads, and every byte arrives.
  */
-import { startDaemon, rootTest } from './helpers/env.js';
+import { readFileSync } from 'node:fs';
+
+import { inNetns, startDaemon, rootTest } from './helpers/env.js';
 import { portStats, tapPort, transfer } from './helpers/traffic.js';
 
 rootTest('--threads 2: ports spread over both threads; two transfers at once arrive intact', async (t) => {
@@ -55,4 +57,31 @@ rootTest('--threads out of range is refused before anything starts', async (t) =
     t.not(r.exitCode, 0, `--threads ${bad}`);
     t.regex(r.stderr, /threads/);
   }
+});
+
+/** CPU time (user + system, in clock ticks) the process @pid has used. */
+function cpuTicks(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
+  return Number(fields[11]) + Number(fields[12]); // utime, stime
+}
+
+rootTest('adaptive polling (--poll-us) spins only while traffic flows: an idle daemon sleeps', async (t) => {
+  const d = await startDaemon(t, { args: ['--poll-us', '200000', '--threads', '2'] });
+  const a = await tapPort(t, d, { framing: 'vnet', ipv4: '10.13.0.1' });
+  const b = await tapPort(t, d, { framing: 'vnet', ipv4: '10.13.0.2' });
+  await transfer(t, a.ns, b.ns, '10.13.0.2', 4 << 20, 'with a 200 ms polling window');
+  // Silence the namespaces (IPv6 router solicitations and reports would open
+  // the window again), let the window close, then measure.
+  for (const ns of [a.ns, b.ns]) {
+    const r = await inNetns(ns, ['sysctl', '-qw', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.eth0.disable_ipv6=1']);
+    t.is(r.exitCode, 0, r.stderr);
+  }
+  await new Promise((r) => setTimeout(r, 1500));
+  const before = cpuTicks(d.pid);
+  await new Promise((r) => setTimeout(r, 2000));
+  const used = cpuTicks(d.pid) - before;
+  // Spinning would take about 100 ticks a second per worker; sleeping, ~0.
+  t.log(`idle daemon: ${used} ticks of CPU in 2 s`);
+  t.true(used < 40, `the idle daemon used ${used} ticks of CPU in 2 s`);
 });

@@ -132,7 +132,7 @@ class Engine : public Napi::ObjectWrap<Engine> {
                        });
   }
 
-  // new Engine(onEvent, { poolSize, threads })
+  // new Engine(onEvent, { poolSize, threads, pollUs })
   Engine(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Engine>(info) {
     Napi::Env env = info.Env();
     if (info.Length() < 1 || !info[0].IsFunction())
@@ -143,6 +143,8 @@ class Engine : public Napi::ObjectWrap<Engine> {
       if (ps.IsNumber()) cfg.pool_size = ps.As<Napi::Number>().Uint32Value();
       Napi::Value th = info[1].As<Napi::Object>().Get("threads");
       if (th.IsNumber()) cfg.threads = th.As<Napi::Number>().Uint32Value();
+      Napi::Value pu = info[1].As<Napi::Object>().Get("pollUs");
+      if (pu.IsNumber()) cfg.poll_us = pu.As<Napi::Number>().Uint32Value();
     }
     tsfn_ = Napi::ThreadSafeFunction::New(env, info[0].As<Napi::Function>(), "containet-engine", 0, 1);
     char err[256] = "";

@@ -76,6 +76,7 @@ struct cmd {
 struct ctn_engine {
 	struct ctn_worker *workers[CTN_MAX_WORKERS]; /**< [0] runs commands */
 	uint32_t nworkers;
+	uint32_t poll_us;                        /**< adaptive polling after traffic (0: off) */
 	int cmdfd;                               /**< eventfd: commands waiting (worker 0) */
 	int timerfd;                             /**< 1 Hz housekeeping (worker 0) */
 	_Atomic bool stop;                       /**< every worker leaves its loop */
@@ -266,15 +267,18 @@ static void tx_flush(struct ctn_worker *w)
 	w->ntx_pending = 0;
 }
 
-/** Port @p (owned by @w) is readable: read, forward and send a few bursts. */
-static void port_input(struct ctn_worker *w, struct ctn_port *p, uint32_t events)
+/** Port @p (owned by @w) is readable: read, forward and send a few bursts.
+ *  Returns how many frames it read. */
+static int port_input(struct ctn_worker *w, struct ctn_port *p, uint32_t events)
 {
 	struct ctn_engine *e = w->eng;
 	struct ctn_pkt *pkts[CTN_BURST];
+	int total = 0;
 	for (int round = 0; round < RX_BURSTS_PER_WAKE && !p->broken; round++) {
 		int n = p->ops->rx_burst(p, w, pkts, CTN_BURST);
 		if (n <= 0)
 			break;
+		total += n;
 		struct ctn_lan *lan = p->lan < CTN_MAX_LANS ? e->lans[p->lan] : NULL;
 		if (lan)
 			ctn_lan_forward(w, lan, p, pkts, n);
@@ -292,6 +296,7 @@ static void port_input(struct ctn_worker *w, struct ctn_port *p, uint32_t events
 	/* Hang-up with nothing left to read: the device or the peer is gone. */
 	if (!p->broken && (events & (EPOLLERR | EPOLLHUP)))
 		ctn_port_break(p, "%s", (events & EPOLLERR) ? "device error (gone?)" : "peer hung up");
+	return total;
 }
 
 /* ------------------------------------------------------------ ports & lans */
@@ -599,8 +604,8 @@ static void housekeeping(struct ctn_engine *e, uint64_t now_ms)
 			ctn_mactable_expire(&e->lans[i]->macs, now_ms);
 }
 
-/** Dispatch one ready fd of worker @w. */
-static void dispatch(struct ctn_worker *w, const struct epoll_event *ev)
+/** Dispatch one ready fd of worker @w. Returns the frames read from a port. */
+static int dispatch(struct ctn_worker *w, const struct epoll_event *ev)
 {
 	struct ctn_engine *e = w->eng;
 	uint32_t kind = (uint32_t)(ev->data.u64 >> 32);
@@ -629,7 +634,7 @@ static void dispatch(struct ctn_worker *w, const struct epoll_event *ev)
 		 * this batch: look it up again. */
 		p = ctn_engine_port(e, idx);
 		if (p && !p->broken && p->worker == w->id)
-			port_input(w, p, ev->events);
+			return port_input(w, p, ev->events);
 		break;
 	case CTN_FD_PIDFD:
 		p = ctn_engine_port(e, idx);
@@ -637,16 +642,33 @@ static void dispatch(struct ctn_worker *w, const struct epoll_event *ev)
 			ctn_port_break(p, "owner process exited");
 		break;
 	}
+	return 0;
 }
 
-/** A worker thread. */
+/** Monotonic clock in nanoseconds. */
+static uint64_t clock_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/**
+ * A worker thread. It sleeps in epoll_wait until an fd is ready; with adaptive
+ * polling (poll_us > 0) it keeps asking epoll without sleeping for poll_us after
+ * the last frame it read, so a busy flow's next frames are picked up without a
+ * wake-up (which costs the sender too: a tap's writer pays for waking its
+ * reader), and goes back to sleep as soon as traffic pauses that long.
+ */
 static void *worker_main(void *arg)
 {
 	struct ctn_worker *w = arg;
 	struct ctn_engine *e = w->eng;
 	struct epoll_event evs[EPOLL_EVENTS];
+	uint64_t poll_ns = (uint64_t)e->poll_us * 1000, poll_until = 0;
+	bool polling = false;
 	while (!atomic_load_explicit(&e->stop, memory_order_relaxed)) {
-		int n = epoll_wait(w->epfd, evs, EPOLL_EVENTS, -1);
+		int n = epoll_wait(w->epfd, evs, EPOLL_EVENTS, polling ? 0 : -1);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -659,11 +681,20 @@ static void *worker_main(void *arg)
 			worker_wait_resume(w);
 			continue;
 		}
+		if (n == 0) {
+			polling = clock_ns() < poll_until;
+			continue;
+		}
 		w->now_ms = clock_ms();
+		int frames = 0;
 		for (int i = 0; i < n && !e->stop; i++)
-			dispatch(w, &evs[i]);
+			frames += dispatch(w, &evs[i]);
 		if (w->id == 0 && atomic_load_explicit(&e->breaks, memory_order_relaxed))
 			reap_broken(e);
+		if (frames && poll_ns) {
+			poll_until = clock_ns() + poll_ns;
+			polling = true;
+		}
 	}
 	return NULL;
 }
@@ -736,6 +767,7 @@ struct ctn_engine *ctn_engine_new(const struct ctn_engine_cfg *cfg, ctn_event_fn
 		return NULL;
 	}
 	e->cmdfd = e->timerfd = -1;
+	e->poll_us = cfg ? cfg->poll_us : 0;
 	e->on_event = fn;
 	e->opaque = opaque;
 	pthread_mutex_init(&e->cmd_lock, NULL);

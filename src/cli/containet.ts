@@ -23,6 +23,13 @@ function posInt(v: string): number {
   return n;
 }
 
+/** Parse a non-negative integer option (at most 1e6). */
+function nonNegInt(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 1_000_000) throw new InvalidArgumentError('must be an integer from 0 to 1000000');
+  return n;
+}
+
 /** Parse --threads: 1 to 8. */
 function threadCount(v: string): number {
   const n = posInt(v);
@@ -57,6 +64,7 @@ function runDaemon(cmd: Command): void {
     logLevel: Level;
     poolSize?: number;
     threads: number;
+    pollUs: number;
   };
   const logger = new Logger(o.logLevel);
   const daemon = new Daemon({
@@ -67,6 +75,7 @@ function runDaemon(cmd: Command): void {
     authtoken: o.authtoken ?? process.env.CONTAINET_AUTHTOKEN,
     poolSize: o.poolSize,
     threads: o.threads,
+    pollUs: o.pollUs,
     logger,
   });
   try {
@@ -163,6 +172,7 @@ export function buildProgram(): Command {
     .option('--default-lan <name>', 'lan created at start, used when a client names none', 'lan0')
     .option('--authtoken <token>', 'daemon: require this token in every request; commands: send it (default: $CONTAINET_AUTHTOKEN)')
     .addOption(new Option('--pool-size <buffers>', 'packet buffers of each thread').argParser(posInt))
+    .addOption(new Option('--poll-us <us>', 'adaptive polling: a worker keeps polling this long after the last frame before it sleeps (0: off)').default(50).argParser(nonNegInt))
     .addOption(new Option('--threads <n>', 'dataplane worker threads, 1 to 8; each port is polled by one of them').default(1).argParser(threadCount))
     .addOption(new Option('--log-level <level>', 'log level').choices(['debug', 'info', 'warn', 'error']).default('info'))
     .allowExcessArguments(false)

@@ -27,6 +27,8 @@ export interface DaemonOptions {
   poolSize?: number | undefined;
   /** worker threads of the engine (default 1) */
   threads?: number | undefined;
+  /** adaptive polling: microseconds a worker keeps polling after traffic (0: off) */
+  pollUs?: number | undefined;
   logger: Logger;
 }
 
@@ -64,7 +66,7 @@ export class Daemon {
    *  with the reason when any of it fails (nothing is left behind). */
   start(): void {
     const n = native();
-    this.engine = new n.Engine((ev) => this.onEvent(ev), { poolSize: this.opts.poolSize, threads: this.opts.threads });
+    this.engine = new n.Engine((ev) => this.onEvent(ev), { poolSize: this.opts.poolSize, threads: this.opts.threads, pollUs: this.opts.pollUs });
     try {
       // Claim the socket first: a refused path must be the only thing said.
       this.engine.listen(this.opts.socket);

@@ -1,0 +1,76 @@
+/**
+ * A containet daemon of the bench's own (started by pid, stopped by that pid)
+ * and taps made inside a namespace with the addon and handed to it, as
+ * containode does.
+ */
+import path from 'node:path';
+
+import { request } from '../src/client.js';
+import { native, packageRoot } from '../src/native.js';
+import { start, sleep, type Proc } from './proc.js';
+import type { Scope } from './scope.js';
+
+/** A running daemon. */
+export interface Containet {
+  proc: Proc;
+  /** Its switch socket. */
+  sock: string;
+}
+
+/**
+ * Start `containet -s DIR/sw.sock --log-level warn ...@extraArgs` and wait until
+ * it answers `version`; @scope stops it (SIGTERM, then SIGKILL, by its pid).
+ */
+export async function startContainet(scope: Scope, dir: string, extraArgs: string[]): Promise<Containet> {
+  const sock = path.join(dir, 'sw.sock');
+  const bin = path.join(packageRoot, 'bin', 'containet.js');
+  let proc: Proc | undefined;
+  scope.defer('stop the containet daemon', () => proc?.stop('SIGTERM', 5000));
+  proc = start(process.execPath, [bin, '-s', sock, '--log-level', 'warn', ...extraArgs]);
+  const deadline = Date.now() + 15000;
+  for (;;) {
+    if (proc.hasExited()) throw new Error(`containet exited at start: ${proc.output().trim().split('\n').slice(-3).join(' / ')}`);
+    const ok = await request(sock, { version: {} }, -1, 1000).then(
+      () => true,
+      () => false,
+    );
+    if (ok) return { proc, sock };
+    if (Date.now() > deadline) throw new Error(`containet does not answer on ${sock}: ${proc.output().trim()}`);
+    await sleep(100);
+  }
+}
+
+/** What a tap handed to the daemon is made of. */
+export interface TapSpec {
+  /** Namespace the tap lives in (as eth0). */
+  ns: string;
+  ip: string;
+  /** IFF_VNET_HDR (offloads) or plain frames. */
+  vnetHdr: boolean;
+  /** Node id of the port (the port is named NODEID.eth0). */
+  nodeid: string;
+}
+
+/**
+ * Make tap eth0 (MTU 1500, up, with @spec.ip/24) in @spec.ns with the addon and
+ * add it to the daemon's default lan (`add-etherfd`); our copy of the fd is
+ * closed whatever happens. The tap goes when the daemon or the namespace does.
+ */
+export async function attachTap(d: Containet, spec: TapSpec): Promise<void> {
+  const fd = native().tapCreate({
+    netns: `/run/netns/${spec.ns}`,
+    ifname: 'eth0',
+    vnetHdr: spec.vnetHdr,
+    packetInfo: false,
+    ipv4: spec.ip,
+    prefix: 24,
+    mtu: 1500,
+    up: true,
+    loUp: true,
+  });
+  try {
+    await request(d.sock, { 'add-etherfd': { ifname: 'eth0', nodeid: spec.nodeid } }, fd);
+  } finally {
+    native().closeFd(fd);
+  }
+}

@@ -1,0 +1,125 @@
+/**
+ * An Open vSwitch of the bench's own: ovsdb-server and ovs-vswitchd (userspace
+ * "netdev" datapath) run inside a dedicated namespace, with their database,
+ * sockets, pidfiles and logs in a private directory, so the ovs-netdev tap and
+ * the bridge's internal port live in that namespace and vanish with it.
+ */
+import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+
+import { exec, run, sleep } from './proc.js';
+import type { Scope } from './scope.js';
+
+/** The OVS database schema of the Debian package. */
+const SCHEMA = '/usr/share/openvswitch/vswitch.ovsschema';
+
+/** The programs this needs. */
+const TOOLS = ['ovsdb-tool', 'ovsdb-server', 'ovs-vswitchd', 'ovs-vsctl', 'ovs-appctl'];
+
+/** True when @file is an executable found in $PATH or the sbin directories. */
+function onPath(file: string): boolean {
+  const dirs = [...(process.env.PATH ?? '').split(':'), '/usr/sbin', '/sbin', '/usr/bin'];
+  return dirs.some((d) => {
+    try {
+      accessSync(path.join(d, file), constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** Why OVS cannot run here (a missing program or schema), or null when it can. */
+export function ovsMissing(): string | null {
+  for (const t of TOOLS) if (!onPath(t)) return `${t} is not installed (apt-get install openvswitch-switch)`;
+  if (!existsSync(SCHEMA)) return `${SCHEMA} is missing`;
+  return null;
+}
+
+/** A running OVS instance. */
+export interface Ovs {
+  /** Run ovs-vsctl against this instance's database; returns stdout. */
+  vsctl(...args: string[]): Promise<string>;
+}
+
+/**
+ * Start ovsdb-server and ovs-vswitchd inside namespace @ns with their files in
+ * @dir, after setting @otherConfig (e.g. userspace-tso-enable) in the database
+ * so vswitchd reads it at start. @scope stops both (`ovs-appctl exit`, then a
+ * kill of the pidfile's pid if it is still that daemon) and deletes the taps
+ * the netdev datapath leaves in @ns.
+ */
+export async function startOvs(scope: Scope, ns: string, dir: string, otherConfig: Record<string, string>): Promise<Ovs> {
+  const env = { ...process.env, OVS_RUNDIR: dir, OVS_DBDIR: dir, OVS_LOGDIR: dir };
+  const db = `unix:${path.join(dir, 'db.sock')}`;
+  /** ovs-vsctl against this instance's database. */
+  const vsctl = (...args: string[]) => run('ovs-vsctl', [`--db=${db}`, '--timeout=20', ...args], { env, timeoutMs: 30000 });
+  /** Start OVS daemon @name inside @ns, detached, with its files in @dir. */
+  const daemon = (name: string, extra: string[]) =>
+    run(
+      'ip',
+      [
+        'netns', 'exec', ns, name, ...extra,
+        `--pidfile=${path.join(dir, `${name}.pid`)}`,
+        `--unixctl=${path.join(dir, `${name}.ctl`)}`,
+        `--log-file=${path.join(dir, `${name}.log`)}`,
+        '--detach', '--no-chdir',
+      ],
+      { env, timeoutMs: 30000 },
+    );
+
+  await run('ovsdb-tool', ['create', path.join(dir, 'conf.db'), SCHEMA], { env });
+  scope.defer('stop ovsdb-server', () => stopDaemon(dir, 'ovsdb-server', [], env));
+  await daemon('ovsdb-server', [path.join(dir, 'conf.db'), `--remote=punix:${path.join(dir, 'db.sock')}`, '--remote=db:Open_vSwitch,Open_vSwitch,manager_options']);
+  await vsctl('--no-wait', 'init');
+  const settings = Object.entries(otherConfig).map(([k, v]) => `other_config:${k}=${v}`);
+  if (settings.length > 0) await vsctl('--no-wait', 'set', 'Open_vSwitch', '.', ...settings);
+  // Runs after vswitchd is stopped (scopes undo in reverse order).
+  scope.defer('delete the taps of the netdev datapath', () => deleteDatapathTaps(ns));
+  scope.defer('stop ovs-vswitchd', () => stopDaemon(dir, 'ovs-vswitchd', ['--cleanup'], env));
+  await daemon('ovs-vswitchd', [db]);
+  return { vsctl };
+}
+
+/** The pid in @dir/@name.pid while it is still a running @name, else null. */
+function daemonPid(dir: string, name: string): number | null {
+  let pid: number;
+  try {
+    pid = Number(readFileSync(path.join(dir, `${name}.pid`), 'utf8').trim());
+  } catch {
+    return null;
+  }
+  if (!Number.isInteger(pid) || pid <= 1) return null;
+  try {
+    const comm = readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+    // comm is cut at 15 characters: "ovs-vswitchd", "ovsdb-server".
+    return name.startsWith(comm) ? pid : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Stop OVS daemon @name of @dir: `ovs-appctl -t CTL exit @exitArgs`, then, if
+ * its pidfile's pid is still that daemon after 5 s, SIGKILL that pid.
+ */
+async function stopDaemon(dir: string, name: string, exitArgs: string[], env: NodeJS.ProcessEnv): Promise<void> {
+  if (daemonPid(dir, name) === null) return;
+  await exec('ovs-appctl', ['-t', path.join(dir, `${name}.ctl`), 'exit', ...exitArgs], { env, timeoutMs: 10000 });
+  for (let i = 0; i < 50 && daemonPid(dir, name) !== null; i++) await sleep(100);
+  const pid = daemonPid(dir, name);
+  if (pid === null) return;
+  process.kill(pid, 'SIGKILL');
+  for (let i = 0; i < 30 && daemonPid(dir, name) !== null; i++) await sleep(100);
+  if (daemonPid(dir, name) !== null) throw new Error(`${name} (pid ${pid}) does not exit`);
+}
+
+/** Delete every tun/tap device left in @ns (ovs-netdev, the bridge's internal port). */
+async function deleteDatapathTaps(ns: string): Promise<void> {
+  const r = await exec('ip', ['-n', ns, '-o', 'link', 'show', 'type', 'tun']);
+  if (r.code !== 0) return; // the namespace is gone already
+  for (const line of r.stdout.split('\n')) {
+    const name = /^\d+:\s+([^:@\s]+)/.exec(line)?.[1];
+    if (name) await exec('ip', ['-n', ns, 'link', 'del', name]);
+  }
+}

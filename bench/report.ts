@@ -1,0 +1,79 @@
+/** The run's outputs: the text table on stdout and the JSON and SVG files. */
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+
+import { FIGURES, type FigureDef, type PathResult, type RunReport } from './results.js';
+import { ratio } from './stats.js';
+
+/** Fill every figure's ratio to the baseline path's value (same run). */
+export function addRatios(paths: PathResult[], baseline: string): void {
+  const base = paths.find((p) => p.name === baseline && p.status === 'ok');
+  for (const p of paths)
+    for (const f of FIGURES) p.figures[f.key].ratio = ratio(p.figures[f.key].value, base?.figures[f.key].value ?? null);
+}
+
+/** A value with @digits decimals, or "-" when missing. */
+export function fmt(v: number | null, digits: number): string {
+  return v === null ? '-' : v.toFixed(digits);
+}
+
+/** One table cell: "value (×ratio)", "error" when it failed, "-" when missing. */
+function cell(p: PathResult, f: FigureDef): string {
+  const fig = p.figures[f.key];
+  if (fig.value === null) return fig.error ? 'error' : '-';
+  const r = fig.ratio === null ? '' : ` (×${fig.ratio.toFixed(2)})`;
+  return `${fmt(fig.value, f.digits)}${r}`;
+}
+
+/** Lay out rows of cells in left-aligned columns two spaces apart. */
+function columns(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+}
+
+/** The results table, with the reasons of failed paths and figures under it. */
+export function formatTable(rep: RunReport): string {
+  const head = ['path', ...FIGURES.map((f) => `${f.key} ${f.unit}`), 'udp64 sent kpps'];
+  const rows: string[][] = [head];
+  const notes: string[] = [];
+  for (const p of rep.paths) {
+    if (p.status !== 'ok') {
+      rows.push([p.name, `${p.status.toUpperCase()} (see below)`]);
+      notes.push(`${p.name}: ${p.status}: ${p.reason ?? ''}`);
+      continue;
+    }
+    rows.push([p.name, ...FIGURES.map((f) => cell(p, f)), fmt(p.udpSentKpps, 0)]);
+    for (const f of FIGURES) if (p.figures[f.key].error) notes.push(`${p.name} ${f.key}: ${p.figures[f.key].error}`);
+    if (p.pingLost > 0) notes.push(`${p.name}: ${p.pingLost} pings unanswered`);
+  }
+  const s = rep.settings;
+  return [
+    columns(rows),
+    '',
+    `(×N) = ratio to ${rep.baseline} in this run; throughput: higher is better, latency: lower is better.`,
+    `Medians of ${s.reps} repetition(s): iperf3 -t ${s.seconds} -O ${s.omit}; udp64 = 60-byte frames from trafgen (1 CPU) received by B over ${s.seconds} s;`,
+    `ping p50/p99 over all ${s.pings * s.reps} echoes at ${s.pingIntervalS * 1000} ms intervals.`,
+    ...notes.map((n) => `! ${n}`),
+  ].join('\n');
+}
+
+/** A file-name-safe form of ISO date @iso: "2026-11-23T05-40-12Z". */
+export function fileStamp(iso: string): string {
+  return iso.replace(/\.\d+Z$/, 'Z').replace(/:/g, '-');
+}
+
+/**
+ * Write @rep as DIR/STAMP.json and @svg as DIR/STAMP.svg, and copy both to
+ * latest.json and latest.svg; returns the two dated paths.
+ */
+export function writeResults(dir: string, rep: RunReport, svg: string): { json: string; svg: string } {
+  mkdirSync(dir, { recursive: true });
+  const stamp = fileStamp(rep.date);
+  const json = path.join(dir, `${stamp}.json`);
+  const chart = path.join(dir, `${stamp}.svg`);
+  writeFileSync(json, `${JSON.stringify(rep, null, 2)}\n`);
+  writeFileSync(chart, svg);
+  copyFileSync(json, path.join(dir, 'latest.json'));
+  copyFileSync(chart, path.join(dir, 'latest.svg'));
+  return { json, svg: chart };
+}

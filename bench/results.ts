@@ -1,0 +1,84 @@
+/** The figures the bench reports and the shape of its results (also the JSON file's). */
+import type { MachineInfo } from './machine.js';
+import type { Settings } from './options.js';
+
+/** Keys of the figures, in table order. */
+export type FigureKey = 'tcp1' | 'tcp4' | 'udp64' | 'p50' | 'p99';
+
+/** How a figure is shown. */
+export interface FigureDef {
+  key: FigureKey;
+  /** Column title. */
+  label: string;
+  unit: string;
+  /** Whether a larger value is better (throughput) or worse (latency). */
+  better: 'higher' | 'lower';
+  /** Decimals shown. */
+  digits: number;
+}
+
+/** Every figure, in table order. */
+export const FIGURES: FigureDef[] = [
+  { key: 'tcp1', label: 'TCP 1 stream', unit: 'Gbit/s', better: 'higher', digits: 2 },
+  { key: 'tcp4', label: 'TCP 4 streams', unit: 'Gbit/s', better: 'higher', digits: 2 },
+  { key: 'udp64', label: 'UDP 64 B rx', unit: 'kpps', better: 'higher', digits: 0 },
+  { key: 'p50', label: 'ping p50', unit: 'ms', better: 'lower', digits: 3 },
+  { key: 'p99', label: 'ping p99', unit: 'ms', better: 'lower', digits: 3 },
+];
+
+/** One figure of one path. */
+export interface Figure {
+  /** The median over repetitions (ping: the percentile over all replies); null if not measured. */
+  value: number | null;
+  /** value / the baseline path's value in the same run; null without both. */
+  ratio: number | null;
+  /** Per repetition (ping: that repetition's percentile). */
+  samples: number[];
+  /** Why a repetition failed, if one did. */
+  error?: string;
+}
+
+/** Everything measured on one path. */
+export interface PathResult {
+  key: string;
+  name: string;
+  title: string;
+  /** ok: measured (some figures may carry an error); failed: setup failed; skipped: cannot run here. */
+  status: 'ok' | 'failed' | 'skipped';
+  /** Why it failed or was skipped. */
+  reason?: string;
+  figures: Record<FigureKey, Figure>;
+  /** Median rate trafgen reported sending, kpps (what was offered to the path). */
+  udpSentKpps: number | null;
+  /** Echoes without a reply, over every ping run. */
+  pingLost: number;
+  /** Wall time of the path (setup, measurements, teardown), s. */
+  seconds: number;
+  /** Teardown steps that failed. */
+  cleanupErrors: string[];
+}
+
+/** A whole run. */
+export interface RunReport {
+  /** ISO 8601 start time. */
+  date: string;
+  machine: MachineInfo;
+  settings: Settings;
+  /** Name of the path the ratios are relative to. */
+  baseline: string;
+  paths: PathResult[];
+  /** Wall time of the whole run, s. */
+  totalSeconds: number;
+  /** Namespaces, links or processes of this run found after cleanup (should be empty). */
+  leftovers: string[];
+}
+
+/** A figure not measured (yet). */
+export function emptyFigure(): Figure {
+  return { value: null, ratio: null, samples: [] };
+}
+
+/** All figures empty. */
+export function emptyFigures(): Record<FigureKey, Figure> {
+  return { tcp1: emptyFigure(), tcp4: emptyFigure(), udp64: emptyFigure(), p50: emptyFigure(), p99: emptyFigure() };
+}

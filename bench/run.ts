@@ -1,0 +1,74 @@
+/**
+ * `npm run bench`: build every selected packet path in namespaces of its own,
+ * measure them one after the other in one run, print the table, write
+ * bench/results/DATE.json and DATE.svg (and latest.*), and check that nothing
+ * of the run is left on the machine.
+ */
+import { mkdirSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+import { packageRoot } from '../src/native.js';
+import { renderChart } from './chart.js';
+import { findLeftovers } from './leftovers.js';
+import { machineInfo } from './machine.js';
+import { makeRunId } from './netns.js';
+import { parseOptions } from './options.js';
+import { BASELINE, PATHS, type PathDef } from './paths.js';
+import { errorText } from './proc.js';
+import { addRatios, formatTable, writeResults } from './report.js';
+import type { PathResult, RunReport } from './results.js';
+import { runPaths } from './runpath.js';
+import { installSignalCleanup, Scope } from './scope.js';
+
+/** The paths named by --only (keys or names), in table order; all of them without it. */
+function selectPaths(only: string[] | null): PathDef[] {
+  if (only === null) return PATHS;
+  const unknown = only.filter((o) => !PATHS.some((p) => p.key === o || p.name === o));
+  if (unknown.length > 0)
+    throw new Error(`unknown path ${unknown.join(', ')}; paths: ${PATHS.map((p) => `${p.key} (${p.name})`).join(', ')}`);
+  return PATHS.filter((p) => only.includes(p.key) || only.includes(p.name));
+}
+
+/** The bench; resolves to the process exit code. */
+async function main(): Promise<number> {
+  const settings = parseOptions(process.argv);
+  if (process.getuid?.() !== 0) throw new Error('the bench needs root (namespaces, taps, OVS)');
+  const selected = selectPaths(settings.only);
+  installSignalCleanup();
+  const t0 = performance.now();
+  const date = new Date().toISOString();
+  const runId = makeRunId();
+  process.stderr.write(`bench: run ${runId}, paths ${selected.map((p) => p.name).join(', ')}, ${settings.reps} rep(s) of ${settings.seconds} s\n`);
+
+  const machine = await machineInfo();
+  const scope = new Scope('run');
+  let paths: PathResult[] = [];
+  try {
+    const root = path.join(os.tmpdir(), `containet-bench-${runId}`);
+    scope.defer(`remove ${root}`, () => rmSync(root, { recursive: true, force: true }));
+    mkdirSync(root, { mode: 0o700 });
+    paths = await runPaths(selected, runId, root, settings);
+  } finally {
+    for (const f of await scope.close()) process.stderr.write(`bench: cleanup: ${f}\n`);
+  }
+  addRatios(paths, BASELINE);
+  const leftovers = await findLeftovers(runId);
+  const report: RunReport = { date, machine, settings, baseline: BASELINE, paths, totalSeconds: 0, leftovers };
+  report.totalSeconds = (performance.now() - t0) / 1000;
+
+  process.stdout.write(`\n${formatTable(report)}\n\n`);
+  const files = writeResults(path.join(packageRoot, 'bench', 'results'), report, renderChart(report));
+  process.stdout.write(`results: ${path.relative(process.cwd(), files.json)}, ${path.relative(process.cwd(), files.svg)} (and latest.*)\n`);
+  process.stdout.write(leftovers.length === 0 ? 'left behind: nothing (namespaces, links, processes checked)\n' : `LEFT BEHIND:\n${leftovers.map((l) => `  ${l}`).join('\n')}\n`);
+  process.stdout.write(`total run time: ${report.totalSeconds.toFixed(1)} s\n`);
+  return leftovers.length === 0 ? 0 : 1;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (e) => {
+    process.stderr.write(`bench: ${errorText(e)}\n`);
+    process.exit(1);
+  },
+);
