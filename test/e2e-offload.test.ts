@@ -12,7 +12,7 @@ import path from 'node:path';
 
 import { native, packageRoot } from '../src/native.js';
 import { inNetns, netns, rootTest, startDaemon, stopChild, uniqueName, waitFor, type TestDaemon } from './helpers/env.js';
-import { portStats, tapPort, transfer } from './helpers/traffic.js';
+import { portStats, readyChild, tapPort, transfer } from './helpers/traffic.js';
 
 /** Two namespaces on one switch: "vnet" (vnet header + TSO) and "pi" (packet info). */
 interface Pair {
@@ -70,21 +70,14 @@ async function vlanGso(t: ExecutionContext, v6: boolean) {
   const p = await pair(t);
   const fixture = path.join(packageRoot, 'test', 'fixtures', 'vlan_gso.py');
   const piMac = (await inNetns(p.pi, ['cat', '/sys/class/net/eth0/address'])).stdout.trim();
-  const rx = spawn('ip', ['netns', 'exec', p.pi, 'python3', fixture, 'recv', 'eth0', '1'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  rx.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
-  rx.stderr.setEncoding('utf8').on('data', (s: string) => (err += s));
-  t.teardown(() => stopChild(rx));
-  const done = new Promise<void>((r) => rx.once('exit', () => r()));
-  await waitFor(`the capture (${err})`, () => out.includes('ready'));
+  const rx = await readyChild(t, p.pi, ['python3', fixture, 'recv', 'eth0', '1'], 'the capture');
   const payload = 40000;
   const mss = v6 ? 1400 : 1420;
   const tx = await inNetns(p.vnet, ['python3', fixture, 'send', 'eth0', piMac, v6 ? '1' : '0', String(payload), String(mss), '7']);
   t.is(tx.exitCode, 0, tx.stderr);
-  await Promise.race([done, new Promise((r) => setTimeout(r, 40000))]);
-  const [hash, bytes, frames, largest, bad] = (out.split('\n')[1] ?? '').split(' ');
-  t.is(hash, tx.stdout.trim(), `payload put back together from the segments (${out} ${err})`);
+  await Promise.race([rx.done, new Promise((r) => setTimeout(r, 40000))]);
+  const [hash, bytes, frames, largest, bad] = (rx.out().split('\n')[1] ?? '').split(' ');
+  t.is(hash, tx.stdout.trim(), `payload put back together from the segments (${rx.out()} ${rx.err()})`);
   t.is(Number(bytes), payload);
   t.is(Number(frames), Math.ceil(payload / mss), 'one frame per MSS');
   t.is(Number(bad), 0, 'every segment has correct IP and TCP checksums');

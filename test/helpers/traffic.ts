@@ -38,23 +38,42 @@ c.shutdown(socket.SHUT_WR); c.recv(1); c.close()
 print(h.hexdigest(), flush=True)
 `;
 
+/** A process started by readyChild. */
+export interface ReadyChild {
+  /** what it printed to stdout so far */
+  out(): string;
+  /** what it printed to stderr so far */
+  err(): string;
+  /** resolves when it exits */
+  done: Promise<void>;
+}
+
+/**
+ * Run @args in namespace @ns (stopped by pid at teardown) and wait until it
+ * prints "ready" on stdout; @what names it in the timeout error.
+ */
+export async function readyChild(t: ExecutionContext, ns: string, args: string[], what: string): Promise<ReadyChild> {
+  const child = spawn('ip', ['netns', 'exec', ns, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
+  child.stderr.setEncoding('utf8').on('data', (s: string) => (err += s));
+  t.teardown(() => stopChild(child));
+  const done = new Promise<void>((r) => child.once('exit', () => r()));
+  await waitFor(`${what} (${err})`, () => out.includes('ready'));
+  return { out: () => out, err: () => err, done };
+}
+
 /** Send @bytes from namespace @from to @addr (in namespace @to); both hashes must match. */
 export async function transfer(t: ExecutionContext, from: string, to: string, addr: string, bytes: number, label: string) {
   const port = String(20000 + Math.floor(Math.random() * 20000));
-  const rx = spawn('ip', ['netns', 'exec', to, 'python3', '-c', RECEIVER, addr, port], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  rx.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
-  rx.stderr.setEncoding('utf8').on('data', (s: string) => (err += s));
-  t.teardown(() => stopChild(rx));
-  const done = new Promise<void>((r) => rx.once('exit', () => r()));
-  await waitFor(`the receiver in ${to} (${err})`, () => out.includes('ready'));
+  const rx = await readyChild(t, to, ['python3', '-c', RECEIVER, addr, port], `the receiver in ${to}`);
   const seed = String(Math.floor(Math.random() * 1e9));
   const tx = await inNetns(from, ['python3', '-c', SENDER, addr, port, String(bytes), seed], { timeout: 60000 });
   t.is(tx.exitCode, 0, `${label}: sender failed: ${tx.stderr}`);
-  await Promise.race([done, new Promise((r) => setTimeout(r, 30000))]);
-  const [hash, n] = out.split('\n')[1]?.split(' ') ?? [];
-  t.is(Number(n), bytes, `${label}: bytes received (${err})`);
+  await Promise.race([rx.done, new Promise((r) => setTimeout(r, 30000))]);
+  const [hash, n] = rx.out().split('\n')[1]?.split(' ') ?? [];
+  t.is(Number(n), bytes, `${label}: bytes received (${rx.err()})`);
   t.is(hash, tx.stdout.trim(), `${label}: sha256 of what arrived`);
   // TCP would hide a bad segment by retransmitting it: the receiving stack
   // must have found no checksum error at all.
