@@ -17,6 +17,10 @@
         "native/core/mactable.c",
         "native/core/lan.c",
         "native/core/port_fd.c",
+        "native/core/vhost_mem.c",
+        "native/core/virtq.c",
+        "native/core/vhost_user.c",
+        "native/core/port_vhost.c",
         "native/core/ctl.c",
         "native/core/engine.c",
         "native/core/tapdev.c",
@@ -39,6 +43,13 @@
       "target_name": "core-unit-tests",
       "type": "executable",
       "sources": ["native/test/test_gso.c", "native/core/gso.c", "native/core/offload.c"]
+    },
+    {
+      # Unit tests of the vhost-user handler and the virtqueue walker.
+      "target_name": "vhost-unit-tests",
+      "type": "executable",
+      "sources": ["native/test/test_vhost.c", "native/core/vhost_user.c", "native/core/virtq.c",
+                  "native/core/vhost_mem.c"]
     }
   ]
 }

@@ -6,7 +6,8 @@
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 pkgs=(build-essential python3 pkg-config ca-certificates
-      iproute2 iputils-ping util-linux procps busybox-static iperf3 ethtool)
+      iproute2 iputils-ping util-linux procps busybox-static iperf3 ethtool
+      clang libclang-rt-14-dev)
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
   pkgs+=(nodejs npm libnode-dev)
 fi

@@ -16,7 +16,7 @@ export type DropCounters = Record<string, number>;
 /** A port as the engine describes it. */
 export interface NativePortInfo {
   id: number;
-  kind: 'tap' | 'dgram';
+  kind: 'tap' | 'dgram' | 'vhost';
   ifname: string;
   vnetHdr: boolean;
   packetInfo: boolean;
@@ -27,6 +27,8 @@ export interface NativePortInfo {
   reason: string;
   /** the worker thread that polls its input */
   thread: number;
+  /** kind-specific state ("connected", "listening", ...), '' when none */
+  state: string;
 }
 
 /** A port's counters. */
@@ -74,6 +76,8 @@ export interface NativeEngine {
   /** The engine owns fd only if this returns. */
   /** thread: the worker that polls it (default: the least loaded) */
   addFdPort(fd: number, lan: number, thread?: number): NativePortInfo;
+  /** A vhost-user port: listening at path, or (client) connecting to it. */
+  addVhostPort(path: string, lan: number, client: boolean, thread?: number): NativePortInfo;
   /** Number of worker threads. */
   threads(): number;
   watchPid(port: number, pid: number): void;

@@ -201,7 +201,7 @@ test('MessageSplitter: a complete request just under MAX_REQUEST is accepted, on
 test('VERB_FDS: add-etherfd carries one fd, every other verb none', (t) => {
   t.deepEqual(
     { ...VERB_FDS },
-    { 'add-etherfd': 1, 'remove-etherfd': 0, 'add-lan': 0, set: 0, del: 0, show: 0, stats: 0, version: 0 },
+    { 'add-etherfd': 1, 'remove-etherfd': 0, 'add-lan': 0, 'add-vhost': 0, set: 0, del: 0, show: 0, stats: 0, version: 0 },
   );
 });
 
@@ -210,6 +210,7 @@ test('parseRequest: every verb of VERB_FDS parses with its minimal body, and no 
     'add-etherfd': { ifname: 'eth0', nodeid: 'n' },
     'remove-etherfd': { nodeid: 'n' },
     'add-lan': { name: 'l' },
+    'add-vhost': { name: 'v', socket: '/run/v.sock' },
     set: { name: 'l' },
     del: { name: 'l' },
     show: {},
@@ -362,4 +363,32 @@ test('checkName: 1-64 characters of letters, digits and _.:@- starting with a le
   for (const bad of [undefined, null, 5, ['a'], { a: 1 }])
     t.throws(() => checkName(bad, 'name'), { instanceOf: ProtocolError }, String(bad));
   t.true(NAME_RE.test('a'.repeat(64)));
+});
+
+test('parseRequest: add-vhost takes a name and an absolute socket path; client, lan and thread are optional', (t) => {
+  t.deepEqual(parse({ 'add-vhost': { name: 'vm1', socket: '/run/vm1.sock' } }), {
+    verb: 'add-vhost',
+    name: 'vm1',
+    socket: '/run/vm1.sock',
+    client: false,
+  });
+  t.deepEqual(parse({ 'add-vhost': { name: 'vm1', socket: '/run/vm1.sock', client: true, lan: 'l2', thread: 1 } }), {
+    verb: 'add-vhost',
+    name: 'vm1',
+    socket: '/run/vm1.sock',
+    client: true,
+    lan: 'l2',
+    thread: 1,
+  });
+  for (const [body, re] of [
+    [{ socket: '/run/x.sock' }, /name/],
+    [{ name: 'v' }, /"socket" must be a non-empty string/],
+    [{ name: 'v', socket: 'relative.sock' }, /absolute path/],
+    [{ name: 'v', socket: `/${'x'.repeat(107)}` }, /at most 107 bytes/],
+    [{ name: 'v', socket: '/s', client: 'yes' }, /"client" must be true or false/],
+    [{ name: 'v', socket: '/s', thread: -1 }, /"thread" must be an integer from 0/],
+    [{ name: 'v', socket: '/s', queues: 2 }, /unknown field "queues"/],
+  ] as const) {
+    t.throws(() => parse({ 'add-vhost': body }), { instanceOf: ProtocolError, message: re }, JSON.stringify(body));
+  }
 });

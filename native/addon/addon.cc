@@ -119,6 +119,7 @@ class Engine : public Napi::ObjectWrap<Engine> {
                            InstanceMethod("delLan", &Engine::DelLan),
                            InstanceMethod("lanStats", &Engine::LanStats),
                            InstanceMethod("addFdPort", &Engine::AddFdPort),
+                           InstanceMethod("addVhostPort", &Engine::AddVhostPort),
                            InstanceMethod("watchPid", &Engine::WatchPid),
                            InstanceMethod("delPort", &Engine::DelPort),
                            InstanceMethod("portStats", &Engine::PortStats),
@@ -268,6 +269,7 @@ class Engine : public Napi::ObjectWrap<Engine> {
     o.Set("broken", pi.broken);
     o.Set("reason", pi.reason);
     o.Set("thread", pi.worker);
+    o.Set("state", pi.state);
     return o;
   }
 
@@ -282,6 +284,22 @@ class Engine : public Napi::ObjectWrap<Engine> {
     ctn_port_info pi{};
     char err[256] = "";
     int id = Check(env, ctn_engine_port_add_fd(Live(env), fd, lan, worker, &pi, err, sizeof(err)), err);
+    return InfoObject(env, static_cast<uint32_t>(id), pi);
+  }
+
+  // addVhostPort(path, lan, client, thread?) -> port info: a vhost-user socket,
+  // listening at path, or (client) connecting to it.
+  Napi::Value AddVhostPort(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsString()) throw Napi::TypeError::New(env, "path must be a string");
+    std::string path = info[0].As<Napi::String>();
+    uint32_t lan = U32Arg(info, 1, "lan");
+    bool client = info.Length() > 2 && info[2].ToBoolean().Value();
+    int worker = -1;
+    if (info.Length() > 3 && !info[3].IsUndefined()) worker = static_cast<int>(U32Arg(info, 3, "thread"));
+    ctn_port_info pi{};
+    char err[256] = "";
+    int id = Check(env, ctn_engine_port_add_vhost(Live(env), path.c_str(), client, lan, worker, &pi, err, sizeof(err)), err);
     return InfoObject(env, static_cast<uint32_t>(id), pi);
   }
 

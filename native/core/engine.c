@@ -41,6 +41,7 @@ enum cmd_type {
 	CMD_LAN_DEL,
 	CMD_LAN_STATS,
 	CMD_PORT_ADD_FD,
+	CMD_PORT_ADD_VHOST,
 	CMD_PORT_WATCH_PID,
 	CMD_PORT_DEL,
 	CMD_PORT_STATS,
@@ -59,10 +60,10 @@ struct cmd {
 	pid_t pid;                    /**< PORT_WATCH_PID */
 	uint64_t u64;                 /**< LAN_AGING */
 	const struct ctn_lan_cfg *lan_cfg;
-	const char *path;             /**< CTL_LISTEN */
+	const char *path;             /**< CTL_LISTEN, PORT_ADD_VHOST */
 	const void *data;             /**< CTL_SEND */
 	size_t len;
-	bool flag;                    /**< CTL_SEND close_after */
+	bool flag;                    /**< CTL_SEND close_after, PORT_ADD_VHOST client */
 	struct ctn_lan_stats *lan_st; /**< LAN_STATS out */
 	struct ctn_port_stats *port_st; /**< PORT_STATS out */
 	struct ctn_port_info *info;   /**< PORT_ADD_FD / PORT_STATS out */
@@ -77,8 +78,9 @@ struct ctn_engine {
 	struct ctn_worker *workers[CTN_MAX_WORKERS]; /**< [0] runs commands */
 	uint32_t nworkers;
 	uint32_t poll_us;                        /**< adaptive polling after traffic (0: off) */
+	uint64_t ticks;                          /**< housekeeping passes so far */
 	int cmdfd;                               /**< eventfd: commands waiting (worker 0) */
-	int timerfd;                             /**< 1 Hz housekeeping (worker 0) */
+	int timerfd;                             /**< 10 Hz housekeeping (worker 0) */
 	_Atomic bool stop;                       /**< every worker leaves its loop */
 	_Atomic bool pause;                      /**< workers 1.. wait at the top of their loop */
 	sem_t paused;                            /**< posted by each worker that stopped */
@@ -342,18 +344,54 @@ static void port_down(struct ctn_engine *e, struct ctn_port *p)
 	ctn_engine_emit(e, &ev);
 }
 
-/** Tear down every port that broke since the last time (worker 0). */
-static void reap_broken(struct ctn_engine *e)
+/** Tear down every port that broke and serve every port that asked for its
+ *  control hook since the last time (worker 0, the others paused). */
+static void service_ports(struct ctn_engine *e)
 {
 	if (!atomic_exchange(&e->breaks, false))
 		return;
 	pause_others(e);
 	for (uint32_t i = 0; i < CTN_MAX_PORTS; i++) {
 		struct ctn_port *p = e->ports[i];
-		if (p && p->broken && !p->down)
+		if (!p)
+			continue;
+		if (p->broken && !p->down)
 			port_down(e, p);
+		if (atomic_exchange(&p->ctl_pending, false) && !p->broken && p->ops->control)
+			p->ops->control(p, CTN_PORT_SUB_REQUEST, 0);
 	}
 	resume_others(e);
+}
+
+void ctn_port_request_control(struct ctn_port *p)
+{
+	struct ctn_engine *e = p->eng;
+	atomic_store(&p->ctl_pending, true);
+	atomic_store(&e->breaks, true);
+	kick(e->workers[0]->wakefd);
+}
+
+/** Port @p's fd @fd (its sub-fd number @sub, 1..) is polled by its owner for
+ *  input: readiness calls rx_burst. */
+int ctn_port_watch_input(struct ctn_port *p, int fd, uint32_t sub)
+{
+	return worker_watch(p->eng->workers[p->worker], fd, EPOLLIN, CTN_FD_PORT, sub << 16 | p->id);
+}
+
+/** Port @p's fd @fd (@sub) is polled by worker 0: readiness calls the port's
+ *  control hook with the other workers paused. */
+int ctn_port_watch_control(struct ctn_port *p, int fd, uint32_t sub)
+{
+	return worker_watch(p->eng->workers[0], fd, EPOLLIN, CTN_FD_PORT_CTL, sub << 16 | p->id);
+}
+
+/** Stop polling @fd of port @p (whichever worker polled it). */
+void ctn_port_unwatch(struct ctn_port *p, int fd)
+{
+	if (fd < 0)
+		return;
+	epoll_ctl(p->eng->workers[p->worker]->epfd, EPOLL_CTL_DEL, fd, NULL);
+	epoll_ctl(p->eng->workers[0]->epfd, EPOLL_CTL_DEL, fd, NULL);
 }
 
 /** Free slot for a new port, or -1. */
@@ -393,8 +431,53 @@ static struct ctn_worker *pick_worker(struct ctn_engine *e, int want)
 	return best;
 }
 
-/** CMD_PORT_ADD_FD on worker 0. */
-static int do_port_add_fd(struct ctn_engine *e, struct cmd *c)
+/** Put new port @p (just opened, fd p->fd or -1) into slot @slot of lan c->id on
+ *  a worker, start it and describe it. On failure the port is closed, except
+ *  that an fd given by the caller (@keep_fd) stays the caller's. */
+static int port_attach(struct ctn_engine *e, struct cmd *c, struct ctn_port *p, int slot, bool keep_fd)
+{
+	struct ctn_worker *w = pick_worker(e, c->worker);
+	p->id = (uint32_t)slot;
+	p->eng = e;
+	p->pidfd = -1;
+	p->lan = CTN_LAN_NONE;
+	p->worker = w->id;
+	const char *what = NULL;
+	int er = 0;
+	if (p->fd >= 0 && worker_watch(w, p->fd, EPOLLIN, CTN_FD_PORT, p->id) < 0) {
+		what = "epoll";
+		er = errno;
+	} else if (ctn_lan_attach(e->lans[c->id], p->id) < 0) {
+		what = "lan";
+		er = ENOMEM;
+	}
+	if (what) {
+		if (p->fd >= 0)
+			epoll_ctl(w->epfd, EPOLL_CTL_DEL, p->fd, NULL);
+		if (keep_fd)
+			p->fd = -1;
+		p->ops->close(p);
+		return fail(c->err, sizeof(c->err), "%s: %s", what, strerror(er));
+	}
+	p->lan = c->id;
+	e->ports[slot] = p;
+	w->nports++;
+	if (p->ops->start && p->ops->start(p, c->err, sizeof(c->err)) < 0) {
+		if (keep_fd)
+			p->fd = -1;
+		port_destroy(e, p);
+		return -1;
+	}
+	if (c->info) {
+		*c->info = (struct ctn_port_info){0};
+		p->ops->info(p, c->info);
+		c->info->worker = p->worker;
+	}
+	return slot;
+}
+
+/** CMD_PORT_ADD_FD and CMD_PORT_ADD_VHOST on worker 0. */
+static int do_port_add(struct ctn_engine *e, struct cmd *c)
 {
 	if (c->id >= CTN_MAX_LANS || !e->lans[c->id])
 		return fail(c->err, sizeof(c->err), "no lan with id %u", c->id);
@@ -404,36 +487,12 @@ static int do_port_add_fd(struct ctn_engine *e, struct cmd *c)
 	int slot = port_slot(e);
 	if (slot < 0)
 		return fail(c->err, sizeof(c->err), "too many ports (limit %d)", CTN_MAX_PORTS);
-	struct ctn_port *p = ctn_port_fd_open(e, c->fd, c->err, sizeof(c->err));
+	struct ctn_port *p = c->type == CMD_PORT_ADD_FD
+				     ? ctn_port_fd_open(e, c->fd, c->err, sizeof(c->err))
+				     : ctn_port_vhost_open(e, c->path, c->flag, c->err, sizeof(c->err));
 	if (!p)
 		return -1;
-	struct ctn_worker *w = pick_worker(e, c->worker);
-	p->id = (uint32_t)slot;
-	p->eng = e;
-	p->pidfd = -1;
-	p->lan = CTN_LAN_NONE;
-	p->worker = w->id;
-	if (worker_watch(w, p->fd, EPOLLIN, CTN_FD_PORT, p->id) < 0) {
-		int er = errno;
-		p->fd = -1; /* still the caller's */
-		p->ops->close(p);
-		return fail(c->err, sizeof(c->err), "epoll: %s", strerror(er));
-	}
-	if (ctn_lan_attach(e->lans[c->id], p->id) < 0) {
-		epoll_ctl(w->epfd, EPOLL_CTL_DEL, p->fd, NULL);
-		p->fd = -1;
-		p->ops->close(p);
-		return fail(c->err, sizeof(c->err), "out of memory");
-	}
-	p->lan = c->id;
-	e->ports[slot] = p;
-	w->nports++;
-	if (c->info) {
-		*c->info = (struct ctn_port_info){0};
-		p->ops->info(p, c->info);
-		c->info->worker = p->worker;
-	}
-	return slot;
+	return port_attach(e, c, p, slot, c->type == CMD_PORT_ADD_FD);
 }
 
 /** CMD_PORT_WATCH_PID on worker 0. */
@@ -528,7 +587,8 @@ static int run_cmd(struct ctn_engine *e, struct cmd *c)
 		ctn_lan_stats(lan, c->lan_st);
 		return 0;
 	case CMD_PORT_ADD_FD:
-		return do_port_add_fd(e, c);
+	case CMD_PORT_ADD_VHOST:
+		return do_port_add(e, c);
 	case CMD_PORT_WATCH_PID:
 		return do_port_watch_pid(e, c);
 	case CMD_PORT_DEL:
@@ -595,10 +655,27 @@ static void drain_cmds(struct ctn_engine *e)
 		resume_others(e);
 }
 
-/** Once a second: age the MAC tables (safe while the others forward). */
+/** Ten times a second: the ports' tick hooks (with the others paused, only
+ *  when some port has one); once a second: age the MAC tables (safe while the
+ *  others forward). */
 static void housekeeping(struct ctn_engine *e, uint64_t now_ms)
 {
 	drain(e->timerfd);
+	bool paused = false;
+	for (uint32_t i = 0; i < CTN_MAX_PORTS; i++) {
+		struct ctn_port *p = e->ports[i];
+		if (!p || p->broken || !p->ops->tick)
+			continue;
+		if (!paused) {
+			pause_others(e);
+			paused = true;
+		}
+		p->ops->tick(p, now_ms);
+	}
+	if (paused)
+		resume_others(e);
+	if (++e->ticks % 10)
+		return;
 	for (uint32_t i = 0; i < CTN_MAX_LANS; i++)
 		if (e->lans[i])
 			ctn_mactable_expire(&e->lans[i]->macs, now_ms);
@@ -618,7 +695,7 @@ static int dispatch(struct ctn_worker *w, const struct epoll_event *ev)
 	case CTN_FD_WAKE:
 		drain(w->wakefd);
 		if (w->id == 0)
-			reap_broken(e);
+			service_ports(e);
 		break;
 	case CTN_FD_TIMER:
 		housekeeping(e, w->now_ms);
@@ -632,9 +709,17 @@ static int dispatch(struct ctn_worker *w, const struct epoll_event *ev)
 	case CTN_FD_PORT:
 		/* On worker 0 the port may have been removed by a command earlier in
 		 * this batch: look it up again. */
-		p = ctn_engine_port(e, idx);
+		p = ctn_engine_port(e, idx & 0xffff);
 		if (p && !p->broken && p->worker == w->id)
-			return port_input(w, p, ev->events);
+			return port_input(w, p, (idx >> 16) ? 0 : ev->events);
+		break;
+	case CTN_FD_PORT_CTL:
+		p = ctn_engine_port(e, idx & 0xffff);
+		if (p && !p->broken && p->ops->control) {
+			pause_others(e);
+			p->ops->control(p, idx >> 16, ev->events);
+			resume_others(e);
+		}
 		break;
 	case CTN_FD_PIDFD:
 		p = ctn_engine_port(e, idx);
@@ -690,7 +775,7 @@ static void *worker_main(void *arg)
 		for (int i = 0; i < n && !e->stop; i++)
 			frames += dispatch(w, &evs[i]);
 		if (w->id == 0 && atomic_load_explicit(&e->breaks, memory_order_relaxed))
-			reap_broken(e);
+			service_ports(e);
 		if (frames && poll_ns) {
 			poll_until = clock_ns() + poll_ns;
 			polling = true;
@@ -786,7 +871,7 @@ struct ctn_engine *ctn_engine_new(const struct ctn_engine_cfg *cfg, ctn_event_fn
 		fail(err, errlen, "eventfd/timerfd: %s", strerror(errno));
 		goto bad;
 	}
-	struct itimerspec its = {.it_interval = {1, 0}, .it_value = {1, 0}};
+	struct itimerspec its = {.it_interval = {0, 100000000}, .it_value = {0, 100000000}};
 	timerfd_settime(e->timerfd, 0, &its, NULL);
 	if (ctn_engine_watch(e, e->cmdfd, EPOLLIN, CTN_FD_CMD, 0) < 0 ||
 	    ctn_engine_watch(e, e->timerfd, EPOLLIN, CTN_FD_TIMER, 0) < 0) {
@@ -904,6 +989,14 @@ int ctn_engine_port_add_fd(struct ctn_engine *e, int fd, uint32_t lan, int worke
 			   struct ctn_port_info *info, char *err, size_t errlen)
 {
 	struct cmd c = {.type = CMD_PORT_ADD_FD, .id = lan, .fd = fd, .worker = worker, .info = info};
+	return call(e, &c, err, errlen);
+}
+
+int ctn_engine_port_add_vhost(struct ctn_engine *e, const char *path, bool client, uint32_t lan, int worker,
+			      struct ctn_port_info *info, char *err, size_t errlen)
+{
+	struct cmd c = {.type = CMD_PORT_ADD_VHOST, .id = lan, .path = path, .flag = client, .worker = worker,
+			.info = info};
 	return call(e, &c, err, errlen);
 }
 

@@ -114,6 +114,11 @@ int ctn_engine_lan_stats(struct ctn_engine *e, uint32_t lan, struct ctn_lan_stat
  *  success. @info is filled when not NULL. */
 int ctn_engine_port_add_fd(struct ctn_engine *e, int fd, uint32_t lan, int worker,
 			   struct ctn_port_info *info, char *err, size_t errlen);
+/** Add a vhost-user port on lan @lan: a server listening at @path, or (with
+ *  @client) a client that connects to it and reconnects when the frontend goes
+ *  away. @worker as for ctn_engine_port_add_fd. Returns its id. */
+int ctn_engine_port_add_vhost(struct ctn_engine *e, const char *path, bool client, uint32_t lan, int worker,
+			      struct ctn_port_info *info, char *err, size_t errlen);
 /** Number of worker threads. */
 uint32_t ctn_engine_threads(const struct ctn_engine *e);
 /** Remove the port when process @pid exits (pidfd). */
@@ -166,10 +171,11 @@ void ctn_worker_tx_queue(struct ctn_worker *w, struct ctn_port *p, struct ctn_pk
 enum ctn_fd_kind {
 	CTN_FD_CMD,        /**< eventfd: commands queued (worker 0) */
 	CTN_FD_WAKE,       /**< eventfd: pause, stop, or a port broke */
-	CTN_FD_TIMER,      /**< timerfd: once a second housekeeping (MAC aging) */
+	CTN_FD_TIMER,      /**< timerfd: 10 Hz housekeeping (port ticks, MAC aging) */
 	CTN_FD_CTL_LISTEN, /**< control socket listener */
 	CTN_FD_CTL_CONN,   /**< a control connection; index = connection id */
-	CTN_FD_PORT,       /**< a port's fd; index = port id */
+	CTN_FD_PORT,       /**< a port's input fd; index = sub << 16 | port id */
+	CTN_FD_PORT_CTL,   /**< a port's control fd (worker 0); index = sub << 16 | port id */
 	CTN_FD_PIDFD,      /**< a watched process; index = port id */
 };
 

@@ -85,6 +85,7 @@ struct ctn_port_info {
 	bool broken;       /**< taken out of service */
 	char reason[128];  /**< why, when broken */
 	uint32_t worker;   /**< index of the worker that polls its input */
+	char state[96];    /**< kind-specific state for show ("connected", ...) */
 };
 
 /** The hooks. @w is the worker thread calling: its packet pool, its scratch
@@ -108,7 +109,22 @@ struct ctn_port_ops {
 	void (*close)(struct ctn_port *p);
 	/** Fill kind-specific fields of @info (kind, ifname, caps ...). */
 	void (*info)(const struct ctn_port *p, struct ctn_port_info *info);
+	/** Optional: begin work once the port has its id, worker and lan (listen,
+	 *  connect, watch its fds). Returns 0, or -1 with @err (the port is then
+	 *  closed). Worker 0, others paused. */
+	int (*start)(struct ctn_port *p, char *err, size_t errlen);
+	/** Optional: an fd watched with ctn_port_watch_control (@sub) is ready, or
+	 *  (sub CTN_PORT_SUB_REQUEST) the port asked with
+	 *  ctn_port_request_control(). Worker 0, others paused: may change what
+	 *  the other hooks use. */
+	void (*control)(struct ctn_port *p, uint32_t sub, uint32_t events);
+	/** Optional: ten times a second (reconnects, timeouts). Worker 0, others
+	 *  paused. */
+	void (*tick)(struct ctn_port *p, uint64_t now_ms);
 };
+
+/** The sub-fd number control() gets for ctn_port_request_control(). */
+#define CTN_PORT_SUB_REQUEST 0
 
 /** State common to all ports; a kind embeds it first in its own struct. */
 struct ctn_port {
@@ -121,6 +137,7 @@ struct ctn_port {
 	int pidfd;                      /**< process whose exit removes the port, or -1 */
 	uint32_t caps;                  /**< CTN_CAP_* */
 	CTN_ATOMIC(bool) broken;            /**< out of service, awaiting removal */
+	CTN_ATOMIC(bool) ctl_pending;       /**< asked for its control hook */
 	bool down;                      /**< taken out of its lan and reported */
 	char reason[128];               /**< why it broke (written by whoever broke it first) */
 	struct ctn_port_local local[CTN_MAX_WORKERS]; /**< per worker (see above) */
@@ -133,6 +150,21 @@ struct ctn_port {
  *  and reports @fmt to the control plane. The first reason given wins. */
 void ctn_port_break(struct ctn_port *p, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+
+/** Ask for @p's control hook (sub CTN_PORT_SUB_REQUEST) to be run on worker 0
+ *  with the other workers paused, soon; from any worker. */
+void ctn_port_request_control(struct ctn_port *p);
+/** Poll @fd for @p's input on its worker; readiness reads a burst. @sub: 1.. */
+int ctn_port_watch_input(struct ctn_port *p, int fd, uint32_t sub);
+/** Poll @fd on worker 0; readiness calls @p's control hook with @sub (1..). */
+int ctn_port_watch_control(struct ctn_port *p, int fd, uint32_t sub);
+/** Stop polling @fd of @p. */
+void ctn_port_unwatch(struct ctn_port *p, int fd);
+
+/** Open a vhost-user port (port_vhost.c): a server socket at @path, or with
+ *  @client a connection to it. The socket is made in the start hook. */
+struct ctn_port *ctn_port_vhost_open(struct ctn_engine *e, const char *path, bool client, char *err,
+				     size_t errlen);
 
 /** Zeroed memory for a port struct of @size bytes (a kind's struct embedding
  *  struct ctn_port), aligned for its per-worker slots; free() releases it.

@@ -3,6 +3,8 @@
  * one (`containet -s PATH show | stats | add lan | set | del`). This file only
  * wires the CLI; the daemon lives in ../daemon, the client in ../client.
  */
+import path from 'node:path';
+
 import { Command, InvalidArgumentError, Option } from 'commander';
 
 import { DaemonError, request, type Reply } from '../client.js';
@@ -27,6 +29,13 @@ function posInt(v: string): number {
 function nonNegInt(v: string): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 0 || n > 1_000_000) throw new InvalidArgumentError('must be an integer from 0 to 1000000');
+  return n;
+}
+
+/** Parse --thread: a worker index, 0 to 7. */
+function threadIndex(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 7) throw new InvalidArgumentError('must be 0 to 7');
   return n;
 }
 
@@ -114,7 +123,7 @@ function printShow(objects: Record<string, unknown>[]): void {
   process.stdout.write('\n');
   process.stdout.write(
     table(
-      ['PORT', 'LAN', 'TYPE', 'IFNAME', 'NODE', 'PID', 'FRAMING', 'OFFLOADS', 'THREAD'],
+      ['PORT', 'LAN', 'TYPE', 'IFNAME', 'NODE', 'PID', 'FRAMING', 'OFFLOADS', 'THREAD', 'STATE'],
       ports.map((p) => [
         String(p.name),
         String(p.lan),
@@ -125,6 +134,7 @@ function printShow(objects: Record<string, unknown>[]): void {
         [p.packetInfo ? 'packet-info' : '', p.vnetHdr ? 'vnet-hdr' : ''].filter(Boolean).join('+') || 'plain',
         ((p.offloads as string[] | undefined) ?? []).join(',') || '-',
         Number(p.thread),
+        String(p.state || '-'),
       ]),
     ),
   );
@@ -176,6 +186,9 @@ export function buildProgram(): Command {
     .addOption(new Option('--threads <n>', 'dataplane worker threads, 1 to 8; each port is polled by one of them').default(1).argParser(threadCount))
     .addOption(new Option('--log-level <level>', 'log level').choices(['debug', 'info', 'warn', 'error']).default('info'))
     .allowExcessArguments(false)
+    // The daemon's options come before the command (`-s PATH add vhost ...
+    // --socket P`): `add vhost` has a --socket of its own.
+    .enablePositionalOptions()
     .action((_opts, cmd: Command) => runDaemon(cmd));
 
   program
@@ -211,6 +224,21 @@ export function buildProgram(): Command {
       if (opts.aging !== undefined) body.aging = opts.aging;
       if (opts.macTableSize !== undefined) body['mac-table-size'] = opts.macTableSize;
       await call(cmd, { 'add-lan': body });
+    });
+
+  add
+    .command('vhost')
+    .description('add a vhost-user port: a VM (QEMU) or a DPDK application (virtio_user) on a lan')
+    .argument('<name>', 'unique object name')
+    .requiredOption('--socket <path>', 'vhost-user socket (absolute path)')
+    .option('--client', 'connect to a frontend listening at the socket (and reconnect); default: listen')
+    .option('--lan <lan>', "lan to join (default: the daemon's default lan)")
+    .addOption(new Option('--thread <n>', 'worker thread that polls it').argParser(threadIndex))
+    .action(async (name: string, opts: { socket: string; client?: boolean; lan?: string; thread?: number }, cmd: Command) => {
+      const body: Reply = { name, socket: path.resolve(opts.socket), client: opts.client === true };
+      if (opts.lan !== undefined) body.lan = opts.lan;
+      if (opts.thread !== undefined) body.thread = opts.thread;
+      await call(cmd, { 'add-vhost': body });
     });
 
   program

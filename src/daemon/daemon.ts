@@ -209,6 +209,9 @@ export class Daemon {
       case 'add-lan':
         this.addLan(req.name, req.aging ?? this.opts.aging, req.macTableSize ?? this.opts.macTableSize);
         return {};
+      case 'add-vhost':
+        this.addVhost(req, conn);
+        return {};
       case 'set': {
         const lan = this.lanNamed(req.name);
         if (req.aging !== undefined) {
@@ -275,6 +278,41 @@ export class Daemon {
     return {};
   }
 
+  /** add-vhost: a vhost-user port at a socket, server or client. */
+  private addVhost(req: Extract<Request, { verb: 'add-vhost' }>, conn: Conn): void {
+    const lan = this.lanNamed(req.lan ?? this.opts.defaultLan);
+    if (this.model.has(req.name)) throw new ProtocolError(`an object named "${req.name}" already exists`);
+    const other = this.model.ports().find((p) => p.socket === req.socket);
+    if (other) throw new ProtocolError(`port ${other.name} already uses ${req.socket}`);
+    if (req.thread !== undefined && req.thread >= this.eng().threads())
+      throw new ProtocolError(`add-vhost: "thread" ${req.thread} does not exist (the daemon runs ${this.eng().threads()})`);
+    let info;
+    try {
+      info = this.eng().addVhostPort(req.socket, lan.id, req.client, req.thread);
+    } catch (e) {
+      throw new ProtocolError((e as Error).message);
+    }
+    this.model.add({
+      kind: 'port',
+      name: req.name,
+      id: info.id,
+      lan: lan.name,
+      type: 'vhost',
+      ifname: info.ifname,
+      nodeid: undefined,
+      pid: undefined,
+      owner: { pid: conn.pid, uid: conn.uid },
+      vnetHdr: true,
+      packetInfo: false,
+      offloads: info.offloads,
+      thread: info.thread,
+      socket: req.socket,
+      client: req.client,
+      created: new Date(),
+    });
+    this.log.info(`port ${req.name} (vhost-user ${req.client ? 'client of' : 'server at'} ${req.socket}) joined ${lan.name}`);
+  }
+
   /** Make lan @name. */
   private addLan(name: string, aging: number, macTableSize: number): LanObject {
     checkName(name, 'lan name');
@@ -331,21 +369,27 @@ export class Daemon {
       const st = this.eng().lanStats(l.id);
       return { name: l.name, kind: 'lan', ports: st.ports, macs: st.macs, aging: l.aging, macTableSize: st.macCapacity };
     });
-    const ports = this.model.ports().map((p) => ({
-      name: p.name,
-      kind: 'port',
-      type: p.type,
-      lan: p.lan,
-      ifname: p.ifname,
-      nodeid: p.nodeid ?? null,
-      pid: p.pid ?? null,
-      owner: p.owner,
-      vnetHdr: p.vnetHdr,
-      packetInfo: p.packetInfo,
-      offloads: p.offloads,
-      thread: p.thread,
-      created: p.created.toISOString(),
-    }));
+    const ports = this.model.ports().map((p) => {
+      // Offloads and state can change (a vhost-user frontend negotiates them).
+      const live = this.eng().portStats(p.id);
+      return {
+        name: p.name,
+        kind: 'port',
+        type: p.type,
+        lan: p.lan,
+        ifname: p.ifname,
+        nodeid: p.nodeid ?? null,
+        pid: p.pid ?? null,
+        owner: p.owner,
+        vnetHdr: p.vnetHdr,
+        packetInfo: p.packetInfo,
+        offloads: live.offloads,
+        thread: p.thread,
+        ...(p.socket !== undefined ? { socket: p.socket, client: p.client ?? false } : {}),
+        state: live.state,
+        created: p.created.toISOString(),
+      };
+    });
     return [...lans, ...ports];
   }
 

@@ -24,8 +24,11 @@ export interface PortObject {
   id: number;
   /** name of its lan */
   lan: string;
-  /** what the fd turned out to be */
-  type: 'tap' | 'dgram';
+  /** what the fd turned out to be, or a vhost-user socket */
+  type: 'tap' | 'dgram' | 'vhost';
+  /** vhost-user: the socket path and whether containet is the client */
+  socket?: string;
+  client?: boolean;
   /** device name inside the client's namespace ("" for sockets) */
   ifname: string;
   /** the client's node id (containode identity), if it gave one */

@@ -13,6 +13,7 @@
  * | add-etherfd      | 1   | ifname, nodeid; optional lan, name, pid, thread          | {}               |
  * | remove-etherfd   | 0   | nodeid; optional ifname                                  | {}               |
  * | add-lan          | 0   | name; optional aging (s), mac-table-size                 | {}               |
+ * | add-vhost        | 0   | name, socket; optional client, lan, thread               | {}               |
  * | set              | 0   | name; optional aging (s)                                 | {}               |
  * | del              | 0   | name; optional force                                     | {}               |
  * | show             | 0   | -                                                        | {objects: [...]} |
@@ -31,6 +32,7 @@ export type Request =
   | { verb: 'add-etherfd'; ifname: string; nodeid: string; lan?: string; name?: string; pid?: number; thread?: number }
   | { verb: 'remove-etherfd'; nodeid: string; ifname?: string }
   | { verb: 'add-lan'; name: string; aging?: number; macTableSize?: number }
+  | { verb: 'add-vhost'; name: string; socket: string; client: boolean; lan?: string; thread?: number }
   | { verb: 'set'; name: string; aging?: number }
   | { verb: 'del'; name: string; force: boolean }
   | { verb: 'show' }
@@ -42,6 +44,7 @@ export const VERB_FDS: Record<Request['verb'], number> = {
   'add-etherfd': 1,
   'remove-etherfd': 0,
   'add-lan': 0,
+  'add-vhost': 0,
   set: 0,
   del: 0,
   show: 0,
@@ -226,6 +229,19 @@ export function parseRequest(text: string, token: string | undefined): Request {
       if (aging !== undefined) r.aging = aging;
       const size = posInt(b, 'mac-table-size', verb, 1 << 24);
       if (size !== undefined) r.macTableSize = size;
+      return r;
+    }
+    case 'add-vhost': {
+      onlyFields(b, verb, ['name', 'socket', 'client', 'lan', 'thread']);
+      const socket = str(b, 'socket', verb, true)!;
+      if (!socket.startsWith('/') || Buffer.byteLength(socket) > 107)
+        throw new ProtocolError('add-vhost: "socket" must be an absolute path of at most 107 bytes');
+      if (b.client !== undefined && typeof b.client !== 'boolean') throw new ProtocolError('add-vhost: "client" must be true or false');
+      const r: Request = { verb: 'add-vhost', name: checkName(b.name, 'add-vhost: "name"'), socket, client: b.client === true };
+      const lan = str(b, 'lan', verb, false);
+      if (lan !== undefined) r.lan = lan;
+      const thread = posInt(b, 'thread', verb, 63, 0);
+      if (thread !== undefined) r.thread = thread;
       return r;
     }
     case 'set': {
