@@ -7,43 +7,8 @@
 import type { ExecutionContext } from 'ava';
 
 import { native } from '../src/native.js';
-import {
-  inNetns,
-  netns,
-  rootTest,
-  startContainode,
-  startDaemon,
-  uniqueName,
-  waitFor,
-  type TestContainer,
-  type TestDaemon,
-} from './helpers/env.js';
-
-/** Names of the ports the daemon shows. */
-async function portNames(d: TestDaemon): Promise<string[]> {
-  const r = (await d.request({ show: {} })) as { objects: { kind: string; name: string }[] };
-  return r.objects.filter((o) => o.kind === 'port').map((o) => o.name);
-}
-
-/**
- * Type @cmd into the interactive shell of container @c and wait for its exit
- * status, which the shell prints after a unique marker.
- */
-async function shell(c: TestContainer, cmd: string, timeoutMs = 30000): Promise<number> {
-  const marker = uniqueName('rc');
-  c.child.stdin!.write(`${cmd}; echo ${marker}=$?\n`);
-  const re = new RegExp(`${marker}=(\\d+)`);
-  const m = await waitFor(`"${cmd}" to finish`, () => re.exec(c.output()), timeoutMs);
-  return Number(m![1]);
-}
-
-/** Start `containode -4 ADDR -s SOCK -i ID [extra] -- /bin/sh` and wait for its port. */
-async function shellContainer(t: ExecutionContext, d: TestDaemon, addr: string, extra: string[] = []) {
-  const id = uniqueName('n');
-  const c = startContainode(t, ['-4', addr, '-s', d.sock, '-i', id, ...extra, '--', '/bin/sh']);
-  await waitFor(`port ${id}.eth0`, async () => (await portNames(d)).includes(`${id}.eth0`), 20000);
-  return { id, c };
-}
+import { inNetns, netns, rootTest, startDaemon, uniqueName, waitFor } from './helpers/env.js';
+import { portNames, shell, shellContainer } from './helpers/containers.js';
 
 rootTest('the demo: two containers on one switch ping each other, both ways, and leave no port', async (t) => {
   const d = await startDaemon(t);

@@ -375,6 +375,14 @@ static int vh_rx_burst(struct ctn_port *p, struct ctn_worker *w, struct ctn_pkt 
 			pkts[got++] = pkt;
 		}
 		ctn_virtq_flush(vq);
+		/* Chains left for later (the burst is full): no kick will come for
+		 * them, so kick ourselves and epoll brings us back. */
+		if (ctn_virtq_avail(vq)) {
+			uint64_t one = 1;
+			if (write(vq->kickfd, &one, sizeof(one)) < 0) {
+				/* the counter is saturated: readable anyway */
+			}
+		}
 	}
 out:
 	return got;
