@@ -81,6 +81,15 @@ peerTest('testpmd as a virtio_user server, containet the client: it connects, an
   t.is(await shell(c.c, 'ping -c 3 -W 5 10.30.0.97'), 0, c.c.output());
 });
 
+peerTest('testpmd with 2 queue pairs (MQ negotiated): a container pings through it, both ways', ['testpmd'], async (t) => {
+  const { d, sock } = await vhostDaemon(t);
+  const pmd = await testpmd(t, { socket: sock, mode: 'icmpecho', queues: 2 });
+  await pmd.ready;
+  await pingTestpmd(t, d, '2 queue pairs');
+  const st = await pmd.stats();
+  t.true(st.rxPackets >= 3 && st.txPackets >= 3, `testpmd counted ${JSON.stringify(st)}`);
+});
+
 peerTest('testpmd txonly floods a container through containet; the container counts the frames', ['testpmd'], async (t) => {
   const { d, sock } = await vhostDaemon(t);
   const tap = await tapPort(t, d, { framing: 'vnet', ipv4: '10.31.0.1' });
