@@ -21,6 +21,7 @@
         "native/core/virtq.c",
         "native/core/vhost_user.c",
         "native/core/port_vhost.c",
+        "native/core/port_nat.c",
         "native/core/ctl.c",
         "native/core/engine.c",
         "native/core/tapdev.c",
@@ -31,7 +32,8 @@
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],
       "cflags_cc": ["-std=c++17", "-fexceptions"],
       "cflags_cc!": ["-fno-exceptions"],
-      "libraries": ["-lpthread"]
+      "cflags": ["<!@(pkg-config --cflags slirp)"],
+      "libraries": ["-lpthread", "<!@(pkg-config --libs slirp)"]
     },
     {
       "target_name": "containode-launch",

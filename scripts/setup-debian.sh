@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what containet needs on Debian 12, as root. Safe to run again.
-#   (no option)  the compiler and headers for the native addon, Node.js when
-#                absent, and what the daemon and containode use;
+#   (no option)  the compiler and headers for the native addon (libslirp for
+#                the NAT), Node.js when absent, and what the daemon and
+#                containode use;
 #   --test       also what the tests use: iperf3, python3, and the vhost-user
 #                peers (DPDK testpmd from dpdk-dev, QEMU, and the distribution
 #                kernel whose virtio modules go into the test guest's
@@ -10,7 +11,7 @@
 #                (trafgen from netsniff-ng, Open vSwitch, OVS-DPDK).
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
-pkgs=(build-essential python3 pkg-config ca-certificates
+pkgs=(build-essential python3 pkg-config ca-certificates libslirp-dev libglib2.0-dev
       iproute2 iputils-ping util-linux procps busybox-static)
 test_pkgs=(iperf3 ethtool clang libclang-rt-14-dev dpdk-dev qemu-system-x86 linux-image-amd64)
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then

@@ -16,7 +16,7 @@ export type DropCounters = Record<string, number>;
 /** A port as the engine describes it. */
 export interface NativePortInfo {
   id: number;
-  kind: 'tap' | 'dgram' | 'vhost';
+  kind: 'tap' | 'dgram' | 'vhost' | 'nat';
   ifname: string;
   vnetHdr: boolean;
   packetInfo: boolean;
@@ -78,6 +78,14 @@ export interface NativeEngine {
   addFdPort(fd: number, lan: number, thread?: number): NativePortInfo;
   /** A vhost-user port: listening at path, or (client) connecting to it. */
   addVhostPort(path: string, lan: number, client: boolean, thread?: number): NativePortInfo;
+  /** A NAT port (libslirp). Addresses dotted. */
+  addNatPort(
+    cfg: { net: string; mask: string; gateway: string; dns: string; dhcpStart: string; mtu: number; ipv6: boolean; noHostLoopback: boolean; maxSockets?: number | undefined },
+    lan: number,
+    thread?: number,
+  ): NativePortInfo;
+  /** Add or remove a port forward of a NAT port. */
+  natForward(port: number, add: boolean, f: { udp: boolean; hostAddr: string; hostPort: number; guestAddr: string; guestPort: number }): void;
   /** Number of worker threads. */
   threads(): number;
   watchPid(port: number, pid: number): void;

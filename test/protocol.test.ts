@@ -201,7 +201,7 @@ test('MessageSplitter: a complete request just under MAX_REQUEST is accepted, on
 test('VERB_FDS: add-etherfd carries one fd, every other verb none', (t) => {
   t.deepEqual(
     { ...VERB_FDS },
-    { 'add-etherfd': 1, 'remove-etherfd': 0, 'add-lan': 0, 'add-vhost': 0, set: 0, del: 0, show: 0, stats: 0, version: 0 },
+    { 'add-etherfd': 1, 'remove-etherfd': 0, 'add-lan': 0, 'add-vhost': 0, 'add-nat': 0, set: 0, del: 0, show: 0, stats: 0, version: 0 },
   );
 });
 
@@ -211,6 +211,7 @@ test('parseRequest: every verb of VERB_FDS parses with its minimal body, and no 
     'remove-etherfd': { nodeid: 'n' },
     'add-lan': { name: 'l' },
     'add-vhost': { name: 'v', socket: '/run/v.sock' },
+    'add-nat': { name: 'n' },
     set: { name: 'l' },
     del: { name: 'l' },
     show: {},
@@ -390,5 +391,30 @@ test('parseRequest: add-vhost takes a name and an absolute socket path; client, 
     [{ name: 'v', socket: '/s', queues: 2 }, /unknown field "queues"/],
   ] as const) {
     t.throws(() => parse({ 'add-vhost': body }), { instanceOf: ProtocolError, message: re }, JSON.stringify(body));
+  }
+});
+
+test('parseRequest: add-nat takes its addresses from a CIDR (gateway .2, DNS .3, leases from .15) and checks forwards', (t) => {
+  const r = parse({ 'add-nat': { name: 'n1' } }) as Extract<Request, { verb: 'add-nat' }>;
+  t.deepEqual(r.addresses, { net: '10.0.2.0', mask: '255.255.255.0', prefix: 24, gateway: '10.0.2.2', dns: '10.0.2.3', dhcpStart: '10.0.2.15' });
+  t.is(r.mtu, 65520);
+  t.true(r.hostLoopback);
+  const r2 = parse({
+    'add-nat': { name: 'n2', net: '172.20.0.0/16', forward: ['udp:127.0.0.1:5353:172.20.0.15:53'], 'host-loopback': false, mtu: 1500, lan: 'l' },
+  }) as Extract<Request, { verb: 'add-nat' }>;
+  t.is(r2.addresses.gateway, '172.20.0.2');
+  t.deepEqual(r2.forwards, [{ udp: true, hostAddr: '127.0.0.1', hostPort: 5353, guestAddr: '172.20.0.15', guestPort: 53 }]);
+  t.false(r2.hostLoopback);
+  for (const [body, re] of [
+    [{ name: 'n', net: '10.0.2.1/24' }, /host bits set/],
+    [{ name: 'n', net: '10.0.2.0/30' }, /prefix from 8 to 28/],
+    [{ name: 'n', net: 'ten' }, /IPv4 CIDR/],
+    [{ name: 'n', forward: ['tcp:127.0.0.1:80'] }, /tcp\|udp:HOSTADDR/],
+    [{ name: 'n', forward: ['tcp:127.0.0.1:0:10.0.2.15:80'] }, /tcp\|udp:HOSTADDR/],
+    [{ name: 'n', forward: 'tcp:127.0.0.1:80:10.0.2.15:80' }, /list of strings/],
+    [{ name: 'n', mtu: 100 }, /"mtu" must be an integer from 576/],
+    [{ name: 'n', 'host-loopback': 'no' }, /true or false/],
+  ] as const) {
+    t.throws(() => parse({ 'add-nat': body }), { instanceOf: ProtocolError, message: re }, JSON.stringify(body));
   }
 });

@@ -6,6 +6,8 @@
 // Every argument is checked here before it reaches C, and every C error comes back
 // as a JS Error carrying the engine's reason.
 #include <napi.h>
+#include <arpa/inet.h>
+#include <cstdio>
 
 #include <cerrno>
 #include <cstring>
@@ -120,6 +122,8 @@ class Engine : public Napi::ObjectWrap<Engine> {
                            InstanceMethod("lanStats", &Engine::LanStats),
                            InstanceMethod("addFdPort", &Engine::AddFdPort),
                            InstanceMethod("addVhostPort", &Engine::AddVhostPort),
+                           InstanceMethod("addNatPort", &Engine::AddNatPort),
+                           InstanceMethod("natForward", &Engine::NatForward),
                            InstanceMethod("watchPid", &Engine::WatchPid),
                            InstanceMethod("delPort", &Engine::DelPort),
                            InstanceMethod("portStats", &Engine::PortStats),
@@ -301,6 +305,61 @@ class Engine : public Napi::ObjectWrap<Engine> {
     char err[256] = "";
     int id = Check(env, ctn_engine_port_add_vhost(Live(env), path.c_str(), client, lan, worker, &pi, err, sizeof(err)), err);
     return InfoObject(env, static_cast<uint32_t>(id), pi);
+  }
+
+  // An IPv4 address from a dotted string property of @o.
+  static in_addr Ip4Prop(Napi::Env env, const Napi::Object& o, const char* key) {
+    Napi::Value v = o.Get(key);
+    in_addr a{};
+    if (!v.IsString() || inet_pton(AF_INET, v.As<Napi::String>().Utf8Value().c_str(), &a) != 1)
+      throw Napi::TypeError::New(env, std::string(key) + " must be a dotted IPv4 address");
+    return a;
+  }
+
+  // addNatPort({net, mask, gateway, dns, dhcpStart, mtu, ipv6, noHostLoopback,
+  //             maxSockets, hostname}, lan, thread?) -> port info
+  Napi::Value AddNatPort(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsObject()) throw Napi::TypeError::New(env, "NAT settings must be an object");
+    Napi::Object o = info[0].As<Napi::Object>();
+    ctn_nat_cfg cfg{};
+    cfg.net = Ip4Prop(env, o, "net");
+    cfg.mask = Ip4Prop(env, o, "mask");
+    cfg.gateway = Ip4Prop(env, o, "gateway");
+    cfg.dns = Ip4Prop(env, o, "dns");
+    cfg.dhcp_start = Ip4Prop(env, o, "dhcpStart");
+    cfg.mtu = o.Get("mtu").ToNumber().Uint32Value();
+    cfg.ipv6 = o.Get("ipv6").ToBoolean().Value();
+    inet_pton(AF_INET6, "fd00::", &cfg.prefix6);
+    cfg.prefix6_len = 64;
+    cfg.no_host_loopback = o.Get("noHostLoopback").ToBoolean().Value();
+    if (o.Get("maxSockets").IsNumber()) cfg.max_sockets = o.Get("maxSockets").As<Napi::Number>().Uint32Value();
+    if (o.Get("hostname").IsString()) snprintf(cfg.hostname, sizeof(cfg.hostname), "%s", o.Get("hostname").As<Napi::String>().Utf8Value().c_str());
+    uint32_t lan = U32Arg(info, 1, "lan");
+    int worker = -1;
+    if (info.Length() > 2 && !info[2].IsUndefined()) worker = static_cast<int>(U32Arg(info, 2, "thread"));
+    ctn_port_info pi{};
+    char err[256] = "";
+    int id = Check(env, ctn_engine_port_add_nat(Live(env), &cfg, lan, worker, &pi, err, sizeof(err)), err);
+    return InfoObject(env, static_cast<uint32_t>(id), pi);
+  }
+
+  // natForward(port, add, {udp, hostAddr, hostPort, guestAddr, guestPort})
+  Napi::Value NatForward(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    uint32_t port = U32Arg(info, 0, "port");
+    bool add = info.Length() > 1 && info[1].ToBoolean().Value();
+    if (info.Length() < 3 || !info[2].IsObject()) throw Napi::TypeError::New(env, "forward must be an object");
+    Napi::Object o = info[2].As<Napi::Object>();
+    ctn_nat_fwd f{};
+    f.udp = o.Get("udp").ToBoolean().Value();
+    f.host_addr = Ip4Prop(env, o, "hostAddr");
+    f.guest_addr = Ip4Prop(env, o, "guestAddr");
+    f.host_port = static_cast<uint16_t>(o.Get("hostPort").ToNumber().Uint32Value());
+    f.guest_port = static_cast<uint16_t>(o.Get("guestPort").ToNumber().Uint32Value());
+    char err[256] = "";
+    Check(env, ctn_engine_nat_forward(Live(env), port, add, &f, err, sizeof(err)), err);
+    return env.Undefined();
   }
 
   // watchPid(port, pid): remove the port when that process exits.

@@ -29,6 +29,7 @@
 
 #include "ctl.h"
 #include "lan.h"
+#include "port_nat.h"
 
 #define RX_BURSTS_PER_WAKE 8 /**< bursts read from one port before others get a turn */
 #define EPOLL_EVENTS 64      /**< events taken per epoll_wait */
@@ -42,6 +43,8 @@ enum cmd_type {
 	CMD_LAN_STATS,
 	CMD_PORT_ADD_FD,
 	CMD_PORT_ADD_VHOST,
+	CMD_PORT_ADD_NAT,
+	CMD_NAT_FORWARD,
 	CMD_PORT_WATCH_PID,
 	CMD_PORT_DEL,
 	CMD_PORT_STATS,
@@ -60,6 +63,8 @@ struct cmd {
 	pid_t pid;                    /**< PORT_WATCH_PID */
 	uint64_t u64;                 /**< LAN_AGING */
 	const struct ctn_lan_cfg *lan_cfg;
+	const struct ctn_nat_cfg *nat_cfg;  /**< PORT_ADD_NAT */
+	const struct ctn_nat_fwd *nat_fwd;  /**< NAT_FORWARD (flag: add) */
 	const char *path;             /**< CTL_LISTEN, PORT_ADD_VHOST */
 	const void *data;             /**< CTL_SEND */
 	size_t len;
@@ -385,6 +390,12 @@ int ctn_port_watch_control(struct ctn_port *p, int fd, uint32_t sub)
 	return worker_watch(p->eng->workers[0], fd, EPOLLIN, CTN_FD_PORT_CTL, sub << 16 | p->id);
 }
 
+/** The epoll set of @p's worker. */
+int ctn_port_epfd(const struct ctn_port *p)
+{
+	return p->eng->workers[p->worker]->epfd;
+}
+
 /** Stop polling @fd of port @p (whichever worker polled it). */
 void ctn_port_unwatch(struct ctn_port *p, int fd)
 {
@@ -487,9 +498,9 @@ static int do_port_add(struct ctn_engine *e, struct cmd *c)
 	int slot = port_slot(e);
 	if (slot < 0)
 		return fail(c->err, sizeof(c->err), "too many ports (limit %d)", CTN_MAX_PORTS);
-	struct ctn_port *p = c->type == CMD_PORT_ADD_FD
-				     ? ctn_port_fd_open(e, c->fd, c->err, sizeof(c->err))
-				     : ctn_port_vhost_open(e, c->path, c->flag, c->err, sizeof(c->err));
+	struct ctn_port *p = c->type == CMD_PORT_ADD_FD	   ? ctn_port_fd_open(e, c->fd, c->err, sizeof(c->err))
+			     : c->type == CMD_PORT_ADD_VHOST ? ctn_port_vhost_open(e, c->path, c->flag, c->err, sizeof(c->err))
+							     : ctn_port_nat_open(e, c->nat_cfg, c->err, sizeof(c->err));
 	if (!p)
 		return -1;
 	return port_attach(e, c, p, slot, c->type == CMD_PORT_ADD_FD);
@@ -588,7 +599,12 @@ static int run_cmd(struct ctn_engine *e, struct cmd *c)
 		return 0;
 	case CMD_PORT_ADD_FD:
 	case CMD_PORT_ADD_VHOST:
+	case CMD_PORT_ADD_NAT:
 		return do_port_add(e, c);
+	case CMD_NAT_FORWARD:
+		if (!p || !ctn_port_is_nat(p))
+			return fail(c->err, sizeof(c->err), "no NAT port with id %u", c->id);
+		return ctn_port_nat_forward(p, c->flag, c->nat_fwd, c->err, sizeof(c->err));
 	case CMD_PORT_WATCH_PID:
 		return do_port_watch_pid(e, c);
 	case CMD_PORT_DEL:
@@ -997,6 +1013,20 @@ int ctn_engine_port_add_vhost(struct ctn_engine *e, const char *path, bool clien
 {
 	struct cmd c = {.type = CMD_PORT_ADD_VHOST, .id = lan, .path = path, .flag = client, .worker = worker,
 			.info = info};
+	return call(e, &c, err, errlen);
+}
+
+int ctn_engine_port_add_nat(struct ctn_engine *e, const struct ctn_nat_cfg *cfg, uint32_t lan, int worker,
+			    struct ctn_port_info *info, char *err, size_t errlen)
+{
+	struct cmd c = {.type = CMD_PORT_ADD_NAT, .id = lan, .nat_cfg = cfg, .worker = worker, .info = info};
+	return call(e, &c, err, errlen);
+}
+
+int ctn_engine_nat_forward(struct ctn_engine *e, uint32_t port, bool add, const struct ctn_nat_fwd *f, char *err,
+			   size_t errlen)
+{
+	struct cmd c = {.type = CMD_NAT_FORWARD, .id = port, .flag = add, .nat_fwd = f};
 	return call(e, &c, err, errlen);
 }
 

@@ -29,6 +29,7 @@
 #include "mactable.h"
 #include "pkt.h"
 #include "port.h"
+#include "port_nat.h"
 
 #define CTN_MAX_PORTS 4096 /**< port slots per engine */
 #define CTN_MAX_LANS 1024  /**< lan slots per engine */
@@ -119,6 +120,12 @@ int ctn_engine_port_add_fd(struct ctn_engine *e, int fd, uint32_t lan, int worke
  *  away. @worker as for ctn_engine_port_add_fd. Returns its id. */
 int ctn_engine_port_add_vhost(struct ctn_engine *e, const char *path, bool client, uint32_t lan, int worker,
 			      struct ctn_port_info *info, char *err, size_t errlen);
+/** Add a NAT port (libslirp) with @cfg on lan @lan; returns its id. */
+int ctn_engine_port_add_nat(struct ctn_engine *e, const struct ctn_nat_cfg *cfg, uint32_t lan, int worker,
+			    struct ctn_port_info *info, char *err, size_t errlen);
+/** Add (@add) or remove a port forward of NAT port @port. */
+int ctn_engine_nat_forward(struct ctn_engine *e, uint32_t port, bool add, const struct ctn_nat_fwd *f, char *err,
+			   size_t errlen);
 /** Number of worker threads. */
 uint32_t ctn_engine_threads(const struct ctn_engine *e);
 /** Remove the port when process @pid exits (pidfd). */

@@ -158,6 +158,8 @@ void ctn_port_request_control(struct ctn_port *p);
 int ctn_port_watch_input(struct ctn_port *p, int fd, uint32_t sub);
 /** Poll @fd on worker 0; readiness calls @p's control hook with @sub (1..). */
 int ctn_port_watch_control(struct ctn_port *p, int fd, uint32_t sub);
+/** The epoll set of @p's worker (to watch an fd with events other than EPOLLIN). */
+int ctn_port_epfd(const struct ctn_port *p);
 /** Stop polling @fd of @p. */
 void ctn_port_unwatch(struct ctn_port *p, int fd);
 

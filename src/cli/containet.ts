@@ -241,14 +241,44 @@ export function buildProgram(): Command {
       await call(cmd, { 'add-vhost': body });
     });
 
+  add
+    .command('nat')
+    .description("add a NAT: the lan's way out through the host's sockets (DHCP, DNS, TCP, UDP, ICMP echo)")
+    .argument('<name>', 'unique object name')
+    .option('--lan <lan>', "lan to serve (default: the daemon's default lan)")
+    .option('--net <cidr>', 'guest network; gateway .2, DNS .3, leases from .15', '10.0.2.0/24')
+    .option('--forward <spec...>', 'host-to-guest forward tcp|udp:HOSTADDR:HOSTPORT:GUESTADDR:GUESTPORT (repeatable)')
+    .option('--no-host-loopback', "the gateway address does not reach the host's 127.0.0.1")
+    .addOption(new Option('--mtu <bytes>', 'MTU of the lan side').default(65520).argParser(posInt))
+    .option('--ipv6', 'also IPv6 (fd00::/64, gateway ::2, DNS ::3)')
+    .addOption(new Option('--max-connections <n>', 'host sockets at once; new TCP connections beyond are refused').argParser(posInt))
+    .addOption(new Option('--thread <n>', 'worker thread that serves it').argParser(threadIndex))
+    .action(
+      async (
+        name: string,
+        opts: { lan?: string; net: string; forward?: string[]; hostLoopback: boolean; mtu: number; ipv6?: boolean; maxConnections?: number; thread?: number },
+        cmd: Command,
+      ) => {
+        const body: Reply = { name, net: opts.net, forward: opts.forward ?? [], 'host-loopback': opts.hostLoopback, mtu: opts.mtu, ipv6: opts.ipv6 === true };
+        if (opts.lan !== undefined) body.lan = opts.lan;
+        if (opts.maxConnections !== undefined) body['max-connections'] = opts.maxConnections;
+        if (opts.thread !== undefined) body.thread = opts.thread;
+        await call(cmd, { 'add-nat': body });
+      },
+    );
+
   program
     .command('set')
-    .description("change an object's settings")
+    .description("change an object's settings: a lan's aging, a nat's forwards")
     .argument('<name>', 'object name')
     .addOption(new Option('--aging <seconds>', 'MAC aging time of a lan').argParser(posInt))
-    .action(async (name: string, opts: { aging?: number }, cmd: Command) => {
+    .option('--add-forward <spec>', 'a nat: add forward tcp|udp:HOSTADDR:HOSTPORT:GUESTADDR:GUESTPORT')
+    .option('--del-forward <spec>', 'a nat: remove that forward')
+    .action(async (name: string, opts: { aging?: number; addForward?: string; delForward?: string }, cmd: Command) => {
       const body: Reply = { name };
       if (opts.aging !== undefined) body.aging = opts.aging;
+      if (opts.addForward !== undefined) body['add-forward'] = opts.addForward;
+      if (opts.delForward !== undefined) body['del-forward'] = opts.delForward;
       await call(cmd, { set: body });
     });
 

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { Logger } from '../log.js';
 import { native, packageRoot, type EngineEvent, type NativeEngine } from '../native.js';
 import { ObjectModel, type LanObject, type PortObject } from './model.js';
+import { forwardSpec } from './nat.js';
 import { MessageSplitter, ProtocolError, VERB_FDS, checkName, parseRequest, type Request } from './protocol.js';
 
 /** How the daemon is set up. */
@@ -212,7 +213,16 @@ export class Daemon {
       case 'add-vhost':
         this.addVhost(req, conn);
         return {};
+      case 'add-nat':
+        this.addNat(req, conn);
+        return {};
       case 'set': {
+        const o = this.model.get(req.name);
+        if (o?.kind === 'port' && o.type === 'nat') {
+          this.setNat(o, req);
+          return {};
+        }
+        if (req.addForward || req.delForward) throw new ProtocolError(`"${req.name}" is not a nat: forwards belong to nats`);
         const lan = this.lanNamed(req.name);
         if (req.aging !== undefined) {
           this.eng().setLanAging(lan.id, req.aging * 1000);
@@ -313,6 +323,72 @@ export class Daemon {
     this.log.info(`port ${req.name} (vhost-user ${req.client ? 'client of' : 'server at'} ${req.socket}) joined ${lan.name}`);
   }
 
+  /** add-nat: a NAT port on a lan, with its forwards. */
+  private addNat(req: Extract<Request, { verb: 'add-nat' }>, conn: Conn): void {
+    const lan = this.lanNamed(req.lan ?? this.opts.defaultLan);
+    if (this.model.has(req.name)) throw new ProtocolError(`an object named "${req.name}" already exists`);
+    if (req.thread !== undefined && req.thread >= this.eng().threads())
+      throw new ProtocolError(`add-nat: "thread" ${req.thread} does not exist (the daemon runs ${this.eng().threads()})`);
+    const a = req.addresses;
+    let info;
+    try {
+      info = this.eng().addNatPort(
+        { ...a, mtu: req.mtu, ipv6: req.ipv6, noHostLoopback: !req.hostLoopback, maxSockets: req.maxConnections },
+        lan.id,
+        req.thread,
+      );
+    } catch (e) {
+      throw new ProtocolError((e as Error).message);
+    }
+    const forwards: string[] = [];
+    try {
+      for (const f of req.forwards) {
+        this.eng().natForward(info.id, true, f);
+        forwards.push(forwardSpec(f));
+      }
+    } catch (e) {
+      this.eng().delPort(info.id);
+      throw new ProtocolError((e as Error).message);
+    }
+    this.model.add({
+      kind: 'port',
+      name: req.name,
+      id: info.id,
+      lan: lan.name,
+      type: 'nat',
+      ifname: '',
+      nodeid: undefined,
+      pid: undefined,
+      owner: { pid: conn.pid, uid: conn.uid },
+      vnetHdr: false,
+      packetInfo: false,
+      offloads: info.offloads,
+      thread: info.thread,
+      nat: { net: `${a.net}/${a.prefix}`, gateway: a.gateway, dns: a.dns, dhcpStart: a.dhcpStart, mtu: req.mtu, hostLoopback: req.hostLoopback, ipv6: req.ipv6, forwards },
+      created: new Date(),
+    });
+    this.log.info(`nat ${req.name} on ${lan.name}: network ${a.net}/${a.prefix}, gateway ${a.gateway}, dns ${a.dns}, ${forwards.length} forwards`);
+  }
+
+  /** set on a nat: add or remove a port forward at run time. */
+  private setNat(p: PortObject, req: Extract<Request, { verb: 'set' }>): void {
+    if (req.aging !== undefined) throw new ProtocolError(`"${p.name}" is a nat: aging belongs to lans`);
+    const nat = p.nat!;
+    try {
+      if (req.delForward) {
+        this.eng().natForward(p.id, false, req.delForward);
+        nat.forwards = nat.forwards.filter((s) => s !== forwardSpec(req.delForward!));
+      }
+      if (req.addForward) {
+        this.eng().natForward(p.id, true, req.addForward);
+        nat.forwards.push(forwardSpec(req.addForward));
+      }
+    } catch (e) {
+      throw new ProtocolError((e as Error).message);
+    }
+    this.log.info(`nat ${p.name}: forwards ${nat.forwards.join(' ') || 'none'}`);
+  }
+
   /** Make lan @name. */
   private addLan(name: string, aging: number, macTableSize: number): LanObject {
     checkName(name, 'lan name');
@@ -386,6 +462,7 @@ export class Daemon {
         offloads: live.offloads,
         thread: p.thread,
         ...(p.socket !== undefined ? { socket: p.socket, client: p.client ?? false } : {}),
+        ...(p.nat !== undefined ? { nat: p.nat } : {}),
         state: live.state,
         created: p.created.toISOString(),
       };

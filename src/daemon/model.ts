@@ -25,10 +25,12 @@ export interface PortObject {
   /** name of its lan */
   lan: string;
   /** what the fd turned out to be, or a vhost-user socket */
-  type: 'tap' | 'dgram' | 'vhost';
+  type: 'tap' | 'dgram' | 'vhost' | 'nat';
   /** vhost-user: the socket path and whether containet is the client */
   socket?: string;
   client?: boolean;
+  /** NAT: its addresses and the port forwards in place (specs) */
+  nat?: { net: string; gateway: string; dns: string; dhcpStart: string; mtu: number; hostLoopback: boolean; ipv6: boolean; forwards: string[] };
   /** device name inside the client's namespace ("" for sockets) */
   ifname: string;
   /** the client's node id (containode identity), if it gave one */

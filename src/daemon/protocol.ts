@@ -14,7 +14,10 @@
  * | remove-etherfd   | 0   | nodeid; optional ifname                                  | {}               |
  * | add-lan          | 0   | name; optional aging (s), mac-table-size                 | {}               |
  * | add-vhost        | 0   | name, socket; optional client, lan, thread               | {}               |
- * | set              | 0   | name; optional aging (s)                                 | {}               |
+ * | add-nat          | 0   | name; optional lan, net, forward[], host-loopback, mtu,  | {}               |
+ * |                  |     | ipv6, max-connections, thread                            |                  |
+ * | set              | 0   | name; optional aging (s) of a lan; add-forward,          | {}               |
+ * |                  |     | del-forward of a nat                                     |                  |
  * | del              | 0   | name; optional force                                     | {}               |
  * | show             | 0   | -                                                        | {objects: [...]} |
  * | stats            | 0   | optional name                                            | {lans, ports}    |
@@ -23,6 +26,8 @@
  * add-etherfd and remove-etherfd are the original containet's, unchanged; the rest
  * are this daemon's extensions, as are the optional fields.
  */
+
+import { NAT_DEFAULT_MTU, NAT_DEFAULT_NET, natAddresses, parseForward, type NatAddresses, type NatForward } from './nat.js';
 
 /** Longest request accepted, in bytes. */
 export const MAX_REQUEST = 1 << 20;
@@ -33,7 +38,19 @@ export type Request =
   | { verb: 'remove-etherfd'; nodeid: string; ifname?: string }
   | { verb: 'add-lan'; name: string; aging?: number; macTableSize?: number }
   | { verb: 'add-vhost'; name: string; socket: string; client: boolean; lan?: string; thread?: number }
-  | { verb: 'set'; name: string; aging?: number }
+  | {
+      verb: 'add-nat';
+      name: string;
+      lan?: string;
+      addresses: NatAddresses;
+      forwards: NatForward[];
+      hostLoopback: boolean;
+      mtu: number;
+      ipv6: boolean;
+      maxConnections?: number;
+      thread?: number;
+    }
+  | { verb: 'set'; name: string; aging?: number; addForward?: NatForward; delForward?: NatForward }
   | { verb: 'del'; name: string; force: boolean }
   | { verb: 'show' }
   | { verb: 'stats'; name?: string }
@@ -45,6 +62,7 @@ export const VERB_FDS: Record<Request['verb'], number> = {
   'remove-etherfd': 0,
   'add-lan': 0,
   'add-vhost': 0,
+  'add-nat': 0,
   set: 0,
   del: 0,
   show: 0,
@@ -244,11 +262,39 @@ export function parseRequest(text: string, token: string | undefined): Request {
       if (thread !== undefined) r.thread = thread;
       return r;
     }
+    case 'add-nat': {
+      onlyFields(b, verb, ['name', 'lan', 'net', 'forward', 'host-loopback', 'mtu', 'ipv6', 'max-connections', 'thread']);
+      const forwards = b.forward === undefined ? [] : b.forward;
+      if (!Array.isArray(forwards) || forwards.some((f) => typeof f !== 'string'))
+        throw new ProtocolError('add-nat: "forward" must be a list of strings');
+      for (const k of ['host-loopback', 'ipv6'])
+        if (b[k] !== undefined && typeof b[k] !== 'boolean') throw new ProtocolError(`add-nat: "${k}" must be true or false`);
+      const r: Request = {
+        verb: 'add-nat',
+        name: checkName(b.name, 'add-nat: "name"'),
+        addresses: natAddresses(str(b, 'net', verb, false) ?? NAT_DEFAULT_NET),
+        forwards: (forwards as string[]).map(parseForward),
+        hostLoopback: b['host-loopback'] !== false,
+        mtu: posInt(b, 'mtu', verb, 65520, 576) ?? NAT_DEFAULT_MTU,
+        ipv6: b.ipv6 === true,
+      };
+      const lan = str(b, 'lan', verb, false);
+      if (lan !== undefined) r.lan = lan;
+      const max = posInt(b, 'max-connections', verb, 4000);
+      if (max !== undefined) r.maxConnections = max;
+      const thread = posInt(b, 'thread', verb, 63, 0);
+      if (thread !== undefined) r.thread = thread;
+      return r;
+    }
     case 'set': {
-      onlyFields(b, verb, ['name', 'aging']);
+      onlyFields(b, verb, ['name', 'aging', 'add-forward', 'del-forward']);
       const r: Request = { verb: 'set', name: checkName(b.name, 'set: "name"') };
       const aging = posInt(b, 'aging', verb, 1_000_000);
       if (aging !== undefined) r.aging = aging;
+      const add = str(b, 'add-forward', verb, false);
+      if (add !== undefined) r.addForward = parseForward(add);
+      const del = str(b, 'del-forward', verb, false);
+      if (del !== undefined) r.delForward = parseForward(del);
       return r;
     }
     case 'del':

@@ -24,10 +24,18 @@ export async function shell(c: TestContainer, cmd: string, timeoutMs = 30000): P
   return Number(m![1]);
 }
 
-/** Start `containode -4 ADDR -s SOCK -i ID [extra] -- /bin/sh` and wait for its port. */
-export async function shellContainer(t: ExecutionContext, d: TestDaemon, addr: string, extra: string[] = []) {
+/** A container started by shellContainer. */
+export interface ShellContainer {
+  /** its identity (the port is ID.eth0) */
+  id: string;
+  c: TestContainer;
+}
+
+/** Start `containode [-4 ADDR] -s SOCK -i ID [extra] -- /bin/sh` and wait for its
+ *  port (@addr null: no address, as for a DHCP client). */
+export async function shellContainer(t: ExecutionContext, d: TestDaemon, addr: string | null, extra: string[] = []): Promise<ShellContainer> {
   const id = uniqueName('n');
-  const c = startContainode(t, ['-4', addr, '-s', d.sock, '-i', id, ...extra, '--', '/bin/sh']);
+  const c = startContainode(t, [...(addr ? ['-4', addr] : []), '-s', d.sock, '-i', id, ...extra, '--', '/bin/sh']);
   await waitFor(`port ${id}.eth0`, async () => (await portNames(d)).includes(`${id}.eth0`), 20000);
   return { id, c };
 }

@@ -1,0 +1,565 @@
+/* port_nat.c - a NAT port on libslirp, folded into the engine's epoll.
+ *
+ *   lan ──tx_burst (any worker)──▶ slirp_input ──▶ host sockets (TCP, UDP, ICMP)
+ *   lan ◀──rx_burst (its worker)── frame ring ◀── send_packet ◀┘
+ *
+ * libslirp is single-threaded: every call into it is made holding the port's
+ * lock (a worker sending frames to the NAT, the port's own worker serving its
+ * sockets and timers; the lock is uncontended with one worker thread). Its
+ * sockets are polled by the port's worker: after every call into slirp the set
+ * of fds and events it wants (slirp_pollfds_fill) is compared with what is in
+ * epoll and only the difference changed; when one is ready, rx_burst asks the
+ * kernel which with one poll() and hands the answers to slirp_pollfds_poll.
+ * slirp's timers (TCP's, IPv6 router advertisements) are one timerfd. Frames
+ * slirp sends to the lan go to a byte ring first, because slirp may send while
+ * it is being fed from another port's burst; rx_burst moves them into packets.
+ * Frames handed to slirp are always whole: the shared offload code segments
+ * GSO frames and completes checksums (the port takes no offloads).
+ */
+#include "port_nat.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <slirp/libslirp.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "engine.h"
+#include "offload.h"
+#include "port.h"
+
+#define NAT_MAX_FDS 4096         /**< slirp sockets polled at once */
+#define NAT_RING (4u << 20)      /**< bytes of frames from slirp awaiting the lan */
+#define NAT_MAX_TIMERS 8         /**< slirp timers (it uses one, for RA) */
+#define SUB_SERVICE 1            /**< input sub-fd of everything here */
+
+/** One slirp timer. */
+struct nat_timer {
+	bool used;        /**< allocated by slirp */
+	bool armed;       /**< expire_ms is set */
+	SlirpTimerId id;  /**< what to tell slirp_handle_timer */
+	void *cb_opaque;  /**< and this */
+	int64_t expire_ms;
+};
+
+/** A NAT port. */
+struct nat_port {
+	struct ctn_port base;                 /**< must be first */
+	struct ctn_nat_cfg cfg;               /**< settings */
+	Slirp *slirp;                         /**< the stack */
+	atomic_flag lock;                     /**< held around every slirp call */
+	int wakefd;                           /**< eventfd: frames or work waiting */
+	int timerfd;                          /**< slirp's next timer */
+	struct pollfd pfd[NAT_MAX_FDS];       /**< what slirp wants polled (last fill) */
+	int npfd;
+	struct pollfd reg[NAT_MAX_FDS];       /**< what is in epoll now (fd, events) */
+	int nreg;
+	bool overflow;                        /**< slirp wanted more fds than we poll */
+	uint32_t fill_timeout_ms;             /**< slirp's wanted wake-up from the last fill */
+	struct nat_timer timers[NAT_MAX_TIMERS];
+	uint8_t *ring;                        /**< frames from slirp: u32 length, bytes, padded to 4 */
+	uint32_t ring_head, ring_tail;        /**< write and read offsets (mod NAT_RING) */
+	uint32_t ring_used;                   /**< bytes in it */
+	uint64_t ring_drops;                  /**< frames lost to a full ring */
+	uint64_t guest_errors;                /**< slirp's complaints about the lan's frames */
+	uint64_t syn_refused;                 /**< new connections refused at max_sockets */
+	struct ctn_nat_fwd fwd[64];           /**< forwards in place */
+	int nfwd;
+};
+
+/** Our port from the base pointer. */
+static inline struct nat_port *np_of(struct ctn_port *p) { return (struct nat_port *)p; }
+
+/** Take the slirp lock. */
+static void nat_lock(struct nat_port *np)
+{
+	while (atomic_flag_test_and_set_explicit(&np->lock, memory_order_acquire))
+		;
+}
+
+/** Release the slirp lock. */
+static void nat_unlock(struct nat_port *np)
+{
+	atomic_flag_clear_explicit(&np->lock, memory_order_release);
+}
+
+/** Wake the port's worker (frames in the ring, or slirp wants a poll). */
+static void nat_kick(struct nat_port *np)
+{
+	uint64_t one = 1;
+	if (write(np->wakefd, &one, sizeof(one)) < 0) {
+		/* saturated: readable anyway */
+	}
+}
+
+/* ------------------------------------------------------- slirp callbacks */
+
+/** send_packet: a frame for the lan; into the ring (dropped when full, as
+ *  slirp allows: TCP will send it again). */
+static ssize_t cb_send_packet(const void *buf, size_t len, void *opaque)
+{
+	struct nat_port *np = opaque;
+	uint32_t need = 4 + (((uint32_t)len + 3) & ~3u);
+	if (len < CTN_FRAME_MIN || len > CTN_FRAME_MAX || NAT_RING - np->ring_used < need) {
+		np->ring_drops++;
+		return (ssize_t)len;
+	}
+	uint32_t l = (uint32_t)len;
+	for (uint32_t i = 0; i < 4; i++)
+		np->ring[(np->ring_head + i) % NAT_RING] = ((uint8_t *)&l)[i];
+	uint32_t at = (np->ring_head + 4) % NAT_RING, first = NAT_RING - at < l ? NAT_RING - at : l;
+	memcpy(np->ring + at, buf, first);
+	memcpy(np->ring, (const uint8_t *)buf + first, l - first);
+	np->ring_head = (np->ring_head + need) % NAT_RING;
+	np->ring_used += need;
+	return (ssize_t)len;
+}
+
+/** guest_error: a frame from the lan slirp could not make sense of. */
+static void cb_guest_error(const char *msg, void *opaque)
+{
+	struct nat_port *np = opaque;
+	if (np->guest_errors++ < 10)
+		ctn_engine_log(np->base.eng, "nat: bad frame from the lan: %s", msg);
+}
+
+/** clock_get_ns: the monotonic clock. */
+static int64_t cb_clock_ns(void *opaque)
+{
+	(void)opaque;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/** timer_new_opaque: a timer slot. */
+static void *cb_timer_new_opaque(SlirpTimerId id, void *cb_opaque, void *opaque)
+{
+	struct nat_port *np = opaque;
+	for (int i = 0; i < NAT_MAX_TIMERS; i++) {
+		if (!np->timers[i].used) {
+			np->timers[i] = (struct nat_timer){.used = true, .id = id, .cb_opaque = cb_opaque};
+			return &np->timers[i];
+		}
+	}
+	return NULL;
+}
+
+/** timer_free. */
+static void cb_timer_free(void *timer, void *opaque)
+{
+	(void)opaque;
+	if (timer)
+		*(struct nat_timer *)timer = (struct nat_timer){0};
+}
+
+/** timer_mod: fire at @expire_ms on slirp's clock (ms). */
+static void cb_timer_mod(void *timer, int64_t expire_ms, void *opaque)
+{
+	struct nat_port *np = opaque;
+	if (!timer)
+		return;
+	struct nat_timer *t = timer;
+	t->armed = true;
+	t->expire_ms = expire_ms;
+	nat_kick(np); /* re-arm the timerfd from the port's worker */
+}
+
+/** register_poll_fd / unregister_poll_fd: we learn the fds from fill. */
+static void cb_poll_fd(int fd, void *opaque)
+{
+	(void)fd, (void)opaque;
+}
+
+/** notify: slirp has work (a socket can take more): poll again soon. */
+static void cb_notify(void *opaque)
+{
+	nat_kick(opaque);
+}
+
+/** SlirpAddPollCb: one fd slirp wants polled; returns its index. */
+static int cb_add_poll(int fd, int events, void *opaque)
+{
+	struct nat_port *np = opaque;
+	if (np->npfd == NAT_MAX_FDS) {
+		np->overflow = true;
+		return -1;
+	}
+	short ev = 0;
+	if (events & SLIRP_POLL_IN)
+		ev |= POLLIN;
+	if (events & SLIRP_POLL_OUT)
+		ev |= POLLOUT;
+	if (events & SLIRP_POLL_PRI)
+		ev |= POLLPRI;
+	np->pfd[np->npfd] = (struct pollfd){.fd = fd, .events = ev};
+	return np->npfd++;
+}
+
+/** SlirpGetREventsCb: what poll() said of index @idx. */
+static int cb_get_revents(int idx, void *opaque)
+{
+	struct nat_port *np = opaque;
+	if (idx < 0 || idx >= np->npfd)
+		return 0;
+	short r = np->pfd[idx].revents;
+	int out = 0;
+	if (r & POLLIN)
+		out |= SLIRP_POLL_IN;
+	if (r & POLLOUT)
+		out |= SLIRP_POLL_OUT;
+	if (r & POLLPRI)
+		out |= SLIRP_POLL_PRI;
+	if (r & POLLERR)
+		out |= SLIRP_POLL_ERR;
+	if (r & POLLHUP)
+		out |= SLIRP_POLL_HUP;
+	return out;
+}
+
+/** The callbacks. */
+static const SlirpCb nat_callbacks = {
+	.send_packet = cb_send_packet,
+	.guest_error = cb_guest_error,
+	.clock_get_ns = cb_clock_ns,
+	.timer_free = cb_timer_free,
+	.timer_mod = cb_timer_mod,
+	.register_poll_fd = cb_poll_fd,
+	.unregister_poll_fd = cb_poll_fd,
+	.notify = cb_notify,
+	.timer_new_opaque = cb_timer_new_opaque,
+};
+
+/* ------------------------------------------------------------- polling */
+
+/** epoll events for poll events @ev (0 when slirp wants nothing of the fd). */
+static uint32_t to_epoll(short ev)
+{
+	return (ev & POLLIN ? EPOLLIN : 0) | (ev & POLLOUT ? EPOLLOUT : 0) | (ev & POLLPRI ? EPOLLPRI : 0);
+}
+
+/** Ask slirp what to poll and make epoll (and the timerfd) match. Lock held. */
+static void refill(struct nat_port *np)
+{
+	struct ctn_port *p = &np->base;
+	np->npfd = 0;
+	np->overflow = false;
+	uint32_t timeout = UINT32_MAX;
+	slirp_pollfds_fill(np->slirp, &timeout, cb_add_poll, np);
+	np->fill_timeout_ms = timeout;
+	/* Drop what is no longer wanted, change what changed. Both lists are small
+	 * in the common case; a connection flood is bounded by NAT_MAX_FDS. */
+	for (int i = 0; i < np->nreg; i++) {
+		int j = 0;
+		while (j < np->npfd && np->pfd[j].fd != np->reg[i].fd)
+			j++;
+		if (j == np->npfd) {
+			ctn_port_unwatch(p, np->reg[i].fd);
+			np->reg[i--] = np->reg[--np->nreg];
+		}
+	}
+	for (int j = 0; j < np->npfd; j++) {
+		int i = 0;
+		while (i < np->nreg && np->reg[i].fd != np->pfd[j].fd)
+			i++;
+		uint32_t want = to_epoll(np->pfd[j].events);
+		if (i < np->nreg) {
+			if (np->reg[i].events != np->pfd[j].events) {
+				struct epoll_event ev = {.events = want, .data.u64 = ctn_cookie(CTN_FD_PORT, SUB_SERVICE << 16 | p->id)};
+				epoll_ctl(ctn_port_epfd(p), EPOLL_CTL_MOD, np->pfd[j].fd, &ev);
+				np->reg[i].events = np->pfd[j].events;
+			}
+			continue;
+		}
+		struct epoll_event ev = {.events = want, .data.u64 = ctn_cookie(CTN_FD_PORT, SUB_SERVICE << 16 | p->id)};
+		if (epoll_ctl(ctn_port_epfd(p), EPOLL_CTL_ADD, np->pfd[j].fd, &ev) == 0)
+			np->reg[np->nreg++] = np->pfd[j];
+	}
+	/* The timerfd: slirp's own timeout or the earliest armed timer. */
+	int64_t now = cb_clock_ns(NULL) / 1000000, at = timeout == UINT32_MAX ? INT64_MAX : now + timeout;
+	for (int i = 0; i < NAT_MAX_TIMERS; i++)
+		if (np->timers[i].used && np->timers[i].armed && np->timers[i].expire_ms < at)
+			at = np->timers[i].expire_ms;
+	struct itimerspec its = {0};
+	if (at != INT64_MAX) {
+		int64_t ms = at - now < 1 ? 1 : at - now;
+		its.it_value.tv_sec = ms / 1000;
+		its.it_value.tv_nsec = (ms % 1000) * 1000000;
+	}
+	timerfd_settime(np->timerfd, 0, &its, NULL);
+}
+
+/** Serve slirp: expired timers, ready sockets. Lock held. */
+static void service(struct nat_port *np)
+{
+	uint64_t v;
+	if (read(np->wakefd, &v, sizeof(v)) < 0) {
+		/* nothing pending */
+	}
+	if (read(np->timerfd, &v, sizeof(v)) < 0) {
+		/* not expired */
+	}
+	int64_t now = cb_clock_ns(NULL) / 1000000;
+	for (int i = 0; i < NAT_MAX_TIMERS; i++) {
+		struct nat_timer *t = &np->timers[i];
+		if (t->used && t->armed && t->expire_ms <= now) {
+			t->armed = false;
+			slirp_handle_timer(np->slirp, t->id, t->cb_opaque);
+		}
+	}
+	int n = np->npfd ? poll(np->pfd, (nfds_t)np->npfd, 0) : 0;
+	slirp_pollfds_poll(np->slirp, n < 0, cb_get_revents, np);
+	refill(np);
+}
+
+/* ----------------------------------------------------------- the hooks */
+
+/** rx_burst hook: serve slirp, then hand the lan the frames it sent. */
+static int nat_rx_burst(struct ctn_port *p, struct ctn_worker *w, struct ctn_pkt **pkts, int max)
+{
+	struct nat_port *np = np_of(p);
+	struct ctn_port_stats *st = &p->local[w->id].st;
+	nat_lock(np);
+	service(np);
+	int got = 0;
+	while (got < max && np->ring_used) {
+		uint32_t l = 0;
+		for (uint32_t i = 0; i < 4; i++)
+			((uint8_t *)&l)[i] = np->ring[(np->ring_tail + i) % NAT_RING];
+		uint32_t need = 4 + ((l + 3) & ~3u);
+		struct ctn_pkt *pkt = ctn_pkt_alloc(&w->pool);
+		if (!pkt) {
+			st->drops[CTN_DROP_NO_BUFFER]++;
+			break;
+		}
+		uint32_t at = (np->ring_tail + 4) % NAT_RING, first = NAT_RING - at < l ? NAT_RING - at : l;
+		memcpy(pkt->data, np->ring + at, first);
+		memcpy(pkt->data + first, np->ring, l - first);
+		pkt->len = l;
+		pkt->in_port = p->id;
+		np->ring_tail = (np->ring_tail + need) % NAT_RING;
+		np->ring_used -= need;
+		st->rx_packets++;
+		st->rx_bytes += l;
+		pkts[got++] = pkt;
+	}
+	bool more = np->ring_used != 0;
+	nat_unlock(np);
+	if (more)
+		nat_kick(np);
+	return got;
+}
+
+/** Is @f (@len bytes) a TCP SYN without ACK, IPv4 or IPv6, maybe tagged? */
+static bool is_tcp_syn(const uint8_t *f, uint32_t len)
+{
+	uint32_t off = 12;
+	uint16_t type = (uint16_t)(f[off] << 8 | f[off + 1]);
+	if (type == 0x8100 && len >= 18) {
+		off += 4;
+		type = (uint16_t)(f[off] << 8 | f[off + 1]);
+	}
+	off += 2;
+	uint32_t l4;
+	if (type == 0x0800 && len >= off + 20 && f[off + 9] == 6)
+		l4 = off + (uint32_t)(f[off] & 15) * 4;
+	else if (type == 0x86dd && len >= off + 40 && f[off + 6] == 6)
+		l4 = off + 40;
+	else
+		return false;
+	return len >= l4 + 14 && (f[l4 + 13] & 0x12) == 0x02;
+}
+
+/** ctn_emit_fn: one whole frame into slirp. */
+static int nat_emit(void *arg, uint8_t *data, uint32_t len, const struct ctn_vnet *vnet)
+{
+	(void)vnet;
+	struct nat_port *np = arg;
+	if (np->nreg >= (int)np->cfg.max_sockets && is_tcp_syn(data, len)) {
+		np->syn_refused++;
+		return CTN_DROP_TX_FULL;
+	}
+	slirp_input(np->slirp, data, (int)len);
+	return 0;
+}
+
+/** tx_burst hook: frames from the lan into slirp (any worker). */
+static void nat_tx_burst(struct ctn_port *p, struct ctn_worker *w, struct ctn_pkt **pkts, int n)
+{
+	struct nat_port *np = np_of(p);
+	struct ctn_port_stats *st = &p->local[w->id].st;
+	nat_lock(np);
+	for (int i = 0; i < n; i++) {
+		int drop = ctn_offload_egress(pkts[i], 0, w->scratch, nat_emit, np);
+		if (drop) {
+			st->drops[drop]++;
+			continue;
+		}
+		st->tx_packets++;
+		st->tx_bytes += pkts[i]->len;
+	}
+	refill(np);
+	bool more = np->ring_used != 0;
+	nat_unlock(np);
+	if (more)
+		nat_kick(np);
+}
+
+/** start hook: poll the wake eventfd and the timerfd; first fill. */
+static int nat_start(struct ctn_port *p, char *err, size_t errlen)
+{
+	struct nat_port *np = np_of(p);
+	if (ctn_port_watch_input(p, np->wakefd, SUB_SERVICE) < 0 ||
+	    ctn_port_watch_input(p, np->timerfd, SUB_SERVICE) < 0) {
+		snprintf(err, errlen, "epoll: %s", strerror(errno));
+		return -1;
+	}
+	refill(np);
+	return 0;
+}
+
+/** close hook: every slirp socket closes with it. */
+static void nat_close(struct ctn_port *p)
+{
+	struct nat_port *np = np_of(p);
+	for (int i = 0; i < np->nreg; i++)
+		ctn_port_unwatch(p, np->reg[i].fd);
+	if (np->slirp)
+		slirp_cleanup(np->slirp);
+	ctn_port_unwatch(p, np->wakefd);
+	ctn_port_unwatch(p, np->timerfd);
+	if (np->wakefd >= 0)
+		close(np->wakefd);
+	if (np->timerfd >= 0)
+		close(np->timerfd);
+	free(np->ring);
+	free(np);
+}
+
+/** info hook. */
+static void nat_info(const struct ctn_port *p, struct ctn_port_info *info)
+{
+	const struct nat_port *np = (const struct nat_port *)p;
+	char net[INET_ADDRSTRLEN], gw[INET_ADDRSTRLEN];
+	inet_ntop(AF_INET, &np->cfg.net, net, sizeof(net));
+	inet_ntop(AF_INET, &np->cfg.gateway, gw, sizeof(gw));
+	snprintf(info->kind, sizeof(info->kind), "nat");
+	snprintf(info->state, sizeof(info->state), "net %s gw %s, %d sockets, %d forwards, ring drops %llu",
+		 net, gw, np->nreg, np->nfwd, (unsigned long long)np->ring_drops);
+}
+
+/** The vtable. */
+static const struct ctn_port_ops nat_ops = {
+	.kind = "nat",
+	.rx_burst = nat_rx_burst,
+	.tx_burst = nat_tx_burst,
+	.close = nat_close,
+	.info = nat_info,
+	.start = nat_start,
+};
+
+bool ctn_port_is_nat(const struct ctn_port *p)
+{
+	return p->ops == &nat_ops;
+}
+
+struct ctn_port *ctn_port_nat_open(struct ctn_engine *e, const struct ctn_nat_cfg *cfg, char *err, size_t errlen)
+{
+	(void)e;
+	struct nat_port *np = ctn_port_alloc(sizeof(*np));
+	if (!np) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	np->cfg = *cfg;
+	if (!np->cfg.max_sockets || np->cfg.max_sockets > NAT_MAX_FDS - 8)
+		np->cfg.max_sockets = NAT_MAX_FDS - 8;
+	atomic_flag_clear(&np->lock);
+	np->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	np->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	np->ring = malloc(NAT_RING);
+	if (np->wakefd < 0 || np->timerfd < 0 || !np->ring) {
+		snprintf(err, errlen, "eventfd/timerfd: %s", strerror(errno));
+		goto bad;
+	}
+	SlirpConfig sc = {
+		.version = 4,
+		.in_enabled = true,
+		.vnetwork = cfg->net,
+		.vnetmask = cfg->mask,
+		.vhost = cfg->gateway,
+		.in6_enabled = cfg->ipv6,
+		.vprefix_addr6 = cfg->prefix6,
+		.vprefix_len = cfg->prefix6_len,
+		.vhostname = cfg->hostname[0] ? cfg->hostname : NULL,
+		.vdhcp_start = cfg->dhcp_start,
+		.vnameserver = cfg->dns,
+		.if_mtu = cfg->mtu,
+		.if_mru = cfg->mtu,
+		.disable_host_loopback = cfg->no_host_loopback,
+	};
+	if (cfg->ipv6) {
+		/* The host (gateway) and DNS addresses inside the prefix: ::2 and ::3. */
+		sc.vhost6 = cfg->prefix6;
+		sc.vhost6.s6_addr[15] = 2;
+		sc.vnameserver6 = cfg->prefix6;
+		sc.vnameserver6.s6_addr[15] = 3;
+	}
+	np->slirp = slirp_new(&sc, &nat_callbacks, np);
+	if (!np->slirp) {
+		snprintf(err, errlen, "libslirp refused the settings (network, addresses or MTU)");
+		goto bad;
+	}
+	np->base.ops = &nat_ops;
+	np->base.fd = -1;
+	return &np->base;
+bad:
+	if (np->wakefd >= 0)
+		close(np->wakefd);
+	if (np->timerfd >= 0)
+		close(np->timerfd);
+	free(np->ring);
+	free(np);
+	return NULL;
+}
+
+int ctn_port_nat_forward(struct ctn_port *p, bool add, const struct ctn_nat_fwd *f, char *err, size_t errlen)
+{
+	struct nat_port *np = np_of(p);
+	int i = 0;
+	while (i < np->nfwd && !(np->fwd[i].udp == f->udp && np->fwd[i].host_addr.s_addr == f->host_addr.s_addr &&
+				np->fwd[i].host_port == f->host_port))
+		i++;
+	if (add) {
+		if (i < np->nfwd) {
+			snprintf(err, errlen, "a forward from that host address and port exists");
+			return -1;
+		}
+		if (np->nfwd == (int)(sizeof(np->fwd) / sizeof(np->fwd[0]))) {
+			snprintf(err, errlen, "too many forwards (%d)", np->nfwd);
+			return -1;
+		}
+		if (slirp_add_hostfwd(np->slirp, f->udp, f->host_addr, f->host_port, f->guest_addr, f->guest_port) < 0) {
+			snprintf(err, errlen, "cannot listen on %s port %u: %s", f->udp ? "UDP" : "TCP", f->host_port,
+				 strerror(errno));
+			return -1;
+		}
+		np->fwd[np->nfwd++] = *f;
+	} else {
+		if (i == np->nfwd) {
+			snprintf(err, errlen, "no such forward");
+			return -1;
+		}
+		slirp_remove_hostfwd(np->slirp, f->udp, f->host_addr, f->host_port);
+		np->fwd[i] = np->fwd[--np->nfwd];
+	}
+	refill(np);
+	return 0;
+}

@@ -1,0 +1,180 @@
+/**
+ * The NAT (libslirp) end to end, with real clients in containode containers:
+ * busybox udhcpc gets a lease with a default route; HTTP from a container to a
+ * server the test runs on the host's loopback, through the gateway address, with
+ * the body checked; UDP echo; ping of the gateway; a port forward from the host
+ * into a container service, added and removed at run time; and removing the
+ * NAT in the middle of a transfer leaves the daemon serving.
+ */
+import type { ExecutionContext } from 'ava';
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+
+import { packageRoot } from '../src/native.js';
+import { rootTest, startDaemon, stopChild, tempDir, waitFor, type TestDaemon } from './helpers/env.js';
+import { shell, shellContainer, type ShellContainer } from './helpers/containers.js';
+
+/** A daemon with a nat "nat1" on its default lan (extra CLI args appended). */
+async function natDaemon(t: ExecutionContext, ...args: string[]) {
+  const d = await startDaemon(t);
+  const r = await d.cli('add', 'nat', 'nat1', ...args);
+  t.is(r.exitCode, 0, r.stderr);
+  return d;
+}
+
+/** The udhcpc hook of the tests: it configures eth0 and never touches /etc. */
+const UDHCPC_SCRIPT = path.join(packageRoot, 'test', 'fixtures', 'udhcpc.script');
+
+/** A container that took a lease from the nat with busybox udhcpc; returns it
+ *  and what the lease said ("ip=... mask=... router=... dns=... lease=..."). */
+async function dhcpContainer(t: ExecutionContext, d: TestDaemon): Promise<ShellContainer & { lease: string }> {
+  const c = await shellContainer(t, d, null);
+  const out = path.join(tempDir(t), 'lease.txt');
+  t.is(await shell(c.c, `UDHCPC_OUT=${out} busybox udhcpc -i eth0 -n -q -t 10 -T 1 -s ${UDHCPC_SCRIPT}`), 0, c.c.output());
+  return { ...c, lease: readText(out) };
+}
+
+/** An HTTP server on the host's 127.0.0.1 answering @body; closed at teardown. */
+async function loopbackServer(t: ExecutionContext, body: Buffer): Promise<number> {
+  const srv = http.createServer((_req, res) => {
+    res.writeHead(200, { 'content-length': body.length });
+    res.end(body);
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+  t.teardown(() => new Promise<void>((r) => srv.close(() => r())));
+  return (srv.address() as AddressInfo).port;
+}
+
+rootTest('udhcpc gets a lease from the nat: an address in its network and a default route via the gateway', async (t) => {
+  const d = await natDaemon(t);
+  const c = await dhcpContainer(t, d);
+  t.regex(c.lease, /^ip=10\.0\.2\.\d+ mask=24 router=10\.0\.2\.2 dns=10\.0\.2\.3 lease=\d+/);
+  const dir = tempDir(t);
+  const out = path.join(dir, 'ip.txt');
+  t.is(await shell(c.c, `ip -4 addr show eth0 > ${out}; ip route >> ${out}`), 0);
+  await waitFor('the output', () => readText(out).includes('default'));
+  t.regex(readText(out), /inet 10\.0\.2\.(1[5-9]|[2-9]\d)\/24/);
+  t.regex(readText(out), /default via 10\.0\.2\.2 dev eth0/);
+  t.is(await shell(c.c, 'ping -c 2 -W 5 10.0.2.2'), 0, 'the gateway answers ping');
+});
+
+rootTest('HTTP through the gateway reaches a server on the host loopback; the body arrives intact', async (t) => {
+  const d = await natDaemon(t);
+  const body = randomBytes(3 << 20);
+  const port = await loopbackServer(t, body);
+  const c = await dhcpContainer(t, d);
+  const got = path.join(tempDir(t), 'body.bin');
+  t.is(await shell(c.c, `busybox wget -q -O ${got} http://10.0.2.2:${port}/`, 60000), 0, c.c.output());
+  t.true(readBytes(got).equals(body), 'the body, byte for byte');
+});
+
+rootTest('--no-host-loopback: the gateway no longer reaches the host loopback', async (t) => {
+  const d = await natDaemon(t, '--no-host-loopback');
+  const port = await loopbackServer(t, Buffer.from('secret'));
+  const c = await dhcpContainer(t, d);
+  t.not(await shell(c.c, `busybox wget -q -T 3 -O /dev/null http://10.0.2.2:${port}/`, 30000), 0);
+});
+
+rootTest('UDP through the nat: a datagram to an echo server on the host loopback comes back', async (t) => {
+  const d = await natDaemon(t);
+  const dir = tempDir(t);
+  const echo = path.join(dir, 'echo.py');
+  writeFileSync(echo, [
+    'import socket, sys',
+    's = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0))',
+    'print(s.getsockname()[1], flush=True)',
+    'while True:',
+    '    data, peer = s.recvfrom(65536); s.sendto(data, peer)',
+  ].join('\n'));
+  const srv = spawn('python3', [echo], { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.teardown(() => stopChild(srv));
+  let port = '';
+  srv.stdout.setEncoding('utf8').on('data', (s: string) => (port += s));
+  await waitFor('the echo server', () => /\d+\n/.test(port));
+  const c = await dhcpContainer(t, d);
+  const client = path.join(dir, 'client.py');
+  const out = path.join(dir, 'out.txt');
+  writeFileSync(client, [
+    'import socket, sys',
+    's = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(5)',
+    'got = 0',
+    'for i in range(20):',
+    '    m = b"ping %d " % i * 50',
+    '    s.sendto(m, ("10.0.2.2", int(sys.argv[1])))',
+    '    try:',
+    '        if s.recv(65536) == m: got += 1',
+    '    except socket.timeout: pass',
+    `open("${out}", "w").write(str(got))`,
+  ].join('\n'));
+  t.is(await shell(c.c, `python3 ${client} ${port.trim()}`, 60000), 0, c.c.output());
+  t.is(readText(out), '20', 'every datagram came back');
+});
+
+rootTest('a port forward from the host into a container, added at creation and at run time, and removed', async (t) => {
+  const hostPort = 20000 + Math.floor(Math.random() * 10000);
+  const d = await natDaemon(t, '--forward', `tcp:127.0.0.1:${hostPort}:10.0.2.15:8000`);
+  const c = await dhcpContainer(t, d);
+  const dir = tempDir(t);
+  writeFileSync(path.join(dir, 'index.html'), 'hello from the container\n');
+  t.is(await shell(c.c, `cd ${dir} && (python3 -m http.server 8000 --bind 0.0.0.0 > /dev/null 2>&1 &) ; sleep 1`), 0);
+  const fetch = async (p: number) => {
+    try {
+      const res = await globalThis.fetch(`http://127.0.0.1:${p}/index.html`, { signal: AbortSignal.timeout(5000) });
+      return await res.text();
+    } catch (e) {
+      return `failed: ${(e as Error).message}`;
+    }
+  };
+  t.is(await waitFor('the forward', async () => ((await fetch(hostPort)).startsWith('hello') ? 'hello from the container\n' : ''), 15000), 'hello from the container\n');
+  const show = (await d.request({ show: {} })) as { objects: { name: string; nat?: { forwards: string[] } }[] };
+  t.deepEqual(show.objects.find((o) => o.name === 'nat1')?.nat?.forwards, [`tcp:127.0.0.1:${hostPort}:10.0.2.15:8000`]);
+  const second = hostPort + 1;
+  let r = await d.cli('set', 'nat1', '--add-forward', `tcp:127.0.0.1:${second}:10.0.2.15:8000`);
+  t.is(r.exitCode, 0, r.stderr);
+  t.is(await fetch(second), 'hello from the container\n');
+  r = await d.cli('set', 'nat1', '--del-forward', `tcp:127.0.0.1:${hostPort}:10.0.2.15:8000`);
+  t.is(r.exitCode, 0, r.stderr);
+  t.regex(await fetch(hostPort), /^failed/, 'the removed forward no longer listens');
+  r = await d.cli('set', 'nat1', '--add-forward', 'tcp:1.2.3:80:10.0.2.15:80');
+  t.not(r.exitCode, 0);
+  t.regex(r.stderr, /tcp\|udp:HOSTADDR:HOSTPORT:GUESTADDR:GUESTPORT/);
+});
+
+rootTest('removing the nat in the middle of a transfer closes its sockets; the daemon serves on', async (t) => {
+  const d = await natDaemon(t);
+  const body = randomBytes(64 << 20);
+  const port = await loopbackServer(t, body);
+  const c = await dhcpContainer(t, d);
+  const fdsBefore = d.fdCount();
+  c.c.child.stdin!.write(`busybox wget -q -O /dev/null http://10.0.2.2:${port}/ &\n`);
+  await waitFor('the transfer to start', async () => {
+    const st = (await d.request({ stats: { name: 'nat1' } })) as { ports: { rxBytes: number }[] };
+    return st.ports[0]!.rxBytes > 1 << 20;
+  });
+  const r = await d.cli('del', 'nat1');
+  t.is(r.exitCode, 0, r.stderr);
+  await waitFor('the nat sockets to close', () => d.fdCount() <= fdsBefore, 10000);
+  const v = await d.request({ version: {} });
+  t.truthy(v.version);
+  const again = await d.cli('add', 'nat', 'nat2');
+  t.is(again.exitCode, 0, again.stderr);
+  t.is(await shell(c.c, 'ping -c 4 -W 2 10.0.2.2'), 0, 'a new nat on the same lan answers');
+});
+
+/** Text of file @p, '' when missing. */
+function readText(p: string): string {
+  try {
+    return readFileSync(p, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+/** Bytes of file @p. */
+function readBytes(p: string): Buffer {
+  return readFileSync(p);
+}
