@@ -22,6 +22,7 @@
         "native/core/vhost_user.c",
         "native/core/port_vhost.c",
         "native/core/port_nat.c",
+        "native/core/nat_dns.c",
         "native/core/ctl.c",
         "native/core/engine.c",
         "native/core/tapdev.c",

@@ -29,6 +29,8 @@ export interface NativePortInfo {
   thread: number;
   /** kind-specific state ("connected", "listening", ...), '' when none */
   state: string;
+  /** kind-specific counters (a nat's sockets, a vhost port's connections, ...) */
+  counters: Record<string, number>;
 }
 
 /** A port's counters. */
@@ -80,7 +82,19 @@ export interface NativeEngine {
   addVhostPort(path: string, lan: number, client: boolean, thread?: number): NativePortInfo;
   /** A NAT port (libslirp). Addresses dotted. */
   addNatPort(
-    cfg: { net: string; mask: string; gateway: string; dns: string; dhcpStart: string; mtu: number; ipv6: boolean; noHostLoopback: boolean; maxSockets?: number | undefined },
+    cfg: {
+      net: string;
+      mask: string;
+      gateway: string;
+      dns: string;
+      dhcpStart: string;
+      mtu: number;
+      ipv6: boolean;
+      noHostLoopback: boolean;
+      maxSockets?: number | undefined;
+      dnsUpstream?: string | undefined;
+      dnsUpstreamPort?: number | undefined;
+    },
     lan: number,
     thread?: number,
   ): NativePortInfo;

@@ -34,7 +34,8 @@ const UDHCPC_SCRIPT = path.join(packageRoot, 'test', 'fixtures', 'udhcpc.script'
 async function dhcpContainer(t: ExecutionContext, d: TestDaemon): Promise<ShellContainer & { lease: string }> {
   const c = await shellContainer(t, d, null);
   const out = path.join(tempDir(t), 'lease.txt');
-  t.is(await shell(c.c, `UDHCPC_OUT=${out} busybox udhcpc -i eth0 -n -q -t 10 -T 1 -s ${UDHCPC_SCRIPT}`), 0, c.c.output());
+  const rc = await shell(c.c, `UDHCPC_OUT=${out} busybox udhcpc -i eth0 -n -q -t 10 -T 1 -s ${UDHCPC_SCRIPT}`, 30000);
+  t.is(rc, 0, `${c.c.output()}\n${d.log()}`);
   return { ...c, lease: readText(out) };
 }
 
@@ -178,3 +179,22 @@ function readText(p: string): string {
 function readBytes(p: string): Buffer {
   return readFileSync(p);
 }
+
+rootTest('--dns-upstream: a name is resolved through the nat by a resolver the test runs on loopback', async (t) => {
+  const responder = spawn('python3', [path.join(packageRoot, 'test', 'fixtures', 'dns_responder.py'), 'test.containet', '10.9.8.7'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  t.teardown(() => stopChild(responder));
+  let out = '';
+  responder.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
+  const port = await waitFor('the resolver', () => /^(\d+)\n/.exec(out)?.[1]);
+  const d = await natDaemon(t, '--dns-upstream', `127.0.0.1:${port}`);
+  const c = await dhcpContainer(t, d);
+  t.regex(c.lease, /dns=10\.0\.2\.3/, 'the lease names the nat as DNS server');
+  const file = path.join(tempDir(t), 'ns.txt');
+  t.is(await shell(c.c, `busybox nslookup test.containet 10.0.2.3 > ${file} 2>&1`, 30000), 0, c.c.output());
+  t.regex(readText(file), /10\.9\.8\.7/);
+  t.not(await shell(c.c, 'busybox nslookup nothing.containet 10.0.2.3 > /dev/null 2>&1', 30000), 0, 'NXDOMAIN comes back as such');
+  const st = (await d.request({ stats: { name: 'nat1' } })) as { ports: { counters: Record<string, number> }[] };
+  t.true(st.ports[0]!.counters.dns_answers! >= 2, JSON.stringify(st.ports[0]!.counters));
+});

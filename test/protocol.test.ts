@@ -405,7 +405,11 @@ test('parseRequest: add-nat takes its addresses from a CIDR (gateway .2, DNS .3,
   t.is(r2.addresses.gateway, '172.20.0.2');
   t.deepEqual(r2.forwards, [{ udp: true, hostAddr: '127.0.0.1', hostPort: 5353, guestAddr: '172.20.0.15', guestPort: 53 }]);
   t.false(r2.hostLoopback);
+  t.deepEqual((parse({ 'add-nat': { name: 'n3', 'dns-upstream': '127.0.0.1' } }) as Extract<Request, { verb: 'add-nat' }>).dnsUpstream, { addr: '127.0.0.1', port: 53 });
+  t.deepEqual((parse({ 'add-nat': { name: 'n3', 'dns-upstream': '127.0.0.1:5353' } }) as Extract<Request, { verb: 'add-nat' }>).dnsUpstream, { addr: '127.0.0.1', port: 5353 });
   for (const [body, re] of [
+    [{ name: 'n', 'dns-upstream': 'localhost' }, /DNS upstream/],
+    [{ name: 'n', 'dns-upstream': '127.0.0.1:99999' }, /DNS upstream/],
     [{ name: 'n', net: '10.0.2.1/24' }, /host bits set/],
     [{ name: 'n', net: '10.0.2.0/30' }, /prefix from 8 to 28/],
     [{ name: 'n', net: 'ten' }, /IPv4 CIDR/],

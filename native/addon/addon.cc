@@ -274,6 +274,10 @@ class Engine : public Napi::ObjectWrap<Engine> {
     o.Set("reason", pi.reason);
     o.Set("thread", pi.worker);
     o.Set("state", pi.state);
+    Napi::Object counters = Napi::Object::New(env);
+    for (uint32_t i = 0; i < pi.ncounters && i < CTN_PORT_COUNTERS; i++)
+      counters.Set(pi.counters[i].name, static_cast<double>(pi.counters[i].value));
+    o.Set("counters", counters);
     return o;
   }
 
@@ -334,6 +338,12 @@ class Engine : public Napi::ObjectWrap<Engine> {
     cfg.prefix6_len = 64;
     cfg.no_host_loopback = o.Get("noHostLoopback").ToBoolean().Value();
     if (o.Get("maxSockets").IsNumber()) cfg.max_sockets = o.Get("maxSockets").As<Napi::Number>().Uint32Value();
+    if (o.Get("dnsUpstream").IsString()) {
+      std::string up = o.Get("dnsUpstream").As<Napi::String>();
+      if (inet_pton(AF_INET, up.c_str(), &cfg.dns_upstream) != 1) throw Napi::TypeError::New(env, "dnsUpstream must be a dotted IPv4 address");
+      cfg.dns_upstream_port = static_cast<uint16_t>(o.Get("dnsUpstreamPort").ToNumber().Uint32Value());
+      if (!cfg.dns_upstream_port) cfg.dns_upstream_port = 53;
+    }
     if (o.Get("hostname").IsString()) snprintf(cfg.hostname, sizeof(cfg.hostname), "%s", o.Get("hostname").As<Napi::String>().Utf8Value().c_str());
     uint32_t lan = U32Arg(info, 1, "lan");
     int worker = -1;

@@ -74,6 +74,8 @@ struct ctn_port_local {
 #define CTN_CAP_USO 4u  /**< UDP GSO frames (GSO_UDP_L4) */
 #define CTN_CAP_VNET (CTN_CAP_CSUM | CTN_CAP_TSO) /**< the usual set of a vnet tap */
 
+#define CTN_PORT_COUNTERS 12 /**< kind-specific counters a port may report */
+
 /** What a port says about itself, for show/stats. */
 struct ctn_port_info {
 	char kind[16];     /**< "tap", "dgram", ... */
@@ -86,6 +88,11 @@ struct ctn_port_info {
 	char reason[128];  /**< why, when broken */
 	uint32_t worker;   /**< index of the worker that polls its input */
 	char state[96];    /**< kind-specific state for show ("connected", ...) */
+	struct {
+		char name[16];
+		uint64_t value;
+	} counters[CTN_PORT_COUNTERS]; /**< kind-specific counters for stats */
+	uint32_t ncounters;            /**< entries in counters */
 };
 
 /** The hooks. @w is the worker thread calling: its packet pool, its scratch

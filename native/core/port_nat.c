@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "engine.h"
+#include "nat_dns.h"
 #include "offload.h"
 #include "port.h"
 
@@ -72,6 +73,7 @@ struct nat_port {
 	uint64_t syn_refused;                 /**< new connections refused at max_sockets */
 	struct ctn_nat_fwd fwd[64];           /**< forwards in place */
 	int nfwd;
+	struct ctn_dns_relay dns;             /**< DNS relay to a named upstream (fd -1: none) */
 };
 
 /** Our port from the base pointer. */
@@ -317,6 +319,12 @@ static void service(struct nat_port *np)
 	int n = np->npfd ? poll(np->pfd, (nfds_t)np->npfd, 0) : 0;
 	slirp_pollfds_poll(np->slirp, n < 0, cb_get_revents, np);
 	refill(np);
+	/* Answers of the DNS relay join slirp's frames in the ring. */
+	uint8_t frame[1514 + 4096];
+	int len;
+	while (np->dns.fd >= 0 && (len = ctn_dns_to_lan(&np->dns, frame, sizeof(frame))) != 0)
+		if (len > 0)
+			cb_send_packet(frame, (size_t)len, np);
 }
 
 /* ----------------------------------------------------------- the hooks */
@@ -386,6 +394,8 @@ static int nat_emit(void *arg, uint8_t *data, uint32_t len, const struct ctn_vne
 		np->syn_refused++;
 		return CTN_DROP_TX_FULL;
 	}
+	if (np->dns.fd >= 0 && ctn_dns_from_lan(&np->dns, data, len))
+		return 0;
 	slirp_input(np->slirp, data, (int)len);
 	return 0;
 }
@@ -417,7 +427,8 @@ static int nat_start(struct ctn_port *p, char *err, size_t errlen)
 {
 	struct nat_port *np = np_of(p);
 	if (ctn_port_watch_input(p, np->wakefd, SUB_SERVICE) < 0 ||
-	    ctn_port_watch_input(p, np->timerfd, SUB_SERVICE) < 0) {
+	    ctn_port_watch_input(p, np->timerfd, SUB_SERVICE) < 0 ||
+	    (np->dns.fd >= 0 && ctn_port_watch_input(p, np->dns.fd, SUB_SERVICE) < 0)) {
 		snprintf(err, errlen, "epoll: %s", strerror(errno));
 		return -1;
 	}
@@ -435,6 +446,8 @@ static void nat_close(struct ctn_port *p)
 		slirp_cleanup(np->slirp);
 	ctn_port_unwatch(p, np->wakefd);
 	ctn_port_unwatch(p, np->timerfd);
+	ctn_port_unwatch(p, np->dns.fd);
+	ctn_dns_close(&np->dns);
 	if (np->wakefd >= 0)
 		close(np->wakefd);
 	if (np->timerfd >= 0)
@@ -451,8 +464,21 @@ static void nat_info(const struct ctn_port *p, struct ctn_port_info *info)
 	inet_ntop(AF_INET, &np->cfg.net, net, sizeof(net));
 	inet_ntop(AF_INET, &np->cfg.gateway, gw, sizeof(gw));
 	snprintf(info->kind, sizeof(info->kind), "nat");
-	snprintf(info->state, sizeof(info->state), "net %s gw %s, %d sockets, %d forwards, ring drops %llu",
-		 net, gw, np->nreg, np->nfwd, (unsigned long long)np->ring_drops);
+	snprintf(info->state, sizeof(info->state), "net %s gw %s%s", net, gw,
+		 np->dns.fd >= 0 ? ", DNS relayed upstream" : "");
+	const struct {
+		const char *name;
+		uint64_t v;
+	} c[] = {
+		{"sockets", (uint64_t)np->nreg},     {"forwards", (uint64_t)np->nfwd},
+		{"ring_drops", np->ring_drops},      {"guest_errors", np->guest_errors},
+		{"syn_refused", np->syn_refused},    {"dns_queries", np->dns.queries},
+		{"dns_answers", np->dns.answers},    {"dns_dropped", np->dns.dropped},
+	};
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]) && info->ncounters < CTN_PORT_COUNTERS; i++) {
+		snprintf(info->counters[info->ncounters].name, sizeof(info->counters[0].name), "%s", c[i].name);
+		info->counters[info->ncounters++].value = c[i].v;
+	}
 }
 
 /** The vtable. */
@@ -479,6 +505,12 @@ struct ctn_port *ctn_port_nat_open(struct ctn_engine *e, const struct ctn_nat_cf
 		return NULL;
 	}
 	np->cfg = *cfg;
+	np->dns.fd = -1;
+	if (cfg->dns_upstream_port && ctn_dns_open(&np->dns, cfg->dns, cfg->dns_upstream, cfg->dns_upstream_port) < 0) {
+		snprintf(err, errlen, "DNS upstream: %s", strerror(errno));
+		free(np);
+		return NULL;
+	}
 	if (!np->cfg.max_sockets || np->cfg.max_sockets > NAT_MAX_FDS - 8)
 		np->cfg.max_sockets = NAT_MAX_FDS - 8;
 	atomic_flag_clear(&np->lock);
@@ -521,6 +553,7 @@ struct ctn_port *ctn_port_nat_open(struct ctn_engine *e, const struct ctn_nat_cf
 	np->base.fd = -1;
 	return &np->base;
 bad:
+	ctn_dns_close(&np->dns);
 	if (np->wakefd >= 0)
 		close(np->wakefd);
 	if (np->timerfd >= 0)

@@ -26,6 +26,8 @@ struct ctn_nat_cfg {
 	bool no_host_loopback;     /**< the gateway does not reach the host's 127.0.0.1 */
 	uint32_t max_sockets;      /**< host sockets at once; new TCP connections beyond are refused */
 	char hostname[64];         /**< hostname given in DHCP, "" for none */
+	struct in_addr dns_upstream; /**< with dns_upstream_port: answer DNS by relaying here */
+	uint16_t dns_upstream_port;  /**< 0: libslirp forwards to the host's resolvers */
 };
 
 /** A host-to-guest port forward. */

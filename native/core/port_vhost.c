@@ -568,6 +568,9 @@ static void vh_info(const struct ctn_port *p, struct ctn_port_info *info)
 	info->hdr_len = vp->dev.hdr_len;
 	info->vnet_hdr = true;
 	snprintf(info->state, sizeof(info->state), "%s%.80s", vp->client ? "client, " : "", vp->state);
+	snprintf(info->counters[0].name, sizeof(info->counters[0].name), "connections");
+	info->counters[0].value = vp->connections;
+	info->ncounters = 1;
 }
 
 /** The vtable. */

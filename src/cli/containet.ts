@@ -155,9 +155,10 @@ function printStats(r: Reply): void {
   if (lans.length) process.stdout.write('\n');
   process.stdout.write(
     table(
-      ['PORT', 'LAN', 'RX PKTS', 'RX BYTES', 'TX PKTS', 'TX BYTES', 'DROPS'],
+      ['PORT', 'LAN', 'RX PKTS', 'RX BYTES', 'TX PKTS', 'TX BYTES', 'DROPS', 'OTHER'],
       ports.map((p) => {
         const drops = Object.entries(p.drops).filter(([, n]) => n > 0);
+        const other = Object.entries((p as { counters?: Record<string, number> }).counters ?? {});
         return [
           p.name!,
           p.lan!,
@@ -166,6 +167,7 @@ function printStats(r: Reply): void {
           p.txPackets!,
           bytes(Number(p.txBytes)),
           drops.length ? drops.map(([k, n]) => `${k}=${n}`).join(' ') : '0',
+          other.length ? other.map(([k, n]) => `${k}=${n}`).join(' ') : '-',
         ];
       }),
     ),
@@ -252,16 +254,28 @@ export function buildProgram(): Command {
     .addOption(new Option('--mtu <bytes>', 'MTU of the lan side').default(65520).argParser(posInt))
     .option('--ipv6', 'also IPv6 (fd00::/64, gateway ::2, DNS ::3)')
     .addOption(new Option('--max-connections <n>', 'host sockets at once; new TCP connections beyond are refused').argParser(posInt))
+    .option('--dns-upstream <addr[:port]>', "answer DNS by relaying to this resolver (default: the host's resolvers)")
     .addOption(new Option('--thread <n>', 'worker thread that serves it').argParser(threadIndex))
     .action(
       async (
         name: string,
-        opts: { lan?: string; net: string; forward?: string[]; hostLoopback: boolean; mtu: number; ipv6?: boolean; maxConnections?: number; thread?: number },
+        opts: {
+          lan?: string;
+          net: string;
+          forward?: string[];
+          hostLoopback: boolean;
+          mtu: number;
+          ipv6?: boolean;
+          maxConnections?: number;
+          dnsUpstream?: string;
+          thread?: number;
+        },
         cmd: Command,
       ) => {
         const body: Reply = { name, net: opts.net, forward: opts.forward ?? [], 'host-loopback': opts.hostLoopback, mtu: opts.mtu, ipv6: opts.ipv6 === true };
         if (opts.lan !== undefined) body.lan = opts.lan;
         if (opts.maxConnections !== undefined) body['max-connections'] = opts.maxConnections;
+        if (opts.dnsUpstream !== undefined) body['dns-upstream'] = opts.dnsUpstream;
         if (opts.thread !== undefined) body.thread = opts.thread;
         await call(cmd, { 'add-nat': body });
       },

@@ -333,7 +333,15 @@ export class Daemon {
     let info;
     try {
       info = this.eng().addNatPort(
-        { ...a, mtu: req.mtu, ipv6: req.ipv6, noHostLoopback: !req.hostLoopback, maxSockets: req.maxConnections },
+        {
+          ...a,
+          mtu: req.mtu,
+          ipv6: req.ipv6,
+          noHostLoopback: !req.hostLoopback,
+          maxSockets: req.maxConnections,
+          dnsUpstream: req.dnsUpstream?.addr,
+          dnsUpstreamPort: req.dnsUpstream?.port,
+        },
         lan.id,
         req.thread,
       );
@@ -364,7 +372,17 @@ export class Daemon {
       packetInfo: false,
       offloads: info.offloads,
       thread: info.thread,
-      nat: { net: `${a.net}/${a.prefix}`, gateway: a.gateway, dns: a.dns, dhcpStart: a.dhcpStart, mtu: req.mtu, hostLoopback: req.hostLoopback, ipv6: req.ipv6, forwards },
+      nat: {
+        net: `${a.net}/${a.prefix}`,
+        gateway: a.gateway,
+        dns: a.dns,
+        dhcpStart: a.dhcpStart,
+        mtu: req.mtu,
+        hostLoopback: req.hostLoopback,
+        ipv6: req.ipv6,
+        dnsUpstream: req.dnsUpstream ? `${req.dnsUpstream.addr}:${req.dnsUpstream.port}` : 'host resolvers',
+        forwards,
+      },
       created: new Date(),
     });
     this.log.info(`nat ${req.name} on ${lan.name}: network ${a.net}/${a.prefix}, gateway ${a.gateway}, dns ${a.dns}, ${forwards.length} forwards`);
@@ -491,6 +509,7 @@ export class Daemon {
           txPackets: st.txPackets,
           txBytes: st.txBytes,
           drops: st.drops,
+          ...(Object.keys(st.counters).length ? { counters: st.counters } : {}),
         };
       });
     return { lans, ports };

@@ -30,7 +30,17 @@ export interface PortObject {
   socket?: string;
   client?: boolean;
   /** NAT: its addresses and the port forwards in place (specs) */
-  nat?: { net: string; gateway: string; dns: string; dhcpStart: string; mtu: number; hostLoopback: boolean; ipv6: boolean; forwards: string[] };
+  nat?: {
+    net: string;
+    gateway: string;
+    dns: string;
+    dhcpStart: string;
+    mtu: number;
+    hostLoopback: boolean;
+    ipv6: boolean;
+    dnsUpstream: string;
+    forwards: string[];
+  };
   /** device name inside the client's namespace ("" for sockets) */
   ifname: string;
   /** the client's node id (containode identity), if it gave one */

@@ -81,3 +81,12 @@ export function parseForward(spec: string): NatForward {
 export function forwardSpec(f: NatForward): string {
   return `${f.udp ? 'udp' : 'tcp'}:${f.hostAddr}:${f.hostPort}:${f.guestAddr}:${f.guestPort}`;
 }
+
+/** Parse "ADDR[:PORT]" (an IPv4 resolver, port 53 by default); throws ProtocolError. */
+export function parseUpstream(spec: string): { addr: string; port: number } {
+  const m = /^([\d.]+)(?::(\d{1,5}))?$/.exec(spec);
+  const port = m?.[2] === undefined ? 53 : Number(m[2]);
+  if (!m || ip4(m[1]!) === null || port < 1 || port > 65535)
+    throw new ProtocolError(`DNS upstream "${spec}" must be an IPv4 address with an optional :PORT, like 127.0.0.1:5353`);
+  return { addr: m[1]!, port };
+}

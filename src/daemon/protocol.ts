@@ -15,7 +15,7 @@
  * | add-lan          | 0   | name; optional aging (s), mac-table-size                 | {}               |
  * | add-vhost        | 0   | name, socket; optional client, lan, thread               | {}               |
  * | add-nat          | 0   | name; optional lan, net, forward[], host-loopback, mtu,  | {}               |
- * |                  |     | ipv6, max-connections, thread                            |                  |
+ * |                  |     | ipv6, max-connections, dns-upstream, thread              |                  |
  * | set              | 0   | name; optional aging (s) of a lan; add-forward,          | {}               |
  * |                  |     | del-forward of a nat                                     |                  |
  * | del              | 0   | name; optional force                                     | {}               |
@@ -27,7 +27,7 @@
  * are this daemon's extensions, as are the optional fields.
  */
 
-import { NAT_DEFAULT_MTU, NAT_DEFAULT_NET, natAddresses, parseForward, type NatAddresses, type NatForward } from './nat.js';
+import { NAT_DEFAULT_MTU, NAT_DEFAULT_NET, natAddresses, parseForward, parseUpstream, type NatAddresses, type NatForward } from './nat.js';
 
 /** Longest request accepted, in bytes. */
 export const MAX_REQUEST = 1 << 20;
@@ -48,6 +48,7 @@ export type Request =
       mtu: number;
       ipv6: boolean;
       maxConnections?: number;
+      dnsUpstream?: { addr: string; port: number };
       thread?: number;
     }
   | { verb: 'set'; name: string; aging?: number; addForward?: NatForward; delForward?: NatForward }
@@ -263,7 +264,7 @@ export function parseRequest(text: string, token: string | undefined): Request {
       return r;
     }
     case 'add-nat': {
-      onlyFields(b, verb, ['name', 'lan', 'net', 'forward', 'host-loopback', 'mtu', 'ipv6', 'max-connections', 'thread']);
+      onlyFields(b, verb, ['name', 'lan', 'net', 'forward', 'host-loopback', 'mtu', 'ipv6', 'max-connections', 'dns-upstream', 'thread']);
       const forwards = b.forward === undefined ? [] : b.forward;
       if (!Array.isArray(forwards) || forwards.some((f) => typeof f !== 'string'))
         throw new ProtocolError('add-nat: "forward" must be a list of strings');
@@ -282,6 +283,8 @@ export function parseRequest(text: string, token: string | undefined): Request {
       if (lan !== undefined) r.lan = lan;
       const max = posInt(b, 'max-connections', verb, 4000);
       if (max !== undefined) r.maxConnections = max;
+      const up = str(b, 'dns-upstream', verb, false);
+      if (up !== undefined) r.dnsUpstream = parseUpstream(up);
       const thread = posInt(b, 'thread', verb, 63, 0);
       if (thread !== undefined) r.thread = thread;
       return r;
