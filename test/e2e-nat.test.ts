@@ -15,7 +15,8 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 
 import { packageRoot } from '../src/native.js';
-import { rootTest, startDaemon, stopChild, tempDir, waitFor, type TestDaemon } from './helpers/env.js';
+import { inNetns, rootTest, startDaemon, stopChild, tempDir, waitFor, type TestDaemon } from './helpers/env.js';
+import { tapPort } from './helpers/traffic.js';
 import { shell, shellContainer, type ShellContainer } from './helpers/containers.js';
 
 /** A daemon with a nat "nat1" on its default lan (extra CLI args appended). */
@@ -77,7 +78,7 @@ rootTest('--no-host-loopback: the gateway no longer reaches the host loopback', 
   const d = await natDaemon(t, '--no-host-loopback');
   const port = await loopbackServer(t, Buffer.from('secret'));
   const c = await dhcpContainer(t, d);
-  t.not(await shell(c.c, `busybox wget -q -T 3 -O /dev/null http://10.0.2.2:${port}/`, 30000), 0);
+  t.not(await shell(c.c, `timeout 5 busybox wget -q -O /dev/null http://10.0.2.2:${port}/`, 30000), 0);
 });
 
 rootTest('UDP through the nat: a datagram to an echo server on the host loopback comes back', async (t) => {
@@ -197,4 +198,46 @@ rootTest('--dns-upstream: a name is resolved through the nat by a resolver the t
   t.not(await shell(c.c, 'busybox nslookup nothing.containet 10.0.2.3 > /dev/null 2>&1', 30000), 0, 'NXDOMAIN comes back as such');
   const st = (await d.request({ stats: { name: 'nat1' } })) as { ports: { counters: Record<string, number> }[] };
   t.true(st.ports[0]!.counters.dns_answers! >= 2, JSON.stringify(st.ports[0]!.counters));
+});
+
+rootTest('bad input: malformed frames and a DHCP storm leave the nat serving; a connection flood is bounded', async (t) => {
+  const body = Buffer.from('still here\n');
+  const port = await loopbackServer(t, body);
+  const d = await natDaemon(t, '--max-connections', '40');
+  const c = await dhcpContainer(t, d);
+  const abuse = await tapPort(t, d, { framing: 'vnet', ipv4: '10.0.2.200' });
+  const fixture = path.join(packageRoot, 'test', 'fixtures', 'nat_abuse.py');
+  for (const mode of ['malformed', 'dhcpstorm']) {
+    const r = await inNetns(abuse.ns, ['python3', fixture, 'eth0', mode], { timeout: 60000 });
+    t.is(r.exitCode, 0, `${mode}: ${r.stderr}`);
+    t.true(Number(r.stdout) >= 500, `${mode}: sent ${r.stdout}`);
+  }
+  // A flood of connections: at most 40 host sockets, the rest refused.
+  const dir = tempDir(t);
+  const flood = path.join(dir, 'flood.py');
+  const result = path.join(dir, 'flood.txt');
+  writeFileSync(flood, [
+    'import socket, sys',
+    'socks, ok = [], 0',
+    'for i in range(80):',
+    '    s = socket.socket(); s.settimeout(0.2)',
+    '    try:',
+    `        s.connect(("10.0.2.2", ${port})); ok += 1`,
+    '    except OSError: pass',
+    '    socks.append(s)',
+    `open("${result}", "w").write(str(ok))`,
+  ].join('\n'));
+  t.is(await shell(c.c, `python3 ${flood}`, 120000), 0, c.c.output());
+  const st = (await d.request({ stats: { name: 'nat1' } })) as { ports: { counters: Record<string, number> }[] };
+  const k = st.ports[0]!.counters;
+  t.log(JSON.stringify(k), readText(result));
+  t.true(k.syn_refused! > 0, `connections beyond the limit were refused: ${JSON.stringify(k)}`);
+  t.true(k.sockets! <= 48, `host sockets stayed bounded: ${k.sockets}`);
+  t.true(Number(readText(result)) <= 45, `connections that got through: ${readText(result)}`);
+  // The daemon and the nat serve on once the flood is over.
+  t.truthy((await d.request({ version: {} })).version);
+  const got = path.join(dir, 'after.txt');
+  await waitFor('the nat to serve again', async () => (await shell(c.c, `timeout 10 busybox wget -q -O ${got} http://10.0.2.2:${port}/`, 30000)) === 0 && readText(got) === 'still here\n', 60000);
+  t.is(readText(got), 'still here\n');
+  t.is(await shell(c.c, 'ping -c 2 -W 5 10.0.2.2'), 0);
 });
