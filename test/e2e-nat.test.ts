@@ -15,7 +15,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 
 import { packageRoot } from '../src/native.js';
-import { inNetns, rootTest, startDaemon, stopChild, tempDir, waitFor, type TestDaemon } from './helpers/env.js';
+import { inNetns, rootTest, runContainode, startDaemon, stopChild, tempDir, waitFor, type TestDaemon } from './helpers/env.js';
 import { tapPort } from './helpers/traffic.js';
 import { shell, shellContainer, type ShellContainer } from './helpers/containers.js';
 
@@ -240,4 +240,36 @@ rootTest('bad input: malformed frames and a DHCP storm leave the nat serving; a 
   await waitFor('the nat to serve again', async () => (await shell(c.c, `timeout 10 busybox wget -q -O ${got} http://10.0.2.2:${port}/`, 30000)) === 0 && readText(got) === 'still here\n', 60000);
   t.is(readText(got), 'still here\n');
   t.is(await shell(c.c, 'ping -c 2 -W 5 10.0.2.2'), 0);
+});
+
+/**
+ * Run @script in a containode container whose root is an overlay of the host's
+ * own root (its changes go to a private upper directory, so dhclient may write
+ * /etc/resolv.conf), on the daemon's default lan; returns the exit code and the output.
+ */
+async function overlayContainer(t: ExecutionContext, d: TestDaemon, script: string): Promise<{ code: number; out: string }> {
+  const top = path.join(tempDir(t), 'top');
+  const r = await runContainode(['-r', '/', '-t', top, '-s', d.sock, '--', 'sh', '-c', script], 90000);
+  return { code: r.exitCode, out: r.output };
+}
+
+rootTest('ISC dhclient gets a lease, a default route and the nat as its DNS server', async (t) => {
+  const d = await natDaemon(t);
+  const r = await overlayContainer(t, d, 'dhclient -v -1 eth0 2>&1 && ip -4 addr show eth0 && ip route && cat /etc/resolv.conf');
+  t.is(r.code, 0, r.out);
+  t.regex(r.out, /bound to 10\.0\.2\.\d+/);
+  t.regex(r.out, /inet 10\.0\.2\.\d+\/24/);
+  t.regex(r.out, /default via 10\.0\.2\.2 dev eth0/);
+  t.regex(r.out, /nameserver 10\.0\.2\.3/, "the lease's DNS server went into the container's own /etc/resolv.conf");
+});
+
+rootTest('--ipv6: a container takes an address from the nat router advertisements and pings the gateway', async (t) => {
+  const d = await natDaemon(t, '--ipv6');
+  const r = await overlayContainer(
+    t,
+    d,
+    'for i in $(seq 30); do ip -6 addr show eth0 | grep -q "inet6 fd00::" && break; sleep 0.5; done; ip -6 addr show eth0; ping -6 -c 2 -W 3 fd00::2',
+  );
+  t.is(r.code, 0, r.out);
+  t.regex(r.out, /inet6 fd00::[0-9a-f:]+\/64/);
 });
