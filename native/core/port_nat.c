@@ -40,6 +40,7 @@
 #define NAT_RING (4u << 20)      /**< bytes of frames from slirp awaiting the lan */
 #define NAT_MAX_TIMERS 8         /**< slirp timers (it uses one, for RA) */
 #define SUB_SERVICE 1            /**< input sub-fd of everything here */
+#define NAT_FD_LIMIT 65536       /**< fds numbered past this are not polled (counted) */
 
 /** One slirp timer. */
 struct nat_timer {
@@ -62,6 +63,8 @@ struct nat_port {
 	int npfd;
 	struct pollfd reg[NAT_MAX_FDS];       /**< what is in epoll now (fd, events) */
 	int nreg;
+	int16_t *reg_at;                      /**< by fd (< NAT_FD_LIMIT): index in reg, or -1 */
+	uint8_t *seen;                        /**< by fd: wanted by the current fill */
 	bool overflow;                        /**< slirp wanted more fds than we poll */
 	uint32_t fill_timeout_ms;             /**< slirp's wanted wake-up from the last fill */
 	struct nat_timer timers[NAT_MAX_TIMERS];
@@ -174,10 +177,25 @@ static void cb_timer_mod(void *timer, int64_t expire_ms, void *opaque)
 	nat_kick(np); /* re-arm the timerfd from the port's worker */
 }
 
-/** register_poll_fd / unregister_poll_fd: we learn the fds from fill. */
-static void cb_poll_fd(int fd, void *opaque)
+/** register_poll_fd: we learn the fds from fill. */
+static void cb_register_poll_fd(int fd, void *opaque)
 {
 	(void)fd, (void)opaque;
+}
+
+/** unregister_poll_fd: slirp is closing @fd; forget our registration now, or a
+ *  new socket given the same number would be taken for one still in epoll. */
+static void cb_unregister_poll_fd(int fd, void *opaque)
+{
+	struct nat_port *np = opaque;
+	if (fd < 0 || fd >= NAT_FD_LIMIT || np->reg_at[fd] < 0)
+		return;
+	int i = np->reg_at[fd];
+	epoll_ctl(ctn_port_epfd(&np->base), EPOLL_CTL_DEL, fd, NULL);
+	np->reg_at[fd] = -1;
+	np->reg[i] = np->reg[--np->nreg];
+	if (i < np->nreg)
+		np->reg_at[np->reg[i].fd] = (int16_t)i;
 }
 
 /** notify: slirp has work (a socket can take more): poll again soon. */
@@ -233,8 +251,8 @@ static const SlirpCb nat_callbacks = {
 	.clock_get_ns = cb_clock_ns,
 	.timer_free = cb_timer_free,
 	.timer_mod = cb_timer_mod,
-	.register_poll_fd = cb_poll_fd,
-	.unregister_poll_fd = cb_poll_fd,
+	.register_poll_fd = cb_register_poll_fd,
+	.unregister_poll_fd = cb_unregister_poll_fd,
 	.notify = cb_notify,
 	.timer_new_opaque = cb_timer_new_opaque,
 };
@@ -256,33 +274,40 @@ static void refill(struct nat_port *np)
 	uint32_t timeout = UINT32_MAX;
 	slirp_pollfds_fill(np->slirp, &timeout, cb_add_poll, np);
 	np->fill_timeout_ms = timeout;
-	/* Drop what is no longer wanted, change what changed. Both lists are small
-	 * in the common case; a connection flood is bounded by NAT_MAX_FDS. */
-	for (int i = 0; i < np->nreg; i++) {
-		int j = 0;
-		while (j < np->npfd && np->pfd[j].fd != np->reg[i].fd)
-			j++;
-		if (j == np->npfd) {
-			ctn_port_unwatch(p, np->reg[i].fd);
-			np->reg[i--] = np->reg[--np->nreg];
-		}
-	}
+	/* Make epoll match, in time linear in the fds: what the fill wants is
+	 * added or changed, then what it no longer wants is dropped. */
+	uint64_t cookie = ctn_cookie(CTN_FD_PORT, SUB_SERVICE << 16 | p->id);
 	for (int j = 0; j < np->npfd; j++) {
-		int i = 0;
-		while (i < np->nreg && np->reg[i].fd != np->pfd[j].fd)
-			i++;
-		uint32_t want = to_epoll(np->pfd[j].events);
-		if (i < np->nreg) {
-			if (np->reg[i].events != np->pfd[j].events) {
-				struct epoll_event ev = {.events = want, .data.u64 = ctn_cookie(CTN_FD_PORT, SUB_SERVICE << 16 | p->id)};
-				epoll_ctl(ctn_port_epfd(p), EPOLL_CTL_MOD, np->pfd[j].fd, &ev);
-				np->reg[i].events = np->pfd[j].events;
-			}
+		int fd = np->pfd[j].fd;
+		if (fd < 0 || fd >= NAT_FD_LIMIT) {
+			np->overflow = true;
 			continue;
 		}
-		struct epoll_event ev = {.events = want, .data.u64 = ctn_cookie(CTN_FD_PORT, SUB_SERVICE << 16 | p->id)};
-		if (epoll_ctl(ctn_port_epfd(p), EPOLL_CTL_ADD, np->pfd[j].fd, &ev) == 0)
+		np->seen[fd] = 1;
+		int i = np->reg_at[fd];
+		struct epoll_event ev = {.events = to_epoll(np->pfd[j].events), .data.u64 = cookie};
+		if (i >= 0) {
+			if (np->reg[i].events != np->pfd[j].events &&
+			    epoll_ctl(ctn_port_epfd(p), EPOLL_CTL_MOD, fd, &ev) == 0)
+				np->reg[i].events = np->pfd[j].events;
+		} else if (epoll_ctl(ctn_port_epfd(p), EPOLL_CTL_ADD, fd, &ev) == 0) {
+			np->reg_at[fd] = (int16_t)np->nreg;
 			np->reg[np->nreg++] = np->pfd[j];
+		}
+	}
+	for (int i = 0; i < np->nreg; i++) {
+		int fd = np->reg[i].fd;
+		if (np->seen[fd]) {
+			np->seen[fd] = 0;
+			continue;
+		}
+		/* slirp closed it (epoll forgot it then) or stopped wanting it. */
+		epoll_ctl(ctn_port_epfd(p), EPOLL_CTL_DEL, fd, NULL);
+		np->reg_at[fd] = -1;
+		np->reg[i] = np->reg[--np->nreg];
+		if (i < np->nreg)
+			np->reg_at[np->reg[i].fd] = (int16_t)i;
+		i--;
 	}
 	/* The timerfd: slirp's own timeout or the earliest armed timer. */
 	int64_t now = cb_clock_ns(NULL) / 1000000, at = timeout == UINT32_MAX ? INT64_MAX : now + timeout;
@@ -453,6 +478,8 @@ static void nat_close(struct ctn_port *p)
 	if (np->timerfd >= 0)
 		close(np->timerfd);
 	free(np->ring);
+	free(np->reg_at);
+	free(np->seen);
 	free(np);
 }
 
@@ -517,7 +544,11 @@ struct ctn_port *ctn_port_nat_open(struct ctn_engine *e, const struct ctn_nat_cf
 	np->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	np->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	np->ring = malloc(NAT_RING);
-	if (np->wakefd < 0 || np->timerfd < 0 || !np->ring) {
+	np->reg_at = malloc(NAT_FD_LIMIT * sizeof(*np->reg_at));
+	np->seen = calloc(NAT_FD_LIMIT, 1);
+	if (np->reg_at)
+		memset(np->reg_at, 0xff, NAT_FD_LIMIT * sizeof(*np->reg_at)); /* all -1 */
+	if (np->wakefd < 0 || np->timerfd < 0 || !np->ring || !np->reg_at || !np->seen) {
 		snprintf(err, errlen, "eventfd/timerfd: %s", strerror(errno));
 		goto bad;
 	}
@@ -559,6 +590,8 @@ bad:
 	if (np->timerfd >= 0)
 		close(np->timerfd);
 	free(np->ring);
+	free(np->reg_at);
+	free(np->seen);
 	free(np);
 	return NULL;
 }
