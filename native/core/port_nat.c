@@ -461,6 +461,20 @@ static int nat_start(struct ctn_port *p, char *err, size_t errlen)
 	return 0;
 }
 
+/** Release @np's fds and memory (slirp is gone or never was). */
+static void nat_free(struct nat_port *np)
+{
+	ctn_dns_close(&np->dns);
+	if (np->wakefd >= 0)
+		close(np->wakefd);
+	if (np->timerfd >= 0)
+		close(np->timerfd);
+	free(np->ring);
+	free(np->reg_at);
+	free(np->seen);
+	free(np);
+}
+
 /** close hook: every slirp socket closes with it. */
 static void nat_close(struct ctn_port *p)
 {
@@ -472,15 +486,7 @@ static void nat_close(struct ctn_port *p)
 	ctn_port_unwatch(p, np->wakefd);
 	ctn_port_unwatch(p, np->timerfd);
 	ctn_port_unwatch(p, np->dns.fd);
-	ctn_dns_close(&np->dns);
-	if (np->wakefd >= 0)
-		close(np->wakefd);
-	if (np->timerfd >= 0)
-		close(np->timerfd);
-	free(np->ring);
-	free(np->reg_at);
-	free(np->seen);
-	free(np);
+	nat_free(np);
 }
 
 /** info hook. */
@@ -532,10 +538,10 @@ struct ctn_port *ctn_port_nat_open(struct ctn_engine *e, const struct ctn_nat_cf
 		return NULL;
 	}
 	np->cfg = *cfg;
-	np->dns.fd = -1;
+	np->dns.fd = np->wakefd = np->timerfd = -1;
 	if (cfg->dns_upstream_port && ctn_dns_open(&np->dns, cfg->dns, cfg->dns_upstream, cfg->dns_upstream_port) < 0) {
 		snprintf(err, errlen, "DNS upstream: %s", strerror(errno));
-		free(np);
+		nat_free(np);
 		return NULL;
 	}
 	if (!np->cfg.max_sockets || np->cfg.max_sockets > NAT_MAX_FDS - 8)
@@ -584,15 +590,7 @@ struct ctn_port *ctn_port_nat_open(struct ctn_engine *e, const struct ctn_nat_cf
 	np->base.fd = -1;
 	return &np->base;
 bad:
-	ctn_dns_close(&np->dns);
-	if (np->wakefd >= 0)
-		close(np->wakefd);
-	if (np->timerfd >= 0)
-		close(np->timerfd);
-	free(np->ring);
-	free(np->reg_at);
-	free(np->seen);
-	free(np);
+	nat_free(np);
 	return NULL;
 }
 

@@ -288,14 +288,21 @@ export class Daemon {
     return {};
   }
 
-  /** add-vhost: a vhost-user port at a socket, server or client. */
-  private addVhost(req: Extract<Request, { verb: 'add-vhost' }>, conn: Conn): void {
+  /** Checks of a named port about to be added: its lan (returned), its name
+   *  free, its thread there. */
+  private newPortChecks(req: { verb: string; name: string; lan?: string; thread?: number }): LanObject {
     const lan = this.lanNamed(req.lan ?? this.opts.defaultLan);
     if (this.model.has(req.name)) throw new ProtocolError(`an object named "${req.name}" already exists`);
+    if (req.thread !== undefined && req.thread >= this.eng().threads())
+      throw new ProtocolError(`${req.verb}: "thread" ${req.thread} does not exist (the daemon runs ${this.eng().threads()})`);
+    return lan;
+  }
+
+  /** add-vhost: a vhost-user port at a socket, server or client. */
+  private addVhost(req: Extract<Request, { verb: 'add-vhost' }>, conn: Conn): void {
+    const lan = this.newPortChecks(req);
     const other = this.model.ports().find((p) => p.socket === req.socket);
     if (other) throw new ProtocolError(`port ${other.name} already uses ${req.socket}`);
-    if (req.thread !== undefined && req.thread >= this.eng().threads())
-      throw new ProtocolError(`add-vhost: "thread" ${req.thread} does not exist (the daemon runs ${this.eng().threads()})`);
     let info;
     try {
       info = this.eng().addVhostPort(req.socket, lan.id, req.client, req.thread);
@@ -325,10 +332,7 @@ export class Daemon {
 
   /** add-nat: a NAT port on a lan, with its forwards. */
   private addNat(req: Extract<Request, { verb: 'add-nat' }>, conn: Conn): void {
-    const lan = this.lanNamed(req.lan ?? this.opts.defaultLan);
-    if (this.model.has(req.name)) throw new ProtocolError(`an object named "${req.name}" already exists`);
-    if (req.thread !== undefined && req.thread >= this.eng().threads())
-      throw new ProtocolError(`add-nat: "thread" ${req.thread} does not exist (the daemon runs ${this.eng().threads()})`);
+    const lan = this.newPortChecks(req);
     const a = req.addresses;
     let info;
     try {
