@@ -20,13 +20,16 @@ export interface Containet {
 /**
  * Start `containet -s DIR/sw.sock --log-level warn ...@extraArgs` and wait until
  * it answers `version`; @scope stops it (SIGTERM, then SIGKILL, by its pid).
+ * With @cpus (a taskset list, e.g. "0") the daemon and all its threads run on
+ * those CPUs only (`taskset -c`, which execs: the pid is the daemon's).
  */
-export async function startContainet(scope: Scope, dir: string, extraArgs: string[]): Promise<Containet> {
+export async function startContainet(scope: Scope, dir: string, extraArgs: string[], cpus?: string): Promise<Containet> {
   const sock = path.join(dir, 'sw.sock');
   const bin = path.join(packageRoot, 'bin', 'containet.js');
   let proc: Proc | undefined;
   scope.defer('stop the containet daemon', () => proc?.stop('SIGTERM', 5000));
-  proc = start(process.execPath, [bin, '-s', sock, '--log-level', 'warn', ...extraArgs]);
+  const argv = [process.execPath, bin, '-s', sock, '--log-level', 'warn', ...extraArgs];
+  proc = cpus === undefined ? start(argv[0]!, argv.slice(1)) : start('taskset', ['-c', cpus, ...argv]);
   const deadline = Date.now() + 15000;
   for (;;) {
     if (proc.hasExited()) throw new Error(`containet exited at start: ${proc.output().trim().split('\n').slice(-3).join(' / ')}`);

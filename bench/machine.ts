@@ -53,6 +53,9 @@ export async function machineInfo(): Promise<MachineInfo> {
       trafgen: await firstLine('trafgen', ['--version']),
       'ovs-vswitchd': await firstLine('ovs-vswitchd', ['--version']),
       ping: await firstLine('ping', ['-V']),
+      'ovs-vswitchd-dpdk': await firstLine('/usr/lib/openvswitch-switch-dpdk/ovs-vswitchd-dpdk', ['--version']),
+      'dpdk-testpmd': await firstLine('dpkg-query', ['-W', '-f', 'dpdk-dev ${Version}', 'dpdk-dev']),
+      'qemu-system-x86_64': await firstLine('qemu-system-x86_64', ['--version']),
     },
   };
 }

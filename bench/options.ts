@@ -12,6 +12,13 @@ export interface Settings {
   /** Echoes per ping run, and their interval in seconds. */
   pings: number;
   pingIntervalS: number;
+  /** Repetitions of every vhost-user measurement. */
+  vhostReps: number;
+  /** vhost-user paths: seconds of each packet-rate window (after a warm-up of vhostWarmupS). */
+  vhostSeconds: number;
+  vhostWarmupS: number;
+  /** vhost-user TCP from a VM: MiB sent per repetition. */
+  vmMiB: number;
   /** Path keys or names to run; null for every path. */
   only: string[] | null;
   quick: boolean;
@@ -27,19 +34,26 @@ function positiveInt(v: string): number {
 /** Parse @argv (process.argv) into Settings; exits with usage on --help or a bad option. */
 export function parseOptions(argv: string[]): Settings {
   const cmd = new Command('npm run bench --')
-    .description('Packet-path benchmark: containet against a Linux bridge, a veth pair and Open vSwitch, side by side')
+    .description('Packet-path benchmark: containet against a Linux bridge, a veth pair and Open vSwitch (and, over vhost-user, OVS-DPDK and DPDK), side by side')
     .option('--quick', 'one repetition, shorter runs (1 s, 100 pings)')
     .option('--only <paths>', 'comma-separated path keys or names to run, e.g. a,b (default: all)')
-    .option('--reps <n>', 'repetitions of every measurement (default 3; 1 with --quick)', positiveInt)
+    .option('--reps <n>', 'repetitions of every measurement (default 3, vhost-user paths 2; 1 with --quick)', positiveInt)
     .option('--seconds <n>', 'seconds per iperf3 run and per UDP window (default 3; 1 with --quick)', positiveInt)
+    .option('--vhost-seconds <n>', 'seconds per vhost-user packet-rate window (default 1)', positiveInt)
+    .option('--vm-mib <n>', 'MiB the VM sends per repetition of containet-vhost-tcp (default 16; 8 with --quick)', positiveInt)
     .showHelpAfterError();
   cmd.parse(argv);
-  const o = cmd.opts<{ quick?: boolean; only?: string; reps?: number; seconds?: number }>();
+  const o = cmd.opts<{ quick?: boolean; only?: string; reps?: number; seconds?: number; vhostSeconds?: number; vmMib?: number }>();
   const quick = o.quick ?? false;
   return {
     reps: o.reps ?? (quick ? 1 : 3),
     seconds: o.seconds ?? (quick ? 1 : 3),
     omit: 1,
+    // The vhost-user section is kept short by default so that the whole bench stays under 5 minutes.
+    vhostReps: o.reps ?? (quick ? 1 : 2),
+    vhostSeconds: o.vhostSeconds ?? 1,
+    vhostWarmupS: 0.3,
+    vmMiB: o.vmMib ?? (quick ? 8 : 16),
     pings: quick ? 100 : 200,
     pingIntervalS: 0.005,
     only: o.only === undefined ? null : o.only.split(',').map((s) => s.trim()).filter((s) => s !== ''),

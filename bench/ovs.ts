@@ -1,8 +1,9 @@
 /**
  * An Open vSwitch of the bench's own: ovsdb-server and ovs-vswitchd (userspace
- * "netdev" datapath) run inside a dedicated namespace, with their database,
- * sockets, pidfiles and logs in a private directory, so the ovs-netdev tap and
- * the bridge's internal port live in that namespace and vanish with it.
+ * "netdev" datapath; or ovs-vswitchd-dpdk, the same with DPDK ports) run
+ * inside a dedicated namespace, with their database, sockets, pidfiles and
+ * logs in a private directory, so the ovs-netdev tap and the bridge's
+ * internal port live in that namespace and vanish with it.
  */
 import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -40,26 +41,55 @@ export function ovsMissing(): string | null {
 export interface Ovs {
   /** Run ovs-vsctl against this instance's database; returns stdout. */
   vsctl(...args: string[]): Promise<string>;
+  /** Run ovs-ofctl against this instance's bridges (their mgmt sockets in its directory); returns stdout. */
+  ofctl(...args: string[]): Promise<string>;
+  /** ovs-vswitchd's log so far. */
+  log(): string;
+}
+
+/** Where openvswitch-switch-dpdk puts its DPDK-enabled ovs-vswitchd. */
+export const OVS_VSWITCHD_DPDK = '/usr/lib/openvswitch-switch-dpdk/ovs-vswitchd-dpdk';
+
+/** Why OVS-DPDK cannot run here, or null when it can. */
+export function ovsDpdkMissing(): string | null {
+  const base = ovsMissing();
+  if (base !== null) return base;
+  if (!onPath('ovs-ofctl')) return 'ovs-ofctl is not installed (apt-get install openvswitch-switch)';
+  try {
+    accessSync(OVS_VSWITCHD_DPDK, constants.X_OK);
+  } catch {
+    return `${OVS_VSWITCHD_DPDK} is not installed (apt-get install openvswitch-switch-dpdk)`;
+  }
+  return null;
 }
 
 /**
  * Start ovsdb-server and ovs-vswitchd inside namespace @ns with their files in
  * @dir, after setting @otherConfig (e.g. userspace-tso-enable) in the database
- * so vswitchd reads it at start. @scope stops both (`ovs-appctl exit`, then a
- * kill of the pidfile's pid if it is still that daemon) and deletes the taps
- * the netdev datapath leaves in @ns.
+ * so vswitchd reads it at start; @opts.vswitchd is the program (default
+ * ovs-vswitchd; OVS_VSWITCHD_DPDK for dpdkvhostuser ports). @scope stops both
+ * (`ovs-appctl exit`, then a kill of the pidfile's pid if it is still that
+ * daemon) and deletes the taps the netdev datapath leaves in @ns.
  */
-export async function startOvs(scope: Scope, ns: string, dir: string, otherConfig: Record<string, string>): Promise<Ovs> {
+export async function startOvs(
+  scope: Scope,
+  ns: string,
+  dir: string,
+  otherConfig: Record<string, string>,
+  opts: { vswitchd?: string } = {},
+): Promise<Ovs> {
   const env = { ...process.env, OVS_RUNDIR: dir, OVS_DBDIR: dir, OVS_LOGDIR: dir };
   const db = `unix:${path.join(dir, 'db.sock')}`;
   /** ovs-vsctl against this instance's database. */
   const vsctl = (...args: string[]) => run('ovs-vsctl', [`--db=${db}`, '--timeout=20', ...args], { env, timeoutMs: 30000 });
-  /** Start OVS daemon @name inside @ns, detached, with its files in @dir. */
-  const daemon = (name: string, extra: string[]) =>
+  /** ovs-ofctl against this instance's bridges. */
+  const ofctl = (...args: string[]) => run('ovs-ofctl', args, { env, timeoutMs: 30000 });
+  /** Start OVS daemon @name (program @bin) inside @ns, detached, with its files in @dir. */
+  const daemon = (name: string, extra: string[], bin = name) =>
     run(
       'ip',
       [
-        'netns', 'exec', ns, name, ...extra,
+        'netns', 'exec', ns, bin, ...extra,
         `--pidfile=${path.join(dir, `${name}.pid`)}`,
         `--unixctl=${path.join(dir, `${name}.ctl`)}`,
         `--log-file=${path.join(dir, `${name}.log`)}`,
@@ -76,13 +106,24 @@ export async function startOvs(scope: Scope, ns: string, dir: string, otherConfi
   if (settings.length > 0) await vsctl('--no-wait', 'set', 'Open_vSwitch', '.', ...settings);
   // Runs after vswitchd is stopped (scopes undo in reverse order).
   scope.defer('delete the taps of the netdev datapath', () => deleteDatapathTaps(ns));
-  scope.defer('stop ovs-vswitchd', () => stopDaemon(dir, 'ovs-vswitchd', ['--cleanup'], env));
-  await daemon('ovs-vswitchd', [db]);
-  return { vsctl };
+  const bin = opts.vswitchd ?? 'ovs-vswitchd';
+  scope.defer('stop ovs-vswitchd', () => stopDaemon(dir, 'ovs-vswitchd', ['--cleanup'], env, path.basename(bin)));
+  await daemon('ovs-vswitchd', [db], bin);
+  return {
+    vsctl,
+    ofctl,
+    log: () => {
+      try {
+        return readFileSync(path.join(dir, 'ovs-vswitchd.log'), 'utf8');
+      } catch {
+        return '';
+      }
+    },
+  };
 }
 
-/** The pid in @dir/@name.pid while it is still a running @name, else null. */
-function daemonPid(dir: string, name: string): number | null {
+/** The pid in @dir/@name.pid while it is still a running @program (default @name), else null. */
+function daemonPid(dir: string, name: string, program = name): number | null {
   let pid: number;
   try {
     pid = Number(readFileSync(path.join(dir, `${name}.pid`), 'utf8').trim());
@@ -92,26 +133,27 @@ function daemonPid(dir: string, name: string): number | null {
   if (!Number.isInteger(pid) || pid <= 1) return null;
   try {
     const comm = readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
-    // comm is cut at 15 characters: "ovs-vswitchd", "ovsdb-server".
-    return name.startsWith(comm) ? pid : null;
+    // comm is cut at 15 characters: "ovs-vswitchd", "ovsdb-server", "ovs-vswitchd-dp".
+    return program.startsWith(comm) ? pid : null;
   } catch {
     return null;
   }
 }
 
 /**
- * Stop OVS daemon @name of @dir: `ovs-appctl -t CTL exit @exitArgs`, then, if
- * its pidfile's pid is still that daemon after 5 s, SIGKILL that pid.
+ * Stop OVS daemon @name of @dir (program @program): `ovs-appctl -t CTL exit
+ * @exitArgs`, then, if its pidfile's pid is still that daemon after 5 s,
+ * SIGKILL that pid.
  */
-async function stopDaemon(dir: string, name: string, exitArgs: string[], env: NodeJS.ProcessEnv): Promise<void> {
-  if (daemonPid(dir, name) === null) return;
+async function stopDaemon(dir: string, name: string, exitArgs: string[], env: NodeJS.ProcessEnv, program = name): Promise<void> {
+  if (daemonPid(dir, name, program) === null) return;
   await exec('ovs-appctl', ['-t', path.join(dir, `${name}.ctl`), 'exit', ...exitArgs], { env, timeoutMs: 10000 });
-  for (let i = 0; i < 50 && daemonPid(dir, name) !== null; i++) await sleep(100);
-  const pid = daemonPid(dir, name);
+  for (let i = 0; i < 50 && daemonPid(dir, name, program) !== null; i++) await sleep(100);
+  const pid = daemonPid(dir, name, program);
   if (pid === null) return;
   process.kill(pid, 'SIGKILL');
-  for (let i = 0; i < 30 && daemonPid(dir, name) !== null; i++) await sleep(100);
-  if (daemonPid(dir, name) !== null) throw new Error(`${name} (pid ${pid}) does not exit`);
+  for (let i = 0; i < 30 && daemonPid(dir, name, program) !== null; i++) await sleep(100);
+  if (daemonPid(dir, name, program) !== null) throw new Error(`${name} (pid ${pid}) does not exit`);
 }
 
 /** Delete every tun/tap device left in @ns (ovs-netdev, the bridge's internal port). */

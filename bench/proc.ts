@@ -27,6 +27,8 @@ export interface Proc {
   readonly pid: number;
   /** Everything it printed so far (stdout and stderr interleaved). */
   output(): string;
+  /** Write @text to its stdin (started with `stdin: true`); ignored once it has exited. */
+  write(text: string): void;
   /** Resolves when it has exited. */
   readonly exited: Promise<void>;
   /** True once it has exited. */
@@ -102,11 +104,17 @@ export async function run(cmd: string, args: string[], opts: ExecOptions = {}): 
 /**
  * Start a long-running @cmd, tracked until it exits. With @group it leads a
  * process group of its own, so stop() also reaches the workers it forks
- * (trafgen's); that group holds only processes this bench started.
+ * (trafgen's); that group holds only processes this bench started. With
+ * @stdin its stdin is a pipe (Proc.write), else /dev/null.
  */
-export function start(cmd: string, args: string[], opts: { group?: boolean; env?: NodeJS.ProcessEnv } = {}): Proc {
+export function start(cmd: string, args: string[], opts: { group?: boolean; env?: NodeJS.ProcessEnv; stdin?: boolean } = {}): Proc {
   if (refused()) throw new Error(`${cmd} not started: the run is stopping`);
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: opts.group ?? false, env: opts.env ?? process.env });
+  const child = spawn(cmd, args, {
+    stdio: [opts.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+    detached: opts.group ?? false,
+    env: opts.env ?? process.env,
+  });
+  child.stdin?.on('error', () => undefined); // EPIPE once it has quit
   if (child.pid === undefined) throw new Error(`cannot start ${cmd}`);
   const pid = child.pid;
   let out = '';
@@ -139,6 +147,9 @@ export function start(cmd: string, args: string[], opts: { group?: boolean; env?
     child,
     pid,
     output: () => out,
+    write: (text: string) => {
+      if (!done && child.stdin && !child.stdin.destroyed) child.stdin.write(text);
+    },
     exited,
     hasExited: () => done,
     stop: async (sig = 'SIGTERM', graceMs = 3000) => {

@@ -2,7 +2,7 @@
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
-import { FIGURES, type FigureDef, type PathResult, type RunReport } from './results.js';
+import { FIGURES, VHOST_FIGURES, type FigureDef, type PathResult, type RunReport } from './results.js';
 import { ratio } from './stats.js';
 
 /** Fill every figure's ratio to the baseline path's value (same run). */
@@ -54,6 +54,42 @@ export function formatTable(rep: RunReport): string {
     `Medians of ${s.reps} repetition(s): iperf3 -t ${s.seconds} -O ${s.omit}; udp64 = 60-byte frames from trafgen (1 CPU) received by B over ${s.seconds} s;`,
     `ping p50/p99 over all ${s.pings * s.reps} echoes at ${s.pingIntervalS * 1000} ms intervals.`,
     ...notes.map((n) => `! ${n}`),
+  ].join('\n');
+}
+
+/**
+ * The vhost-user table: one row per path with its figure, the ratios to each
+ * baseline of the figure, what the sender offered and where the threads ran;
+ * then the targets and the notes.
+ */
+export function formatVhostTable(rep: RunReport): string {
+  const baselines = [...new Set(VHOST_FIGURES.flatMap((f) => f.baselines))];
+  const rows: string[][] = [['vhost-user path', 'figure', 'value', ...baselines.map((b) => `×${b}`), 'offered Mpps', 'CPU placement']];
+  const notes: string[] = [];
+  for (const p of rep.vhost) {
+    const f = VHOST_FIGURES.find((x) => x.key === p.figure)!;
+    if (p.status !== 'ok') {
+      rows.push([p.name, `${f.label} ${f.unit}`, `${p.status.toUpperCase()} (see below)`]);
+      notes.push(`${p.name}: ${p.status}: ${p.reason ?? ''}`);
+      continue;
+    }
+    const value = p.value === null ? (p.error ? 'error' : '-') : fmt(p.value, f.digits);
+    const ratios = baselines.map((b) => (f.baselines.includes(b) ? fmt(p.ratios[b] ?? null, 2) : ''));
+    rows.push([p.name, `${f.label} ${f.unit}`, value, ...ratios, p.figure === 'mpps' ? fmt(p.offeredMpps, 2) : '', p.placement]);
+    if (p.error) notes.push(`${p.name}: ${p.error}`);
+  }
+  const s = rep.settings;
+  const targets = rep.vhostTargets.map(
+    (t) => `${t.path} >= ${t.min.toFixed(1)}× ${t.baseline}: ${t.ratio === null ? 'not measured' : `${t.ratio.toFixed(2)}× (${t.met ? 'met' : 'NOT met'})`}`,
+  );
+  return [
+    columns(rows),
+    '',
+    `Medians of ${s.vhostReps} repetition(s). Mpps: 64-byte frames (testpmd --txpkts=64) received by testpmd B (rxonly) over ${s.vhostSeconds} s after ${s.vhostWarmupS} s of warm-up;`,
+    `offered = what testpmd A (txonly) put on its ring. TCP from a VM: ${s.vmMiB} MiB with busybox nc from a TCG guest, first to last byte at the receiver (TCG is the limit).`,
+    ...(targets.length > 0 ? [`targets: ${targets.join('; ')}`] : []),
+    ...notes.map((n) => `! ${n}`),
+    ...rep.vhost.flatMap((p) => p.notes.map((n) => `  ${p.name}: ${n}`)),
   ].join('\n');
 }
 

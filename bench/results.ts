@@ -58,6 +58,70 @@ export interface PathResult {
   cleanupErrors: string[];
 }
 
+/** Keys of the figures of the vhost-user paths (one per path). */
+export type VhostFigureKey = 'mpps' | 'vmtcp';
+
+/** How a vhost-user figure is shown, and which paths its ratios are relative to. */
+export interface VhostFigureDef {
+  key: VhostFigureKey;
+  label: string;
+  unit: string;
+  digits: number;
+  /** Names of the paths a value of this figure is divided by (same run), in column order. */
+  baselines: string[];
+}
+
+/** The vhost-user figures. */
+export const VHOST_FIGURES: VhostFigureDef[] = [
+  { key: 'mpps', label: '64 B frames received', unit: 'Mpps', digits: 2, baselines: ['ovs-dpdk', 'dpdk-vhost'] },
+  { key: 'vmtcp', label: 'TCP from a VM (TCG)', unit: 'Mbit/s', digits: 0, baselines: [] },
+];
+
+/** A goal of the vhost-user section: @path's figure at least @min times @baseline's. */
+export interface VhostTarget {
+  path: string;
+  baseline: string;
+  min: number;
+  /** The ratio measured in this run, null when either path has no value. */
+  ratio: number | null;
+  met: boolean | null;
+}
+
+/** The targets (filled in by the run). */
+export const VHOST_TARGETS: Array<Pick<VhostTarget, 'path' | 'baseline' | 'min'>> = [
+  { path: 'containet-vhost', baseline: 'ovs-dpdk', min: 1.0 },
+  { path: 'containet-vhost', baseline: 'dpdk-vhost', min: 0.5 },
+];
+
+/** Everything measured on one vhost-user path. */
+export interface VhostPathResult {
+  key: string;
+  name: string;
+  title: string;
+  status: 'ok' | 'failed' | 'skipped';
+  reason?: string;
+  /** Which figure this path gives. */
+  figure: VhostFigureKey;
+  /** Median over repetitions; null if not measured. */
+  value: number | null;
+  /** Per repetition. */
+  samples: number[];
+  /** Why a repetition failed, if one did. */
+  error?: string;
+  /** value / each baseline path's value (by name), same run; null without both. */
+  ratios: Record<string, number | null>;
+  /** Packet paths: median rate the sender's port counted as sent (TX-packets), Mpps. */
+  offeredMpps: number | null;
+  offeredSamples: number[];
+  /** Where each busy thread ran. */
+  placement: string;
+  /** Counters and remarks gathered after the measurements (drops, flooding). */
+  notes: string[];
+  /** Wall time of the path (setup, measurements, teardown), s. */
+  seconds: number;
+  cleanupErrors: string[];
+}
+
 /** A whole run. */
 export interface RunReport {
   /** ISO 8601 start time. */
@@ -67,6 +131,10 @@ export interface RunReport {
   /** Name of the path the ratios are relative to. */
   baseline: string;
   paths: PathResult[];
+  /** The vhost-user section (its own figures and baselines). */
+  vhost: VhostPathResult[];
+  /** The vhost-user targets and whether this run met them. */
+  vhostTargets: VhostTarget[];
   /** Wall time of the whole run, s. */
   totalSeconds: number;
   /** Namespaces, links or processes of this run found after cleanup (should be empty). */

@@ -1,0 +1,118 @@
+/**
+ * The vhost-user section end to end: each selected path built, measured
+ * settings.vhostReps times and torn down whatever happened, one after the other;
+ * then the ratios of every figure to its baselines and the targets.
+ */
+import { mkdirSync, rmSync } from 'node:fs';
+import path from 'node:path';
+
+import type { Settings } from './options.js';
+import { errorText } from './proc.js';
+import { VHOST_FIGURES, VHOST_TARGETS, type VhostPathResult, type VhostTarget } from './results.js';
+import { isInterrupted, Scope } from './scope.js';
+import { median, ratio } from './stats.js';
+import { CannotRunHere, VHOST_PATHS, type VhostPathDef, type VhostRig } from './vhostpaths.js';
+
+/** Print a progress line for path @name on stderr. */
+function progress(name: string, text: string): void {
+  process.stderr.write(`[${name}] ${text}\n`);
+}
+
+/** Build, measure and tear down vhost-user path @def; names start with @id, files go under @rootDir. */
+async function benchVhostPath(def: VhostPathDef, id: string, subnet: string, rootDir: string, s: Settings): Promise<VhostPathResult> {
+  const t0 = performance.now();
+  const r: VhostPathResult = {
+    key: def.key,
+    name: def.name,
+    title: def.title,
+    status: 'ok',
+    figure: def.figure,
+    value: null,
+    samples: [],
+    ratios: {},
+    offeredMpps: null,
+    offeredSamples: [],
+    placement: def.placement,
+    notes: [],
+    seconds: 0,
+    cleanupErrors: [],
+  };
+  const missing = def.unavailable?.() ?? null;
+  if (missing !== null) {
+    progress(def.name, `skipped: ${missing}`);
+    return { ...r, status: 'skipped', reason: missing };
+  }
+  const fig = VHOST_FIGURES.find((f) => f.key === def.figure)!;
+  const scope = new Scope(def.name);
+  try {
+    const dir = path.join(rootDir, id);
+    scope.defer(`remove ${dir}`, () => rmSync(dir, { recursive: true, force: true }));
+    mkdirSync(dir);
+    let rig: VhostRig;
+    try {
+      progress(def.name, `setting up: ${def.title}`);
+      rig = await def.setup({ scope, id, subnet, dir, settings: s });
+    } catch (e) {
+      r.status = e instanceof CannotRunHere ? 'skipped' : 'failed';
+      r.reason = errorText(e);
+      progress(def.name, `${r.status === 'skipped' ? 'skipped' : 'setup failed'}: ${r.reason}`);
+      return r;
+    }
+    for (let rep = 1; rep <= s.vhostReps && !isInterrupted(); rep++) {
+      try {
+        const v = await rig.measure(rep);
+        r.samples.push(v.value);
+        if (v.offeredMpps !== undefined) r.offeredSamples.push(v.offeredMpps);
+        const offered = v.offeredMpps === undefined ? '' : ` (offered ${v.offeredMpps.toFixed(2)} Mpps)`;
+        progress(def.name, `rep ${rep}/${s.vhostReps} ${fig.key} ${v.value.toFixed(fig.digits + 1)} ${fig.unit}${offered}`);
+      } catch (e) {
+        r.error ??= errorText(e);
+        progress(def.name, `rep ${rep}/${s.vhostReps} failed: ${errorText(e)}`);
+        if (def.figure === 'vmtcp') break; // the guest's sequence is lost
+      }
+    }
+    if (rig.notes) r.notes = await rig.notes().catch((e) => [`notes: ${errorText(e)}`]);
+    r.value = median(r.samples);
+    r.offeredMpps = median(r.offeredSamples);
+  } finally {
+    r.cleanupErrors = await scope.close();
+    for (const c of r.cleanupErrors) progress(def.name, `cleanup failed: ${c}`);
+    r.seconds = (performance.now() - t0) / 1000;
+  }
+  return r;
+}
+
+/**
+ * Bench every path of @selected in turn (stopping early when interrupted). A
+ * path's names start with @runId, "v" and its place in VHOST_PATHS; its
+ * addresses (containet-vhost-tcp) are 10.77.(100+place).0/24.
+ */
+export async function runVhostPaths(selected: VhostPathDef[], runId: string, rootDir: string, s: Settings): Promise<VhostPathResult[]> {
+  const out: VhostPathResult[] = [];
+  for (const def of selected) {
+    if (isInterrupted()) break;
+    const place = VHOST_PATHS.indexOf(def);
+    out.push(await benchVhostPath(def, `${runId}v${place.toString(36)}`, `10.77.${100 + place}`, rootDir, s));
+  }
+  addVhostRatios(out);
+  return out;
+}
+
+/** Fill each result's ratios to the baselines of its figure (paths of this run, by name). */
+export function addVhostRatios(results: VhostPathResult[]): void {
+  for (const r of results) {
+    const fig = VHOST_FIGURES.find((f) => f.key === r.figure)!;
+    for (const b of fig.baselines) {
+      const base = results.find((x) => x.name === b && x.status === 'ok' && x.figure === r.figure);
+      r.ratios[b] = ratio(r.value, base?.value ?? null);
+    }
+  }
+}
+
+/** The targets, with this run's ratios. */
+export function vhostTargets(results: VhostPathResult[]): VhostTarget[] {
+  return VHOST_TARGETS.map((t) => {
+    const r = results.find((x) => x.name === t.path)?.ratios[t.baseline] ?? null;
+    return { ...t, ratio: r, met: r === null ? null : r >= t.min };
+  });
+}
