@@ -726,8 +726,10 @@ static int dispatch(struct ctn_worker *w, const struct epoll_event *ev)
 		/* On worker 0 the port may have been removed by a command earlier in
 		 * this batch: look it up again. */
 		p = ctn_engine_port(e, idx & 0xffff);
-		if (p && !p->broken && p->worker == w->id)
-			return port_input(w, p, (idx >> 16) ? 0 : ev->events);
+		if (p && !p->broken && p->worker == w->id) {
+			int got = port_input(w, p, (idx >> 16) ? 0 : ev->events);
+			return p->no_poll ? 0 : got; /* see struct ctn_port */
+		}
 		break;
 	case CTN_FD_PORT_CTL:
 		p = ctn_engine_port(e, idx & 0xffff);
@@ -757,9 +759,9 @@ static uint64_t clock_ns(void)
 /**
  * A worker thread. It sleeps in epoll_wait until an fd is ready; with adaptive
  * polling (poll_us > 0) it keeps asking epoll without sleeping for poll_us after
- * the last frame it read, so a busy flow's next frames are picked up without a
- * wake-up (which costs the sender too: a tap's writer pays for waking its
- * reader), and goes back to sleep as soon as traffic pauses that long.
+ * the last frame it read from a port that gains from it (a tap: its writer pays
+ * for waking its reader), so a busy flow's next frames are picked up without a
+ * wake-up, and goes back to sleep as soon as traffic pauses that long.
  */
 static void *worker_main(void *arg)
 {

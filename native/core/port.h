@@ -143,6 +143,10 @@ struct ctn_port {
 	int fd;                         /**< fd polled for input, or -1 */
 	int pidfd;                      /**< process whose exit removes the port, or -1 */
 	uint32_t caps;                  /**< CTN_CAP_* */
+	/** Frames read from it do not keep its worker polling (--poll-us): its
+	 *  peer busy-polls (a DPDK or QEMU frontend kicks through an eventfd), and
+	 *  a worker spinning on a shared CPU only takes time from that peer. */
+	bool no_poll;
 	CTN_ATOMIC(bool) broken;            /**< out of service, awaiting removal */
 	CTN_ATOMIC(bool) ctl_pending;       /**< asked for its control hook */
 	bool down;                      /**< taken out of its lan and reported */

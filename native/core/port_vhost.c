@@ -610,5 +610,6 @@ struct ctn_port *ctn_port_vhost_open(struct ctn_engine *e, const char *path, boo
 	ctn_vhost_init(&vp->dev);
 	vp->base.ops = &vhost_ops;
 	vp->base.fd = -1;
+	vp->base.no_poll = true;
 	return &vp->base;
 }
