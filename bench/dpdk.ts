@@ -9,29 +9,15 @@
  * starts with the run id, and its runtime directory /var/run/dpdk/<prefix> is
  * removed afterwards. Memory is `--no-huge -m 512`: hugepages are never touched.
  */
-import { accessSync, constants, existsSync, lstatSync, rmSync, unlinkSync } from 'node:fs';
+import { existsSync, lstatSync, rmSync, unlinkSync } from 'node:fs';
 import path from 'node:path';
 
+import { findExecutable } from '../test/helpers/guestimage.js';
 import { sleep, start, type Proc } from './proc.js';
 import type { Scope } from './scope.js';
 
 /** The directory DPDK keeps a process's runtime files in, by --file-prefix. */
 export const DPDK_RUNTIME_DIR = '/var/run/dpdk';
-
-/** Absolute path of executable @name on PATH (or the sbin directories), or null. */
-export function findExecutable(name: string): string | null {
-  const dirs = [...(process.env.PATH ?? '').split(':'), '/usr/sbin', '/sbin', '/usr/bin', '/bin'];
-  for (const d of dirs) {
-    if (!d) continue;
-    try {
-      accessSync(path.join(d, name), constants.X_OK);
-      return path.join(d, name);
-    } catch {
-      // not here
-    }
-  }
-  return null;
-}
 
 /** Why testpmd cannot run here, or null when it can. */
 export function testpmdMissing(): string | null {

@@ -2,66 +2,25 @@
  * A tiny QEMU guest for the TCP-from-a-VM path: an initramfs of busybox-static
  * and the virtio modules of the installed Debian kernel (linux-image-amd64),
  * booted with `qemu-system-x86_64 -accel tcg` on a vhost-user netdev. The
- * same recipe as the tests' helpers (test/helpers/peers.ts), kept here so the
- * bench does not depend on the test runner; the initramfs is built in the
- * path's private directory and goes with it (nothing is cached elsewhere).
+ * parts are the tests' (test/helpers/guestimage.ts, which needs no test
+ * runner); the initramfs is built in the path's private directory and goes
+ * with it (nothing is cached elsewhere).
  */
-import { execFileSync } from 'node:child_process';
-import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { gunzipSync, gzipSync } from 'node:zlib';
+import { gzipSync } from 'node:zlib';
 
-import { findExecutable } from './dpdk.js';
+import {
+  cpioNewc,
+  findExecutable,
+  findGuestKernel,
+  findStaticBusybox,
+  moduleBytes,
+  moduleLoadOrder,
+  type CpioEntry,
+} from '../test/helpers/guestimage.js';
 import { sleep, start, type Proc } from './proc.js';
 import type { Scope } from './scope.js';
-
-/** A kernel that can boot the guest: its image and modules of the same release. */
-interface GuestKernel {
-  image: string;
-  modulesDir: string;
-}
-
-/** The newest readable /boot/vmlinuz-* with /lib/modules/<release>/modules.dep, or null. */
-function findGuestKernel(): GuestKernel | null {
-  let names: string[];
-  try {
-    names = readdirSync('/boot').filter((n) => n.startsWith('vmlinuz-'));
-  } catch {
-    return null;
-  }
-  const found = names
-    .map((n) => ({ release: n.slice('vmlinuz-'.length), image: path.join('/boot', n) }))
-    .filter((k) => existsSync(path.join('/lib/modules', k.release, 'modules.dep')))
-    .sort((a, b) => a.release.localeCompare(b.release, 'en', { numeric: true }));
-  const k = found.at(-1);
-  return k ? { image: k.image, modulesDir: path.join('/lib/modules', k.release) } : null;
-}
-
-/** True when @file is a 64-bit ELF without a PT_INTERP header (statically linked). */
-function isStaticElf(file: string): boolean {
-  const fd = openSync(file, 'r');
-  try {
-    const eh = Buffer.alloc(64);
-    readSync(fd, eh, 0, 64, 0);
-    if (eh.readUInt32BE(0) !== 0x7f454c46 || eh[4] !== 2) return false;
-    const phoff = Number(eh.readBigUInt64LE(0x20));
-    const phentsize = eh.readUInt16LE(0x36);
-    const phnum = eh.readUInt16LE(0x38);
-    const ph = Buffer.alloc(phentsize * phnum);
-    readSync(fd, ph, 0, ph.length, phoff);
-    for (let i = 0; i < phnum; i++) if (ph.readUInt32LE(i * phentsize) === 3) return false;
-    return true;
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/** A statically linked busybox (busybox-static), or null. */
-function findStaticBusybox(): string | null {
-  for (const p of [findExecutable('busybox'), '/bin/busybox', '/usr/bin/busybox'])
-    if (p && existsSync(p) && isStaticElf(p)) return p;
-  return null;
-}
 
 /** Why the guest cannot run here, or null when it can. */
 export function guestMissing(): string | null {
@@ -70,84 +29,6 @@ export function guestMissing(): string | null {
   if (!findStaticBusybox()) return 'no static busybox (apt-get install busybox-static)';
   if (!findExecutable('python3')) return 'python3 is not installed (the receiver)';
   return null;
-}
-
-/** One entry of a newc cpio archive. */
-interface CpioEntry {
-  name: string;
-  mode: number;
-  data?: Buffer;
-  rdev?: [number, number];
-}
-
-/** A newc cpio archive of @entries with its trailer (uid/gid 0, mtime 0). */
-function cpioNewc(entries: CpioEntry[]): Buffer {
-  const parts: Buffer[] = [];
-  let size = 0;
-  let ino = 1;
-  /** Append @b. */
-  const push = (b: Buffer) => {
-    parts.push(b);
-    size += b.length;
-  };
-  /** Zero bytes up to the next multiple of 4. */
-  const pad = () => push(Buffer.alloc((4 - (size % 4)) % 4));
-  for (const e of [...entries, { name: 'TRAILER!!!', mode: 0 }] as CpioEntry[]) {
-    const data = e.data ?? Buffer.alloc(0);
-    const name = Buffer.from(`${e.name}\0`);
-    const isDir = (e.mode & 0o170000) === 0o040000;
-    const fields = [e.name === 'TRAILER!!!' ? 0 : ino++, e.mode, 0, 0, isDir ? 2 : 1, 0, data.length, 0, 0, e.rdev?.[0] ?? 0, e.rdev?.[1] ?? 0, name.length, 0];
-    push(Buffer.from(`070701${fields.map((n) => n.toString(16).padStart(8, '0')).join('')}`, 'ascii'));
-    push(name);
-    pad();
-    push(data);
-    pad();
-  }
-  return Buffer.concat(parts);
-}
-
-/** Load order of @wanted and their dependencies from modules.dep (built-ins skipped). */
-function moduleLoadOrder(modulesDir: string, wanted: string[]): string[] {
-  /** A module's name from its file name. */
-  const norm = (n: string) => path.basename(n).replace(/\.ko(\.(xz|zst|gz))?$/, '').replace(/-/g, '_');
-  const deps = new Map<string, { file: string; deps: string[] }>();
-  for (const line of readFileSync(path.join(modulesDir, 'modules.dep'), 'utf8').split('\n')) {
-    const m = /^([^:]+):\s*(.*)$/.exec(line);
-    if (m) deps.set(norm(m[1]!), { file: m[1]!, deps: m[2]!.split(/\s+/).filter(Boolean).map(norm) });
-  }
-  let builtin = new Set<string>();
-  try {
-    builtin = new Set(readFileSync(path.join(modulesDir, 'modules.builtin'), 'utf8').split('\n').filter(Boolean).map(norm));
-  } catch {
-    // none listed
-  }
-  const order: string[] = [];
-  const seen = new Set<string>();
-  /** Add @name after its dependencies. */
-  const visit = (name: string) => {
-    if (seen.has(name)) return;
-    seen.add(name);
-    const d = deps.get(name);
-    if (!d) {
-      if (builtin.has(name)) return;
-      throw new Error(`kernel module ${name} is neither in modules.dep nor built in`);
-    }
-    for (const x of [...d.deps].reverse()) visit(x);
-    order.push(d.file);
-  };
-  for (const w of wanted) visit(w);
-  return order;
-}
-
-/** The bytes of module @file, decompressed (busybox insmod reads plain .ko only). */
-function moduleBytes(modulesDir: string, file: string): Buffer {
-  const full = path.join(modulesDir, file);
-  if (file.endsWith('.ko')) return readFileSync(full);
-  if (file.endsWith('.ko.gz')) return gunzipSync(readFileSync(full));
-  const tool = file.endsWith('.ko.xz') ? 'xz' : file.endsWith('.ko.zst') ? 'zstd' : null;
-  const exe = tool ? findExecutable(tool) : null;
-  if (!exe) throw new Error(`cannot decompress ${full}`);
-  return execFileSync(exe, ['-dc', full], { maxBuffer: 256 << 20 });
 }
 
 /**
