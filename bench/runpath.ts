@@ -18,7 +18,7 @@ import { median, percentile } from './stats.js';
 import { udp64 } from './trafgen.js';
 
 /** Print a progress line for path @name on stderr (stdout is for the table). */
-function progress(name: string, text: string): void {
+export function progress(name: string, text: string): void {
   process.stderr.write(`[${name}] ${text}\n`);
 }
 
@@ -111,11 +111,17 @@ export async function benchPath(def: PathDef, id: string, subnet: string, rootDi
     }
     await measure(ep, dir, s, r);
   } finally {
-    r.cleanupErrors = await scope.close();
-    for (const c of r.cleanupErrors) progress(def.name, `cleanup failed: ${c}`);
-    r.seconds = (performance.now() - t0) / 1000;
+    await endPath(scope, r, t0);
   }
   return r;
+}
+
+/** A path's teardown (any section): close its scope, record what failed to
+ *  clean up and how long the path took since @t0. */
+export async function endPath(scope: Scope, r: { name: string; cleanupErrors: string[]; seconds: number }, t0: number): Promise<void> {
+  r.cleanupErrors = await scope.close();
+  for (const c of r.cleanupErrors) progress(r.name, `cleanup failed: ${c}`);
+  r.seconds = (performance.now() - t0) / 1000;
 }
 
 /**

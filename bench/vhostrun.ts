@@ -8,15 +8,11 @@ import path from 'node:path';
 
 import type { Settings } from './options.js';
 import { errorText } from './proc.js';
+import { endPath, progress } from './runpath.js';
 import { VHOST_FIGURES, VHOST_TARGETS, type VhostPathResult, type VhostTarget } from './results.js';
 import { isInterrupted, Scope } from './scope.js';
 import { median, ratio } from './stats.js';
 import { CannotRunHere, VHOST_PATHS, type VhostPathDef, type VhostRig } from './vhostpaths.js';
-
-/** Print a progress line for path @name on stderr. */
-function progress(name: string, text: string): void {
-  process.stderr.write(`[${name}] ${text}\n`);
-}
 
 /** Build, measure and tear down vhost-user path @def; names start with @id, files go under @rootDir. */
 async function benchVhostPath(def: VhostPathDef, id: string, subnet: string, rootDir: string, s: Settings): Promise<VhostPathResult> {
@@ -75,9 +71,7 @@ async function benchVhostPath(def: VhostPathDef, id: string, subnet: string, roo
     r.value = median(r.samples);
     r.offeredMpps = median(r.offeredSamples);
   } finally {
-    r.cleanupErrors = await scope.close();
-    for (const c of r.cleanupErrors) progress(def.name, `cleanup failed: ${c}`);
-    r.seconds = (performance.now() - t0) / 1000;
+    await endPath(scope, r, t0);
   }
   return r;
 }
