@@ -2,7 +2,9 @@
  * The NAT (libslirp) end to end, with real clients in containode containers:
  * busybox udhcpc gets a lease with a default route; HTTP from a container to a
  * server the test runs on the host's loopback, through the gateway address, with
- * the body checked; UDP echo; ping of the gateway; a port forward from the host
+ * the body checked; UDP echo; ping of the gateway and of an address beyond the
+ * host (ICMP echo through a ping socket, and through a raw socket where ping
+ * sockets are not allowed); a port forward from the host
  * into a container service, added and removed at run time; and removing the
  * NAT in the middle of a transfer leaves the daemon serving.
  */
@@ -15,13 +17,18 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 
 import { packageRoot } from '../src/native.js';
-import { inNetns, rootTest, runContainode, startDaemon, stopChild, tempDir, waitFor, type TestDaemon } from './helpers/env.js';
+import { inNetns, netns, rootTest, run, runContainode, startDaemon, stopChild, tempDir, uniqueName, waitFor, type TestDaemon } from './helpers/env.js';
 import { tapPort } from './helpers/traffic.js';
 import { shell, shellContainer, type ShellContainer } from './helpers/containers.js';
 
 /** A daemon with a nat "nat1" on its default lan (extra CLI args appended). */
 async function natDaemon(t: ExecutionContext, ...args: string[]) {
-  const d = await startDaemon(t);
+  return natDaemonIn(t, undefined, ...args);
+}
+
+/** As natDaemon, with the daemon (so the nat's host sockets) inside network namespace @ns. */
+async function natDaemonIn(t: ExecutionContext, ns: string | undefined, ...args: string[]) {
+  const d = await startDaemon(t, { netns: ns });
   const r = await d.cli('add', 'nat', 'nat1', ...args);
   t.is(r.exitCode, 0, r.stderr);
   return d;
@@ -114,6 +121,37 @@ rootTest('UDP through the nat: a datagram to an echo server on the host loopback
   ].join('\n'));
   t.is(await shell(c.c, `python3 ${client} ${port.trim()}`, 60000), 0, c.c.output());
   t.is(readText(out), '20', 'every datagram came back');
+});
+
+rootTest('ping beyond the gateway: ICMP echo through the host to another namespace, by ping socket and by raw socket', async (t) => {
+  // The daemon's "host" is a namespace of the test's, so that its ping sockets
+  // (net.ipv4.ping_group_range, per namespace) can be allowed there without
+  // touching the machine's own setting; "beyond" is a second namespace behind a veth.
+  const host = await netns(t, 'nh');
+  const far = await netns(t, 'nx');
+  const vh = uniqueName('vh');
+  const sub = `10.${200 + Math.floor(Math.random() * 50)}.${Math.floor(Math.random() * 250)}`;
+  await run('ip', ['link', 'add', vh, 'netns', host, 'type', 'veth', 'peer', 'name', 'vx', 'netns', far]);
+  for (const [ns, dev, ip] of [[host, vh, `${sub}.1/24`], [far, 'vx', `${sub}.2/24`]] as const) {
+    t.is((await inNetns(ns, ['ip', 'addr', 'add', ip, 'dev', dev])).exitCode, 0);
+    t.is((await inNetns(ns, ['ip', 'link', 'set', dev, 'up'])).exitCode, 0);
+    t.is((await inNetns(ns, ['ip', 'link', 'set', 'lo', 'up'])).exitCode, 0);
+  }
+  const pingGroups = (range: string) => inNetns(host, ['sysctl', '-q', '-w', `net.ipv4.ping_group_range=${range}`]);
+  t.is((await pingGroups('0 2147483647')).exitCode, 0);
+  const d = await natDaemonIn(t, host);
+  const c = await dhcpContainer(t, d);
+  t.is(await shell(c.c, `ping -c 3 -W 5 ${sub}.2`, 30000), 0, `echo through a ping socket: ${c.c.output()}`);
+  const inEchos = async () => Number((await inNetns(far, ['cat', '/proc/net/snmp'])).stdout.match(/Icmp: (?:\d+ ){8}(\d+)/)?.[1]);
+  const echoes = await inEchos();
+  t.true(echoes >= 3, `the far namespace answered the echoes itself (InEchos ${echoes})`);
+
+  // Without ping sockets, libslirp opens a raw ICMP socket (the daemon runs as
+  // root, with CAP_NET_RAW) — to a second address, as it keeps a ping socket a while.
+  t.is((await pingGroups('1 0')).exitCode, 0);
+  t.is((await inNetns(far, ['ip', 'addr', 'add', `${sub}.3/24`, 'dev', 'vx'])).exitCode, 0);
+  t.is(await shell(c.c, `ping -c 2 -W 5 ${sub}.3`, 30000), 0, `echo through a raw socket: ${c.c.output()}`);
+  t.true((await inEchos()) >= echoes + 2, 'the far namespace answered those too');
 });
 
 rootTest('a port forward from the host into a container, added at creation and at run time, and removed', async (t) => {

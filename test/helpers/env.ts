@@ -91,16 +91,19 @@ export interface TestDaemon {
 }
 
 /**
- * Start `containet -s SOCK` (in a fresh temp dir unless @sock is given) and wait
- * until it answers; stopped with SIGTERM (then SIGKILL) at teardown.
+ * Start `containet -s SOCK` (in a fresh temp dir unless @sock is given; inside
+ * network namespace @netns with `ip netns exec`, which execs, so the pid is the
+ * daemon's) and wait until it answers; stopped with SIGTERM (then SIGKILL) at teardown.
  */
 export async function startDaemon(
   t: ExecutionContext,
-  opts: { sock?: string; args?: string[]; authtoken?: string } = {},
+  opts: { sock?: string; args?: string[]; authtoken?: string; netns?: string } = {},
 ): Promise<TestDaemon> {
   const sock = opts.sock ?? path.join(tempDir(t), 'switch.sock');
   const tokenArgs = opts.authtoken === undefined ? [] : ['--authtoken', opts.authtoken];
-  const child = spawn(process.execPath, [binPath('containet'), '-s', sock, '--log-level', 'debug', ...tokenArgs, ...(opts.args ?? [])], {
+  const argv = [process.execPath, binPath('containet'), '-s', sock, '--log-level', 'debug', ...tokenArgs, ...(opts.args ?? [])];
+  const full = opts.netns === undefined ? argv : ['ip', 'netns', 'exec', opts.netns, ...argv];
+  const child = spawn(full[0]!, full.slice(1), {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
