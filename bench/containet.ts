@@ -20,16 +20,19 @@ export interface Containet {
 /**
  * Start `containet -s DIR/sw.sock --log-level warn ...@extraArgs` and wait until
  * it answers `version`; @scope stops it (SIGTERM, then SIGKILL, by its pid).
- * With @cpus (a taskset list, e.g. "0") the daemon and all its threads run on
- * those CPUs only (`taskset -c`, which execs: the pid is the daemon's).
+ * With @o.cpus (a taskset list, e.g. "0") the daemon and all its threads run on
+ * those CPUs only (`taskset -c`); with @o.netns it runs inside that namespace
+ * (`ip netns exec`). Both exec: the pid is the daemon's.
  */
-export async function startContainet(scope: Scope, dir: string, extraArgs: string[], cpus?: string): Promise<Containet> {
+export async function startContainet(scope: Scope, dir: string, extraArgs: string[], o: { cpus?: string; netns?: string } = {}): Promise<Containet> {
   const sock = path.join(dir, 'sw.sock');
   const bin = path.join(packageRoot, 'bin', 'containet.js');
   let proc: Proc | undefined;
   scope.defer('stop the containet daemon', () => proc?.stop('SIGTERM', 5000));
   const argv = [process.execPath, bin, '-s', sock, '--log-level', 'warn', ...extraArgs];
-  proc = cpus === undefined ? start(argv[0]!, argv.slice(1)) : start('taskset', ['-c', cpus, ...argv]);
+  if (o.cpus !== undefined) argv.unshift('taskset', '-c', o.cpus);
+  if (o.netns !== undefined) argv.unshift('ip', 'netns', 'exec', o.netns);
+  proc = start(argv[0]!, argv.slice(1));
   const deadline = Date.now() + 15000;
   for (;;) {
     if (proc.hasExited()) throw new Error(`containet exited at start: ${proc.output().trim().split('\n').slice(-3).join(' / ')}`);
@@ -52,10 +55,12 @@ export interface TapSpec {
   vnetHdr: boolean;
   /** Node id of the port (the port is named NODEID.eth0). */
   nodeid: string;
+  /** MTU of the tap (default 1500). */
+  mtu?: number;
 }
 
 /**
- * Make tap eth0 (MTU 1500, up, with @spec.ip/24) in @spec.ns with the addon and
+ * Make tap eth0 (MTU @spec.mtu, default 1500, up, with @spec.ip/24) in @spec.ns with the addon and
  * add it to the daemon's default lan (`add-etherfd`); our copy of the fd is
  * closed whatever happens. The tap goes when the daemon or the namespace does.
  */
@@ -67,7 +72,7 @@ export async function attachTap(d: Containet, spec: TapSpec): Promise<void> {
     packetInfo: false,
     ipv4: spec.ip,
     prefix: 24,
-    mtu: 1500,
+    mtu: spec.mtu ?? 1500,
     up: true,
     loUp: true,
   });

@@ -16,9 +16,14 @@ const IPERF_PORT = 5201;
  * @scope stops it by its pid.
  */
 export async function startIperfServer(scope: Scope, ep: Endpoints): Promise<void> {
+  await startIperfServerAt(scope, ep.b.ns, ep.b.ip);
+}
+
+/** Start `iperf3 -s` in namespace @ns bound to @ip and wait until it listens; @scope stops it by its pid. */
+export async function startIperfServerAt(scope: Scope, ns: string, ip: string): Promise<void> {
   let server: Proc | undefined;
   scope.defer('stop the iperf3 server', () => server?.stop());
-  server = start('ip', ['netns', 'exec', ep.b.ns, 'iperf3', '-s', '-B', ep.b.ip, '-p', String(IPERF_PORT), '--forceflush']);
+  server = start('ip', ['netns', 'exec', ns, 'iperf3', '-s', '-B', ip, '-p', String(IPERF_PORT), '--forceflush']);
   const deadline = Date.now() + 10000;
   while (!/Server listening/.test(server.output())) {
     if (server.hasExited()) throw new Error(`iperf3 -s exited: ${server.output().trim()}`);

@@ -18,7 +18,7 @@ const SCHEMA = '/usr/share/openvswitch/vswitch.ovsschema';
 const TOOLS = ['ovsdb-tool', 'ovsdb-server', 'ovs-vswitchd', 'ovs-vsctl', 'ovs-appctl'];
 
 /** True when @file is an executable found in $PATH or the sbin directories. */
-function onPath(file: string): boolean {
+export function onPath(file: string): boolean {
   const dirs = [...(process.env.PATH ?? '').split(':'), '/usr/sbin', '/sbin', '/usr/bin'];
   return dirs.some((d) => {
     try {

@@ -44,6 +44,8 @@ export interface PathDef {
   name: string;
   /** One line on what it is. */
   title: string;
+  /** Run only when named by --only (variants that explain a figure, not needed for the ratios). */
+  optional?: boolean;
   /** Why it cannot run on this machine, or null when it can. */
   unavailable?: () => string | null;
   /** Build it (see PathContext.scope for its teardown) and return its ends. */
@@ -69,6 +71,7 @@ interface ContainetPathOptions {
   vnetHdr: boolean;
   /** Extra arguments of the daemon (e.g. a future ['--threads', '2']). */
   daemonArgs: string[];
+  optional?: boolean;
 }
 
 /** A path through a containet daemon of its own: one tap per station, both on the default lan. */
@@ -77,6 +80,7 @@ export function containetPath(o: ContainetPathOptions): PathDef {
     key: o.key,
     name: o.name,
     title: o.title,
+    ...(o.optional ? { optional: true } : {}),
     setup: async (ctx) => {
       const ep = await stations(ctx);
       const d = await startContainet(ctx.scope, ctx.dir, o.daemonArgs);
@@ -166,6 +170,7 @@ export const PATHS: PathDef[] = [
     title: 'containet daemon with --threads 2 (the two taps on different workers), IFF_VNET_HDR',
     vnetHdr: true,
     daemonArgs: ['--threads', '2'],
+    optional: true,
   }),
   containetPath({
     key: 'g',
@@ -173,6 +178,7 @@ export const PATHS: PathDef[] = [
     title: 'containet daemon with --poll-us 0 (workers sleep as soon as a port is drained), IFF_VNET_HDR',
     vnetHdr: true,
     daemonArgs: ['--poll-us', '0'],
+    optional: true,
   }),
 ];
 

@@ -1,6 +1,7 @@
 /** The figures the bench reports and the shape of its results (also the JSON file's). */
 import type { MachineInfo } from './machine.js';
 import type { Settings } from './options.js';
+import type { SectionResult } from './section.js';
 
 /** Keys of the figures, in table order. */
 export type FigureKey = 'tcp1' | 'tcp4' | 'udp64' | 'p50' | 'p99';
@@ -135,6 +136,8 @@ export interface RunReport {
   vhost: VhostPathResult[];
   /** The vhost-user targets and whether this run met them. */
   vhostTargets: VhostTarget[];
+  /** The later sections (NAT, a2b): their own figures, baselines and targets. */
+  sections: SectionResult[];
   /** Wall time of the whole run, s. */
   totalSeconds: number;
   /** Namespaces, links or processes of this run found after cleanup (should be empty). */

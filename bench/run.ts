@@ -21,16 +21,22 @@ import { addRatios, formatTable, formatVhostTable, writeResults } from './report
 import type { PathResult, RunReport, VhostPathResult } from './results.js';
 import { runPaths } from './runpath.js';
 import { installSignalCleanup, Scope } from './scope.js';
+import { formatSection, runSection, type SectionDef, type SectionResult } from './section.js';
+import { NAT_SECTION } from './natpaths.js';
 import { VHOST_PATHS, type VhostPathDef } from './vhostpaths.js';
 import { runVhostPaths, vhostTargets } from './vhostrun.js';
 
+/** The sections run after the netns and vhost-user ones, in order. */
+const SECTIONS: SectionDef[] = [NAT_SECTION];
+
 /**
- * The paths named by --only (keys or names), in table order, of both
- * sections; without it every path but the optional ones.
+ * The paths named by --only (keys or names), in table order, of the netns and
+ * vhost-user sections (the other sections select their own from the same
+ * list); without it every path but the optional ones.
  */
 function selectPaths(only: string[] | null): { paths: PathDef[]; vhost: VhostPathDef[] } {
-  if (only === null) return { paths: PATHS, vhost: VHOST_PATHS.filter((p) => !p.optional) };
-  const all = [...PATHS, ...VHOST_PATHS];
+  if (only === null) return { paths: PATHS.filter((p) => !p.optional), vhost: VHOST_PATHS.filter((p) => !p.optional) };
+  const all = [...PATHS, ...VHOST_PATHS, ...SECTIONS.flatMap((s) => s.paths)];
   const unknown = only.filter((o) => !all.some((p) => p.key === o || p.name === o));
   if (unknown.length > 0)
     throw new Error(`unknown path ${unknown.join(', ')}; paths: ${all.map((p) => `${p.key} (${p.name})`).join(', ')}`);
@@ -48,7 +54,8 @@ async function main(): Promise<number> {
   const t0 = performance.now();
   const date = new Date().toISOString();
   const runId = makeRunId();
-  const names = [...selected.paths, ...selected.vhost].map((p) => p.name).join(', ');
+  const sectionPaths = SECTIONS.flatMap((sec) => sec.paths.filter((p) => (settings.only === null ? !p.optional : settings.only.includes(p.key) || settings.only.includes(p.name))));
+  const names = [...selected.paths, ...selected.vhost, ...sectionPaths].map((p) => p.name).join(', ');
   process.stderr.write(
     `bench: run ${runId}, paths ${names}, ${settings.reps} rep(s) of ${settings.seconds} s (vhost-user: ${settings.vhostReps} rep(s), ${settings.vhostSeconds} s windows)\n`,
   );
@@ -58,12 +65,17 @@ async function main(): Promise<number> {
   const scope = new Scope('run');
   let paths: PathResult[] = [];
   let vhost: VhostPathResult[] = [];
+  const sections: SectionResult[] = [];
   try {
     const root = path.join(os.tmpdir(), `containet-bench-${runId}`);
     scope.defer(`remove ${root}`, () => rmSync(root, { recursive: true, force: true }));
     mkdirSync(root, { mode: 0o700 });
     paths = await runPaths(selected.paths, runId, root, settings);
     vhost = await runVhostPaths(selected.vhost, runId, root, settings);
+    for (const sec of SECTIONS) {
+      const r = await runSection(sec, settings.only, runId, root, settings);
+      if (r !== null) sections.push(r);
+    }
   } finally {
     for (const f of await scope.close()) process.stderr.write(`bench: cleanup: ${f}\n`);
   }
@@ -77,6 +89,7 @@ async function main(): Promise<number> {
     paths,
     vhost,
     vhostTargets: vhostTargets(vhost),
+    sections,
     totalSeconds: 0,
     leftovers,
   };
@@ -84,6 +97,7 @@ async function main(): Promise<number> {
 
   if (paths.length > 0) process.stdout.write(`\n${formatTable(report)}\n`);
   if (vhost.length > 0) process.stdout.write(`\n${formatVhostTable(report)}\n`);
+  for (const sec of sections) process.stdout.write(`\n${formatSection(sec)}\n`);
   process.stdout.write('\n');
   const files = writeResults(path.join(packageRoot, 'bench', 'results'), report, renderChart(report));
   process.stdout.write(`results: ${path.relative(process.cwd(), files.json)}, ${path.relative(process.cwd(), files.svg)} (and latest.*)\n`);

@@ -198,7 +198,7 @@ function containetVhostPath(o: { key: string; name: string; title: string; daemo
     placement: `A fwd lcore CPU ${PLACEMENT.senderCpu}, B fwd lcore CPU ${PLACEMENT.receiverCpu}, containet (taskset) CPU ${PLACEMENT.switchCpu}`,
     unavailable: testpmdMissing,
     setup: async (ctx) => {
-      const d = await startContainet(ctx.scope, ctx.dir, o.daemonArgs, String(PLACEMENT.switchCpu));
+      const d = await startContainet(ctx.scope, ctx.dir, o.daemonArgs, { cpus: String(PLACEMENT.switchCpu) });
       const s1 = path.join(ctx.dir, 'v1.sock');
       const s2 = path.join(ctx.dir, 'v2.sock');
       await request(d.sock, { 'add-vhost': { name: 'v1', socket: s1 } });

@@ -283,6 +283,7 @@ static int port_input(struct ctn_worker *w, struct ctn_port *p, uint32_t events)
 	int total = 0;
 	for (int round = 0; round < RX_BURSTS_PER_WAKE && !p->broken; round++) {
 		int n = p->ops->rx_burst(p, w, pkts, CTN_BURST);
+		w->rx_sub = CTN_RX_MORE;
 		if (n <= 0)
 			break;
 		total += n;
@@ -727,6 +728,7 @@ static int dispatch(struct ctn_worker *w, const struct epoll_event *ev)
 		 * this batch: look it up again. */
 		p = ctn_engine_port(e, idx & 0xffff);
 		if (p && !p->broken && p->worker == w->id) {
+			w->rx_sub = idx >> 16;
 			int got = port_input(w, p, (idx >> 16) ? 0 : ev->events);
 			return p->no_poll ? 0 : got; /* see struct ctn_port */
 		}

@@ -163,7 +163,14 @@ struct ctn_worker {
 	uint32_t nports;             /**< ports whose input it polls */
 	uint32_t ntx_pending;        /**< entries in tx_pending */
 	struct ctn_port *tx_pending[CTN_MAX_PORTS]; /**< ports with frames queued by this worker */
+	/** Why the port's rx_burst is called: the sub-fd number (see
+	 *  ctn_port_watch_input; 0 for the port's own fd) that became ready, for
+	 *  the first burst of a wake-up; CTN_RX_MORE for the bursts after it. */
+	uint32_t rx_sub;
 };
+
+/** rx_sub of a burst after the first of a wake-up. */
+#define CTN_RX_MORE UINT32_MAX
 
 /** Report an event to the control plane (any worker). */
 void ctn_engine_emit(struct ctn_engine *e, const struct ctn_event *ev);

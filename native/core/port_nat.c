@@ -12,7 +12,10 @@
  * kernel which with one poll() and hands the answers to slirp_pollfds_poll.
  * slirp's timers (TCP's, IPv6 router advertisements) are one timerfd. Frames
  * slirp sends to the lan go to a byte ring first, because slirp may send while
- * it is being fed from another port's burst; rx_burst moves them into packets.
+ * it is being fed from another port's burst; rx_burst moves them into packets
+ * on the next pass of the port's worker (woken by the eventfd). Handing them on
+ * within the burst that made them was tried: it made TCP to the host slower
+ * (the sender's stack then runs once per ACK instead of once per batch).
  * Frames handed to slirp are always whole: the shared offload code segments
  * GSO frames and completes checksums (the port takes no offloads).
  */
@@ -39,7 +42,9 @@
 #define NAT_MAX_FDS 4096         /**< slirp sockets polled at once */
 #define NAT_RING (4u << 20)      /**< bytes of frames from slirp awaiting the lan */
 #define NAT_MAX_TIMERS 8         /**< slirp timers (it uses one, for RA) */
-#define SUB_SERVICE 1            /**< input sub-fd of everything here */
+#define SUB_SOCKETS 1            /**< input sub-fd of slirp's sockets and the DNS relay's */
+#define SUB_TIMER 2              /**< input sub-fd of the timerfd */
+#define SUB_WAKE 3               /**< input sub-fd of the wake eventfd */
 #define NAT_FD_LIMIT 65536       /**< fds numbered past this are not polled (counted) */
 
 /** One slirp timer. */
@@ -59,6 +64,7 @@ struct nat_port {
 	atomic_flag lock;                     /**< held around every slirp call */
 	int wakefd;                           /**< eventfd: frames or work waiting */
 	int timerfd;                          /**< slirp's next timer */
+	int64_t timer_at;                     /**< when the timerfd fires (ms), INT64_MAX: disarmed */
 	struct pollfd pfd[NAT_MAX_FDS];       /**< what slirp wants polled (last fill) */
 	int npfd;
 	struct pollfd reg[NAT_MAX_FDS];       /**< what is in epoll now (fd, events) */
@@ -168,13 +174,13 @@ static void cb_timer_free(void *timer, void *opaque)
 /** timer_mod: fire at @expire_ms on slirp's clock (ms). */
 static void cb_timer_mod(void *timer, int64_t expire_ms, void *opaque)
 {
-	struct nat_port *np = opaque;
+	(void)opaque;
 	if (!timer)
 		return;
 	struct nat_timer *t = timer;
 	t->armed = true;
 	t->expire_ms = expire_ms;
-	nat_kick(np); /* re-arm the timerfd from the port's worker */
+	/* The refill() that ends every call into slirp arms the timerfd. */
 }
 
 /** register_poll_fd: we learn the fds from fill. */
@@ -198,10 +204,12 @@ static void cb_unregister_poll_fd(int fd, void *opaque)
 		np->reg_at[np->reg[i].fd] = (int16_t)i;
 }
 
-/** notify: slirp has work (a socket can take more): poll again soon. */
+/** notify: slirp has new work for the poller. Nothing to do: every call into
+ *  slirp here ends with refill(), which brings epoll and the timerfd up to
+ *  date (a kick would cost a wake-up and a poll() per frame). */
 static void cb_notify(void *opaque)
 {
-	nat_kick(opaque);
+	(void)opaque;
 }
 
 /** SlirpAddPollCb: one fd slirp wants polled; returns its index. */
@@ -276,7 +284,7 @@ static void refill(struct nat_port *np)
 	np->fill_timeout_ms = timeout;
 	/* Make epoll match, in time linear in the fds: what the fill wants is
 	 * added or changed, then what it no longer wants is dropped. */
-	uint64_t cookie = ctn_cookie(CTN_FD_PORT, SUB_SERVICE << 16 | p->id);
+	uint64_t cookie = ctn_cookie(CTN_FD_PORT, SUB_SOCKETS << 16 | p->id);
 	for (int j = 0; j < np->npfd; j++) {
 		int fd = np->pfd[j].fd;
 		if (fd < 0 || fd >= NAT_FD_LIMIT) {
@@ -309,30 +317,24 @@ static void refill(struct nat_port *np)
 			np->reg_at[np->reg[i].fd] = (int16_t)i;
 		i--;
 	}
-	/* The timerfd: slirp's own timeout or the earliest armed timer. */
+	/* The timerfd: slirp's own timeout or the earliest armed timer. It is
+	 * only moved earlier: a wake-up that comes too soon costs one pass, a
+	 * system call per fill would cost more. */
 	int64_t now = cb_clock_ns(NULL) / 1000000, at = timeout == UINT32_MAX ? INT64_MAX : now + timeout;
 	for (int i = 0; i < NAT_MAX_TIMERS; i++)
 		if (np->timers[i].used && np->timers[i].armed && np->timers[i].expire_ms < at)
 			at = np->timers[i].expire_ms;
-	struct itimerspec its = {0};
-	if (at != INT64_MAX) {
-		int64_t ms = at - now < 1 ? 1 : at - now;
-		its.it_value.tv_sec = ms / 1000;
-		its.it_value.tv_nsec = (ms % 1000) * 1000000;
-	}
-	timerfd_settime(np->timerfd, 0, &its, NULL);
+	if (at == INT64_MAX || at >= np->timer_at)
+		return;
+	int64_t ms = at - now < 1 ? 1 : at - now;
+	struct itimerspec its = {.it_value = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000}};
+	if (timerfd_settime(np->timerfd, 0, &its, NULL) == 0)
+		np->timer_at = now + ms;
 }
 
 /** Serve slirp: expired timers, ready sockets. Lock held. */
 static void service(struct nat_port *np)
 {
-	uint64_t v;
-	if (read(np->wakefd, &v, sizeof(v)) < 0) {
-		/* nothing pending */
-	}
-	if (read(np->timerfd, &v, sizeof(v)) < 0) {
-		/* not expired */
-	}
 	int64_t now = cb_clock_ns(NULL) / 1000000;
 	for (int i = 0; i < NAT_MAX_TIMERS; i++) {
 		struct nat_timer *t = &np->timers[i];
@@ -354,13 +356,12 @@ static void service(struct nat_port *np)
 
 /* ----------------------------------------------------------- the hooks */
 
-/** rx_burst hook: serve slirp, then hand the lan the frames it sent. */
-static int nat_rx_burst(struct ctn_port *p, struct ctn_worker *w, struct ctn_pkt **pkts, int max)
+/** Move up to @max frames from the ring into packets of @w's pool (counted as
+ *  received). Lock held. */
+static int ring_take(struct nat_port *np, struct ctn_worker *w, struct ctn_pkt **pkts, int max)
 {
-	struct nat_port *np = np_of(p);
+	struct ctn_port *p = &np->base;
 	struct ctn_port_stats *st = &p->local[w->id].st;
-	nat_lock(np);
-	service(np);
 	int got = 0;
 	while (got < max && np->ring_used) {
 		uint32_t l = 0;
@@ -383,6 +384,25 @@ static int nat_rx_burst(struct ctn_port *p, struct ctn_worker *w, struct ctn_pkt
 		st->rx_bytes += l;
 		pkts[got++] = pkt;
 	}
+	return got;
+}
+
+/** rx_burst hook: serve slirp when one of its fds woke the worker (not for
+ *  the frames it left in the ring: those are only handed on), then hand the
+ *  lan the frames it sent. */
+static int nat_rx_burst(struct ctn_port *p, struct ctn_worker *w, struct ctn_pkt **pkts, int max)
+{
+	struct nat_port *np = np_of(p);
+	uint64_t v;
+	nat_lock(np);
+	if (w->rx_sub == SUB_TIMER && read(np->timerfd, &v, sizeof(v)) >= 0)
+		np->timer_at = INT64_MAX;
+	if (w->rx_sub == SUB_WAKE && read(np->wakefd, &v, sizeof(v)) < 0) {
+		/* raced with another reader: nothing pending */
+	}
+	if (w->rx_sub != CTN_RX_MORE)
+		service(np);
+	int got = ring_take(np, w, pkts, max);
 	bool more = np->ring_used != 0;
 	nat_unlock(np);
 	if (more)
@@ -451,9 +471,9 @@ static void nat_tx_burst(struct ctn_port *p, struct ctn_worker *w, struct ctn_pk
 static int nat_start(struct ctn_port *p, char *err, size_t errlen)
 {
 	struct nat_port *np = np_of(p);
-	if (ctn_port_watch_input(p, np->wakefd, SUB_SERVICE) < 0 ||
-	    ctn_port_watch_input(p, np->timerfd, SUB_SERVICE) < 0 ||
-	    (np->dns.fd >= 0 && ctn_port_watch_input(p, np->dns.fd, SUB_SERVICE) < 0)) {
+	if (ctn_port_watch_input(p, np->wakefd, SUB_WAKE) < 0 ||
+	    ctn_port_watch_input(p, np->timerfd, SUB_TIMER) < 0 ||
+	    (np->dns.fd >= 0 && ctn_port_watch_input(p, np->dns.fd, SUB_SOCKETS) < 0)) {
 		snprintf(err, errlen, "epoll: %s", strerror(errno));
 		return -1;
 	}
@@ -548,6 +568,7 @@ struct ctn_port *ctn_port_nat_open(struct ctn_engine *e, const struct ctn_nat_cf
 		np->cfg.max_sockets = NAT_MAX_FDS - 8;
 	atomic_flag_clear(&np->lock);
 	np->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	np->timer_at = INT64_MAX;
 	np->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	np->ring = malloc(NAT_RING);
 	np->reg_at = malloc(NAT_FD_LIMIT * sizeof(*np->reg_at));
