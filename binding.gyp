@@ -23,6 +23,8 @@
         "native/core/port_vhost.c",
         "native/core/port_nat.c",
         "native/core/nat_dns.c",
+        "native/core/shaper.c",
+        "native/core/port_a2b.c",
         "native/core/ctl.c",
         "native/core/engine.c",
         "native/core/tapdev.c",
@@ -34,7 +36,7 @@
       "cflags_cc": ["-std=c++17", "-fexceptions"],
       "cflags_cc!": ["-fno-exceptions"],
       "cflags": ["<!@(pkg-config --cflags slirp)"],
-      "libraries": ["-lpthread", "<!@(pkg-config --libs slirp)"]
+      "libraries": ["-lpthread", "-lm", "<!@(pkg-config --libs slirp)"]
     },
     {
       "target_name": "containode-launch",
@@ -46,6 +48,13 @@
       "target_name": "core-unit-tests",
       "type": "executable",
       "sources": ["native/test/test_gso.c", "native/core/gso.c", "native/core/offload.c"]
+    },
+    {
+      # Unit tests of the link emulator's decisions and timing (shaper.c).
+      "target_name": "shaper-unit-tests",
+      "type": "executable",
+      "sources": ["native/test/test_shaper.c", "native/core/shaper.c"],
+      "libraries": ["-lm"]
     },
     {
       # Unit tests of the vhost-user handler and the virtqueue walker.

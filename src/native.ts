@@ -100,6 +100,10 @@ export interface NativeEngine {
   ): NativePortInfo;
   /** Add or remove a port forward of a NAT port. */
   natForward(port: number, add: boolean, f: { udp: boolean; hostAddr: string; hostPort: number; guestAddr: string; guestPort: number }): void;
+  /** A link emulator between two lans: the port ids of its sides. */
+  addA2b(lanA: number, lanB: number, thread?: number): { a: number; b: number };
+  /** The whole settings (see a2b.ts nativeSettings) of directions @dirs (1: a2b, 2: b2a) of side @port's link. */
+  a2bSet(port: number, dirs: number, settings: Record<string, unknown>): void;
   /** Number of worker threads. */
   threads(): number;
   watchPid(port: number, pid: number): void;

@@ -2,7 +2,7 @@
  * Runs the native core's own unit tests (native/test, built by node-gyp) and
  * fails with their report when any check fails: segmentation and checksum
  * completion (core-unit-tests), the vhost-user handler and virtqueue walker
- * (vhost-unit-tests).
+ * (vhost-unit-tests), the link emulator's decisions and timing (shaper-unit-tests).
  */
 import test from 'ava';
 import { existsSync } from 'node:fs';
@@ -14,6 +14,7 @@ import { packageRoot } from '../src/native.js';
 for (const [exe, what, minChecks] of [
   ['core-unit-tests', 'segmentation and checksum completion', 1000],
   ['vhost-unit-tests', 'vhost-user messages and virtqueue walking', 100],
+  ['shaper-unit-tests', 'a2b rate, delay, jitter, loss models, duplication, reordering, corruption, seeds', 1000],
 ] as const) {
   test(`native core unit tests: ${what}`, async (t) => {
     const file = path.join(packageRoot, 'build', 'Release', exe);

@@ -201,7 +201,7 @@ test('MessageSplitter: a complete request just under MAX_REQUEST is accepted, on
 test('VERB_FDS: add-etherfd carries one fd, every other verb none', (t) => {
   t.deepEqual(
     { ...VERB_FDS },
-    { 'add-etherfd': 1, 'remove-etherfd': 0, 'add-lan': 0, 'add-vhost': 0, 'add-nat': 0, set: 0, del: 0, show: 0, stats: 0, version: 0 },
+    { 'add-etherfd': 1, 'remove-etherfd': 0, 'add-lan': 0, 'add-vhost': 0, 'add-nat': 0, 'add-a2b': 0, set: 0, del: 0, show: 0, stats: 0, version: 0 },
   );
 });
 
@@ -212,6 +212,7 @@ test('parseRequest: every verb of VERB_FDS parses with its minimal body, and no 
     'add-lan': { name: 'l' },
     'add-vhost': { name: 'v', socket: '/run/v.sock' },
     'add-nat': { name: 'n' },
+    'add-a2b': { name: 'x', a: 'la', b: 'lb' },
     set: { name: 'l' },
     del: { name: 'l' },
     show: {},

@@ -124,6 +124,8 @@ class Engine : public Napi::ObjectWrap<Engine> {
                            InstanceMethod("addVhostPort", &Engine::AddVhostPort),
                            InstanceMethod("addNatPort", &Engine::AddNatPort),
                            InstanceMethod("natForward", &Engine::NatForward),
+                           InstanceMethod("addA2b", &Engine::AddA2b),
+                           InstanceMethod("a2bSet", &Engine::A2bSet),
                            InstanceMethod("watchPid", &Engine::WatchPid),
                            InstanceMethod("delPort", &Engine::DelPort),
                            InstanceMethod("portStats", &Engine::PortStats),
@@ -369,6 +371,66 @@ class Engine : public Napi::ObjectWrap<Engine> {
     f.guest_port = static_cast<uint16_t>(o.Get("guestPort").ToNumber().Uint32Value());
     char err[256] = "";
     Check(env, ctn_engine_nat_forward(Live(env), port, add, &f, err, sizeof(err)), err);
+    return env.Undefined();
+  }
+
+  // addA2b(lanA, lanB, thread?) -> {a, b}: the port ids of the link's two sides.
+  Napi::Value AddA2b(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    uint32_t lan_a = U32Arg(info, 0, "lanA");
+    uint32_t lan_b = U32Arg(info, 1, "lanB");
+    int worker = -1;
+    if (info.Length() > 2 && !info[2].IsUndefined()) worker = static_cast<int>(U32Arg(info, 2, "thread"));
+    uint32_t b = 0;
+    char err[256] = "";
+    int a = Check(env, ctn_engine_port_add_a2b(Live(env), lan_a, lan_b, worker, &b, err, sizeof(err)), err);
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("a", static_cast<double>(a));
+    out.Set("b", static_cast<double>(b));
+    return out;
+  }
+
+  // A non-negative number property of @o (0 when absent).
+  static double NumProp(Napi::Env env, const Napi::Object& o, const char* key) {
+    Napi::Value v = o.Get(key);
+    if (v.IsUndefined()) return 0;
+    double d = v.ToNumber().DoubleValue();
+    if (!(d >= 0)) throw Napi::RangeError::New(env, std::string(key) + " must be a number >= 0");
+    return d;
+  }
+
+  // a2bSet(port, dirs, {rateBps, delayUs, jitterUs, normal, lossPct, ge: {p, r, lossBad, lossGood} | null,
+  //        duplicatePct, reorderPct, corruptPct, limit, limitBytes, seed}): the whole settings of
+  // the directions in dirs (1: a2b, 2: b2a, 3: both) of the link of side port.
+  Napi::Value A2bSet(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    uint32_t port = U32Arg(info, 0, "port");
+    uint32_t dirs = U32Arg(info, 1, "dirs");
+    if (info.Length() < 3 || !info[2].IsObject()) throw Napi::TypeError::New(env, "a2b settings must be an object");
+    Napi::Object o = info[2].As<Napi::Object>();
+    ctn_shaper_params p{};
+    p.rate_bps = static_cast<uint64_t>(NumProp(env, o, "rateBps"));
+    p.delay_ns = static_cast<uint64_t>(NumProp(env, o, "delayUs") * 1000.0);
+    p.jitter_ns = static_cast<uint64_t>(NumProp(env, o, "jitterUs") * 1000.0);
+    p.dist = o.Get("normal").ToBoolean().Value() ? CTN_JITTER_NORMAL : CTN_JITTER_UNIFORM;
+    p.loss = ctn_prob_from_percent(NumProp(env, o, "lossPct"));
+    Napi::Value ge = o.Get("ge");
+    if (ge.IsObject()) {
+      Napi::Object g = ge.As<Napi::Object>();
+      p.ge = true;
+      p.ge_p = ctn_prob_from_percent(NumProp(env, g, "p"));
+      p.ge_r = ctn_prob_from_percent(NumProp(env, g, "r"));
+      p.ge_loss_bad = ctn_prob_from_percent(NumProp(env, g, "lossBad"));
+      p.ge_loss_good = ctn_prob_from_percent(NumProp(env, g, "lossGood"));
+    }
+    p.duplicate = ctn_prob_from_percent(NumProp(env, o, "duplicatePct"));
+    p.reorder = ctn_prob_from_percent(NumProp(env, o, "reorderPct"));
+    p.corrupt = ctn_prob_from_percent(NumProp(env, o, "corruptPct"));
+    p.limit_pkts = static_cast<uint32_t>(NumProp(env, o, "limit"));
+    p.limit_bytes = static_cast<uint64_t>(NumProp(env, o, "limitBytes"));
+    p.seed = static_cast<uint64_t>(NumProp(env, o, "seed"));
+    char err[256] = "";
+    Check(env, ctn_engine_a2b_set(Live(env), port, dirs, &p, err, sizeof(err)), err);
     return env.Undefined();
   }
 

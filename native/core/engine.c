@@ -45,6 +45,8 @@ enum cmd_type {
 	CMD_PORT_ADD_VHOST,
 	CMD_PORT_ADD_NAT,
 	CMD_NAT_FORWARD,
+	CMD_PORT_ADD_A2B,
+	CMD_A2B_SET,
 	CMD_PORT_WATCH_PID,
 	CMD_PORT_DEL,
 	CMD_PORT_STATS,
@@ -65,6 +67,9 @@ struct cmd {
 	const struct ctn_lan_cfg *lan_cfg;
 	const struct ctn_nat_cfg *nat_cfg;  /**< PORT_ADD_NAT */
 	const struct ctn_nat_fwd *nat_fwd;  /**< NAT_FORWARD (flag: add) */
+	uint32_t id2;                 /**< PORT_ADD_A2B: lan B; A2B_SET: directions */
+	uint32_t *out_id2;            /**< PORT_ADD_A2B: side B's port id */
+	const struct ctn_shaper_params *shaper; /**< A2B_SET */
 	const char *path;             /**< CTL_LISTEN, PORT_ADD_VHOST */
 	const void *data;             /**< CTL_SEND */
 	size_t len;
@@ -507,6 +512,55 @@ static int do_port_add(struct ctn_engine *e, struct cmd *c)
 	return port_attach(e, c, p, slot, c->type == CMD_PORT_ADD_FD);
 }
 
+/** CMD_PORT_ADD_A2B on worker 0: a link's side A on lan c->id, side B on lan
+ *  c->id2, both polled by c->worker (-1: each the least loaded). Returns side
+ *  A's id; side B's goes to *c->out_id2. */
+static int do_port_add_a2b(struct ctn_engine *e, struct cmd *c)
+{
+	for (int i = 0; i < 2; i++) {
+		uint32_t lan = i ? c->id2 : c->id;
+		if (lan >= CTN_MAX_LANS || !e->lans[lan])
+			return fail(c->err, sizeof(c->err), "no lan with id %u", lan);
+	}
+	if (c->id == c->id2)
+		return fail(c->err, sizeof(c->err), "an a2b joins two different lans");
+	if (c->worker >= (int)e->nworkers)
+		return fail(c->err, sizeof(c->err), "no thread %d (the engine has %u)", c->worker, e->nworkers);
+	struct ctn_port *a, *b;
+	if (ctn_port_a2b_open(e, &a, &b, c->err, sizeof(c->err)) < 0)
+		return -1;
+	int slot = port_slot(e);
+	if (slot < 0) {
+		a->ops->close(a);
+		b->ops->close(b);
+		return fail(c->err, sizeof(c->err), "too many ports (limit %d)", CTN_MAX_PORTS);
+	}
+	int ida = port_attach(e, c, a, slot, false); /* closes a on failure */
+	if (ida < 0) {
+		b->ops->close(b);
+		return -1;
+	}
+	slot = port_slot(e);
+	if (slot < 0) {
+		port_destroy(e, a);
+		b->ops->close(b);
+		return fail(c->err, sizeof(c->err), "too many ports (limit %d)", CTN_MAX_PORTS);
+	}
+	uint32_t lan_a = c->id;
+	c->id = c->id2;
+	struct ctn_port_info *info = c->info;
+	c->info = NULL;
+	int idb = port_attach(e, c, b, slot, false);
+	c->id = lan_a;
+	c->info = info;
+	if (idb < 0) {
+		port_destroy(e, e->ports[ida]);
+		return -1;
+	}
+	*c->out_id2 = (uint32_t)idb;
+	return ida;
+}
+
 /** CMD_PORT_WATCH_PID on worker 0. */
 static int do_port_watch_pid(struct ctn_engine *e, struct cmd *c)
 {
@@ -606,6 +660,12 @@ static int run_cmd(struct ctn_engine *e, struct cmd *c)
 		if (!p || !ctn_port_is_nat(p))
 			return fail(c->err, sizeof(c->err), "no NAT port with id %u", c->id);
 		return ctn_port_nat_forward(p, c->flag, c->nat_fwd, c->err, sizeof(c->err));
+	case CMD_PORT_ADD_A2B:
+		return do_port_add_a2b(e, c);
+	case CMD_A2B_SET:
+		if (!p || !ctn_port_is_a2b(p))
+			return fail(c->err, sizeof(c->err), "no a2b port with id %u", c->id);
+		return ctn_port_a2b_set(p, c->id2, c->shaper, c->err, sizeof(c->err));
 	case CMD_PORT_WATCH_PID:
 		return do_port_watch_pid(e, c);
 	case CMD_PORT_DEL:
@@ -1024,6 +1084,20 @@ int ctn_engine_port_add_nat(struct ctn_engine *e, const struct ctn_nat_cfg *cfg,
 			    struct ctn_port_info *info, char *err, size_t errlen)
 {
 	struct cmd c = {.type = CMD_PORT_ADD_NAT, .id = lan, .nat_cfg = cfg, .worker = worker, .info = info};
+	return call(e, &c, err, errlen);
+}
+
+int ctn_engine_port_add_a2b(struct ctn_engine *e, uint32_t lan_a, uint32_t lan_b, int worker, uint32_t *port_b,
+			    char *err, size_t errlen)
+{
+	struct cmd c = {.type = CMD_PORT_ADD_A2B, .id = lan_a, .id2 = lan_b, .worker = worker, .out_id2 = port_b};
+	return call(e, &c, err, errlen);
+}
+
+int ctn_engine_a2b_set(struct ctn_engine *e, uint32_t port, unsigned dirs, const struct ctn_shaper_params *p,
+		       char *err, size_t errlen)
+{
+	struct cmd c = {.type = CMD_A2B_SET, .id = port, .id2 = dirs, .shaper = p};
 	return call(e, &c, err, errlen);
 }
 

@@ -29,6 +29,7 @@
 #include "mactable.h"
 #include "pkt.h"
 #include "port.h"
+#include "port_a2b.h"
 #include "port_nat.h"
 
 #define CTN_MAX_PORTS 4096 /**< port slots per engine */
@@ -123,6 +124,13 @@ int ctn_engine_port_add_vhost(struct ctn_engine *e, const char *path, bool clien
 /** Add a NAT port (libslirp) with @cfg on lan @lan; returns its id. */
 int ctn_engine_port_add_nat(struct ctn_engine *e, const struct ctn_nat_cfg *cfg, uint32_t lan, int worker,
 			    struct ctn_port_info *info, char *err, size_t errlen);
+/** Add a link emulator between lans @lan_a and @lan_b: two ports, side A (the
+ *  id returned) and side B (*@port_b). @worker as for ctn_engine_port_add_fd. */
+int ctn_engine_port_add_a2b(struct ctn_engine *e, uint32_t lan_a, uint32_t lan_b, int worker, uint32_t *port_b,
+			    char *err, size_t errlen);
+/** Set the directions @dirs (CTN_A2B_DIR_*) of the link of side @port to @p. */
+int ctn_engine_a2b_set(struct ctn_engine *e, uint32_t port, unsigned dirs, const struct ctn_shaper_params *p,
+		       char *err, size_t errlen);
 /** Add (@add) or remove a port forward of NAT port @port. */
 int ctn_engine_nat_forward(struct ctn_engine *e, uint32_t port, bool add, const struct ctn_nat_fwd *f, char *err,
 			   size_t errlen);

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 
 import { DaemonError, request, type Reply } from '../client.js';
+import { describe, type A2bDir, type A2bSettings } from '../daemon/a2b.js';
 import { Daemon } from '../daemon/daemon.js';
 import { bytes, table } from '../format.js';
 import { Logger, type Level } from '../log.js';
@@ -113,29 +114,39 @@ function runDaemon(cmd: Command): void {
 function printShow(objects: Record<string, unknown>[]): void {
   const lans = objects.filter((o) => o.kind === 'lan');
   const ports = objects.filter((o) => o.kind === 'port');
+  const a2bs = objects.filter((o) => o.kind === 'a2b') as { name: string; a2b: { a: string; b: string; a2b: A2bSettings; b2a: A2bSettings } }[];
   process.stdout.write(
     table(
       ['LAN', 'PORTS', 'MACS', 'AGING', 'MAC TABLE'],
       lans.map((l) => [String(l.name), Number(l.ports), Number(l.macs), `${l.aging}s`, Number(l.macTableSize)]),
     ),
   );
-  if (!ports.length) return;
+  if (ports.length) {
+    process.stdout.write('\n');
+    process.stdout.write(
+      table(
+        ['PORT', 'LAN', 'TYPE', 'IFNAME', 'NODE', 'PID', 'FRAMING', 'OFFLOADS', 'THREAD', 'STATE'],
+        ports.map((p) => [
+          String(p.name),
+          String(p.lan),
+          String(p.type),
+          String(p.ifname || '-'),
+          String(p.nodeid ?? '-'),
+          p.pid === null ? '-' : Number(p.pid),
+          [p.packetInfo ? 'packet-info' : '', p.vnetHdr ? 'vnet-hdr' : ''].filter(Boolean).join('+') || 'plain',
+          ((p.offloads as string[] | undefined) ?? []).join(',') || '-',
+          Number(p.thread),
+          String(p.state || '-'),
+        ]),
+      ),
+    );
+  }
+  if (!a2bs.length) return;
   process.stdout.write('\n');
   process.stdout.write(
     table(
-      ['PORT', 'LAN', 'TYPE', 'IFNAME', 'NODE', 'PID', 'FRAMING', 'OFFLOADS', 'THREAD', 'STATE'],
-      ports.map((p) => [
-        String(p.name),
-        String(p.lan),
-        String(p.type),
-        String(p.ifname || '-'),
-        String(p.nodeid ?? '-'),
-        p.pid === null ? '-' : Number(p.pid),
-        [p.packetInfo ? 'packet-info' : '', p.vnetHdr ? 'vnet-hdr' : ''].filter(Boolean).join('+') || 'plain',
-        ((p.offloads as string[] | undefined) ?? []).join(',') || '-',
-        Number(p.thread),
-        String(p.state || '-'),
-      ]),
+      ['A2B', 'A', 'B', 'A TO B', 'B TO A'],
+      a2bs.map((l) => [l.name, l.a2b.a, l.a2b.b, describe(l.a2b.a2b), describe(l.a2b.b2a)]),
     ),
   );
 }
@@ -151,8 +162,23 @@ function printStats(r: Reply): void {
         lans.map((l) => [l.name!, l.ports!, `${l.macs}/${l.macCapacity}`, l.learned!, l.moved!, l.evicted!, l.expired!, l.flooded!, l.unknownUnicast!, l.filtered!]),
       ),
     );
+  const a2bs = (r.a2bs ?? []) as ({ name: string } & Record<A2bDir, Record<string, number>>)[];
+  if (a2bs.length) {
+    if (lans.length) process.stdout.write('\n');
+    process.stdout.write(
+      table(
+        ['A2B', 'DIR', 'PASSED', 'BYTES', 'QUEUED', 'LOST', 'LIMIT DROPS', 'NO BUFFER', 'DUPLICATED', 'REORDERED', 'CORRUPTED'],
+        a2bs.flatMap((l) =>
+          (['a2b', 'b2a'] as const).map((d) => {
+            const c = l[d];
+            return [l.name, d, c.passed!, bytes(c.passedBytes!), `${c.queued} (${bytes(c.queuedBytes!)})`, c.dropLoss!, c.dropLimit!, c.dropNoBuffer!, c.duplicated!, c.reordered!, c.corrupted!];
+          }),
+        ),
+      ),
+    );
+  }
   if (!ports.length) return;
-  if (lans.length) process.stdout.write('\n');
+  if (lans.length || a2bs.length) process.stdout.write('\n');
   process.stdout.write(
     table(
       ['PORT', 'LAN', 'RX PKTS', 'RX BYTES', 'TX PKTS', 'TX BYTES', 'DROPS', 'OTHER'],
@@ -281,18 +307,55 @@ export function buildProgram(): Command {
       },
     );
 
+  add
+    .command('a2b')
+    .description('add an a2b: a link emulator between two lans (rate, delay, jitter, loss ... per direction, see set)')
+    .argument('<name>', 'unique object name')
+    .requiredOption('--a <lan>', 'lan on side A')
+    .requiredOption('--b <lan>', 'lan on side B')
+    .addOption(new Option('--thread <n>', 'worker thread that releases its frames').argParser(threadIndex))
+    .action(async (name: string, opts: { a: string; b: string; thread?: number }, cmd: Command) => {
+      const body: Reply = { name, a: opts.a, b: opts.b };
+      if (opts.thread !== undefined) body.thread = opts.thread;
+      await call(cmd, { 'add-a2b': body });
+    });
+
   program
     .command('set')
-    .description("change an object's settings: a lan's aging, a nat's forwards")
+    .description(
+      "change an object's settings: a lan's aging, a nat's forwards, an a2b's shaping (units as tc's: 10mbit, 20ms, 1%; " +
+        "0 turns a setting off; also cloonix's form: set NAME dir=0 cmd=delay val=1000)",
+    )
     .argument('<name>', 'object name')
+    .argument('[cloonix...]', "an a2b in cloonix's form: dir=0|1 cmd=delay|loss|rate val=N (ms, 1/10000, kilobytes/s)")
     .addOption(new Option('--aging <seconds>', 'MAC aging time of a lan').argParser(posInt))
     .option('--add-forward <spec>', 'a nat: add forward tcp|udp:HOSTADDR:HOSTPORT:GUESTADDR:GUESTPORT')
     .option('--del-forward <spec>', 'a nat: remove that forward')
-    .action(async (name: string, opts: { aging?: number; addForward?: string; delForward?: string }, cmd: Command) => {
+    .addOption(new Option('--dir <dir>', 'an a2b: the direction(s) to change').choices(['a2b', 'b2a', 'both']))
+    .option('--rate <rate>', 'an a2b: serialization rate (bit, kbit, mbit, gbit; bps, kbps, mbps, gbps = bytes/s)')
+    .option('--delay <time>', 'an a2b: one-way delay (us, ms, s)')
+    .option('--jitter <time>', 'an a2b: delay variation (us, ms, s)')
+    .addOption(new Option('--distribution <dist>', 'an a2b: jitter distribution (uniform: delay±jitter; normal: sd jitter)').choices(['uniform', 'normal']))
+    .option('--loss <percent>', 'an a2b: independent random loss')
+    .option('--loss-ge <p,r[,1-h[,1-k]]>', 'an a2b: Gilbert-Elliott burst loss in percent (netem gemodel); 0: off')
+    .option('--duplicate <percent>', 'an a2b: frames sent twice')
+    .option('--reorder <percent>', 'an a2b: frames that skip the delay (and so overtake)')
+    .option('--corrupt <percent>', 'an a2b: frames with one bit flipped')
+    .addOption(new Option('--limit <frames>', 'an a2b: queue limit in frames (tail drop; default 1000)').argParser(posInt))
+    .option('--limit-bytes <bytes>', 'an a2b: queue limit in bytes (k, m; default and most 16m)')
+    .addOption(new Option('--seed <n>', 'an a2b: seed of loss, jitter and the rest (0: random)').argParser(nonNegInt))
+    .action(async (name: string, cloonix: string[], opts: Record<string, string | number | undefined>, cmd: Command) => {
       const body: Reply = { name };
       if (opts.aging !== undefined) body.aging = opts.aging;
       if (opts.addForward !== undefined) body['add-forward'] = opts.addForward;
       if (opts.delForward !== undefined) body['del-forward'] = opts.delForward;
+      const a2bOpts: [string, string][] = [
+        ['dir', 'dir'], ['rate', 'rate'], ['delay', 'delay'], ['jitter', 'jitter'], ['distribution', 'distribution'], ['loss', 'loss'],
+        ['lossGe', 'loss-ge'], ['duplicate', 'duplicate'], ['reorder', 'reorder'], ['corrupt', 'corrupt'], ['limit', 'limit'],
+        ['limitBytes', 'limit-bytes'], ['seed', 'seed'],
+      ];
+      for (const [k, wire] of a2bOpts) if (opts[k] !== undefined) body[wire] = opts[k];
+      if (cloonix.length) body.cloonix = cloonix.join(' ');
       await call(cmd, { set: body });
     });
 

@@ -8,7 +8,8 @@ import path from 'node:path';
 
 import { Logger } from '../log.js';
 import { native, packageRoot, type EngineEvent, type NativeEngine } from '../native.js';
-import { ObjectModel, type LanObject, type PortObject } from './model.js';
+import { ObjectModel, type A2bObject, type LanObject, type PortObject } from './model.js';
+import { A2B_DEFAULTS, A2bError, applyChange, describe, nativeSettings, type A2bDir } from './a2b.js';
 import { forwardSpec } from './nat.js';
 import { MessageSplitter, ProtocolError, VERB_FDS, checkName, parseRequest, type Request } from './protocol.js';
 
@@ -216,8 +217,16 @@ export class Daemon {
       case 'add-nat':
         this.addNat(req, conn);
         return {};
+      case 'add-a2b':
+        this.addA2b(req);
+        return {};
       case 'set': {
         const o = this.model.get(req.name);
+        if (o?.kind === 'a2b') {
+          this.setA2b(o, req);
+          return {};
+        }
+        if (req.a2b) throw new ProtocolError(`"${req.name}" is not an a2b: rate, delay, loss and the like belong to a2bs`);
         if (o?.kind === 'port' && o.type === 'nat') {
           this.setNat(o, req);
           return {};
@@ -392,6 +401,55 @@ export class Daemon {
     this.log.info(`nat ${req.name} on ${lan.name}: network ${a.net}/${a.prefix}, gateway ${a.gateway}, dns ${a.dns}, ${forwards.length} forwards`);
   }
 
+  /** add-a2b: a link emulator between two lans, passing everything as it comes until set. */
+  private addA2b(req: Extract<Request, { verb: 'add-a2b' }>): void {
+    checkName(req.name, 'a2b name');
+    if (this.model.has(req.name)) throw new ProtocolError(`an object named "${req.name}" already exists`);
+    const a = this.lanNamed(req.a);
+    const b = this.lanNamed(req.b);
+    if (a === b) throw new ProtocolError('an a2b joins two different lans');
+    let ids;
+    try {
+      ids = this.eng().addA2b(a.id, b.id, req.thread);
+    } catch (e) {
+      throw new ProtocolError((e as Error).message);
+    }
+    this.model.add({
+      kind: 'a2b',
+      name: req.name,
+      a: a.name,
+      b: b.name,
+      portA: ids.a,
+      portB: ids.b,
+      settings: { a2b: { ...A2B_DEFAULTS }, b2a: { ...A2B_DEFAULTS } },
+      created: new Date(),
+    });
+    this.log.info(`a2b ${req.name} joins ${a.name} and ${b.name}`);
+  }
+
+  /** set on an a2b: change the settings of one direction or both. */
+  private setA2b(o: A2bObject, req: Extract<Request, { verb: 'set' }>): void {
+    if (req.aging !== undefined || req.addForward || req.delForward)
+      throw new ProtocolError(`"${o.name}" is an a2b: aging belongs to lans, forwards to nats`);
+    if (!req.a2b) throw new ProtocolError(`set ${o.name}: nothing to set (e.g. --delay 20ms; see containet set --help)`);
+    const next: Partial<Record<A2bDir, ReturnType<typeof applyChange>>> = {};
+    try {
+      for (const d of req.a2b.dirs) next[d] = applyChange(o.settings[d], req.a2b.change);
+    } catch (e) {
+      if (e instanceof A2bError) throw new ProtocolError(`set ${o.name}: ${e.message}`);
+      throw e;
+    }
+    for (const d of req.a2b.dirs) {
+      try {
+        this.eng().a2bSet(o.portA, d === 'a2b' ? 1 : 2, nativeSettings(next[d]!));
+      } catch (e) {
+        throw new ProtocolError((e as Error).message);
+      }
+      o.settings[d] = next[d]!;
+    }
+    this.log.info(`a2b ${o.name}: a2b ${describe(o.settings.a2b)}; b2a ${describe(o.settings.b2a)}`);
+  }
+
   /** set on a nat: add or remove a port forward at run time. */
   private setNat(p: PortObject, req: Extract<Request, { verb: 'set' }>): void {
     if (req.aging !== undefined) throw new ProtocolError(`"${p.name}" is a nat: aging belongs to lans`);
@@ -442,6 +500,27 @@ export class Daemon {
     this.log.info(`port ${p.name} left ${p.lan}: ${why}`);
   }
 
+  /** Remove a2b @l (both its sides; frames still queued are dropped). */
+  private delA2b(l: A2bObject, why: string): void {
+    this.eng().delPort(l.portA);
+    this.eng().delPort(l.portB);
+    this.model.remove(l.name);
+    this.log.info(`a2b ${l.name} between ${l.a} and ${l.b} removed: ${why}`);
+  }
+
+  /** Counters of a2b @l by direction (its sides' counters: side A counts a2b, side B b2a). */
+  private a2bCounters(l: A2bObject): Record<A2bDir, Record<string, number>> {
+    const names: Record<string, string> = {
+      passed: 'passed', passed_bytes: 'passedBytes', drop_loss: 'dropLoss', drop_limit: 'dropLimit', drop_nobuf: 'dropNoBuffer',
+      queued: 'queued', queued_bytes: 'queuedBytes', duplicated: 'duplicated', reordered: 'reordered', corrupted: 'corrupted',
+    };
+    const read = (id: number) => {
+      const c = this.eng().portStats(id).counters;
+      return Object.fromEntries(Object.entries(names).map(([k, v]) => [v, c[k] ?? 0]));
+    };
+    return { a2b: read(l.portA), b2a: read(l.portB) };
+  }
+
   /** del: remove object @name (a lan with ports only with @force). */
   private del(name: string, force: boolean): void {
     const o = this.model.get(name);
@@ -450,12 +529,19 @@ export class Daemon {
       this.delPort(o, 'deleted');
       return;
     }
+    if (o.kind === 'a2b') {
+      this.delA2b(o, 'deleted');
+      return;
+    }
     const ports = this.model.portsOf(name);
-    if (ports.length && !force)
+    const a2bs = this.model.a2bs().filter((l) => l.a === name || l.b === name);
+    const users = [...ports.map((p) => p.name), ...a2bs.map((l) => `a2b ${l.name}`)];
+    if (users.length && !force)
       throw new ProtocolError(
-        `lan ${name} still has ${ports.length} port${ports.length > 1 ? 's' : ''} (${ports.map((p) => p.name).join(', ')}); delete them first or use --force`,
+        `lan ${name} still has ${users.length} port${users.length > 1 ? 's' : ''} (${users.join(', ')}); delete them first or use --force`,
       );
     for (const p of ports) this.delPort(p, `lan ${name} deleted`);
+    for (const l of a2bs) this.delA2b(l, `lan ${name} deleted`);
     this.eng().delLan(o.id);
     this.model.remove(name);
     this.log.info(`lan ${name} deleted`);
@@ -489,7 +575,13 @@ export class Daemon {
         created: p.created.toISOString(),
       };
     });
-    return [...lans, ...ports];
+    const a2bs = this.model.a2bs().map((l) => ({
+      name: l.name,
+      kind: 'a2b',
+      a2b: { a: l.a, b: l.b, a2b: l.settings.a2b, b2a: l.settings.b2a },
+      created: l.created.toISOString(),
+    }));
+    return [...lans, ...ports, ...a2bs];
   }
 
   /** Counters of every object, or of the one named @name. */
@@ -516,6 +608,11 @@ export class Daemon {
           ...(Object.keys(st.counters).length ? { counters: st.counters } : {}),
         };
       });
-    return { lans, ports };
+    const a2bs = this.model
+      .a2bs()
+      .filter((l) => name === undefined || l.name === name)
+      .map((l) => ({ name: l.name, a: l.a, b: l.b, ...this.a2bCounters(l) }));
+    const one = name !== undefined && a2bs.length === 1 ? { a2b: { a2b: a2bs[0]!.a2b, b2a: a2bs[0]!.b2a } } : {};
+    return { lans, ports, a2bs, ...one };
   }
 }

@@ -2,6 +2,7 @@
  * The object model: every object the daemon manages, each with a unique name.
  * Native ids stay inside this module's records; users only ever see names.
  */
+import type { A2bDir, A2bSettings } from './a2b.js';
 
 /** A learning switch. */
 export interface LanObject {
@@ -58,7 +59,22 @@ export interface PortObject {
   created: Date;
 }
 
-export type ManagedObject = LanObject | PortObject;
+/** A link emulator between two lans: two engine ports, one on each. */
+export interface A2bObject {
+  kind: 'a2b';
+  name: string;
+  /** the lans it joins */
+  a: string;
+  b: string;
+  /** native port ids of side A (on lan a) and side B */
+  portA: number;
+  portB: number;
+  /** what each direction does */
+  settings: Record<A2bDir, A2bSettings>;
+  created: Date;
+}
+
+export type ManagedObject = LanObject | PortObject | A2bObject;
 
 /** All objects by name. */
 export class ObjectModel {
@@ -98,6 +114,11 @@ export class ObjectModel {
   /** The port with native id @id. */
   portById(id: number): PortObject | undefined {
     return this.ports().find((p) => p.id === id);
+  }
+
+  /** Every a2b, in creation order. */
+  a2bs(): A2bObject[] {
+    return [...this.byName.values()].filter((o): o is A2bObject => o.kind === 'a2b');
   }
 
   /** Ports on lan @lan. */

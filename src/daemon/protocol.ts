@@ -16,8 +16,11 @@
  * | add-vhost        | 0   | name, socket; optional client, lan, thread               | {}               |
  * | add-nat          | 0   | name; optional lan, net, forward[], host-loopback, mtu,  | {}               |
  * |                  |     | ipv6, max-connections, dns-upstream, thread              |                  |
+ * | add-a2b          | 0   | name, a, b (lans); optional thread                       | {}               |
  * | set              | 0   | name; optional aging (s) of a lan; add-forward,          | {}               |
- * |                  |     | del-forward of a nat                                     |                  |
+ * |                  |     | del-forward of a nat; dir, rate, delay, jitter,          |                  |
+ * |                  |     | distribution, loss, loss-ge, duplicate, reorder,         |                  |
+ * |                  |     | corrupt, limit, limit-bytes, seed, cloonix of an a2b     |                  |
  * | del              | 0   | name; optional force                                     | {}               |
  * | show             | 0   | -                                                        | {objects: [...]} |
  * | stats            | 0   | optional name                                            | {lans, ports}    |
@@ -27,6 +30,7 @@
  * are this daemon's extensions, as are the optional fields.
  */
 
+import { A2bError, parseBytes, parseCloonix, parseGe, parsePercent, parseRate, parseTime, type A2bChange, type A2bDir } from './a2b.js';
 import { NAT_DEFAULT_MTU, NAT_DEFAULT_NET, natAddresses, parseForward, parseUpstream, type NatAddresses, type NatForward } from './nat.js';
 
 /** Longest request accepted, in bytes. */
@@ -51,7 +55,8 @@ export type Request =
       dnsUpstream?: { addr: string; port: number };
       thread?: number;
     }
-  | { verb: 'set'; name: string; aging?: number; addForward?: NatForward; delForward?: NatForward }
+  | { verb: 'add-a2b'; name: string; a: string; b: string; thread?: number }
+  | { verb: 'set'; name: string; aging?: number; addForward?: NatForward; delForward?: NatForward; a2b?: { dirs: A2bDir[]; change: A2bChange } }
   | { verb: 'del'; name: string; force: boolean }
   | { verb: 'show' }
   | { verb: 'stats'; name?: string }
@@ -64,6 +69,7 @@ export const VERB_FDS: Record<Request['verb'], number> = {
   'add-lan': 0,
   'add-vhost': 0,
   'add-nat': 0,
+  'add-a2b': 0,
   set: 0,
   del: 0,
   show: 0,
@@ -200,6 +206,59 @@ function body(v: unknown, verb: string): Record<string, unknown> {
   return v as Record<string, unknown>;
 }
 
+/** Fields of set that belong to an a2b. */
+const A2B_FIELDS = ['dir', 'rate', 'delay', 'jitter', 'distribution', 'loss', 'loss-ge', 'duplicate', 'reorder', 'corrupt', 'limit', 'limit-bytes', 'seed', 'cloonix'];
+
+/** A string or a number field (units in strings), if present. */
+function strOrNum(o: Record<string, unknown>, key: string): string | number | undefined {
+  const v = o[key];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string' && typeof v !== 'number') throw new ProtocolError(`set: "${key}" must be a string with a unit or a number`);
+  return v;
+}
+
+/** The a2b part of a set: directions and the settings it changes. */
+function a2bChange(b: Record<string, unknown>): { dirs: A2bDir[]; change: A2bChange } {
+  try {
+    if (b.cloonix !== undefined) {
+      if (typeof b.cloonix !== 'string') throw new A2bError('"cloonix" must be a string such as "dir=0 cmd=delay val=1000"');
+      if (A2B_FIELDS.some((k) => k !== 'cloonix' && b[k] !== undefined)) throw new A2bError('"cloonix" comes alone');
+      return parseCloonix([b.cloonix]);
+    }
+    const dir = b.dir ?? 'both';
+    if (dir !== 'a2b' && dir !== 'b2a' && dir !== 'both') throw new A2bError(`"dir" must be a2b, b2a or both (not ${JSON.stringify(dir)})`);
+    const c: A2bChange = {};
+    const v = (k: string) => strOrNum(b, k);
+    if (v('rate') !== undefined) c.rate = parseRate(v('rate')!);
+    if (v('delay') !== undefined) c.delay = parseTime(v('delay')!, 'delay');
+    if (v('jitter') !== undefined) c.jitter = parseTime(v('jitter')!, 'jitter');
+    if (b.distribution !== undefined) {
+      if (b.distribution !== 'uniform' && b.distribution !== 'normal') throw new A2bError('"distribution" must be uniform or normal');
+      c.distribution = b.distribution;
+    }
+    if (v('loss') !== undefined) c.loss = parsePercent(v('loss')!, 'loss');
+    if (v('loss-ge') !== undefined) c.lossGe = parseGe(String(v('loss-ge')));
+    if (v('duplicate') !== undefined) c.duplicate = parsePercent(v('duplicate')!, 'duplicate');
+    if (v('reorder') !== undefined) c.reorder = parsePercent(v('reorder')!, 'reorder');
+    if (v('corrupt') !== undefined) c.corrupt = parsePercent(v('corrupt')!, 'corrupt');
+    if (v('limit') !== undefined) {
+      const n = Number(v('limit'));
+      if (!Number.isInteger(n) || n < 1) throw new A2bError('limit: a number of frames >= 1');
+      c.limit = n;
+    }
+    if (v('limit-bytes') !== undefined) c.limitBytes = parseBytes(v('limit-bytes')!, 'limit-bytes');
+    if (v('seed') !== undefined) {
+      const n = Number(v('seed'));
+      if (!Number.isSafeInteger(n) || n < 0) throw new A2bError('seed: an integer >= 0');
+      c.seed = n;
+    }
+    return { dirs: dir === 'both' ? ['a2b', 'b2a'] : [dir], change: c };
+  } catch (e) {
+    if (e instanceof A2bError) throw new ProtocolError(`set: ${e.message}`);
+    throw e;
+  }
+}
+
 /** Parse and validate one message. @token is the daemon's authtoken, if any. */
 export function parseRequest(text: string, token: string | undefined): Request {
   let msg: unknown;
@@ -289,9 +348,17 @@ export function parseRequest(text: string, token: string | undefined): Request {
       if (thread !== undefined) r.thread = thread;
       return r;
     }
+    case 'add-a2b': {
+      onlyFields(b, verb, ['name', 'a', 'b', 'thread']);
+      const r: Request = { verb: 'add-a2b', name: checkName(b.name, 'add-a2b: "name"'), a: str(b, 'a', verb, true)!, b: str(b, 'b', verb, true)! };
+      const thread = posInt(b, 'thread', verb, 63, 0);
+      if (thread !== undefined) r.thread = thread;
+      return r;
+    }
     case 'set': {
-      onlyFields(b, verb, ['name', 'aging', 'add-forward', 'del-forward']);
+      onlyFields(b, verb, ['name', 'aging', 'add-forward', 'del-forward', ...A2B_FIELDS]);
       const r: Request = { verb: 'set', name: checkName(b.name, 'set: "name"') };
+      if (A2B_FIELDS.some((k) => b[k] !== undefined)) r.a2b = a2bChange(b);
       const aging = posInt(b, 'aging', verb, 1_000_000);
       if (aging !== undefined) r.aging = aging;
       const add = str(b, 'add-forward', verb, false);
