@@ -166,8 +166,10 @@ uint32_t ctn_gso_next(struct ctn_gso *g, uint8_t *dst)
 	plen = payload - g->off < g->mss ? payload - g->off : g->mss;
 	last = g->off + plen == payload;
 	slen = g->hdr_len + plen;
-	memcpy(dst, g->frame, g->hdr_len);
-	memcpy(dst + g->hdr_len, g->frame + g->hdr_len + g->off, plen);
+	if (dst != g->frame) { /* else a single segment finished in place */
+		memcpy(dst, g->frame, g->hdr_len);
+		memcpy(dst + g->hdr_len, g->frame + g->hdr_len + g->off, plen);
+	}
 
 	if (g->ipv6) {
 		st16(dst + g->l3 + 4, (uint16_t)(slen - g->l3 - 40));

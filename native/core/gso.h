@@ -50,8 +50,15 @@ enum ctn_gso_error {
 int ctn_gso_start(struct ctn_gso *g, const struct ctn_pkt *p);
 
 /** Write the next segment to @dst (room for at least ctn_gso_seg_max(g) bytes)
- *  and return its length, or 0 when every segment has been written. */
+ *  and return its length, or 0 when every segment has been written. @dst may be
+ *  the frame itself when it stands for one segment only (ctn_gso_single). */
 uint32_t ctn_gso_next(struct ctn_gso *g, uint8_t *dst);
+
+/** Does the frame stand for one segment only (so it can be finished in place)? */
+static inline bool ctn_gso_single(const struct ctn_gso *g)
+{
+	return g->len - g->hdr_len <= g->mss;
+}
 
 /** Longest segment @g will write. */
 static inline uint32_t ctn_gso_seg_max(const struct ctn_gso *g)

@@ -108,6 +108,15 @@ int ctn_offload_egress(struct ctn_pkt *pkt, uint32_t caps, uint8_t *scratch, ctn
 		return CTN_DROP_GSO;
 	/* Every segment leaves with its checksums computed. */
 	const struct ctn_vnet done = {.flags = (caps & CTN_CAP_CSUM) ? CTN_VNET_F_DATA_VALID : 0};
+	if (ctn_gso_single(&g)) {
+		/* One segment (a TSO sender's usual frame when the MSS is over half
+		 * of 64 KiB): finished in place, no copy; the packet is then a plain
+		 * frame for every other port it goes to. */
+		uint32_t len = ctn_gso_next(&g, pkt->data);
+		pkt->len = len;
+		pkt->vnet = (struct ctn_vnet){0};
+		return emit(arg, pkt->data, len, &done);
+	}
 	uint8_t *dst = scratch + CTN_HEADROOM;
 	uint32_t len;
 	while ((len = ctn_gso_next(&g, dst)) != 0) {

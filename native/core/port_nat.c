@@ -44,7 +44,7 @@
 #define NAT_MAX_TIMERS 8         /**< slirp timers (it uses one, for RA) */
 #define SUB_SOCKETS 1            /**< input sub-fd of slirp's sockets and the DNS relay's */
 #define SUB_TIMER 2              /**< input sub-fd of the timerfd */
-#define SUB_WAKE 3               /**< input sub-fd of the wake eventfd */
+#define SUB_WAKE 3               /**< input sub-fd of the wake eventfd (frames in the ring) */
 #define NAT_FD_LIMIT 65536       /**< fds numbered past this are not polled (counted) */
 
 /** One slirp timer. */
@@ -397,10 +397,12 @@ static int nat_rx_burst(struct ctn_port *p, struct ctn_worker *w, struct ctn_pkt
 	nat_lock(np);
 	if (w->rx_sub == SUB_TIMER && read(np->timerfd, &v, sizeof(v)) >= 0)
 		np->timer_at = INT64_MAX;
+	/* The wake eventfd only says frames wait in the ring: no need to ask
+	 * slirp's sockets (they and the timers have fds of their own). */
 	if (w->rx_sub == SUB_WAKE && read(np->wakefd, &v, sizeof(v)) < 0) {
 		/* raced with another reader: nothing pending */
 	}
-	if (w->rx_sub != CTN_RX_MORE)
+	if (w->rx_sub == SUB_SOCKETS || w->rx_sub == SUB_TIMER)
 		service(np);
 	int got = ring_take(np, w, pkts, max);
 	bool more = np->ring_used != 0;

@@ -354,6 +354,25 @@ static void test_egress(void)
 	CHECK(ctn_offload_egress(&p, CTN_CAP_VNET | CTN_CAP_USO, scratch, collect, &e) == 0);
 	CHECK(e.n == 1 && e.last_vnet.gso_type == CTN_GSO_UDP_L4);
 
+	/* A GSO frame of one segment, to a plain port: finished in place (no
+	 * copy into scratch), checksums right, and the packet is then a plain
+	 * frame for any other port it goes to. */
+	struct frame_spec one = {.payload = 30000, .mss = 32767, .tcp_flags = 0x19, .tcp_opts = 12};
+	build(&one, &p);
+	CHECK(ctn_gso_start(&g, &p) == 0 && ctn_gso_single(&g));
+	uint8_t *before = p.data;
+	uint32_t before_len = p.len;
+	memset(scratch, 0xee, 64 + CTN_HEADROOM);
+	e = (struct emitted){0};
+	CHECK(ctn_offload_egress(&p, 0, scratch, collect, &e) == 0);
+	CHECK(e.n == 1 && e.bad_csum == 0 && e.last_len == before_len && p.data == before);
+	CHECK(scratch[CTN_HEADROOM] == 0xee); /* scratch untouched */
+	CHECK(p.vnet.gso_type == CTN_GSO_NONE && p.vnet.flags == 0 && p.len == before_len);
+	CHECK((p.data[g.l4 + 13] & 0x19) == 0x19); /* FIN and PSH kept: it is the last segment */
+	e = (struct emitted){0};
+	CHECK(ctn_offload_egress(&p, CTN_CAP_VNET, scratch, collect, &e) == 0);
+	CHECK(e.n == 1 && e.bad_csum == 0 && e.last_vnet.gso_type == CTN_GSO_NONE);
+
 	/* A partial checksum: kept for a CSUM port, completed for a plain one. */
 	struct frame_spec small = {.payload = 900, .mss = 1448, .tcp_flags = 0x18};
 	build(&small, &p);
