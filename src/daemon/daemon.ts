@@ -226,7 +226,10 @@ export class Daemon {
           this.setA2b(o, req);
           return {};
         }
-        if (req.a2b) throw new ProtocolError(`"${req.name}" is not an a2b: rate, delay, loss and the like belong to a2bs`);
+        if (req.a2b) {
+          if (!o) throw new ProtocolError(`no object named "${req.name}"`);
+          throw new ProtocolError(`"${req.name}" is not an a2b: rate, delay, loss and the like belong to a2bs`);
+        }
         if (o?.kind === 'port' && o.type === 'nat') {
           this.setNat(o, req);
           return {};

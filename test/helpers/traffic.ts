@@ -71,7 +71,9 @@ export async function transfer(t: ExecutionContext, from: string, to: string, ad
   const seed = String(Math.floor(Math.random() * 1e9));
   const tx = await inNetns(from, ['python3', '-c', SENDER, addr, port, String(bytes), seed], { timeout: 60000 });
   t.is(tx.exitCode, 0, `${label}: sender failed: ${tx.stderr}`);
-  await Promise.race([rx.done, new Promise((r) => setTimeout(r, 30000))]);
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([rx.done, new Promise((r) => (timer = setTimeout(r, 30000)))]);
+  clearTimeout(timer); // a pending timer would keep the test worker alive
   const [hash, n] = rx.out().split('\n')[1]?.split(' ') ?? [];
   t.is(Number(n), bytes, `${label}: bytes received (${rx.err()})`);
   t.is(hash, tx.stdout.trim(), `${label}: sha256 of what arrived`);
