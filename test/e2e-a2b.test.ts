@@ -4,8 +4,9 @@
  * 10.55.0.2 on lanB), and real ping, iperf3 and numbered UDP datagrams
  * (test/fixtures/a2b_udp.py, run in the containers' network namespaces) across
  * it: delay, rate, independent and Gilbert-Elliott loss, seeds, parameters
- * changed with frames queued, the queue limit, duplication, corruption,
- * cloonix's form of `set`, show and stats, bad input and del.
+ * changed with frames queued, the queue limit, duplication, corruption, jitter
+ * with order kept, reordering, cloonix's form of `set`, show and stats, bad
+ * input and del.
  *
  * The containers have IPv6 off and static neighbour entries for each other, so
  * that only the test's own frames cross the a2b: its counters then match the
@@ -530,4 +531,33 @@ rootTest('a2b show and stats; bad input refused with a clear error; del leaves t
   const got = await udp(t, b, a, { count: 50, firstS: 2 });
   t.is(got.seqs.length, 0, 'no datagram across once deleted');
   t.is((await d.cli('stats', 'l1')).exitCode === 0, false, 'stats of a deleted a2b is refused');
+});
+
+rootTest('a2b jitter keeps order; --reorder lets about that share of datagrams overtake the delayed ones', async (t) => {
+  const { d, a, b } = await setup(t);
+  // Jitter (uniform 20 ms ± 10 ms) on datagrams 2 ms apart: their delays
+  // spread, yet none overtakes another (order kept unless reordering is asked).
+  await ok(d, 'set', 'l1', '--dir', 'a2b', '--delay', '20ms', '--jitter', '10ms', '--seed', '7');
+  let got = await udp(t, a, b, { count: 300, burst: 1, gapMs: 2 });
+  t.is(got.seqs.length, 300, 'every datagram arrived');
+  t.is(firstDifference(got.seqs, Array.from({ length: 300 }, (_, i) => i)), -1, 'in order');
+  const rtts = (await pings(a, B_IP, 20)).rtts;
+  const spread = Math.max(...rtts) - Math.min(...rtts);
+  t.true(Math.min(...rtts) >= 9.5 && Math.max(...rtts) <= 60 && spread > 3, `ping RTTs vary within delay ± jitter: ${rtts.join(' ')}`);
+
+  // Reordering: 25 % skip the 20 ms delay and arrive before earlier ones.
+  const before = (await stats(d)).a2b;
+  await ok(d, 'set', 'l1', '--dir', 'a2b', '--jitter', '0', '--reorder', '25%');
+  got = await udp(t, a, b, { count: 400, burst: 1, gapMs: 1 });
+  const st = minus((await stats(d)).a2b, before);
+  t.is(got.seqs.length, 400, 'every datagram arrived');
+  t.deepEqual([...got.seqs].sort((x, y) => x - y), Array.from({ length: 400 }, (_, i) => i), 'each exactly once');
+  // A datagram that overtook: it arrived before one sent earlier.
+  let overtook = 0;
+  const pos = new Map(got.seqs.map((s, i) => [s, i]));
+  for (let s = 1; s < 400; s++) if (pos.get(s)! < pos.get(s - 1)!) overtook++;
+  t.log(`reordered (counter) ${st.reordered}, arrived before their predecessor ${overtook}`);
+  const sd = Math.sqrt(400 * 0.25 * 0.75);
+  t.true(Math.abs(st.reordered - 100) < 6 * sd, `about 25 % reordered: ${st.reordered} of 400`);
+  t.true(overtook >= st.reordered * 0.5, `reordered datagrams overtook others: ${overtook}`);
 });
