@@ -360,6 +360,23 @@ rootTest('a2b queue limit: --rate 1mbit --limit 10 and a burst of 100 datagrams:
   t.true(span >= 0.8 * (n - 1) * frameMs, `arrivals spread over ${span} ms, at 1 Mbit/s at least ${(0.8 * (n - 1) * frameMs).toFixed(0)} ms`);
 });
 
+rootTest('a2b rate under sustained overload: tail drops take no link time, the rate holds', async (t) => {
+  const { d, a, b } = await setup(t);
+  await ok(d, 'set', 'l1', '--dir', 'a2b', '--rate', '10mbit', '--limit', '20');
+  // 1042-byte frames at about 2x the rate for 2 s: 24 every 10 ms (~20 Mbit/s).
+  const size = 1000;
+  const before = await stats(d);
+  const got = await udp(t, a, b, { count: 4800, burst: 24, gapMs: 10, size });
+  const st = minus((await stats(d)).a2b, before.a2b);
+  // Delivered rate over the second half of the run (the queue full all along).
+  const n = got.seqs.length;
+  const from = got.t.findIndex((x) => x >= (got.t[n - 1] ?? 0) / 2);
+  const mbit = ((n - 1 - from) * (size + 42) * 8) / ((got.t[n - 1]! - got.t[from]!) * 1000);
+  t.log(`${n} arrived, second half at ${mbit.toFixed(2)} Mbit/s of frames; counters ${JSON.stringify(st)}`);
+  t.true(st.dropLimit > 1000, `the overload was tail-dropped: ${st.dropLimit}`);
+  t.true(mbit > 9 && mbit < 10.5, `the rate held at 10 Mbit/s while the tail was dropped: ${mbit.toFixed(2)}`);
+});
+
 rootTest('a2b --duplicate 100%: pings are answered with DUP!s and every datagram arrives twice', async (t) => {
   const { d, a, b } = await setup(t);
   await ok(d, 'set', 'l1', '--duplicate', '100%');

@@ -194,6 +194,12 @@ static void arm(struct a2b_dir *d)
 /** Decide and queue one wire frame of @len bytes arriving at @now. Lock held. */
 static void enqueue(struct a2b_dir *d, uint64_t now, const uint8_t *data, uint32_t len, const struct ctn_vnet *vnet)
 {
+	/* Tail drop before anything is decided: a frame that never enters the
+	 * queue must not take link time (the rate would sink under overload). */
+	if (d->pkts >= d->sh.p.limit_pkts || d->bytes + len > d->sh.p.limit_bytes) {
+		d->c.drop_limit++;
+		return;
+	}
 	struct ctn_verdict v;
 	ctn_shaper_decide(&d->sh, now, len, 14, &v);
 	if (v.lost) {
