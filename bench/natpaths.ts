@@ -32,8 +32,8 @@ function tcpRig(ctx: SectionContext, host: string, ctr: string, target: string, 
   const ep = { a: { ns: ctr, ifname: 'eth0', ip: '' }, b: { ns: host, ifname: 'lo', ip: target } };
   return {
     measure: async () => ({
-      tcp: await tcpGbps(ep, 1, s.seconds, s.omit),
-      tcpR: await tcpGbpsReverse(ctr, target, s.seconds, s.omit),
+      tcp: await tcpGbps(ep, 1, s.natSeconds, s.omit),
+      tcpR: await tcpGbpsReverse(ctr, target, s.natSeconds, s.omit),
       ...(ping ? { p50: percentile((await pingRtts(ep, 100, 0.01)).rttsMs, 50)! } : {}),
     }),
     ...(notes ? { notes } : {}),
@@ -151,7 +151,7 @@ export const NAT_SECTION: SectionDef = {
   paths: [containetNat, slirp4netns, pasta],
   reps: (s) => s.sectionReps,
   legend: (s) => [
-    `Medians of ${s.sectionReps} repetition(s) of iperf3 -t ${s.seconds} -O ${s.omit}, 1 stream, from the container to an iperf3 server on the host namespace's 127.0.0.1`,
+    `Medians of ${s.sectionReps} repetition(s) of iperf3 -t ${s.natSeconds} -O ${s.omit}, 1 stream, from the container to an iperf3 server on the host namespace's 127.0.0.1`,
     `(host->container: iperf3 -R); ping gateway: 100 echoes at 10 ms intervals. Every path: MTU ${MTU} on the container's interface, nothing pinned.`,
   ],
   targets: (paths) => {

@@ -26,7 +26,7 @@ function cell(p: PathResult, f: FigureDef): string {
 }
 
 /** Lay out rows of cells in left-aligned columns two spaces apart. */
-function columns(rows: string[][]): string {
+export function columns(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
   return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
 }
@@ -51,7 +51,7 @@ export function formatTable(rep: RunReport): string {
     columns(rows),
     '',
     `(×N) = ratio to ${rep.baseline} in this run; throughput: higher is better, latency: lower is better.`,
-    `Medians of ${s.reps} repetition(s): iperf3 -t ${s.seconds} -O ${s.omit}; udp64 = 60-byte frames from trafgen (1 CPU) received by B over ${s.seconds} s;`,
+    `Medians of ${s.reps} repetition(s): iperf3 -t ${s.seconds} -O ${s.omit}; udp64 = 60-byte frames from trafgen (1 CPU) received by B over ${s.udpSeconds} s;`,
     `ping p50/p99 over all ${s.pings * s.reps} echoes at ${s.pingIntervalS * 1000} ms intervals.`,
     ...notes.map((n) => `! ${n}`),
   ].join('\n');

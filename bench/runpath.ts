@@ -45,7 +45,7 @@ async function measure(ep: Endpoints, dir: string, s: Settings, r: PathResult): 
     await sample(f.tcp1, `${tag} tcp1 Gbit/s`, r.name, () => tcpGbps(ep, 1, s.seconds, s.omit));
     await sample(f.tcp4, `${tag} tcp4 Gbit/s`, r.name, () => tcpGbps(ep, 4, s.seconds, s.omit));
     await sample(f.udp64, `${tag} udp64 rx kpps`, r.name, async () => {
-      const u = await udp64(ep, s.seconds, dir);
+      const u = await udp64(ep, s.udpSeconds, dir);
       if (u.sentPps !== null) sent.push(u.sentPps / 1000);
       return u.rxPps / 1000;
     });
@@ -87,16 +87,11 @@ export async function benchPath(def: PathDef, id: string, subnet: string, rootDi
     seconds: 0,
     cleanupErrors: [],
   };
-  const missing = def.unavailable?.() ?? null;
-  if (missing !== null) {
-    progress(def.name, `skipped: ${missing}`);
-    return { ...r, status: 'skipped', reason: missing };
-  }
+  const missing = unavailableHere(def);
+  if (missing !== null) return { ...r, status: 'skipped', reason: missing };
   const scope = new Scope(def.name);
   try {
-    const dir = path.join(rootDir, id);
-    scope.defer(`remove ${dir}`, () => rmSync(dir, { recursive: true, force: true }));
-    mkdirSync(dir);
+    const dir = pathDir(scope, rootDir, id);
     let ep: Endpoints;
     try {
       progress(def.name, `setting up: ${def.title}`);
@@ -114,6 +109,24 @@ export async function benchPath(def: PathDef, id: string, subnet: string, rootDi
     await endPath(scope, r, t0);
   }
   return r;
+}
+
+/**
+ * Why path @def cannot run here (printed as its progress line), or null: its
+ * unavailable() check, shared by every section.
+ */
+export function unavailableHere(def: { name: string; unavailable?: () => string | null }): string | null {
+  const missing = def.unavailable?.() ?? null;
+  if (missing !== null) progress(def.name, `skipped: ${missing}`);
+  return missing;
+}
+
+/** A private directory @rootDir/@id for one path, removed when @scope closes. */
+export function pathDir(scope: Scope, rootDir: string, id: string): string {
+  const dir = path.join(rootDir, id);
+  scope.defer(`remove ${dir}`, () => rmSync(dir, { recursive: true, force: true }));
+  mkdirSync(dir);
+  return dir;
 }
 
 /** A path's teardown (any section): close its scope, record what failed to

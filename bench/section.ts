@@ -5,12 +5,10 @@
  * the section's targets, and a table. The netns and vhost-user sections keep
  * their own, older code; new sections are data for this runner.
  */
-import { mkdirSync, rmSync } from 'node:fs';
-import path from 'node:path';
-
 import type { Settings } from './options.js';
 import { errorText } from './proc.js';
-import { endPath, progress } from './runpath.js';
+import { columns } from './report.js';
+import { endPath, pathDir, progress, unavailableHere } from './runpath.js';
 import { isInterrupted, Scope } from './scope.js';
 import { median, ratio } from './stats.js';
 
@@ -110,16 +108,11 @@ export interface SectionResult {
 async function benchSectionPath(sec: SectionDef, def: SectionPathDef, id: string, rootDir: string, s: Settings): Promise<SectionPathResult> {
   const t0 = performance.now();
   const r: SectionPathResult = { key: def.key, name: def.name, title: def.title, status: 'ok', values: {}, samples: {}, ratios: {}, notes: [], seconds: 0, cleanupErrors: [] };
-  const missing = def.unavailable?.() ?? null;
-  if (missing !== null) {
-    progress(def.name, `skipped: ${missing}`);
-    return { ...r, status: 'skipped', reason: missing };
-  }
+  const missing = unavailableHere(def);
+  if (missing !== null) return { ...r, status: 'skipped', reason: missing };
   const scope = new Scope(def.name);
   try {
-    const dir = path.join(rootDir, id);
-    scope.defer(`remove ${dir}`, () => rmSync(dir, { recursive: true, force: true }));
-    mkdirSync(dir);
+    const dir = pathDir(scope, rootDir, id);
     let rig: SectionRig;
     try {
       progress(def.name, `setting up: ${def.title}`);
@@ -167,12 +160,6 @@ export async function runSection(sec: SectionDef, only: string[] | null, runId: 
   const base = paths.find((p) => p.name === sec.baseline && p.status === 'ok');
   for (const p of paths) for (const f of sec.figures) p.ratios[f.key] = ratio(p.values[f.key] ?? null, base?.values[f.key] ?? null);
   return { key: sec.key, title: sec.title, figures: sec.figures, baseline: sec.baseline, paths, targets: sec.targets?.(paths) ?? [], legend: sec.legend(s) };
-}
-
-/** Lay out rows of cells in left-aligned columns two spaces apart. */
-function columns(rows: string[][]): string {
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
-  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
 }
 
 /** A section's table: values (with ratios to the baseline), targets, legend and notes. */

@@ -3,12 +3,9 @@
  * settings.vhostReps times and torn down whatever happened, one after the other;
  * then the ratios of every figure to its baselines and the targets.
  */
-import { mkdirSync, rmSync } from 'node:fs';
-import path from 'node:path';
-
 import type { Settings } from './options.js';
 import { errorText } from './proc.js';
-import { endPath, progress } from './runpath.js';
+import { endPath, pathDir, progress, unavailableHere } from './runpath.js';
 import { VHOST_FIGURES, VHOST_TARGETS, type VhostPathResult, type VhostTarget } from './results.js';
 import { isInterrupted, Scope } from './scope.js';
 import { median, ratio } from './stats.js';
@@ -33,17 +30,12 @@ async function benchVhostPath(def: VhostPathDef, id: string, subnet: string, roo
     seconds: 0,
     cleanupErrors: [],
   };
-  const missing = def.unavailable?.() ?? null;
-  if (missing !== null) {
-    progress(def.name, `skipped: ${missing}`);
-    return { ...r, status: 'skipped', reason: missing };
-  }
+  const missing = unavailableHere(def);
+  if (missing !== null) return { ...r, status: 'skipped', reason: missing };
   const fig = VHOST_FIGURES.find((f) => f.key === def.figure)!;
   const scope = new Scope(def.name);
   try {
-    const dir = path.join(rootDir, id);
-    scope.defer(`remove ${dir}`, () => rmSync(dir, { recursive: true, force: true }));
-    mkdirSync(dir);
+    const dir = pathDir(scope, rootDir, id);
     let rig: VhostRig;
     try {
       progress(def.name, `setting up: ${def.title}`);

@@ -19,6 +19,7 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { execa } from 'execa';
 
+import type { A2bSettings } from '../src/daemon/a2b.js';
 import { packageRoot } from '../src/native.js';
 import { containerInitPid, rootTest, startDaemon, stopChild, waitFor, type TestContainer, type TestDaemon } from './helpers/env.js';
 import { shell, shellContainer } from './helpers/containers.js';
@@ -86,21 +87,8 @@ async function setup(t: ExecutionContext, withA2b = true): Promise<{ d: TestDaem
   return { d, a, b };
 }
 
-/** One direction's settings as show reports them. */
-interface Settings {
-  rate: number;
-  delay: number;
-  jitter: number;
-  distribution: string;
-  loss: number;
-  lossGe: null | { p: number; r: number; lossBad: number; lossGood: number };
-  duplicate: number;
-  reorder: number;
-  corrupt: number;
-  limit: number;
-  limitBytes: number;
-  seed: number;
-}
+/** One direction's settings as show reports them (the daemon's own type). */
+type Settings = A2bSettings;
 
 /** What show says of a2b @name (undefined when it does not list it). */
 async function shown(d: TestDaemon, name = 'l1'): Promise<{ a: string; b: string; a2b: Settings; b2a: Settings } | undefined> {

@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #include "pkt.h"
@@ -94,6 +95,15 @@ struct ctn_port_info {
 	} counters[CTN_PORT_COUNTERS]; /**< kind-specific counters for stats */
 	uint32_t ncounters;            /**< entries in counters */
 };
+
+/** Append counter @name = @value to @info (dropped once it holds CTN_PORT_COUNTERS). */
+static inline void ctn_port_info_counter(struct ctn_port_info *info, const char *name, uint64_t value)
+{
+	if (info->ncounters >= CTN_PORT_COUNTERS)
+		return;
+	snprintf(info->counters[info->ncounters].name, sizeof(info->counters[0].name), "%s", name);
+	info->counters[info->ncounters++].value = value;
+}
 
 /** The hooks. @w is the worker thread calling: its packet pool, its scratch
  *  buffer and its slot of the port's counters (p->local[w->id]). */

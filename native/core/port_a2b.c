@@ -388,10 +388,8 @@ static void a2b_info(const struct ctn_port *p, struct ctn_port_info *info)
 		{"queued_bytes", bytes},      {"duplicated", c.duplicated},     {"reordered", c.reordered},
 		{"corrupted", c.corrupted},
 	};
-	for (size_t i = 0; i < sizeof(k) / sizeof(k[0]) && info->ncounters < CTN_PORT_COUNTERS; i++) {
-		snprintf(info->counters[info->ncounters].name, sizeof(info->counters[0].name), "%s", k[i].name);
-		info->counters[info->ncounters++].value = k[i].v;
-	}
+	for (size_t i = 0; i < sizeof(k) / sizeof(k[0]); i++)
+		ctn_port_info_counter(info, k[i].name, k[i].v);
 }
 
 /** The vtable. */

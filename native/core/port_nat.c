@@ -530,10 +530,8 @@ static void nat_info(const struct ctn_port *p, struct ctn_port_info *info)
 		{"syn_refused", np->syn_refused},    {"dns_queries", np->dns.queries},
 		{"dns_answers", np->dns.answers},    {"dns_dropped", np->dns.dropped},
 	};
-	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]) && info->ncounters < CTN_PORT_COUNTERS; i++) {
-		snprintf(info->counters[info->ncounters].name, sizeof(info->counters[0].name), "%s", c[i].name);
-		info->counters[info->ncounters++].value = c[i].v;
-	}
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++)
+		ctn_port_info_counter(info, c[i].name, c[i].v);
 }
 
 /** The vtable. */
