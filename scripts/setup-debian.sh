@@ -8,7 +8,8 @@
 #                kernel whose virtio modules go into the test guest's
 #                initramfs), clang and libFuzzer for the fuzz test;
 #   --bench      also what `npm run bench` drives and compares against
-#                (trafgen from netsniff-ng, Open vSwitch, OVS-DPDK).
+#                (trafgen from netsniff-ng, Open vSwitch, OVS-DPDK, slirp4netns
+#                and pasta for the NAT section; tc's tbf comes with iproute2).
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 pkgs=(build-essential python3 pkg-config ca-certificates libslirp-dev libglib2.0-dev
@@ -20,7 +21,7 @@ fi
 for arg in "$@"; do
   case "$arg" in
     --test) pkgs+=("${test_pkgs[@]}") ;;
-    --bench) pkgs+=("${test_pkgs[@]}" netsniff-ng openvswitch-switch openvswitch-switch-dpdk) ;;
+    --bench) pkgs+=("${test_pkgs[@]}" netsniff-ng openvswitch-switch openvswitch-switch-dpdk slirp4netns passt) ;;
     *) echo "setup-debian: unknown option $arg (known: --test, --bench)" >&2; exit 2 ;;
   esac
 done
