@@ -311,6 +311,8 @@ rootTest('a tap whose device disappears is removed, reported and its fd closed',
   const reply = await native().request(d.sock, '{"add-etherfd":{"ifname":"eth0","nodeid":"gone"}}', fd, 5000);
   closeSync(fd);
   t.is(reply, '{}');
+  // (The request's own connection may still be closing: wait for the count to settle.)
+  await waitFor('the fd count to settle', () => d.fdCount() === base.size + 1, 3000).catch(() => undefined);
   t.is(d.fdCount(), base.size + 1, 'the port holds its tap');
   const del = await inNetns(ns, ['ip', 'link', 'del', 'eth0']);
   t.is(del.exitCode, 0, del.stderr);

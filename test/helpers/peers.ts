@@ -362,7 +362,11 @@ async function startTestpmdOnce(t: ExecutionContext, bin: string, opts: TestpmdO
   const died = (what: string) => new Error(`testpmd exited (${child.exitCode ?? child.signalCode}) ${what}: ${tail(out)}`);
   /** Wait until @cond holds, failing at once if testpmd exits first. */
   const until = async (what: string, cond: () => boolean, ms: number) => {
-    await waitFor(what, () => cond() || gone, ms);
+    try {
+      await waitFor(what, () => cond() || gone, ms);
+    } catch (e) {
+      throw new Error(`${(e as Error).message}; testpmd said: ${tail(out)}`);
+    }
     if (!cond()) throw died(`while waiting for ${what}`);
   };
   // A server-mode frontend waits for its backend as long as the test lets it.
