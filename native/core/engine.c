@@ -789,8 +789,9 @@ static int dispatch(struct ctn_worker *w, const struct epoll_event *ev)
 		p = ctn_engine_port(e, idx & 0xffff);
 		if (p && !p->broken && p->worker == w->id) {
 			w->rx_sub = idx >> 16;
+			w->poll_veto = false;
 			int got = port_input(w, p, (idx >> 16) ? 0 : ev->events);
-			return p->no_poll ? 0 : got; /* see struct ctn_port */
+			return p->no_poll || w->poll_veto ? 0 : got; /* see struct ctn_port */
 		}
 		break;
 	case CTN_FD_PORT_CTL:

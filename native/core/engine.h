@@ -175,6 +175,10 @@ struct ctn_worker {
 	 *  ctn_port_watch_input; 0 for the port's own fd) that became ready, for
 	 *  the first burst of a wake-up; CTN_RX_MORE for the bursts after it. */
 	uint32_t rx_sub;
+	/** Set by a port's hooks during a read when the frames moved gain nothing
+	 *  from the worker polling on afterwards (see port_nat.c): that read
+	 *  then does not extend adaptive polling. */
+	bool poll_veto;
 };
 
 /** rx_sub of a burst after the first of a wake-up. */

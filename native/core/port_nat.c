@@ -46,6 +46,7 @@
 #define SUB_TIMER 2              /**< input sub-fd of the timerfd */
 #define SUB_WAKE 3               /**< input sub-fd of the wake eventfd (frames in the ring) */
 #define NAT_FD_LIMIT 65536       /**< fds numbered past this are not polled (counted) */
+#define NAT_SMALL_FRAME 128      /**< frames this short carry no data (ACKs, control) */
 
 /** One slirp timer. */
 struct nat_timer {
@@ -405,6 +406,13 @@ static int nat_rx_burst(struct ctn_port *p, struct ctn_worker *w, struct ctn_pkt
 	if (w->rx_sub == SUB_SOCKETS || w->rx_sub == SUB_TIMER)
 		service(np);
 	int got = ring_take(np, w, pkts, max);
+	/* Only data for the lan (not slirp's ACKs of the lan's data) is worth
+	 * polling on for: its receiver answers at once. */
+	bool data = false;
+	for (int i = 0; i < got; i++)
+		data |= pkts[i]->len > NAT_SMALL_FRAME;
+	if (got && !data)
+		w->poll_veto = true;
 	bool more = np->ring_used != 0;
 	nat_unlock(np);
 	if (more)
@@ -467,6 +475,11 @@ static void nat_tx_burst(struct ctn_port *p, struct ctn_worker *w, struct ctn_pk
 	nat_unlock(np);
 	if (more)
 		nat_kick(np);
+	/* This thread answers these frames itself (and writes to the host's
+	 * sockets, waking their readers onto this CPU: the kernel expects a
+	 * waker to sleep soon); spinning on afterwards only keeps those readers
+	 * waiting. See README, NAT figures. */
+	w->poll_veto = true;
 }
 
 /** start hook: poll the wake eventfd and the timerfd; first fill. */
