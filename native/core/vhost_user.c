@@ -163,7 +163,9 @@ static enum ctn_vhost_result set_vring_num(struct ctn_vhost_dev *d, const struct
 	if (n == 0 || n > CTN_VIRTQ_MAX || (n & (n - 1)))
 		return say(d, CTN_VHOST_FATAL, "ring size %u is not a power of two up to %d", n, CTN_VIRTQ_MAX);
 	vq->num = n;
-	return CTN_VHOST_OK;
+	/* Rings already mapped were checked against the old size: a larger one
+	 * would reach past them (found by the fuzzer). Check them again. */
+	return map_queue(d, vq);
 }
 
 static enum ctn_vhost_result set_vring_addr(struct ctn_vhost_dev *d, const struct ctn_vhost_msg *m, int *fds,

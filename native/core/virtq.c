@@ -36,13 +36,16 @@ int ctn_virtq_map(struct ctn_virtq *vq, const struct ctn_vmem *mem)
 	vq->desc = (void *)ctn_vmem_uva(mem, vq->desc_uva, n * sizeof(struct ctn_vring_desc));
 	vq->avail = (void *)ctn_vmem_uva(mem, vq->avail_uva, 6 + 2 * n);
 	vq->used = (void *)ctn_vmem_uva(mem, vq->used_uva, 6 + 8 * n);
-	if (!vq->desc || !vq->avail || !vq->used) {
+	const char *bad = !vq->desc || !vq->avail || !vq->used ? "ring addresses outside the memory table"
+			  : ((uintptr_t)vq->desc & 15) || ((uintptr_t)vq->avail & 1) || ((uintptr_t)vq->used & 3)
+			      ? "misaligned ring"
+			      : NULL;
+	if (bad) {
+		/* None of the three may be used any more (notify writes to used). */
 		vq->desc = NULL;
-		return vq_break(vq, "ring addresses outside the memory table");
-	}
-	if (((uintptr_t)vq->desc & 15) || ((uintptr_t)vq->avail & 1) || ((uintptr_t)vq->used & 3)) {
-		vq->desc = NULL;
-		return vq_break(vq, "misaligned ring");
+		vq->avail = NULL;
+		vq->used = NULL;
+		return vq_break(vq, "%s", bad);
 	}
 	return 0;
 }

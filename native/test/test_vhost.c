@@ -245,6 +245,38 @@ static void test_hostile(void)
 		CHECK(!ctn_virtq_ready(vq));
 		ctn_vhost_reset(&d);
 	}
+	/* A ring size raised after the rings were mapped (the fuzzer's find): the
+	 * rings are checked again, and rings that no longer fit are unmapped, so
+	 * nothing reaches past them, not even the notification fields. */
+	{
+		struct ctn_vhost_dev d;
+		clear_rings();
+		setup(&d, 1, CTN_BIT(CTN_VIRTIO_F_VERSION_1) | CTN_BIT(CTN_VIRTIO_F_RING_EVENT_IDX));
+		/* Memory just large enough for the rings of QSZ entries. */
+		struct {
+			uint32_t n, pad;
+			struct ctn_vmem_desc r[1];
+		} small = {1, 0, {{GPA_BASE, 0x3000, UVA_BASE, 0}}};
+		int fd = dup(memfd);
+		struct ctn_vhost_msg rr;
+		bool aa;
+		CHECK(msg(&d, CTN_VHOST_SET_MEM_TABLE, 0, &small, 8 + 32, &fd, 1, &rr, &aa) == CTN_VHOST_OK);
+		close(fd);
+		CHECK(ctn_virtq_ready(&d.vq[1]));
+		uint32_t bigger[2] = {1, CTN_VIRTQ_MAX};
+		CHECK(simple(&d, CTN_VHOST_SET_VRING_NUM, bigger, 8) == CTN_VHOST_FATAL);
+		CHECK(d.vq[1].used == NULL && d.vq[1].avail == NULL && d.vq[1].desc == NULL);
+		CHECK(!ctn_virtq_notify(&d.vq[1], true));
+		CHECK(ctn_virtq_avail(&d.vq[1]) == 0);
+		ctn_vhost_reset(&d);
+		/* A smaller size is fine: the rings still fit. */
+		clear_rings();
+		setup(&d, 1, CTN_BIT(CTN_VIRTIO_F_VERSION_1));
+		uint32_t smaller[2] = {1, QSZ / 2};
+		CHECK(simple(&d, CTN_VHOST_SET_VRING_NUM, smaller, 8) == CTN_VHOST_OK);
+		CHECK(ctn_virtq_ready(&d.vq[1]));
+		ctn_vhost_reset(&d);
+	}
 	/* The available index jumping past the ring breaks the queue too. */
 	struct ctn_vhost_dev d;
 	clear_rings();
