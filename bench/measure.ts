@@ -39,11 +39,12 @@ interface IperfJson {
 }
 
 /**
- * One `iperf3 -c B -t @seconds -O @omit -P @streams -J` from A; returns what B
- * received, in Gbit/s (end.sum_received.bits_per_second, omitted seconds excluded).
+ * One `iperf3 -c B -t @seconds -O @omit -P @streams -J` from A (with @reverse,
+ * `-R`: B sends, A receives); returns what the receiver got, in Gbit/s
+ * (end.sum_received.bits_per_second, omitted seconds excluded).
  */
-export async function tcpGbps(ep: Endpoints, streams: number, seconds: number, omit: number): Promise<number> {
-  const args = ['iperf3', '-c', ep.b.ip, '-p', String(IPERF_PORT), '-t', String(seconds), '-O', String(omit), '-P', String(streams), '-J', '--connect-timeout', '3000'];
+export async function tcpGbps(ep: Endpoints, streams: number, seconds: number, omit: number, reverse = false): Promise<number> {
+  const args = ['iperf3', '-c', ep.b.ip, '-p', String(IPERF_PORT), '-t', String(seconds), '-O', String(omit), '-P', String(streams), '-J', '--connect-timeout', '3000', ...(reverse ? ['-R'] : [])];
   const r = await nsExec(ep.a.ns, args, (seconds + omit + 20) * 1000);
   let j: IperfJson;
   try {

@@ -33,26 +33,11 @@ function tcpRig(ctx: SectionContext, host: string, ctr: string, target: string, 
   return {
     measure: async () => ({
       tcp: await tcpGbps(ep, 1, s.natSeconds, s.omit),
-      tcpR: await tcpGbpsReverse(ctr, target, s.natSeconds, s.omit),
+      tcpR: await tcpGbps(ep, 1, s.natSeconds, s.omit, true),
       ...(ping ? { p50: percentile((await pingRtts(ep, 100, 0.01)).rttsMs, 50)! } : {}),
     }),
     ...(notes ? { notes } : {}),
   };
-}
-
-/** `iperf3 -R` from @ns to @target: the host sends, the container receives; Gbit/s. */
-async function tcpGbpsReverse(ns: string, target: string, seconds: number, omit: number): Promise<number> {
-  const r = await nsExec(ns, ['iperf3', '-c', target, '-R', '-t', String(seconds), '-O', String(omit), '-J', '--connect-timeout', '3000'], (seconds + omit + 20) * 1000);
-  let j: { error?: string; end?: { sum_received?: { bits_per_second?: number } } };
-  try {
-    j = JSON.parse(r.stdout) as typeof j;
-  } catch {
-    throw new Error(`iperf3 -R: no JSON (${r.signal ?? `exit ${r.code}`}: ${r.stderr.trim()})`);
-  }
-  if (j.error) throw new Error(`iperf3 -R: ${j.error}`);
-  const bps = j.end?.sum_received?.bits_per_second;
-  if (typeof bps !== 'number') throw new Error('iperf3 -R: no end.sum_received.bits_per_second');
-  return bps / 1e9;
 }
 
 /** Start @argv (tracked, stopped by @scope by its pid) and wait until @ready() or fail naming @what. */

@@ -257,8 +257,11 @@ static void a2b_tx_burst(struct ctn_port *p, struct ctn_worker *w, struct ctn_pk
 	bool whole = ctn_shaper_delay_only(&d->sh.p);
 	for (int i = 0; i < n; i++) {
 		struct ctn_pkt *pkt = pkts[i];
-		int drop = whole ? (enqueue(d, ctx.now, pkt->data, pkt->len, &pkt->vnet), 0)
-				 : ctn_offload_egress(pkt, 0, w->scratch, enqueue_emit, &ctx);
+		int drop = 0;
+		if (whole)
+			enqueue(d, ctx.now, pkt->data, pkt->len, &pkt->vnet);
+		else
+			drop = ctn_offload_egress(pkt, 0, w->scratch, enqueue_emit, &ctx);
 		if (drop) {
 			st->drops[drop]++;
 			continue;
