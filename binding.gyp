@@ -10,28 +10,13 @@
   "targets": [
     {
       "target_name": "containet",
+      # Every C file of the core, of every kind (native/kinds/*/) and of the
+      # client side, so that a new kind adds files and no line here.
       "sources": [
-        "native/core/pktpool.c",
-        "native/core/offload.c",
-        "native/core/gso.c",
-        "native/core/mactable.c",
-        "native/core/lan.c",
-        "native/core/port_fd.c",
-        "native/core/vhost_mem.c",
-        "native/core/virtq.c",
-        "native/core/vhost_user.c",
-        "native/core/port_vhost.c",
-        "native/core/port_nat.c",
-        "native/core/nat_dns.c",
-        "native/core/shaper.c",
-        "native/core/port_a2b.c",
-        "native/core/ctl.c",
-        "native/core/engine.c",
-        "native/core/tapdev.c",
-        "native/core/fdmsg.c",
+        "<!@(ls native/core/*.c native/kinds/*.c native/kinds/*/*.c native/client/*.c)",
         "native/addon/addon.cc"
       ],
-      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "native/core"],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "native/core", "native/client"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],
       "cflags_cc": ["-std=c++17", "-fexceptions"],
       "cflags_cc!": ["-fno-exceptions"],
@@ -47,21 +32,32 @@
       # Unit tests of the core on its own, run by test/core-unit.test.ts.
       "target_name": "core-unit-tests",
       "type": "executable",
-      "sources": ["native/test/test_gso.c", "native/core/gso.c", "native/core/offload.c"]
+      "sources": ["native/test/test_gso.c", "native/core/gso.c", "native/core/offload.c"],
+      "include_dirs": ["native/core"]
+    },
+    {
+      # Unit tests of the settings parser every kind's policy goes through.
+      "target_name": "attr-unit-tests",
+      "type": "executable",
+      "sources": ["native/test/test_attr.c", "native/core/attr.c"],
+      "include_dirs": ["native/core"],
+      "libraries": ["-lm"]
     },
     {
       # Unit tests of the link emulator's decisions and timing (shaper.c).
       "target_name": "shaper-unit-tests",
       "type": "executable",
-      "sources": ["native/test/test_shaper.c", "native/core/shaper.c"],
+      "sources": ["native/test/test_shaper.c", "native/kinds/a2b/shaper.c"],
+      "include_dirs": ["native/kinds/a2b"],
       "libraries": ["-lm"]
     },
     {
       # Unit tests of the vhost-user handler and the virtqueue walker.
       "target_name": "vhost-unit-tests",
       "type": "executable",
-      "sources": ["native/test/test_vhost.c", "native/core/vhost_user.c", "native/core/virtq.c",
-                  "native/core/vhost_mem.c"]
+      "sources": ["native/test/test_vhost.c", "native/kinds/vhost/vhost_user.c", "native/kinds/vhost/virtq.c",
+                  "native/kinds/vhost/vhost_mem.c"],
+      "include_dirs": ["native/kinds/vhost"]
     }
   ]
 }

@@ -16,7 +16,8 @@ export type DropCounters = Record<string, number>;
 /** A port as the engine describes it. */
 export interface NativePortInfo {
   id: number;
-  kind: 'tap' | 'dgram' | 'vhost' | 'nat';
+  /** what the port is, as its kind says: "tap", "dgram", "vhost", "nat", "a2b" ... */
+  kind: string;
   ifname: string;
   vnetHdr: boolean;
   packetInfo: boolean;
@@ -75,35 +76,20 @@ export interface NativeEngine {
   setLanAging(lan: number, agingMs: number): void;
   delLan(lan: number): void;
   lanStats(lan: number): NativeLanStats;
-  /** The engine owns fd only if this returns. */
-  /** thread: the worker that polls it (default: the least loaded) */
+  /**
+   * An object of a kind of port (the engine's table: native/kinds/kinds.c) with
+   * its settings (named as the kind's policy names them; nested objects one
+   * level deep; null and undefined left out): one port per side, each on its
+   * lan of @lans. thread: the worker that polls them (default: the least
+   * loaded). Returns each side's description. An fd among the settings is the
+   * engine's only if this returns.
+   */
+  addPort(kind: string, lans: number[], settings: Record<string, unknown>, thread?: number): NativePortInfo[];
+  /** Change port @port's settings by its kind's set hook. */
+  setPort(port: number, settings: Record<string, unknown>): void;
+  /** A port of kind "fd" on @fd (a tap or a unix datagram socket), the
+   *  original's add-etherfd: addPort('fd', [lan], { fd }, thread)[0]. */
   addFdPort(fd: number, lan: number, thread?: number): NativePortInfo;
-  /** A vhost-user port: listening at path, or (client) connecting to it. */
-  addVhostPort(path: string, lan: number, client: boolean, thread?: number): NativePortInfo;
-  /** A NAT port (libslirp). Addresses dotted. */
-  addNatPort(
-    cfg: {
-      net: string;
-      mask: string;
-      gateway: string;
-      dns: string;
-      dhcpStart: string;
-      mtu: number;
-      ipv6: boolean;
-      noHostLoopback: boolean;
-      maxSockets?: number | undefined;
-      dnsUpstream?: string | undefined;
-      dnsUpstreamPort?: number | undefined;
-    },
-    lan: number,
-    thread?: number,
-  ): NativePortInfo;
-  /** Add or remove a port forward of a NAT port. */
-  natForward(port: number, add: boolean, f: { udp: boolean; hostAddr: string; hostPort: number; guestAddr: string; guestPort: number }): void;
-  /** A link emulator between two lans: the port ids of its sides. */
-  addA2b(lanA: number, lanB: number, thread?: number): { a: number; b: number };
-  /** The whole settings (see a2b.ts nativeSettings) of directions @dirs (1: a2b, 2: b2a) of side @port's link. */
-  a2bSet(port: number, dirs: number, settings: Record<string, unknown>): void;
   /** Number of worker threads. */
   threads(): number;
   watchPid(port: number, pid: number): void;
@@ -154,6 +140,18 @@ function buildCandidates(file: string): string[] {
 
 let cached: NativeBinding | undefined;
 
+/** The addon's Engine class with the shorthands of NativeEngine that are not
+ *  the addon's own (addFdPort). */
+function withShorthands(Engine: NativeBinding['Engine']): NativeBinding['Engine'] {
+  const Base = Engine as unknown as new (...args: unknown[]) => Omit<NativeEngine, 'addFdPort'>;
+  class EngineWithShorthands extends Base {
+    addFdPort(fd: number, lan: number, thread?: number): NativePortInfo {
+      return this.addPort('fd', [lan], { fd }, thread)[0]!;
+    }
+  }
+  return EngineWithShorthands as unknown as NativeBinding['Engine'];
+}
+
 /** Load the addon, naming every path tried when it is not there. */
 export function native(): NativeBinding {
   if (cached) return cached;
@@ -161,7 +159,8 @@ export function native(): NativeBinding {
   const tried = buildCandidates('containet.node');
   for (const p of tried) {
     if (existsSync(p)) {
-      cached = require(p) as NativeBinding;
+      const addon = require(p) as NativeBinding;
+      cached = { ...addon, Engine: withShorthands(addon.Engine) };
       return cached;
     }
   }

@@ -1,12 +1,12 @@
 /**
- * The a2b settings as the daemon reads them (src/daemon/a2b.ts and the set
+ * The a2b settings as the daemon reads them (src/kinds/a2b/settings.ts and the set
  * request): tc-style units, cloonix's "dir=0 cmd=delay val=1000" form, the
  * Gilbert-Elliott spec, limits, and the errors bad values get. The end-to-end
  * behaviour of the same settings is in e2e-a2b.test.ts.
  */
 import test from 'ava';
 
-import { A2B_DEFAULTS, A2bError, applyChange, describe, nativeSettings, parseBytes, parseCloonix, parseGe, parsePercent, parseRate, parseTime } from '../src/daemon/a2b.js';
+import { A2B_DEFAULTS, A2bError, applyChange, describe, nativeSettings, parseBytes, parseCloonix, parseGe, parsePercent, parseRate, parseTime } from '../src/kinds/a2b/settings.js';
 import { parseRequest, ProtocolError } from '../src/daemon/protocol.js';
 
 test('rates: tc units in bits and bytes per second, bare numbers are bit/s', (t) => {

@@ -1,7 +1,8 @@
 /**
  * Runs the native core's own unit tests (native/test, built by node-gyp) and
  * fails with their report when any check fails: segmentation and checksum
- * completion (core-unit-tests), the vhost-user handler and virtqueue walker
+ * completion (core-unit-tests), the settings parser of every kind's policy
+ * (attr-unit-tests), the vhost-user handler and virtqueue walker
  * (vhost-unit-tests), the link emulator's decisions and timing (shaper-unit-tests).
  */
 import test from 'ava';
@@ -13,6 +14,7 @@ import { packageRoot } from '../src/native.js';
 
 for (const [exe, what, minChecks] of [
   ['core-unit-tests', 'segmentation and checksum completion', 1000],
+  ['attr-unit-tests', "a kind's settings filled and refused by its policy", 40],
   ['vhost-unit-tests', 'vhost-user messages and virtqueue walking', 100],
   ['shaper-unit-tests', 'a2b rate, delay, jitter, loss models, duplication, reordering, corruption, seeds', 1000],
 ] as const) {

@@ -19,7 +19,7 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { execa } from 'execa';
 
-import type { A2bSettings } from '../src/daemon/a2b.js';
+import type { A2bSettings } from '../src/kinds/a2b/settings.js';
 import { packageRoot } from '../src/native.js';
 import { containerInitPid, rootTest, startDaemon, stopChild, waitFor, type TestContainer, type TestDaemon } from './helpers/env.js';
 import { shell, shellContainer } from './helpers/containers.js';

@@ -25,12 +25,12 @@ if (clang.exitCode !== 0) {
   test(title, async (t) => {
     const dir = tempDir(t);
     const exe = path.join(dir, 'fuzz_vhost');
-    const core = path.join(packageRoot, 'native', 'core');
+    const vhost = path.join(packageRoot, 'native', 'kinds', 'vhost');
     const cc = await execa(
       'clang',
-      ['-g', '-O1', '-fsanitize=fuzzer,address,undefined', '-fno-sanitize-recover=undefined', `-I${core}`,
+      ['-g', '-O1', '-fsanitize=fuzzer,address,undefined', '-fno-sanitize-recover=undefined', `-I${vhost}`,
         path.join(packageRoot, 'native', 'fuzz', 'fuzz_vhost.c'),
-        ...['vhost_user.c', 'virtq.c', 'vhost_mem.c'].map((f) => path.join(core, f)),
+        ...['vhost_user.c', 'virtq.c', 'vhost_mem.c'].map((f) => path.join(vhost, f)),
         '-o', exe],
       { reject: false, all: true },
     );

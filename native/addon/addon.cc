@@ -6,8 +6,6 @@
 // Every argument is checked here before it reaches C, and every C error comes back
 // as a JS Error carrying the engine's reason.
 #include <napi.h>
-#include <arpa/inet.h>
-#include <cstdio>
 
 #include <cerrno>
 #include <cstring>
@@ -104,6 +102,53 @@ int FdArg(const Napi::CallbackInfo& info, size_t i) {
   return fd;
 }
 
+// A kind's settings for the engine: a JS object flattened into named values
+// (struct ctn_attr), a nested object's members named "object.member", null and
+// undefined left out. Which names a kind takes and what they mean is the kind's
+// policy (native/kinds/*), checked by the engine: nothing here knows a kind.
+class Settings {
+ public:
+  Settings(Napi::Env env, const Napi::Value& v) {
+    if (!v.IsUndefined()) {
+      if (!v.IsObject() || v.IsArray()) throw Napi::TypeError::New(env, "settings must be an object");
+      Collect(env, v.As<Napi::Object>(), "");
+    }
+    // Pointers into entries_ are taken once it no longer grows.
+    for (const Entry& e : entries_)
+      attrs_.push_back(ctn_attr{e.name.c_str(), e.type, e.num, e.b, e.str.c_str()});
+  }
+  const ctn_attr* data() const { return attrs_.data(); }
+  uint32_t size() const { return static_cast<uint32_t>(attrs_.size()); }
+
+ private:
+  struct Entry {
+    std::string name;
+    ctn_val_type type;
+    double num = 0;
+    bool b = false;
+    std::string str;
+  };
+
+  // Add the members of @o, their names prefixed with @prefix.
+  void Collect(Napi::Env env, const Napi::Object& o, const std::string& prefix) {
+    Napi::Array keys = o.GetPropertyNames();
+    for (uint32_t i = 0; i < keys.Length(); i++) {
+      std::string key = keys.Get(i).ToString().Utf8Value();
+      std::string name = prefix + key;
+      Napi::Value v = o.Get(key);
+      if (v.IsNull() || v.IsUndefined()) continue;
+      if (v.IsNumber()) entries_.push_back(Entry{name, CTN_VAL_NUM, v.As<Napi::Number>().DoubleValue(), false, {}});
+      else if (v.IsBoolean()) entries_.push_back(Entry{name, CTN_VAL_BOOL, 0, v.As<Napi::Boolean>().Value(), {}});
+      else if (v.IsString()) entries_.push_back(Entry{name, CTN_VAL_STR, 0, false, v.As<Napi::String>().Utf8Value()});
+      else if (v.IsObject() && !v.IsArray() && !v.IsFunction() && prefix.empty()) Collect(env, v.As<Napi::Object>(), name + ".");
+      else throw Napi::TypeError::New(env, "setting \"" + name + "\" must be a number, a boolean, a string or an object of those");
+    }
+  }
+
+  std::vector<Entry> entries_;
+  std::vector<ctn_attr> attrs_;
+};
+
 // Throw the engine's reason when a call failed.
 int Check(Napi::Env env, int rc, const char* err) {
   if (rc < 0) throw Napi::Error::New(env, err);
@@ -120,12 +165,8 @@ class Engine : public Napi::ObjectWrap<Engine> {
                            InstanceMethod("setLanAging", &Engine::SetLanAging),
                            InstanceMethod("delLan", &Engine::DelLan),
                            InstanceMethod("lanStats", &Engine::LanStats),
-                           InstanceMethod("addFdPort", &Engine::AddFdPort),
-                           InstanceMethod("addVhostPort", &Engine::AddVhostPort),
-                           InstanceMethod("addNatPort", &Engine::AddNatPort),
-                           InstanceMethod("natForward", &Engine::NatForward),
-                           InstanceMethod("addA2b", &Engine::AddA2b),
-                           InstanceMethod("a2bSet", &Engine::A2bSet),
+                           InstanceMethod("addPort", &Engine::AddPort),
+                           InstanceMethod("setPort", &Engine::SetPort),
                            InstanceMethod("watchPid", &Engine::WatchPid),
                            InstanceMethod("delPort", &Engine::DelPort),
                            InstanceMethod("portStats", &Engine::PortStats),
@@ -283,154 +324,46 @@ class Engine : public Napi::ObjectWrap<Engine> {
     return o;
   }
 
-  // addFdPort(fd, lan, thread?) -> port info. The engine owns fd only on
-  // success. thread: the worker that polls it (default: the least loaded).
-  Napi::Value AddFdPort(const Napi::CallbackInfo& info) {
+  // addPort(kind, lans, settings, thread?) -> [port info, ...]: an object of a
+  // kind of port (the engine's table, native/kinds/kinds.c) with its settings,
+  // one port per side, each on its lan of lans. thread: the worker that polls
+  // them (default: the least loaded). An fd among the settings is the engine's
+  // only if this returns.
+  Napi::Value AddPort(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    int fd = FdArg(info, 0);
-    uint32_t lan = U32Arg(info, 1, "lan");
-    int worker = -1;
-    if (info.Length() > 2 && !info[2].IsUndefined()) worker = static_cast<int>(U32Arg(info, 2, "thread"));
-    ctn_port_info pi{};
-    char err[256] = "";
-    int id = Check(env, ctn_engine_port_add_fd(Live(env), fd, lan, worker, &pi, err, sizeof(err)), err);
-    return InfoObject(env, static_cast<uint32_t>(id), pi);
-  }
-
-  // addVhostPort(path, lan, client, thread?) -> port info: a vhost-user socket,
-  // listening at path, or (client) connecting to it.
-  Napi::Value AddVhostPort(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    if (info.Length() < 1 || !info[0].IsString()) throw Napi::TypeError::New(env, "path must be a string");
-    std::string path = info[0].As<Napi::String>();
-    uint32_t lan = U32Arg(info, 1, "lan");
-    bool client = info.Length() > 2 && info[2].ToBoolean().Value();
+    if (info.Length() < 1 || !info[0].IsString()) throw Napi::TypeError::New(env, "kind must be a string");
+    std::string kind = info[0].As<Napi::String>();
+    if (info.Length() < 2 || !info[1].IsArray()) throw Napi::TypeError::New(env, "lans must be an array of lan ids");
+    Napi::Array a = info[1].As<Napi::Array>();
+    if (a.Length() < 1 || a.Length() > CTN_KIND_MAX_SIDES)
+      throw Napi::RangeError::New(env, "lans: 1 to " + std::to_string(CTN_KIND_MAX_SIDES) + " lan ids");
+    uint32_t lans[CTN_KIND_MAX_SIDES];
+    for (uint32_t i = 0; i < a.Length(); i++) {
+      Napi::Value v = a.Get(i);
+      double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : -1;
+      if (d < 0 || d > 4294967295.0 || d != static_cast<uint32_t>(d)) throw Napi::TypeError::New(env, "lans must be lan ids");
+      lans[i] = static_cast<uint32_t>(d);
+    }
+    Settings settings(env, info.Length() > 2 ? info[2] : env.Undefined());
     int worker = -1;
     if (info.Length() > 3 && !info[3].IsUndefined()) worker = static_cast<int>(U32Arg(info, 3, "thread"));
-    ctn_port_info pi{};
+    uint32_t ids[CTN_KIND_MAX_SIDES];
+    ctn_port_info pi[CTN_KIND_MAX_SIDES]{};
     char err[256] = "";
-    int id = Check(env, ctn_engine_port_add_vhost(Live(env), path.c_str(), client, lan, worker, &pi, err, sizeof(err)), err);
-    return InfoObject(env, static_cast<uint32_t>(id), pi);
-  }
-
-  // An IPv4 address from a dotted string property of @o.
-  static in_addr Ip4Prop(Napi::Env env, const Napi::Object& o, const char* key) {
-    Napi::Value v = o.Get(key);
-    in_addr a{};
-    if (!v.IsString() || inet_pton(AF_INET, v.As<Napi::String>().Utf8Value().c_str(), &a) != 1)
-      throw Napi::TypeError::New(env, std::string(key) + " must be a dotted IPv4 address");
-    return a;
-  }
-
-  // addNatPort({net, mask, gateway, dns, dhcpStart, mtu, ipv6, noHostLoopback,
-  //             maxSockets, hostname}, lan, thread?) -> port info
-  Napi::Value AddNatPort(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    if (info.Length() < 1 || !info[0].IsObject()) throw Napi::TypeError::New(env, "NAT settings must be an object");
-    Napi::Object o = info[0].As<Napi::Object>();
-    ctn_nat_cfg cfg{};
-    cfg.net = Ip4Prop(env, o, "net");
-    cfg.mask = Ip4Prop(env, o, "mask");
-    cfg.gateway = Ip4Prop(env, o, "gateway");
-    cfg.dns = Ip4Prop(env, o, "dns");
-    cfg.dhcp_start = Ip4Prop(env, o, "dhcpStart");
-    cfg.mtu = o.Get("mtu").ToNumber().Uint32Value();
-    cfg.ipv6 = o.Get("ipv6").ToBoolean().Value();
-    inet_pton(AF_INET6, "fd00::", &cfg.prefix6);
-    cfg.prefix6_len = 64;
-    cfg.no_host_loopback = o.Get("noHostLoopback").ToBoolean().Value();
-    if (o.Get("maxSockets").IsNumber()) cfg.max_sockets = o.Get("maxSockets").As<Napi::Number>().Uint32Value();
-    if (o.Get("dnsUpstream").IsString()) {
-      std::string up = o.Get("dnsUpstream").As<Napi::String>();
-      if (inet_pton(AF_INET, up.c_str(), &cfg.dns_upstream) != 1) throw Napi::TypeError::New(env, "dnsUpstream must be a dotted IPv4 address");
-      cfg.dns_upstream_port = static_cast<uint16_t>(o.Get("dnsUpstreamPort").ToNumber().Uint32Value());
-      if (!cfg.dns_upstream_port) cfg.dns_upstream_port = 53;
-    }
-    if (o.Get("hostname").IsString()) snprintf(cfg.hostname, sizeof(cfg.hostname), "%s", o.Get("hostname").As<Napi::String>().Utf8Value().c_str());
-    uint32_t lan = U32Arg(info, 1, "lan");
-    int worker = -1;
-    if (info.Length() > 2 && !info[2].IsUndefined()) worker = static_cast<int>(U32Arg(info, 2, "thread"));
-    ctn_port_info pi{};
-    char err[256] = "";
-    int id = Check(env, ctn_engine_port_add_nat(Live(env), &cfg, lan, worker, &pi, err, sizeof(err)), err);
-    return InfoObject(env, static_cast<uint32_t>(id), pi);
-  }
-
-  // natForward(port, add, {udp, hostAddr, hostPort, guestAddr, guestPort})
-  Napi::Value NatForward(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    uint32_t port = U32Arg(info, 0, "port");
-    bool add = info.Length() > 1 && info[1].ToBoolean().Value();
-    if (info.Length() < 3 || !info[2].IsObject()) throw Napi::TypeError::New(env, "forward must be an object");
-    Napi::Object o = info[2].As<Napi::Object>();
-    ctn_nat_fwd f{};
-    f.udp = o.Get("udp").ToBoolean().Value();
-    f.host_addr = Ip4Prop(env, o, "hostAddr");
-    f.guest_addr = Ip4Prop(env, o, "guestAddr");
-    f.host_port = static_cast<uint16_t>(o.Get("hostPort").ToNumber().Uint32Value());
-    f.guest_port = static_cast<uint16_t>(o.Get("guestPort").ToNumber().Uint32Value());
-    char err[256] = "";
-    Check(env, ctn_engine_nat_forward(Live(env), port, add, &f, err, sizeof(err)), err);
-    return env.Undefined();
-  }
-
-  // addA2b(lanA, lanB, thread?) -> {a, b}: the port ids of the link's two sides.
-  Napi::Value AddA2b(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    uint32_t lan_a = U32Arg(info, 0, "lanA");
-    uint32_t lan_b = U32Arg(info, 1, "lanB");
-    int worker = -1;
-    if (info.Length() > 2 && !info[2].IsUndefined()) worker = static_cast<int>(U32Arg(info, 2, "thread"));
-    uint32_t b = 0;
-    char err[256] = "";
-    int a = Check(env, ctn_engine_port_add_a2b(Live(env), lan_a, lan_b, worker, &b, err, sizeof(err)), err);
-    Napi::Object out = Napi::Object::New(env);
-    out.Set("a", static_cast<double>(a));
-    out.Set("b", static_cast<double>(b));
+    int n = Check(env, ctn_engine_port_add(Live(env), kind.c_str(), settings.data(), settings.size(), lans, a.Length(), worker, ids, pi, err, sizeof(err)), err);
+    Napi::Array out = Napi::Array::New(env, static_cast<size_t>(n));
+    for (int i = 0; i < n; i++) out.Set(static_cast<uint32_t>(i), InfoObject(env, ids[i], pi[i]));
     return out;
   }
 
-  // A non-negative number property of @o (0 when absent).
-  static double NumProp(Napi::Env env, const Napi::Object& o, const char* key) {
-    Napi::Value v = o.Get(key);
-    if (v.IsUndefined()) return 0;
-    double d = v.ToNumber().DoubleValue();
-    if (!(d >= 0)) throw Napi::RangeError::New(env, std::string(key) + " must be a number >= 0");
-    return d;
-  }
-
-  // a2bSet(port, dirs, {rateBps, delayUs, jitterUs, normal, lossPct, ge: {p, r, lossBad, lossGood} | null,
-  //        duplicatePct, reorderPct, corruptPct, limit, limitBytes, seed}): the whole settings of
-  // the directions in dirs (1: a2b, 2: b2a, 3: both) of the link of side port.
-  Napi::Value A2bSet(const Napi::CallbackInfo& info) {
+  // setPort(port, settings): change a port's settings by its kind's set hook.
+  Napi::Value SetPort(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     uint32_t port = U32Arg(info, 0, "port");
-    uint32_t dirs = U32Arg(info, 1, "dirs");
-    if (info.Length() < 3 || !info[2].IsObject()) throw Napi::TypeError::New(env, "a2b settings must be an object");
-    Napi::Object o = info[2].As<Napi::Object>();
-    ctn_shaper_params p{};
-    p.rate_bps = static_cast<uint64_t>(NumProp(env, o, "rateBps"));
-    p.delay_ns = static_cast<uint64_t>(NumProp(env, o, "delayUs") * 1000.0);
-    p.jitter_ns = static_cast<uint64_t>(NumProp(env, o, "jitterUs") * 1000.0);
-    p.dist = o.Get("normal").ToBoolean().Value() ? CTN_JITTER_NORMAL : CTN_JITTER_UNIFORM;
-    p.loss = ctn_prob_from_percent(NumProp(env, o, "lossPct"));
-    Napi::Value ge = o.Get("ge");
-    if (ge.IsObject()) {
-      Napi::Object g = ge.As<Napi::Object>();
-      p.ge = true;
-      p.ge_p = ctn_prob_from_percent(NumProp(env, g, "p"));
-      p.ge_r = ctn_prob_from_percent(NumProp(env, g, "r"));
-      p.ge_loss_bad = ctn_prob_from_percent(NumProp(env, g, "lossBad"));
-      p.ge_loss_good = ctn_prob_from_percent(NumProp(env, g, "lossGood"));
-    }
-    p.duplicate = ctn_prob_from_percent(NumProp(env, o, "duplicatePct"));
-    p.reorder = ctn_prob_from_percent(NumProp(env, o, "reorderPct"));
-    p.corrupt = ctn_prob_from_percent(NumProp(env, o, "corruptPct"));
-    p.limit_pkts = static_cast<uint32_t>(NumProp(env, o, "limit"));
-    p.limit_bytes = static_cast<uint64_t>(NumProp(env, o, "limitBytes"));
-    p.seed = static_cast<uint64_t>(NumProp(env, o, "seed"));
+    if (info.Length() < 2 || !info[1].IsObject()) throw Napi::TypeError::New(env, "settings must be an object");
+    Settings settings(env, info[1]);
     char err[256] = "";
-    Check(env, ctn_engine_a2b_set(Live(env), port, dirs, &p, err, sizeof(err)), err);
+    Check(env, ctn_engine_port_set(Live(env), port, settings.data(), settings.size(), err, sizeof(err)), err);
     return env.Undefined();
   }
 

@@ -15,8 +15,10 @@
 #include "engine.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,7 +31,6 @@
 
 #include "ctl.h"
 #include "lan.h"
-#include "port_nat.h"
 
 #define RX_BURSTS_PER_WAKE 8 /**< bursts read from one port before others get a turn */
 #define EPOLL_EVENTS 64      /**< events taken per epoll_wait */
@@ -41,12 +42,8 @@ enum cmd_type {
 	CMD_LAN_AGING,
 	CMD_LAN_DEL,
 	CMD_LAN_STATS,
-	CMD_PORT_ADD_FD,
-	CMD_PORT_ADD_VHOST,
-	CMD_PORT_ADD_NAT,
-	CMD_NAT_FORWARD,
-	CMD_PORT_ADD_A2B,
-	CMD_A2B_SET,
+	CMD_PORT_ADD,
+	CMD_PORT_SET,
 	CMD_PORT_WATCH_PID,
 	CMD_PORT_DEL,
 	CMD_PORT_STATS,
@@ -60,23 +57,23 @@ enum cmd_type {
 struct cmd {
 	enum cmd_type type;
 	uint32_t id;                  /**< lan, port or connection id */
-	int fd;                       /**< PORT_ADD_FD */
-	int worker;                   /**< PORT_ADD_FD: worker, or -1 */
+	int worker;                   /**< PORT_ADD: worker, or -1 */
 	pid_t pid;                    /**< PORT_WATCH_PID */
 	uint64_t u64;                 /**< LAN_AGING */
 	const struct ctn_lan_cfg *lan_cfg;
-	const struct ctn_nat_cfg *nat_cfg;  /**< PORT_ADD_NAT */
-	const struct ctn_nat_fwd *nat_fwd;  /**< NAT_FORWARD (flag: add) */
-	uint32_t id2;                 /**< PORT_ADD_A2B: lan B; A2B_SET: directions */
-	uint32_t *out_id2;            /**< PORT_ADD_A2B: side B's port id */
-	const struct ctn_shaper_params *shaper; /**< A2B_SET */
-	const char *path;             /**< CTL_LISTEN, PORT_ADD_VHOST */
+	const struct ctn_kind *kind;  /**< PORT_ADD */
+	const struct ctn_attr *attrs; /**< PORT_ADD, PORT_SET: the kind's settings */
+	uint32_t nattrs;
+	const uint32_t *lans;         /**< PORT_ADD: a lan per side */
+	uint32_t nlans;
+	uint32_t *ids;                /**< PORT_ADD out: a port id per side */
+	const char *path;             /**< CTL_LISTEN */
 	const void *data;             /**< CTL_SEND */
 	size_t len;
-	bool flag;                    /**< CTL_SEND close_after, PORT_ADD_VHOST client */
+	bool flag;                    /**< CTL_SEND close_after */
 	struct ctn_lan_stats *lan_st; /**< LAN_STATS out */
 	struct ctn_port_stats *port_st; /**< PORT_STATS out */
-	struct ctn_port_info *info;   /**< PORT_ADD_FD / PORT_STATS out */
+	struct ctn_port_info *info;   /**< PORT_ADD (one per side) / PORT_STATS out */
 	int rc;                       /**< result */
 	char err[256];                /**< reason when rc < 0 */
 	sem_t done;                   /**< posted by the engine when carried out */
@@ -448,12 +445,13 @@ static struct ctn_worker *pick_worker(struct ctn_engine *e, int want)
 	return best;
 }
 
-/** Put new port @p (just opened, fd p->fd or -1) into slot @slot of lan c->id on
- *  a worker, start it and describe it. On failure the port is closed, except
- *  that an fd given by the caller (@keep_fd) stays the caller's. */
-static int port_attach(struct ctn_engine *e, struct cmd *c, struct ctn_port *p, int slot, bool keep_fd)
+/** Put new port @p (just opened by its kind, fd p->fd or -1) into free slot
+ *  @slot, on lan @lan, polled by worker @want (-1: the least loaded), and start
+ *  it. Returns its id; on failure the port is closed and @err says why. */
+static int port_attach(struct ctn_engine *e, int want, uint32_t lan, struct ctn_port *p, int slot, char *err,
+		       size_t errlen)
 {
-	struct ctn_worker *w = pick_worker(e, c->worker);
+	struct ctn_worker *w = pick_worker(e, want);
 	p->id = (uint32_t)slot;
 	p->eng = e;
 	p->pidfd = -1;
@@ -464,101 +462,146 @@ static int port_attach(struct ctn_engine *e, struct cmd *c, struct ctn_port *p, 
 	if (p->fd >= 0 && worker_watch(w, p->fd, EPOLLIN, CTN_FD_PORT, p->id) < 0) {
 		what = "epoll";
 		er = errno;
-	} else if (ctn_lan_attach(e->lans[c->id], p->id) < 0) {
+	} else if (ctn_lan_attach(e->lans[lan], p->id) < 0) {
 		what = "lan";
 		er = ENOMEM;
 	}
 	if (what) {
 		if (p->fd >= 0)
 			epoll_ctl(w->epfd, EPOLL_CTL_DEL, p->fd, NULL);
-		if (keep_fd)
-			p->fd = -1;
 		p->ops->close(p);
-		return fail(c->err, sizeof(c->err), "%s: %s", what, strerror(er));
+		return fail(err, errlen, "%s: %s", what, strerror(er));
 	}
-	p->lan = c->id;
+	p->lan = lan;
 	e->ports[slot] = p;
 	w->nports++;
-	if (p->ops->start && p->ops->start(p, c->err, sizeof(c->err)) < 0) {
-		if (keep_fd)
-			p->fd = -1;
+	if (p->ops->start && p->ops->start(p, err, errlen) < 0) {
 		port_destroy(e, p);
 		return -1;
-	}
-	if (c->info) {
-		*c->info = (struct ctn_port_info){0};
-		p->ops->info(p, c->info);
-		c->info->worker = p->worker;
 	}
 	return slot;
 }
 
-/** CMD_PORT_ADD_FD and CMD_PORT_ADD_VHOST on worker 0. */
-static int do_port_add(struct ctn_engine *e, struct cmd *c)
+/** Fill @info with what port @p says of itself and where it runs. */
+static void port_describe(const struct ctn_port *p, struct ctn_port_info *info)
 {
-	if (c->id >= CTN_MAX_LANS || !e->lans[c->id])
-		return fail(c->err, sizeof(c->err), "no lan with id %u", c->id);
-	if (c->worker >= (int)e->nworkers)
-		return fail(c->err, sizeof(c->err), "no thread %d (the engine has %u)", c->worker,
-			    e->nworkers);
-	int slot = port_slot(e);
-	if (slot < 0)
-		return fail(c->err, sizeof(c->err), "too many ports (limit %d)", CTN_MAX_PORTS);
-	struct ctn_port *p = c->type == CMD_PORT_ADD_FD	   ? ctn_port_fd_open(e, c->fd, c->err, sizeof(c->err))
-			     : c->type == CMD_PORT_ADD_VHOST ? ctn_port_vhost_open(e, c->path, c->flag, c->err, sizeof(c->err))
-							     : ctn_port_nat_open(e, c->nat_cfg, c->err, sizeof(c->err));
-	if (!p)
-		return -1;
-	return port_attach(e, c, p, slot, c->type == CMD_PORT_ADD_FD);
+	*info = (struct ctn_port_info){0};
+	p->ops->info(p, info);
+	info->broken = p->broken;
+	info->worker = p->worker;
+	memcpy(info->reason, p->reason, sizeof(info->reason));
 }
 
-/** CMD_PORT_ADD_A2B on worker 0: a link's side A on lan c->id, side B on lan
- *  c->id2, both polled by c->worker (-1: each the least loaded). Returns side
- *  A's id; side B's goes to *c->out_id2. */
-static int do_port_add_a2b(struct ctn_engine *e, struct cmd *c)
+/** Apply @fn to every fd field that policy @pol filled in settings @cfg. */
+static void cfg_fds(const struct ctn_attr_policy *pol, uint8_t *cfg, void (*fn)(int *fd))
 {
-	for (int i = 0; i < 2; i++) {
-		uint32_t lan = i ? c->id2 : c->id;
-		if (lan >= CTN_MAX_LANS || !e->lans[lan])
-			return fail(c->err, sizeof(c->err), "no lan with id %u", lan);
+	for (; pol->name; pol++)
+		if (pol->type == CTN_ATTR_FD)
+			fn((int *)(cfg + pol->offset));
+}
+
+/** Replace *@fd with a copy of its own (-1 when none can be made). */
+static void cfg_fd_copy(int *fd)
+{
+	*fd = fcntl(*fd, F_DUPFD_CLOEXEC, 0);
+}
+
+/** Close *@fd. */
+static void cfg_fd_close(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+}
+
+/** Does @cfg hold an fd that could not be copied? */
+static bool cfg_fds_bad(const struct ctn_attr_policy *pol, const uint8_t *cfg)
+{
+	for (; pol->name; pol++)
+		if (pol->type == CTN_ATTR_FD && *(const int *)(cfg + pol->offset) < 0)
+			return true;
+	return false;
+}
+
+/**
+ * CMD_PORT_ADD on worker 0: the settings checked by the kind's policy, its
+ * ports opened, each attached to its lan. The kind gets copies of the fds
+ * given, so that a failure at any step leaves the caller's as they were; on
+ * success the caller's are closed (the engine owns them, as its API says).
+ * Returns the number of ports made.
+ */
+static int do_port_add(struct ctn_engine *e, struct cmd *c)
+{
+	const struct ctn_kind *k = c->kind;
+	if (c->nlans != k->sides)
+		return fail(c->err, sizeof(c->err), "a %s joins %u lan%s, not %u", k->name, k->sides,
+			    k->sides == 1 ? "" : "s", c->nlans);
+	for (uint32_t i = 0; i < c->nlans; i++) {
+		if (c->lans[i] >= CTN_MAX_LANS || !e->lans[c->lans[i]])
+			return fail(c->err, sizeof(c->err), "no lan with id %u", c->lans[i]);
+		for (uint32_t j = 0; j < i; j++)
+			if (c->lans[j] == c->lans[i])
+				return fail(c->err, sizeof(c->err), "a %s joins %u different lans", k->name, k->sides);
 	}
-	if (c->id == c->id2)
-		return fail(c->err, sizeof(c->err), "an a2b joins two different lans");
 	if (c->worker >= (int)e->nworkers)
 		return fail(c->err, sizeof(c->err), "no thread %d (the engine has %u)", c->worker, e->nworkers);
-	struct ctn_port *a, *b;
-	if (ctn_port_a2b_open(e, &a, &b, c->err, sizeof(c->err)) < 0)
-		return -1;
-	int slot = port_slot(e);
-	if (slot < 0) {
-		a->ops->close(a);
-		b->ops->close(b);
+	uint32_t free_slots = 0;
+	for (uint32_t i = 0; i < CTN_MAX_PORTS && free_slots < k->sides; i++)
+		free_slots += !e->ports[i];
+	if (free_slots < k->sides)
 		return fail(c->err, sizeof(c->err), "too many ports (limit %d)", CTN_MAX_PORTS);
+	_Alignas(max_align_t) uint8_t cfg[CTN_KIND_CFG_MAX];
+	if (k->cfg_size > sizeof(cfg))
+		return fail(c->err, sizeof(c->err), "%s: settings of %zu bytes (most %zu)", k->name, k->cfg_size, sizeof(cfg));
+	if (ctn_attrs_parse(k->name, k->policy, c->attrs, c->nattrs, cfg, k->cfg_size, c->err, sizeof(c->err)) < 0)
+		return -1;
+	_Alignas(max_align_t) uint8_t given[CTN_KIND_CFG_MAX];
+	memcpy(given, cfg, k->cfg_size);
+	cfg_fds(k->policy, cfg, cfg_fd_copy);
+	if (cfg_fds_bad(k->policy, cfg)) {
+		int er = errno;
+		cfg_fds(k->policy, cfg, cfg_fd_close);
+		return fail(c->err, sizeof(c->err), "%s: cannot copy the fd: %s", k->name, strerror(er));
 	}
-	int ida = port_attach(e, c, a, slot, false); /* closes a on failure */
-	if (ida < 0) {
-		b->ops->close(b);
+	struct ctn_port *ports[CTN_KIND_MAX_SIDES] = {0};
+	if (k->open(e, cfg, ports, c->err, sizeof(c->err)) < 0) {
+		cfg_fds(k->policy, cfg, cfg_fd_close);
 		return -1;
 	}
-	slot = port_slot(e);
-	if (slot < 0) {
-		port_destroy(e, a);
-		b->ops->close(b);
-		return fail(c->err, sizeof(c->err), "too many ports (limit %d)", CTN_MAX_PORTS);
+	for (uint32_t i = 0; i < k->sides; i++) {
+		ports[i]->kind = k;
+		int id = port_attach(e, c->worker, c->lans[i], ports[i], port_slot(e), c->err, sizeof(c->err));
+		if (id < 0) {
+			/* Port i is closed: the ones before it leave, the ones after it
+			 * (never attached) are closed. */
+			for (uint32_t j = 0; j < i; j++)
+				port_destroy(e, e->ports[c->ids[j]]);
+			for (uint32_t j = i + 1; j < k->sides; j++)
+				ports[j]->ops->close(ports[j]);
+			return -1;
+		}
+		c->ids[i] = (uint32_t)id;
 	}
-	uint32_t lan_a = c->id;
-	c->id = c->id2;
-	struct ctn_port_info *info = c->info;
-	c->info = NULL;
-	int idb = port_attach(e, c, b, slot, false);
-	c->id = lan_a;
-	c->info = info;
-	if (idb < 0) {
-		port_destroy(e, e->ports[ida]);
+	for (uint32_t i = 0; c->info && i < k->sides; i++)
+		port_describe(e->ports[c->ids[i]], &c->info[i]);
+	cfg_fds(k->policy, given, cfg_fd_close);
+	return (int)k->sides;
+}
+
+/** CMD_PORT_SET on worker 0: the port's kind checks the settings and applies them. */
+static int do_port_set(struct ctn_engine *e, struct cmd *c)
+{
+	struct ctn_port *p = ctn_engine_port(e, c->id);
+	if (!p)
+		return fail(c->err, sizeof(c->err), "no port with id %u", c->id);
+	const struct ctn_kind *k = p->kind;
+	if (!k->set)
+		return fail(c->err, sizeof(c->err), "a %s port has no settings to change", k->name);
+	_Alignas(max_align_t) uint8_t cfg[CTN_KIND_CFG_MAX];
+	if (k->set_cfg_size > sizeof(cfg))
+		return fail(c->err, sizeof(c->err), "%s: settings of %zu bytes (most %zu)", k->name, k->set_cfg_size, sizeof(cfg));
+	if (ctn_attrs_parse(k->name, k->set_policy, c->attrs, c->nattrs, cfg, k->set_cfg_size, c->err, sizeof(c->err)) < 0)
 		return -1;
-	}
-	*c->out_id2 = (uint32_t)idb;
-	return ida;
+	return k->set(p, cfg, c->err, sizeof(c->err));
 }
 
 /** CMD_PORT_WATCH_PID on worker 0. */
@@ -652,20 +695,10 @@ static int run_cmd(struct ctn_engine *e, struct cmd *c)
 			return fail(c->err, sizeof(c->err), "no lan with id %u", c->id);
 		ctn_lan_stats(lan, c->lan_st);
 		return 0;
-	case CMD_PORT_ADD_FD:
-	case CMD_PORT_ADD_VHOST:
-	case CMD_PORT_ADD_NAT:
+	case CMD_PORT_ADD:
 		return do_port_add(e, c);
-	case CMD_NAT_FORWARD:
-		if (!p || !ctn_port_is_nat(p))
-			return fail(c->err, sizeof(c->err), "no NAT port with id %u", c->id);
-		return ctn_port_nat_forward(p, c->flag, c->nat_fwd, c->err, sizeof(c->err));
-	case CMD_PORT_ADD_A2B:
-		return do_port_add_a2b(e, c);
-	case CMD_A2B_SET:
-		if (!p || !ctn_port_is_a2b(p))
-			return fail(c->err, sizeof(c->err), "no a2b port with id %u", c->id);
-		return ctn_port_a2b_set(p, c->id2, c->shaper, c->err, sizeof(c->err));
+	case CMD_PORT_SET:
+		return do_port_set(e, c);
 	case CMD_PORT_WATCH_PID:
 		return do_port_watch_pid(e, c);
 	case CMD_PORT_DEL:
@@ -678,13 +711,8 @@ static int run_cmd(struct ctn_engine *e, struct cmd *c)
 			return fail(c->err, sizeof(c->err), "no port with id %u", c->id);
 		if (c->port_st)
 			port_stats(p, c->port_st);
-		if (c->info) {
-			*c->info = (struct ctn_port_info){0};
-			p->ops->info(p, c->info);
-			c->info->broken = p->broken;
-			c->info->worker = p->worker;
-			memcpy(c->info->reason, p->reason, sizeof(c->info->reason));
-		}
+		if (c->info)
+			port_describe(p, c->info);
 		return 0;
 	case CMD_CTL_LISTEN:
 		return ctn_ctl_listen(&e->ctl, e, c->path, c->err, sizeof(c->err));
@@ -1066,46 +1094,25 @@ int ctn_engine_lan_stats(struct ctn_engine *e, uint32_t lan, struct ctn_lan_stat
 	return call(e, &c, err, errlen);
 }
 
-int ctn_engine_port_add_fd(struct ctn_engine *e, int fd, uint32_t lan, int worker,
-			   struct ctn_port_info *info, char *err, size_t errlen)
+int ctn_engine_port_add(struct ctn_engine *e, const char *kind, const struct ctn_attr *attrs, uint32_t nattrs,
+			const uint32_t *lans, uint32_t nlans, int worker, uint32_t *ids, struct ctn_port_info *infos,
+			char *err, size_t errlen)
 {
-	struct cmd c = {.type = CMD_PORT_ADD_FD, .id = lan, .fd = fd, .worker = worker, .info = info};
+	const struct ctn_kind *k = ctn_kind_find(kind);
+	if (!k) {
+		char names[256];
+		ctn_kind_names(names, sizeof(names));
+		return fail(err, errlen, "no port kind \"%s\" (known: %s)", kind, names);
+	}
+	struct cmd c = {.type = CMD_PORT_ADD, .kind = k, .attrs = attrs, .nattrs = nattrs, .lans = lans,
+			.nlans = nlans, .worker = worker, .ids = ids, .info = infos};
 	return call(e, &c, err, errlen);
 }
 
-int ctn_engine_port_add_vhost(struct ctn_engine *e, const char *path, bool client, uint32_t lan, int worker,
-			      struct ctn_port_info *info, char *err, size_t errlen)
+int ctn_engine_port_set(struct ctn_engine *e, uint32_t port, const struct ctn_attr *attrs, uint32_t nattrs,
+			char *err, size_t errlen)
 {
-	struct cmd c = {.type = CMD_PORT_ADD_VHOST, .id = lan, .path = path, .flag = client, .worker = worker,
-			.info = info};
-	return call(e, &c, err, errlen);
-}
-
-int ctn_engine_port_add_nat(struct ctn_engine *e, const struct ctn_nat_cfg *cfg, uint32_t lan, int worker,
-			    struct ctn_port_info *info, char *err, size_t errlen)
-{
-	struct cmd c = {.type = CMD_PORT_ADD_NAT, .id = lan, .nat_cfg = cfg, .worker = worker, .info = info};
-	return call(e, &c, err, errlen);
-}
-
-int ctn_engine_port_add_a2b(struct ctn_engine *e, uint32_t lan_a, uint32_t lan_b, int worker, uint32_t *port_b,
-			    char *err, size_t errlen)
-{
-	struct cmd c = {.type = CMD_PORT_ADD_A2B, .id = lan_a, .id2 = lan_b, .worker = worker, .out_id2 = port_b};
-	return call(e, &c, err, errlen);
-}
-
-int ctn_engine_a2b_set(struct ctn_engine *e, uint32_t port, unsigned dirs, const struct ctn_shaper_params *p,
-		       char *err, size_t errlen)
-{
-	struct cmd c = {.type = CMD_A2B_SET, .id = port, .id2 = dirs, .shaper = p};
-	return call(e, &c, err, errlen);
-}
-
-int ctn_engine_nat_forward(struct ctn_engine *e, uint32_t port, bool add, const struct ctn_nat_fwd *f, char *err,
-			   size_t errlen)
-{
-	struct cmd c = {.type = CMD_NAT_FORWARD, .id = port, .flag = add, .nat_fwd = f};
+	struct cmd c = {.type = CMD_PORT_SET, .id = port, .attrs = attrs, .nattrs = nattrs};
 	return call(e, &c, err, errlen);
 }
 

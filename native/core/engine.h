@@ -26,11 +26,11 @@
 #include <pthread.h>
 #include <semaphore.h>
 
+#include "attr.h"
+#include "kind.h"
 #include "mactable.h"
 #include "pkt.h"
 #include "port.h"
-#include "port_a2b.h"
-#include "port_nat.h"
 
 #define CTN_MAX_PORTS 4096 /**< port slots per engine */
 #define CTN_MAX_LANS 1024  /**< lan slots per engine */
@@ -111,29 +111,23 @@ int ctn_engine_lan_del(struct ctn_engine *e, uint32_t lan, char *err, size_t err
 /** Read a lan's counters. */
 int ctn_engine_lan_stats(struct ctn_engine *e, uint32_t lan, struct ctn_lan_stats *out, char *err,
 			 size_t errlen);
-/** Add a port on a client's fd (see ctn_port_fd_open) to @lan, polled by worker
- *  @worker (-1: the least loaded); returns its id. The port owns @fd only on
- *  success. @info is filled when not NULL. */
-int ctn_engine_port_add_fd(struct ctn_engine *e, int fd, uint32_t lan, int worker,
-			   struct ctn_port_info *info, char *err, size_t errlen);
-/** Add a vhost-user port on lan @lan: a server listening at @path, or (with
- *  @client) a client that connects to it and reconnects when the frontend goes
- *  away. @worker as for ctn_engine_port_add_fd. Returns its id. */
-int ctn_engine_port_add_vhost(struct ctn_engine *e, const char *path, bool client, uint32_t lan, int worker,
-			      struct ctn_port_info *info, char *err, size_t errlen);
-/** Add a NAT port (libslirp) with @cfg on lan @lan; returns its id. */
-int ctn_engine_port_add_nat(struct ctn_engine *e, const struct ctn_nat_cfg *cfg, uint32_t lan, int worker,
-			    struct ctn_port_info *info, char *err, size_t errlen);
-/** Add a link emulator between lans @lan_a and @lan_b: two ports, side A (the
- *  id returned) and side B (*@port_b). @worker as for ctn_engine_port_add_fd. */
-int ctn_engine_port_add_a2b(struct ctn_engine *e, uint32_t lan_a, uint32_t lan_b, int worker, uint32_t *port_b,
-			    char *err, size_t errlen);
-/** Set the directions @dirs (CTN_A2B_DIR_*) of the link of side @port to @p. */
-int ctn_engine_a2b_set(struct ctn_engine *e, uint32_t port, unsigned dirs, const struct ctn_shaper_params *p,
-		       char *err, size_t errlen);
-/** Add (@add) or remove a port forward of NAT port @port. */
-int ctn_engine_nat_forward(struct ctn_engine *e, uint32_t port, bool add, const struct ctn_nat_fwd *f, char *err,
-			   size_t errlen);
+/**
+ * Add an object of kind @kind (kind.h) with settings @attrs (@nattrs of them,
+ * checked against the kind's policy): its ports, one on each lan of @lans
+ * (@nlans: as many as the kind has sides), polled by worker @worker (-1: each
+ * the least loaded). Fills ids[i] with side i's port id and, when @infos is
+ * not NULL, infos[i] with its description (both CTN_KIND_MAX_SIDES long).
+ * Returns the number of ports made. An fd among the settings (CTN_ATTR_FD) is
+ * the engine's on success (it keeps a copy and closes the one given); on
+ * failure it stays the caller's.
+ */
+int ctn_engine_port_add(struct ctn_engine *e, const char *kind, const struct ctn_attr *attrs, uint32_t nattrs,
+			const uint32_t *lans, uint32_t nlans, int worker, uint32_t *ids, struct ctn_port_info *infos,
+			char *err, size_t errlen);
+/** Change the settings of port @port by its kind's set hook, from @attrs
+ *  (checked against the kind's set policy). */
+int ctn_engine_port_set(struct ctn_engine *e, uint32_t port, const struct ctn_attr *attrs, uint32_t nattrs,
+			char *err, size_t errlen);
 /** Number of worker threads. */
 uint32_t ctn_engine_threads(const struct ctn_engine *e);
 /** Remove the port when process @pid exits (pidfd). */
@@ -176,8 +170,9 @@ struct ctn_worker {
 	 *  the first burst of a wake-up; CTN_RX_MORE for the bursts after it. */
 	uint32_t rx_sub;
 	/** Set by a port's hooks during a read when the frames moved gain nothing
-	 *  from the worker polling on afterwards (see port_nat.c): that read
-	 *  then does not extend adaptive polling. */
+	 *  from the worker polling on afterwards (a port whose reads only hand on
+	 *  what the worker's own writes caused): that read then does not extend
+	 *  adaptive polling. */
 	bool poll_veto;
 };
 

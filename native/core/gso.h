@@ -2,8 +2,8 @@
  *
  * A GSO frame (virtio-net gso_type TCPV4, TCPV6 or UDP_L4) stands for a run of
  * wire segments that share one set of headers. A port that cannot take such a
- * frame as it is (a plain or packet-info tap, a datagram socket, and later NAT,
- * tunnel, shaper and capture ports) asks this iterator for the segments one by
+ * frame as it is (one without CTN_CAP_TSO or CTN_CAP_USO, see port.h) asks,
+ * through ctn_offload_egress(), this iterator for the segments one by
  * one, each a complete frame with correct IPv4/IPv6 lengths, IPv4 header
  * checksum, TCP sequence numbers and flags, and a full TCP or UDP checksum.
  * Headers are parsed here (ethernet, up to two 802.1Q/802.1ad tags, IPv4 or

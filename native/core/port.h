@@ -1,7 +1,9 @@
 /* port.h - the one vtable that every kind of port implements.
  *
  * A port moves frames between a lan and something outside the engine: a tap, a
- * datagram socket, and later vhost-user rings, a NAT, a shaper side, a capture.
+ * datagram socket, vhost-user rings, a NAT, a side of a link emulator ... Each
+ * kind of port implements these hooks and registers itself in the table of
+ * kinds (kind.h), which says how a port of the kind is opened and changed.
  * Each port's input is polled by one worker thread (its owner); any worker may
  * transmit on it, since frames for it come from ports of every worker. So a port
  * keeps one slot of counters and one transmit queue per worker, each written only
@@ -23,6 +25,7 @@
 #include "pkt.h"
 
 struct ctn_engine;
+struct ctn_kind;
 struct ctn_port;
 struct ctn_worker;
 
@@ -108,7 +111,6 @@ static inline void ctn_port_info_counter(struct ctn_port_info *info, const char 
 /** The hooks. @w is the worker thread calling: its packet pool, its scratch
  *  buffer and its slot of the port's counters (p->local[w->id]). */
 struct ctn_port_ops {
-	const char *kind; /**< short name, e.g. "tap" */
 	/** Read up to @max frames into packets taken from @w's pool; fill pkts[] and
 	 *  return how many (0 when nothing is waiting). Stop early once
 	 *  CTN_BURST_BYTES have been read; a burst of fewer than @max frames and
@@ -124,7 +126,8 @@ struct ctn_port_ops {
 	/** Release the port's fds and memory, including the port itself (which was
 	 *  allocated with ctn_port_alloc). Called with every worker paused. */
 	void (*close)(struct ctn_port *p);
-	/** Fill kind-specific fields of @info (kind, ifname, caps ...). */
+	/** Fill kind-specific fields of @info: what the port is (kind, ifname,
+	 *  caps, state ...) and its kind-specific counters (ctn_port_info_counter). */
 	void (*info)(const struct ctn_port *p, struct ctn_port_info *info);
 	/** Optional: begin work once the port has its id, worker and lan (listen,
 	 *  connect, watch its fds). Returns 0, or -1 with @err (the port is then
@@ -146,6 +149,7 @@ struct ctn_port_ops {
 /** State common to all ports; a kind embeds it first in its own struct. */
 struct ctn_port {
 	const struct ctn_port_ops *ops; /**< the kind's hooks */
+	const struct ctn_kind *kind;    /**< the kind it was opened as (set by the engine) */
 	struct ctn_engine *eng;         /**< owner */
 	uint32_t id;                    /**< slot in the engine */
 	uint32_t lan;                   /**< lan id, or CTN_LAN_NONE */
@@ -154,8 +158,8 @@ struct ctn_port {
 	int pidfd;                      /**< process whose exit removes the port, or -1 */
 	uint32_t caps;                  /**< CTN_CAP_* */
 	/** Frames read from it do not keep its worker polling (--poll-us): its
-	 *  peer busy-polls (a DPDK or QEMU frontend kicks through an eventfd), and
-	 *  a worker spinning on a shared CPU only takes time from that peer. */
+	 *  peer busy-polls or kicks through an eventfd, and a worker spinning on a
+	 *  shared CPU only takes time from that peer. Set by the kind's open. */
 	bool no_poll;
 	CTN_ATOMIC(bool) broken;            /**< out of service, awaiting removal */
 	CTN_ATOMIC(bool) ctl_pending;       /**< asked for its control hook */
@@ -184,19 +188,9 @@ int ctn_port_epfd(const struct ctn_port *p);
 /** Stop polling @fd of @p. */
 void ctn_port_unwatch(struct ctn_port *p, int fd);
 
-/** Open a vhost-user port (port_vhost.c): a server socket at @path, or with
- *  @client a connection to it. The socket is made in the start hook. */
-struct ctn_port *ctn_port_vhost_open(struct ctn_engine *e, const char *path, bool client, char *err,
-				     size_t errlen);
-
 /** Zeroed memory for a port struct of @size bytes (a kind's struct embedding
  *  struct ctn_port), aligned for its per-worker slots; free() releases it.
  *  NULL when out of memory. */
 void *ctn_port_alloc(size_t size);
-
-/** Open a port on an fd handed over by a client: a tap (any flags) or a datagram
- *  or seqpacket socket carrying one frame per message. On success the port owns
- *  @fd; on failure the caller still does, and @err says why. */
-struct ctn_port *ctn_port_fd_open(struct ctn_engine *e, int fd, char *err, size_t errlen);
 
 #endif

@@ -12,9 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../core/gso.h"
-#include "../core/offload.h"
-#include "../core/port.h"
+#include "gso.h"
+#include "offload.h"
+#include "port.h"
 #include "unit.h"
 
 /** Options of a synthetic GSO frame. */

@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../core/shaper.h"
+#include "shaper.h"
 
 static int failures, checks;
 

@@ -9,7 +9,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "../core/vhost_user.h"
+#include "vhost_user.h"
 #include "unit.h"
 
 #define MEM_SIZE (1 << 20)  /**< guest memory of the tests */

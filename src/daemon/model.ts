@@ -1,84 +1,22 @@
 /**
- * The object model: every object the daemon manages, each with a unique name.
- * Native ids stay inside this module's records; users only ever see names.
+ * The object model: every object the daemon manages (lans, ports, links ...),
+ * each with a unique name, in creation order. What an object holds beyond its
+ * kind, name and creation time is its kind module's business (src/kinds/);
+ * native ids stay in those records, and users only ever see names.
  */
-import type { A2bDir, A2bSettings } from './a2b.js';
 
-/** A learning switch. */
-export interface LanObject {
-  kind: 'lan';
+/** What every object has. Each kind's module extends it with its own fields. */
+export interface ModelObject {
+  /** the name of the kind module that made it and answers for it (src/kinds/) */
+  kind: string;
+  /** unique among all objects */
   name: string;
-  /** native lan id */
-  id: number;
-  /** MAC aging time in seconds */
-  aging: number;
-  /** MAC table entries it can hold (as asked; the engine rounds up) */
-  macTableSize: number;
   created: Date;
 }
-
-/** A port on a lan, made from an fd a client handed over. */
-export interface PortObject {
-  kind: 'port';
-  name: string;
-  /** native port id */
-  id: number;
-  /** name of its lan */
-  lan: string;
-  /** what the fd turned out to be, or a vhost-user socket */
-  type: 'tap' | 'dgram' | 'vhost' | 'nat';
-  /** vhost-user: the socket path and whether containet is the client */
-  socket?: string;
-  client?: boolean;
-  /** NAT: its addresses and the port forwards in place (specs) */
-  nat?: {
-    net: string;
-    gateway: string;
-    dns: string;
-    dhcpStart: string;
-    mtu: number;
-    hostLoopback: boolean;
-    ipv6: boolean;
-    dnsUpstream: string;
-    forwards: string[];
-  };
-  /** device name inside the client's namespace ("" for sockets) */
-  ifname: string;
-  /** the client's node id (containode identity), if it gave one */
-  nodeid: string | undefined;
-  /** process whose exit removes the port, if the client named one */
-  pid: number | undefined;
-  /** who handed the fd over */
-  owner: { pid: number; uid: number };
-  vnetHdr: boolean;
-  packetInfo: boolean;
-  /** offloads the port takes as they are ('csum', 'tso', 'uso') */
-  offloads: string[];
-  /** the engine's worker thread that polls its input */
-  thread: number;
-  created: Date;
-}
-
-/** A link emulator between two lans: two engine ports, one on each. */
-export interface A2bObject {
-  kind: 'a2b';
-  name: string;
-  /** the lans it joins */
-  a: string;
-  b: string;
-  /** native port ids of side A (on lan a) and side B */
-  portA: number;
-  portB: number;
-  /** what each direction does */
-  settings: Record<A2bDir, A2bSettings>;
-  created: Date;
-}
-
-export type ManagedObject = LanObject | PortObject | A2bObject;
 
 /** All objects by name. */
 export class ObjectModel {
-  private readonly byName = new Map<string, ManagedObject>();
+  private readonly byName = new Map<string, ModelObject>();
 
   /** Is @name taken? */
   has(name: string): boolean {
@@ -86,12 +24,12 @@ export class ObjectModel {
   }
 
   /** Object named @name, if any. */
-  get(name: string): ManagedObject | undefined {
+  get(name: string): ModelObject | undefined {
     return this.byName.get(name);
   }
 
-  /** Add @o; its name must be free (checked by the caller). */
-  add(o: ManagedObject): void {
+  /** Add @o; its name must be free. */
+  add(o: ModelObject): void {
     if (this.byName.has(o.name)) throw new Error(`an object named "${o.name}" already exists`);
     this.byName.set(o.name, o);
   }
@@ -101,28 +39,13 @@ export class ObjectModel {
     this.byName.delete(name);
   }
 
-  /** Every lan, in creation order. */
-  lans(): LanObject[] {
-    return [...this.byName.values()].filter((o): o is LanObject => o.kind === 'lan');
+  /** Every object, in creation order. */
+  all(): ModelObject[] {
+    return [...this.byName.values()];
   }
 
-  /** Every port, in creation order. */
-  ports(): PortObject[] {
-    return [...this.byName.values()].filter((o): o is PortObject => o.kind === 'port');
-  }
-
-  /** The port with native id @id. */
-  portById(id: number): PortObject | undefined {
-    return this.ports().find((p) => p.id === id);
-  }
-
-  /** Every a2b, in creation order. */
-  a2bs(): A2bObject[] {
-    return [...this.byName.values()].filter((o): o is A2bObject => o.kind === 'a2b');
-  }
-
-  /** Ports on lan @lan. */
-  portsOf(lan: string): PortObject[] {
-    return this.ports().filter((p) => p.lan === lan);
+  /** Every object of kind module @kind, in creation order. */
+  ofKind<O extends ModelObject>(kind: string): O[] {
+    return this.all().filter((o) => o.kind === kind) as O[];
   }
 }

@@ -157,7 +157,7 @@ export function applyChange(base: A2bSettings, change: A2bChange): A2bSettings {
   return s;
 }
 
-/** The engine's form of @s (a2bSet). */
+/** The engine's form of @s (the a2b kind's set, with "dirs"). */
 export function nativeSettings(s: A2bSettings): Record<string, unknown> {
   return {
     rateBps: s.rate,

@@ -6,7 +6,7 @@
  * gateway (the NAT itself, the host side) at .2, DNS at .3, DHCP leases from .15;
  * MTU 65520; IPv6 fd00::/64 with the gateway at ::2 and DNS at ::3.
  */
-import { ProtocolError } from './protocol.js';
+import { ProtocolError } from '../../daemon/fields.js';
 
 /** Default network of a NAT. */
 export const NAT_DEFAULT_NET = '10.0.2.0/24';

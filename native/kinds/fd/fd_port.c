@@ -1,4 +1,5 @@
-/* port_fd.c - ports on an fd a client handed over: taps and datagram sockets.
+/* fd_port.c - the "fd" kind: ports on an fd a client handed over (the original
+ * containet's add-etherfd), taps and datagram sockets.
  *
  * A tap is read and written one frame per syscall, with whatever prefix its flags
  * ask for: the 4-byte packet information (unless IFF_NO_PI) and then the virtio-net
@@ -12,6 +13,7 @@
 #include <linux/filter.h>
 #include <linux/if_tun.h>
 #include <net/if.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +23,7 @@
 #include <unistd.h>
 
 #include "engine.h"
+#include "kind.h"
 #include "offload.h"
 #include "port.h"
 
@@ -227,7 +230,6 @@ static void fd_info(const struct ctn_port *p, struct ctn_port_info *info)
 
 /** The vtable. */
 static const struct ctn_port_ops fd_ops = {
-	.kind = "fd",
 	.rx_burst = fd_rx_burst,
 	.tx_burst = fd_tx_burst,
 	.close = fd_close,
@@ -329,17 +331,31 @@ static int probe_tap(struct fd_port *fp, int fd, char *err, size_t errlen)
 	return 1;
 }
 
-struct ctn_port *ctn_port_fd_open(struct ctn_engine *e, int fd, char *err, size_t errlen)
+/** Settings of an fd port. */
+struct fd_cfg {
+	int fd; /**< the tap or socket handed over */
+};
+
+/** What the "fd" kind takes. */
+static const struct ctn_attr_policy fd_policy[] = {
+	{.name = "fd", .type = CTN_ATTR_FD, .offset = offsetof(struct fd_cfg, fd), .required = true},
+	{0},
+};
+
+/** open hook: a port on the fd of @cfg, a tap (any flags) or a unix datagram or
+ *  seqpacket socket carrying one frame per message. */
+static int fd_open(struct ctn_engine *e, const void *cfg, struct ctn_port **ports, char *err, size_t errlen)
 {
+	int fd = ((const struct fd_cfg *)cfg)->fd;
 	int fl = fcntl(fd, F_GETFL);
 	if (fl < 0) {
 		snprintf(err, errlen, "fd %d is not open", fd);
-		return NULL;
+		return -1;
 	}
 	struct fd_port *fp = ctn_port_alloc(sizeof(*fp));
 	if (!fp) {
 		snprintf(err, errlen, "out of memory");
-		return NULL;
+		return -1;
 	}
 	int tap = probe_tap(fp, fd, err, errlen);
 	if (tap < 0)
@@ -363,8 +379,18 @@ struct ctn_port *ctn_port_fd_open(struct ctn_engine *e, int fd, char *err, size_
 	fp->base.ops = &fd_ops;
 	fp->base.fd = fd;
 	fp->base.caps = fp->caps;
-	return &fp->base;
+	ports[0] = &fp->base;
+	return 0;
 bad:
 	free(fp);
-	return NULL;
+	return -1;
 }
+
+/** The "fd" kind: nothing to set at run time. */
+const struct ctn_kind ctn_kind_fd = {
+	.name = "fd",
+	.sides = 1,
+	.policy = fd_policy,
+	.cfg_size = sizeof(struct fd_cfg),
+	.open = fd_open,
+};

@@ -1,4 +1,4 @@
-/* port_vhost.c - a vhost-user port: a VM (QEMU) or a DPDK application
+/* vhost_port.c - the "vhost" kind: a vhost-user port, a VM (QEMU) or a DPDK application
  * (virtio_user) plugged into a lan through shared-memory virtqueues.
  *
  *   frontend ──unix socket──▶ control (worker 0, others paused): messages,
@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,7 @@
 #include <unistd.h>
 
 #include "engine.h"
+#include "kind.h"
 #include "offload.h"
 #include "port.h"
 #include "vhost_user.h"
@@ -575,7 +577,6 @@ static void vh_info(const struct ctn_port *p, struct ctn_port_info *info)
 
 /** The vtable. */
 static const struct ctn_port_ops vhost_ops = {
-	.kind = "vhost",
 	.rx_burst = vh_rx_burst,
 	.tx_burst = vh_tx_burst,
 	.close = vh_close,
@@ -585,22 +586,34 @@ static const struct ctn_port_ops vhost_ops = {
 	.tick = vh_tick,
 };
 
-struct ctn_port *ctn_port_vhost_open(struct ctn_engine *e, const char *path, bool client, char *err,
-				     size_t errlen)
+/** Settings of a vhost-user port. */
+struct vhost_cfg {
+	char path[108]; /**< socket path (sun_path's size) */
+	bool client;    /**< connect to it (else listen at it) */
+};
+
+/** What the "vhost" kind takes. */
+static const struct ctn_attr_policy vhost_policy[] = {
+	{.name = "path", .type = CTN_ATTR_STR, .offset = offsetof(struct vhost_cfg, path),
+	 .size = sizeof(((struct vhost_cfg *)0)->path), .required = true},
+	{.name = "client", .type = CTN_ATTR_BOOL, .offset = offsetof(struct vhost_cfg, client)},
+	{0},
+};
+
+/** open hook: a server socket at the path, or with client a connection to it;
+ *  the socket is made in the start hook. */
+static int vh_open(struct ctn_engine *e, const void *cfgp, struct ctn_port **ports, char *err, size_t errlen)
 {
 	(void)e;
-	size_t plen = strlen(path);
-	if (plen == 0 || plen >= sizeof(((struct vhost_port *)0)->path)) {
-		snprintf(err, errlen, "socket path must be 1 to %zu bytes", sizeof(((struct vhost_port *)0)->path) - 1);
-		return NULL;
-	}
+	const struct vhost_cfg *cfg = cfgp;
 	struct vhost_port *vp = ctn_port_alloc(sizeof(*vp));
 	if (!vp) {
 		snprintf(err, errlen, "out of memory");
-		return NULL;
+		return -1;
 	}
-	memcpy(vp->path, path, plen + 1);
-	vp->client = client;
+	_Static_assert(sizeof(vp->path) == sizeof(cfg->path), "the path fits");
+	memcpy(vp->path, cfg->path, sizeof(vp->path));
+	vp->client = cfg->client;
 	vp->lfd = vp->cfd = -1;
 	for (int i = 0; i < CTN_VHOST_MAX_VQ; i++)
 		vp->kick_watched[i] = -1;
@@ -611,5 +624,15 @@ struct ctn_port *ctn_port_vhost_open(struct ctn_engine *e, const char *path, boo
 	vp->base.ops = &vhost_ops;
 	vp->base.fd = -1;
 	vp->base.no_poll = true;
-	return &vp->base;
+	ports[0] = &vp->base;
+	return 0;
 }
+
+/** The "vhost" kind: nothing to set at run time. */
+const struct ctn_kind ctn_kind_vhost = {
+	.name = "vhost",
+	.sides = 1,
+	.policy = vhost_policy,
+	.cfg_size = sizeof(struct vhost_cfg),
+	.open = vh_open,
+};

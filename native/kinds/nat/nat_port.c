@@ -1,4 +1,4 @@
-/* port_nat.c - a NAT port on libslirp, folded into the engine's epoll.
+/* nat_port.c - the "nat" kind: a NAT port on libslirp, folded into the engine's epoll.
  *
  *   lan ──tx_burst (any worker)──▶ slirp_input ──▶ host sockets (TCP, UDP, ICMP)
  *   lan ◀──rx_burst (its worker)── frame ring ◀── send_packet ◀┘
@@ -19,12 +19,12 @@
  * Frames handed to slirp are always whole: the shared offload code segments
  * GSO frames and completes checksums (the port takes no offloads).
  */
-#include "port_nat.h"
-
+#include <arpa/inet.h>
 #include <errno.h>
 #include <poll.h>
 #include <slirp/libslirp.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "engine.h"
+#include "kind.h"
 #include "nat_dns.h"
 #include "offload.h"
 #include "port.h"
@@ -48,6 +49,33 @@
 #define NAT_FD_LIMIT 65536       /**< fds numbered past this are not polled (counted) */
 #define NAT_SMALL_FRAME 128      /**< frames this short carry no data (ACKs, control) */
 
+/** Settings of a NAT (host byte order where plain integers). */
+struct nat_cfg {
+	struct in_addr net;        /**< guest network, e.g. 10.0.2.0 */
+	struct in_addr mask;       /**< its netmask, e.g. 255.255.255.0 */
+	struct in_addr gateway;    /**< the NAT's own address on the lan (host side) */
+	struct in_addr dns;        /**< the DNS address it answers on */
+	struct in_addr dhcp_start; /**< first address it leases */
+	bool ipv6;                 /**< also IPv6 (prefix fd00::/64 unless @prefix6 set) */
+	struct in6_addr prefix6;   /**< IPv6 prefix of the guests */
+	uint8_t prefix6_len;       /**< its length */
+	uint32_t mtu;              /**< MTU and MRU of the lan side */
+	bool no_host_loopback;     /**< the gateway does not reach the host's 127.0.0.1 */
+	uint32_t max_sockets;      /**< host sockets at once; new TCP connections beyond are refused */
+	char hostname[64];         /**< hostname given in DHCP, "" for none */
+	struct in_addr dns_upstream; /**< with dns_upstream_port: answer DNS by relaying here */
+	uint16_t dns_upstream_port;  /**< 0: libslirp forwards to the host's resolvers */
+};
+
+/** A host-to-guest port forward. */
+struct nat_fwd {
+	bool udp;                  /**< UDP (else TCP) */
+	struct in_addr host_addr;  /**< host address to listen on */
+	uint16_t host_port;        /**< host port */
+	struct in_addr guest_addr; /**< guest address to connect to */
+	uint16_t guest_port;       /**< guest port */
+};
+
 /** One slirp timer. */
 struct nat_timer {
 	bool used;        /**< allocated by slirp */
@@ -60,7 +88,7 @@ struct nat_timer {
 /** A NAT port. */
 struct nat_port {
 	struct ctn_port base;                 /**< must be first */
-	struct ctn_nat_cfg cfg;               /**< settings */
+	struct nat_cfg cfg;               /**< settings */
 	Slirp *slirp;                         /**< the stack */
 	atomic_flag lock;                     /**< held around every slirp call */
 	int wakefd;                           /**< eventfd: frames or work waiting */
@@ -81,7 +109,7 @@ struct nat_port {
 	uint64_t ring_drops;                  /**< frames lost to a full ring */
 	uint64_t guest_errors;                /**< slirp's complaints about the lan's frames */
 	uint64_t syn_refused;                 /**< new connections refused at max_sockets */
-	struct ctn_nat_fwd fwd[64];           /**< forwards in place */
+	struct nat_fwd fwd[64];           /**< forwards in place */
 	int nfwd;
 	struct ctn_dns_relay dns;             /**< DNS relay to a named upstream (fd -1: none) */
 };
@@ -549,7 +577,6 @@ static void nat_info(const struct ctn_port *p, struct ctn_port_info *info)
 
 /** The vtable. */
 static const struct ctn_port_ops nat_ops = {
-	.kind = "nat",
 	.rx_burst = nat_rx_burst,
 	.tx_burst = nat_tx_burst,
 	.close = nat_close,
@@ -557,25 +584,49 @@ static const struct ctn_port_ops nat_ops = {
 	.start = nat_start,
 };
 
-bool ctn_port_is_nat(const struct ctn_port *p)
-{
-	return p->ops == &nat_ops;
-}
+/** What the "nat" kind takes (addresses dotted). */
+static const struct ctn_attr_policy nat_policy[] = {
+	{.name = "net", .type = CTN_ATTR_IPV4, .offset = offsetof(struct nat_cfg, net), .required = true},
+	{.name = "mask", .type = CTN_ATTR_IPV4, .offset = offsetof(struct nat_cfg, mask), .required = true},
+	{.name = "gateway", .type = CTN_ATTR_IPV4, .offset = offsetof(struct nat_cfg, gateway), .required = true},
+	{.name = "dns", .type = CTN_ATTR_IPV4, .offset = offsetof(struct nat_cfg, dns), .required = true},
+	{.name = "dhcpStart", .type = CTN_ATTR_IPV4, .offset = offsetof(struct nat_cfg, dhcp_start), .required = true},
+	{.name = "mtu", .type = CTN_ATTR_U32, .offset = offsetof(struct nat_cfg, mtu), .max = 65520},
+	{.name = "ipv6", .type = CTN_ATTR_BOOL, .offset = offsetof(struct nat_cfg, ipv6)},
+	{.name = "noHostLoopback", .type = CTN_ATTR_BOOL, .offset = offsetof(struct nat_cfg, no_host_loopback)},
+	{.name = "maxSockets", .type = CTN_ATTR_U32, .offset = offsetof(struct nat_cfg, max_sockets)},
+	{.name = "dnsUpstream", .type = CTN_ATTR_IPV4, .offset = offsetof(struct nat_cfg, dns_upstream)},
+	{.name = "dnsUpstreamPort", .type = CTN_ATTR_U16, .offset = offsetof(struct nat_cfg, dns_upstream_port)},
+	{.name = "hostname", .type = CTN_ATTR_STR, .offset = offsetof(struct nat_cfg, hostname),
+	 .size = sizeof(((struct nat_cfg *)0)->hostname)},
+	{0},
+};
 
-struct ctn_port *ctn_port_nat_open(struct ctn_engine *e, const struct ctn_nat_cfg *cfg, char *err, size_t errlen)
+/** open hook: a NAT with the settings of @cfgp (struct nat_cfg). Defaults:
+ *  MTU 1500 when none is given, IPv6 prefix fd00::/64, DNS upstream port 53. */
+static int nat_open(struct ctn_engine *e, const void *cfgp, struct ctn_port **ports, char *err, size_t errlen)
 {
 	(void)e;
 	struct nat_port *np = ctn_port_alloc(sizeof(*np));
 	if (!np) {
 		snprintf(err, errlen, "out of memory");
-		return NULL;
+		return -1;
 	}
-	np->cfg = *cfg;
+	np->cfg = *(const struct nat_cfg *)cfgp;
+	const struct nat_cfg *cfg = &np->cfg;
+	if (!np->cfg.mtu)
+		np->cfg.mtu = 1500;
+	if (!np->cfg.prefix6_len) {
+		inet_pton(AF_INET6, "fd00::", &np->cfg.prefix6);
+		np->cfg.prefix6_len = 64;
+	}
+	if (np->cfg.dns_upstream.s_addr && !np->cfg.dns_upstream_port)
+		np->cfg.dns_upstream_port = 53;
 	np->dns.fd = np->wakefd = np->timerfd = -1;
 	if (cfg->dns_upstream_port && ctn_dns_open(&np->dns, cfg->dns, cfg->dns_upstream, cfg->dns_upstream_port) < 0) {
 		snprintf(err, errlen, "DNS upstream: %s", strerror(errno));
 		nat_free(np);
-		return NULL;
+		return -1;
 	}
 	if (!np->cfg.max_sockets || np->cfg.max_sockets > NAT_MAX_FDS - 8)
 		np->cfg.max_sockets = NAT_MAX_FDS - 8;
@@ -622,15 +673,41 @@ struct ctn_port *ctn_port_nat_open(struct ctn_engine *e, const struct ctn_nat_cf
 	}
 	np->base.ops = &nat_ops;
 	np->base.fd = -1;
-	return &np->base;
+	ports[0] = &np->base;
+	return 0;
 bad:
 	nat_free(np);
-	return NULL;
+	return -1;
 }
 
-int ctn_port_nat_forward(struct ctn_port *p, bool add, const struct ctn_nat_fwd *f, char *err, size_t errlen)
+/** What set takes: a port forward to add, or (remove) to take away. */
+struct nat_set_cfg {
+	bool remove;           /**< take the forward away (else add it) */
+	struct nat_fwd f;  /**< the forward; a removal names the host side only */
+};
+
+/** The policy of set. */
+static const struct ctn_attr_policy nat_set_policy[] = {
+	{.name = "remove", .type = CTN_ATTR_BOOL, .offset = offsetof(struct nat_set_cfg, remove)},
+	{.name = "udp", .type = CTN_ATTR_BOOL, .offset = offsetof(struct nat_set_cfg, f.udp)},
+	{.name = "hostAddr", .type = CTN_ATTR_IPV4, .offset = offsetof(struct nat_set_cfg, f.host_addr), .required = true},
+	{.name = "hostPort", .type = CTN_ATTR_U16, .offset = offsetof(struct nat_set_cfg, f.host_port), .required = true},
+	{.name = "guestAddr", .type = CTN_ATTR_IPV4, .offset = offsetof(struct nat_set_cfg, f.guest_addr)},
+	{.name = "guestPort", .type = CTN_ATTR_U16, .offset = offsetof(struct nat_set_cfg, f.guest_port)},
+	{0},
+};
+
+/** set hook: add or remove a port forward (others paused). */
+static int nat_set(struct ctn_port *p, const void *cfgp, char *err, size_t errlen)
 {
+	const struct nat_set_cfg *c = cfgp;
+	const struct nat_fwd *f = &c->f;
+	bool add = !c->remove;
 	struct nat_port *np = np_of(p);
+	if (add && (!f->host_port || !f->guest_port || !f->guest_addr.s_addr)) {
+		snprintf(err, errlen, "a forward needs a host port, a guest address and a guest port");
+		return -1;
+	}
 	int i = 0;
 	while (i < np->nfwd && !(np->fwd[i].udp == f->udp && np->fwd[i].host_addr.s_addr == f->host_addr.s_addr &&
 				np->fwd[i].host_port == f->host_port))
@@ -661,3 +738,15 @@ int ctn_port_nat_forward(struct ctn_port *p, bool add, const struct ctn_nat_fwd 
 	refill(np);
 	return 0;
 }
+
+/** The "nat" kind: set adds and removes port forwards. */
+const struct ctn_kind ctn_kind_nat = {
+	.name = "nat",
+	.sides = 1,
+	.policy = nat_policy,
+	.cfg_size = sizeof(struct nat_cfg),
+	.open = nat_open,
+	.set_policy = nat_set_policy,
+	.set_cfg_size = sizeof(struct nat_set_cfg),
+	.set = nat_set,
+};

@@ -1,4 +1,4 @@
-/* port_a2b.c - the link emulator's ports: a link of two sides, each a port on
+/* a2b_port.c - the "a2b" kind, the link emulator's ports: a link of two sides, each a port on
  * its own lan, and a queue per direction.
  *
  *   lan A ──tx_burst(side A)──▶ [shaper a2b: decide] ──▶ queue a2b ──timerfd──▶ rx_burst(side B) ──▶ lan B
@@ -17,10 +17,9 @@
  * its own, so a 64 KiB frame never bursts through a slow link. Each direction
  * has a lock: frames come from any worker of its lan, leave on the far side's.
  */
-#include "port_a2b.h"
-
 #include <errno.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,8 +29,10 @@
 #include <unistd.h>
 
 #include "engine.h"
+#include "kind.h"
 #include "offload.h"
 #include "port.h"
+#include "shaper.h"
 
 #define A2B_FIFO_BYTES (16u << 20) /**< in-order FIFO of a direction (the byte limit's ceiling) */
 #define A2B_EXPRESS_BYTES (4u << 20) /**< FIFO of reordered frames */
@@ -397,18 +398,12 @@ static void a2b_info(const struct ctn_port *p, struct ctn_port_info *info)
 
 /** The vtable. */
 static const struct ctn_port_ops a2b_ops = {
-	.kind = "a2b",
 	.rx_burst = a2b_rx_burst,
 	.tx_burst = a2b_tx_burst,
 	.close = a2b_close,
 	.info = a2b_info,
 	.start = a2b_start,
 };
-
-bool ctn_port_is_a2b(const struct ctn_port *p)
-{
-	return p->ops == &a2b_ops;
-}
 
 /** Map a FIFO of @size bytes (pages are only committed when used). */
 static int fifo_init(struct a2b_fifo *f, uint32_t size)
@@ -423,8 +418,14 @@ static int fifo_init(struct a2b_fifo *f, uint32_t size)
 	return 0;
 }
 
-int ctn_port_a2b_open(struct ctn_engine *e, struct ctn_port **a, struct ctn_port **b, char *err, size_t errlen)
+/** What the "a2b" kind takes when added: nothing (a link passes everything
+ *  as it comes until set). */
+static const struct ctn_attr_policy a2b_policy[] = {{0}};
+
+/** open hook: a link; ports[0] is side A, ports[1] side B. */
+static int a2b_open(struct ctn_engine *e, const void *cfg, struct ctn_port **ports, char *err, size_t errlen)
 {
+	(void)cfg;
 	(void)e;
 	struct a2b_link *l = calloc(1, sizeof(*l));
 	struct a2b_port *side[2] = {ctn_port_alloc(sizeof(struct a2b_port)), ctn_port_alloc(sizeof(struct a2b_port))};
@@ -452,8 +453,8 @@ int ctn_port_a2b_open(struct ctn_engine *e, struct ctn_port **a, struct ctn_port
 		side[i]->link = l;
 		side[i]->side = i;
 	}
-	*a = &side[0]->base;
-	*b = &side[1]->base;
+	ports[0] = &side[0]->base;
+	ports[1] = &side[1]->base;
 	return 0;
 bad:
 	free(side[0]);
@@ -463,25 +464,100 @@ bad:
 	return -1;
 }
 
-int ctn_port_a2b_set(struct ctn_port *p, unsigned dirs, const struct ctn_shaper_params *params, char *err,
-		     size_t errlen)
+/** Directions a set applies to (masks of struct a2b_set_cfg's dirs). */
+#define DIR_AB 1u /**< side A to side B */
+#define DIR_BA 2u /**< side B to side A */
+
+/** What set takes: the whole settings of one direction or both, in the units
+ *  of the control plane (percent, microseconds). */
+struct a2b_set_cfg {
+	uint32_t dirs;          /**< DIR_AB, DIR_BA or both */
+	uint64_t rate_bps;      /**< 0: unlimited */
+	uint64_t delay_ns;      /**< given in microseconds */
+	uint64_t jitter_ns;     /**< likewise */
+	bool normal;            /**< normal jitter (else uniform) */
+	double loss;            /**< percent */
+	bool ge;                /**< Gilbert-Elliott loss (some "ge.*" given) */
+	double ge_p, ge_r, ge_loss_bad, ge_loss_good; /**< percent */
+	double duplicate, reorder, corrupt;           /**< percent */
+	uint32_t limit;         /**< frames */
+	uint64_t limit_bytes;
+	uint64_t seed;          /**< 0: random */
+};
+
+/** The policy of set. */
+static const struct ctn_attr_policy a2b_set_policy[] = {
+	{.name = "dirs", .type = CTN_ATTR_U32, .offset = offsetof(struct a2b_set_cfg, dirs), .max = 3, .required = true},
+	{.name = "rateBps", .type = CTN_ATTR_U64, .offset = offsetof(struct a2b_set_cfg, rate_bps)},
+	{.name = "delayUs", .type = CTN_ATTR_U64, .offset = offsetof(struct a2b_set_cfg, delay_ns), .scale = 1000},
+	{.name = "jitterUs", .type = CTN_ATTR_U64, .offset = offsetof(struct a2b_set_cfg, jitter_ns), .scale = 1000},
+	{.name = "normal", .type = CTN_ATTR_BOOL, .offset = offsetof(struct a2b_set_cfg, normal)},
+	{.name = "lossPct", .type = CTN_ATTR_DOUBLE, .offset = offsetof(struct a2b_set_cfg, loss), .max = 100},
+	{.name = "ge", .type = CTN_ATTR_PRESENT, .offset = offsetof(struct a2b_set_cfg, ge)},
+	{.name = "ge.p", .type = CTN_ATTR_DOUBLE, .offset = offsetof(struct a2b_set_cfg, ge_p), .max = 100},
+	{.name = "ge.r", .type = CTN_ATTR_DOUBLE, .offset = offsetof(struct a2b_set_cfg, ge_r), .max = 100},
+	{.name = "ge.lossBad", .type = CTN_ATTR_DOUBLE, .offset = offsetof(struct a2b_set_cfg, ge_loss_bad), .max = 100},
+	{.name = "ge.lossGood", .type = CTN_ATTR_DOUBLE, .offset = offsetof(struct a2b_set_cfg, ge_loss_good), .max = 100},
+	{.name = "duplicatePct", .type = CTN_ATTR_DOUBLE, .offset = offsetof(struct a2b_set_cfg, duplicate), .max = 100},
+	{.name = "reorderPct", .type = CTN_ATTR_DOUBLE, .offset = offsetof(struct a2b_set_cfg, reorder), .max = 100},
+	{.name = "corruptPct", .type = CTN_ATTR_DOUBLE, .offset = offsetof(struct a2b_set_cfg, corrupt), .max = 100},
+	{.name = "limit", .type = CTN_ATTR_U32, .offset = offsetof(struct a2b_set_cfg, limit)},
+	{.name = "limitBytes", .type = CTN_ATTR_U64, .offset = offsetof(struct a2b_set_cfg, limit_bytes)},
+	{.name = "seed", .type = CTN_ATTR_U64, .offset = offsetof(struct a2b_set_cfg, seed)},
+	{0},
+};
+
+/** set hook: the directions in dirs of the link that side @p belongs to get
+ *  the settings (others paused). Queued frames keep their times. */
+static int a2b_set(struct ctn_port *p, const void *cfgp, char *err, size_t errlen)
 {
-	if (!ctn_port_is_a2b(p)) {
-		snprintf(err, errlen, "port %u is not an a2b side", p->id);
-		return -1;
-	}
-	if (params->limit_bytes > A2B_FIFO_BYTES || params->limit_pkts == 0 || params->limit_bytes < CTN_FRAME_MAX) {
+	const struct a2b_set_cfg *c = cfgp;
+	struct ctn_shaper_params params = {
+		.rate_bps = c->rate_bps,
+		.delay_ns = c->delay_ns,
+		.jitter_ns = c->jitter_ns,
+		.dist = c->normal ? CTN_JITTER_NORMAL : CTN_JITTER_UNIFORM,
+		.loss = ctn_prob_from_percent(c->loss),
+		.ge = c->ge,
+		.ge_p = ctn_prob_from_percent(c->ge_p),
+		.ge_r = ctn_prob_from_percent(c->ge_r),
+		.ge_loss_bad = ctn_prob_from_percent(c->ge_loss_bad),
+		.ge_loss_good = ctn_prob_from_percent(c->ge_loss_good),
+		.duplicate = ctn_prob_from_percent(c->duplicate),
+		.reorder = ctn_prob_from_percent(c->reorder),
+		.corrupt = ctn_prob_from_percent(c->corrupt),
+		.limit_pkts = c->limit,
+		.limit_bytes = c->limit_bytes,
+		.seed = c->seed,
+	};
+	if (params.limit_bytes > A2B_FIFO_BYTES || params.limit_pkts == 0 || params.limit_bytes < CTN_FRAME_MAX) {
 		snprintf(err, errlen, "queue limits: 1 or more frames and %u to %u bytes", CTN_FRAME_MAX,
 			 A2B_FIFO_BYTES);
 		return -1;
 	}
+	if (!c->dirs) {
+		snprintf(err, errlen, "no direction to set (dirs: 1 a2b, 2 b2a, 3 both)");
+		return -1;
+	}
 	struct a2b_link *l = ap_of(p)->link;
 	for (int i = 0; i < 2; i++) {
-		if (!(dirs & (1u << i)))
+		if (!(c->dirs & (i ? DIR_BA : DIR_AB)))
 			continue;
 		dir_lock(&l->dir[i]);
-		ctn_shaper_set(&l->dir[i].sh, params);
+		ctn_shaper_set(&l->dir[i].sh, &params);
 		dir_unlock(&l->dir[i]);
 	}
 	return 0;
 }
+
+/** The "a2b" kind: two sides on two lans; set shapes each direction. */
+const struct ctn_kind ctn_kind_a2b = {
+	.name = "a2b",
+	.sides = 2,
+	.policy = a2b_policy,
+	.cfg_size = 0,
+	.open = a2b_open,
+	.set_policy = a2b_set_policy,
+	.set_cfg_size = sizeof(struct a2b_set_cfg),
+	.set = a2b_set,
+};

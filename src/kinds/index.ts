@@ -1,0 +1,13 @@
+/**
+ * Every kind of object, registered by loading its module: one line per kind, in
+ * the order `show` and `stats` list them (see registry.ts, and
+ * docs/adding-a-kind.md). Whoever dispatches through the registry imports this
+ * module once.
+ */
+import './lan.js';
+import './fd.js';
+import './vhost.js';
+import './nat/index.js';
+import './a2b/index.js';
+
+export { kindOf, kinds, kindVerbs, sections, setFields, setKeyOwner, verbNamed } from './registry.js';

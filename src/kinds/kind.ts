@@ -1,0 +1,163 @@
+/**
+ * What a kind of object is to the control plane: the interface every module in
+ * src/kinds/ fills, in the manner of iproute2's `struct link_util` (each
+ * ip/iplink_<kind>.c parses its own options and prints its own details). A kind
+ * brings its request verbs (how they are validated and carried out), what `set`
+ * takes for it, how it is shown, counted and removed, and its CLI options. The
+ * daemon, the protocol parser, the CLI and the model find kinds in the registry
+ * (registry.ts) and never name one. See docs/adding-a-kind.md.
+ */
+import type { Command } from 'commander';
+
+import type { Logger } from '../log.js';
+import type { NativeEngine } from '../native.js';
+import type { Body } from '../daemon/fields.js';
+import type { ModelObject, ObjectModel } from '../daemon/model.js';
+
+export type { Body } from '../daemon/fields.js';
+export type { ModelObject } from '../daemon/model.js';
+
+/**
+ * The validated requests of every kind's verbs, by verb. Each kind module adds
+ * its own by augmenting this interface (`declare module '../kind.js'`), so the
+ * protocol's Request type knows them all without naming any.
+ */
+export interface KindRequests {}
+
+/**
+ * The parts of a validated `set` request, one or more per kind (a lan's
+ * `aging`, a nat's `addForward` ...), added by each kind module the same way.
+ */
+export interface SetParts {}
+
+/** A validated `set`: the object's name and the parts its fields filled. */
+export type SetRequest = { verb: 'set'; name: string } & SetParts;
+
+/** A reply object; {} means done. */
+export type Reply = Record<string, unknown>;
+
+/** What the daemon's settings say that kinds use. */
+export interface DaemonDefaults {
+  /** the lan ports join when a request names none */
+  lan: string;
+  /** MAC aging time of new lans, seconds */
+  aging: number;
+  /** MAC table size of new lans */
+  macTableSize: number;
+}
+
+/** What the daemon gives a kind's handlers. */
+export interface KindContext {
+  readonly model: ObjectModel;
+  readonly log: Logger;
+  readonly defaults: DaemonDefaults;
+  /** The engine; a ProtocolError once the daemon is stopping. */
+  engine(): NativeEngine;
+  /** Run @f on the engine; an Error it throws comes back as a ProtocolError
+   *  with the engine's reason. */
+  call<T>(f: (e: NativeEngine) => T): T;
+  /** Take object @o away (its kind's remove, then the model), logging @why. */
+  remove(o: ModelObject, why: string): void;
+}
+
+/** Who sent a request, and the fds it carried. */
+export interface Call {
+  /** the client's process and user (the connection's peer credentials) */
+  client: { pid: number; uid: number };
+  /** the fds that came with the request, as many as the verb takes */
+  fds: number[];
+  /** those not taken yet: a handler deletes the ones it hands to the engine;
+   *  the daemon closes the rest */
+  unused: Set<number>;
+}
+
+/** A request verb a kind brings to the protocol. */
+export interface Verb<R extends { verb: string } = { verb: string }> {
+  /** its key in a request: "add-nat" */
+  name: R['verb'];
+  /** file descriptors the request carries (SCM_RIGHTS) */
+  fds: number;
+  /** Validate the body (an object); throws ProtocolError naming the field. */
+  parse(b: Body): R;
+  /** Carry out a validated request; throws ProtocolError with the reason. */
+  run(ctx: KindContext, req: R, call: Call): Reply;
+}
+
+/** What `set` does for objects of a kind. */
+export interface KindSet<O extends ModelObject> {
+  /** the body fields it takes, as on the wire */
+  fields: readonly string[];
+  /** the keys of a parsed set request that its parse fills */
+  keys: readonly (keyof SetParts)[];
+  /** what those settings are, for "only lans take aging" */
+  what: string;
+  /** Validate its fields (some are present in @b) into its part of the request. */
+  parse(b: Body): Partial<SetParts>;
+  /** Carry out @req on @o (no other kind's parts are in it). */
+  apply(ctx: KindContext, o: O, req: SetRequest): void;
+}
+
+/** Where `show` and `stats` list objects: kinds that share a section share a
+ *  table (every kind of port is in "ports"). */
+export interface Section {
+  /** the key of its list in a stats reply: "ports" */
+  key: string;
+  /** the "kind" its entries carry in a show reply: "port" */
+  showKind: string;
+  /** Its show entries as a table for people (the CLI). */
+  showTable(entries: Record<string, unknown>[]): string;
+  /** Its stats entries as a table for people. */
+  statsTable(entries: Record<string, unknown>[]): string;
+}
+
+/** The CLI of a kind: `containet add KIND NAME ...` and its options of `set`. */
+export interface KindCli {
+  add?: {
+    /** one line for --help */
+    description: string;
+    /** the verb the command sends */
+    verb: string;
+    /** Declare its options (and arguments after NAME) on @cmd. */
+    configure(cmd: Command): void;
+    /** The request body from NAME and the parsed options. */
+    body(name: string, opts: Record<string, unknown>): Body;
+  };
+  set?: {
+    /** what it changes, for set's --help: "an a2b's shaping (...)" */
+    help: string;
+    /** words after NAME it takes, for set's --help, if any */
+    words?: string;
+    /** Declare its options on the set command. */
+    configure(cmd: Command): void;
+    /** Body fields from the parsed options (and the words after NAME). */
+    body(opts: Record<string, unknown>, words: string[]): Body;
+  };
+}
+
+/** A kind of object. */
+export interface Kind<O extends ModelObject = ModelObject> {
+  /** its name: what its objects' `kind` says, and (for ports) the engine's kind */
+  name: string;
+  /** what people call one in messages: "port", "lan", "a2b" */
+  noun: string;
+  /** where show and stats list its objects */
+  section: Section;
+  /** the request verbs it brings */
+  verbs: readonly Verb<any>[];
+  /** what set does for it (none: nothing can be set) */
+  set?: KindSet<O>;
+  /** The lans @o is on (deleting a lan deletes what is on it). */
+  lans(o: O): string[];
+  /** The engine ports @o owns (a port breaking in the engine removes @o). */
+  ports(o: O): number[];
+  /** Release what @o holds in the engine (its ports, its lan); the daemon
+   *  then forgets it. */
+  remove(ctx: KindContext, o: O): void;
+  /** Its entry in a show reply. */
+  show(ctx: KindContext, o: O): Record<string, unknown>;
+  /** Its entry in its section of a stats reply. */
+  stats(ctx: KindContext, o: O): Record<string, unknown>;
+  /** Top-level fields added to a stats reply that names @o alone. */
+  statsAlone?(entry: Record<string, unknown>): Record<string, unknown>;
+  cli?: KindCli;
+}
