@@ -1,5 +1,5 @@
 /**
- * The a2b link emulator end to end (docs/a2b-api.md): two lans, lanA and lanB,
+ * The a2b link emulator end to end (docs/a2b.md): two lans, lanA and lanB,
  * joined by an a2b "l1", a containode container on each (10.55.0.1 on lanA,
  * 10.55.0.2 on lanB), and real ping, iperf3 and numbered UDP datagrams
  * (test/fixtures/a2b_udp.py, run in the containers' network namespaces) across

@@ -11,9 +11,9 @@
  * safe to touch: AddressSanitizer checks every byte.
  *
  * Build and run (test/fuzz.test.ts does this for a bounded time):
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Inative/core \
- *     native/fuzz/fuzz_vhost.c native/core/vhost_user.c native/core/virtq.c \
- *     native/core/vhost_mem.c -o build/fuzz_vhost
+ *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Inative/kinds/vhost \
+ *     native/fuzz/fuzz_vhost.c native/kinds/vhost/vhost_user.c native/kinds/vhost/virtq.c \
+ *     native/kinds/vhost/vhost_mem.c -o build/fuzz_vhost
  *   build/fuzz_vhost -max_total_time=30 CORPUS_COPY native/fuzz/corpus/vhost
  */
 #define _GNU_SOURCE

@@ -1,7 +1,7 @@
 /* shaper.h - what one direction of a link emulator does to each frame: the
  * decisions (lost, duplicated, reordered, corrupted) and the departure time
  * (serialization at a rate, then delay and jitter), with no queue or I/O, so
- * that it can be tested on its own. port_a2b.c keeps the queues. */
+ * that it can be tested on its own. a2b_port.c keeps the queues. */
 #ifndef CTN_SHAPER_H
 #define CTN_SHAPER_H
 

@@ -5,7 +5,7 @@
  * maybe fds. ctn_vhost_handle() carries out one message on a device's state
  * (features, memory table, virtqueues) and says whether and what to answer. It
  * owns no socket and no event loop, so it can be unit tested and fuzzed alone;
- * port_vhost.c moves the bytes and watches the fds.
+ * vhost_port.c moves the bytes and watches the fds.
  *
  * Offered: VERSION_1, MRG_RXBUF, CSUM, GUEST_CSUM, HOST/GUEST TSO4, TSO6 and ECN,
  * RING_INDIRECT_DESC, RING_EVENT_IDX, MQ, and the protocol features MQ and

@@ -1,7 +1,7 @@
 /**
  * The a2b link emulator's settings: their units (tc style, and cloonix's
  * "dir=0 cmd=delay val=1000" form), their defaults, and what the engine is
- * given. See docs/a2b-api.md.
+ * given. See docs/a2b.md.
  */
 
 /** Gilbert-Elliott burst loss, in percent (netem's gemodel p, r, 1-h, 1-k). */
