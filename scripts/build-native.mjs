@@ -26,4 +26,5 @@ if (!process.env.npm_config_nodedir) {
 const gyp = process.env.npm_config_node_gyp;
 const cmd = gyp ? [process.execPath, [gyp, ...args]] : ['node-gyp', args];
 const r = spawnSync(cmd[0], cmd[1], { stdio: 'inherit' });
+if (r.error) console.error(`build-native: cannot run ${cmd[0]}: ${r.error.message} (run it through npm: npm run build)`);
 process.exit(r.status ?? 1);
