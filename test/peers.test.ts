@@ -9,7 +9,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { type ExecutionContext } from 'ava';
+import test, { type ExecutionContext } from 'ava';
 
 import { tempDir, waitFor } from './helpers/env.js';
 import {
@@ -23,6 +23,7 @@ import {
   peerTest,
   qemuGuest,
   testpmd,
+  testpmdAnswer,
   type PortStats,
   type Testpmd,
 } from './helpers/peers.js';
@@ -39,6 +40,18 @@ async function waitRx(pmd: Testpmd, n: number, port?: number, timeoutMs = 20000)
     return s.rxPackets >= n ? s : undefined;
   }, timeoutMs) as Promise<PortStats>;
 }
+
+test('testpmd answers are read up to the prompt, with the event notices of its interrupt thread cut out of the prompt and the echo', (t) => {
+  t.is(testpmdAnswer('Configuring Port 0 (socket 0)\nChecking link statuses...\nDone\ntestpmd'), undefined, 'no prompt yet');
+  t.is(testpmdAnswer('Done\ntestpmd> '), 'Done\n');
+  // Prompt and echo are written a character at a time; an event notice (one write) may come between two of them.
+  t.is(testpmdAnswer('Done\ntest\nPort 0: queue state event\npmd> '), 'Done\n', 'a notice inside the prompt');
+  t.is(testpmdAnswer('Done\ntestpmd>\nPort 0: link state change event\n '), 'Done\n', 'a notice before its last character');
+  const stats = 'show port stats all\r\n\n  RX-packets: 5          RX-missed: 0\ntestpmd> ';
+  t.is(testpmdAnswer(stats, 'show port stats all'), '\r\n\n  RX-packets: 5          RX-missed: 0\n');
+  t.is(testpmdAnswer('sho\nPort 1: queue state event\nw port stats all\r\n  RX-packets: 5\n\nPort 1: queue state event\ntestpmd> ', 'show port stats all'), '\r\n  RX-packets: 5\n', 'notices in the echo and the answer');
+  t.is(testpmdAnswer('start\r\nPort 0: 52:54:00:12:34:56\ntestpmd> ', 'start'), '\r\nPort 0: 52:54:00:12:34:56\n', 'a port line is not a notice');
+});
 
 peerTest('testpmd txonly frontend -> DPDK vhost backend (io) -> testpmd rxonly frontend; frontends started first wait for the backend', ['testpmd'], async (t) => {
   const t0 = Date.now();

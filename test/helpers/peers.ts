@@ -159,7 +159,7 @@ export interface TestpmdOptions {
   /**
    * Client-mode frontend only: how long to keep trying when the backend's
    * socket is not there or refuses (a virtio_user client does not retry by
-   * itself: its probe fails and testpmd goes on with no port). Default 10000.
+   * itself: its probe fails and testpmd goes on with no port). Default 30000.
    */
   connectTimeoutMs?: number;
   /** How long to wait for the prompt once the peer is there (default 30000). */
@@ -187,8 +187,16 @@ export interface Testpmd {
   prefix: string;
   /** The full command line, for reports. */
   argv: string[];
-  /** Everything it printed so far (stdout and stderr). */
+  /**
+   * Everything it printed so far, stdout and stderr in the order they were
+   * read (for reports only: the two arrive on separate pipes, so a line of one
+   * may land inside a line of the other).
+   */
   output(): string;
+  /** What it printed on stdout: its prompt and its answers to commands (event notices included). */
+  stdout(): string;
+  /** What it printed on stderr: DPDK's log and testpmd's error messages. */
+  stderr(): string;
   /** Resolves when the interactive prompt is there (ports probed). In server mode: after the backend connected. */
   ready: Promise<void>;
   /** Resolves with the exit code when it exits. */
@@ -216,6 +224,38 @@ export interface Testpmd {
 }
 
 const PROMPT = 'testpmd> ';
+
+/**
+ * The notices testpmd's interrupt thread prints on stdout when a port event
+ * comes (`printf("\nPort %u: %s event\n")`, e.g. "queue state" or "link state
+ * change" when a vhost-user peer comes or goes). Each is one write, but the
+ * main thread writes the prompt and the echo of a command one character at a
+ * time, so a notice may land inside them: they are cut out before the prompt
+ * and answers are looked for.
+ */
+const EVENT_NOTICE = /\nPort \d+: [^\n]* event\n/g;
+
+/**
+ * What testpmd answered in @since (its stdout from the moment command @cmd
+ * was written, testpmd then waiting at its prompt): the text before its next
+ * prompt, event notices cut out and the echo of @cmd removed; undefined while
+ * that prompt has not come. With @cmd empty: whether a prompt came at all.
+ */
+export function testpmdAnswer(since: string, cmd = ''): string | undefined {
+  const text = since.replace(EVENT_NOTICE, '');
+  const i = text.indexOf(PROMPT);
+  if (i < 0) return undefined;
+  const answer = text.slice(0, i);
+  // The command line library echoes the command first.
+  return cmd && answer.startsWith(cmd) ? answer.slice(cmd.length) : answer;
+}
+
+/**
+ * A port id no testpmd has (RTE_PORT_ALL is 65535): `show port info` of it
+ * makes testpmd complain "Invalid port 65534" on stderr, after everything it
+ * wrote there before the command.
+ */
+const NO_PORT = 65534;
 
 /** Parse every `NIC statistics for port N` block of @text. */
 export function parsePortStats(text: string): PortStats[] {
@@ -272,16 +312,19 @@ export async function testpmd(t: ExecutionContext, opts: TestpmdOptions): Promis
   if (!opts.vdevs && !opts.socket) throw new Error('testpmd: give socket (a frontend) or vdevs');
   const isFrontend = !opts.vdevs;
   const clientFrontend = isFrontend && !opts.server;
-  const deadline = Date.now() + (opts.connectTimeoutMs ?? 10000);
+  const deadline = Date.now() + (opts.connectTimeoutMs ?? 30000);
   for (let attempt = 1; ; attempt++) {
     if (clientFrontend)
       await waitFor(`the vhost-user socket ${opts.socket}`, () => existsSync(opts.socket!), Math.max(0, deadline - Date.now()));
     const pmd = await startTestpmdOnce(t, bin, opts);
     // A server-mode frontend is not probed yet (it waits for its backend): nothing to check.
     if (isFrontend && opts.server) return pmd;
-    if (!/No probed ethernet devices|Failed to setup backend|probe failed|Start ports failed|failed to bind/.test(pmd.output())) return pmd;
+    // The probe's failures are on stderr, written before the prompt, yet read
+    // on another pipe than the prompt: wait until stderr has caught up.
+    await pmd.syncStderr();
+    if (!/No probed ethernet devices|Failed to setup backend|probe failed|Start ports failed|failed to bind/.test(pmd.stderr())) return pmd;
     await pmd.stop();
-    const why = pmd.output().split('\n').filter((l) => /virtio_user|vhost|[Ff]ail|probe|rror/.test(l)).join('\n');
+    const why = pmd.stderr().split('\n').filter((l) => /virtio_user|vhost|[Ff]ail|probe|rror/.test(l)).join('\n');
     if (!clientFrontend) throw new Error(`testpmd could not probe its vdevs: ${why}`);
     if (Date.now() > deadline) throw new Error(`testpmd frontend could not connect to ${opts.socket} (${attempt} attempts): ${why}`);
     await new Promise((r) => setTimeout(r, 200));
@@ -289,7 +332,7 @@ export async function testpmd(t: ExecutionContext, opts: TestpmdOptions): Promis
 }
 
 /** Start one testpmd process as @opts says (no connect retries); see testpmd(). */
-async function startTestpmdOnce(t: ExecutionContext, bin: string, opts: TestpmdOptions): Promise<Testpmd> {
+async function startTestpmdOnce(t: ExecutionContext, bin: string, opts: TestpmdOptions): Promise<Testpmd & { syncStderr(): Promise<void> }> {
   const prefix = uniqueName('ctnpmd');
   const runDir = path.join('/var/run/dpdk', prefix);
   const queues = opts.queues ?? 1;
@@ -326,11 +369,24 @@ async function startTestpmdOnce(t: ExecutionContext, bin: string, opts: TestpmdO
   ];
   const full = dieWithUs([findExecutable('stdbuf') ?? 'stdbuf', ...argv]);
   const child = spawn(full[0]!, full.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
+  // stdout and stderr apart: the prompt and the answers are read from stdout
+  // alone, where testpmd's main thread writes them in order; stderr (DPDK's
+  // log, testpmd's errors) comes on its own pipe, read whenever Node gets to
+  // it, and its lines would land anywhere in them.
   let out = '';
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (out += d));
+  let err = '';
+  let all = '';
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+    out += d;
+    all += d;
+  });
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => {
+    err += d;
+    all += d;
+  });
   child.stdin!.on('error', () => undefined); // EPIPE after it quit
   const exited = exitPromise(child);
+  const prompted = () => testpmdAnswer(out) !== undefined;
   // Sockets a server-mode vdev created: DPDK unlinks them on a clean exit only.
   const serverSockets: string[] = [];
   for (const v of vdevs) {
@@ -344,7 +400,7 @@ async function startTestpmdOnce(t: ExecutionContext, bin: string, opts: TestpmdO
     stopping ??= (async () => {
       if (child.exitCode === null && child.signalCode === null) {
         // A clean quit first (closes the vhost connections, removes its sockets).
-        if (out.includes(PROMPT)) child.stdin!.write('quit\n');
+        if (prompted()) child.stdin!.write('quit\n');
         child.stdin!.end();
         await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
         await killByPid(child, 3000);
@@ -359,42 +415,48 @@ async function startTestpmdOnce(t: ExecutionContext, bin: string, opts: TestpmdO
   const timeoutMs = opts.timeoutMs ?? 30000;
   let gone = false;
   void exited.then(() => (gone = true));
-  const died = (what: string) => new Error(`testpmd exited (${child.exitCode ?? child.signalCode}) ${what}: ${tail(out)}`);
+  const died = (what: string) => new Error(`testpmd exited (${child.exitCode ?? child.signalCode}) ${what}: ${tail(all)}`);
   /** Wait until @cond holds, failing at once if testpmd exits first. */
   const until = async (what: string, cond: () => boolean, ms: number) => {
     try {
       await waitFor(what, () => cond() || gone, ms);
     } catch (e) {
-      throw new Error(`${(e as Error).message}; testpmd said: ${tail(out)}`);
+      throw new Error(`${(e as Error).message}; testpmd said: ${tail(all)}`);
     }
     if (!cond()) throw died(`while waiting for ${what}`);
   };
   // A server-mode frontend waits for its backend as long as the test lets it.
-  const ready = until('the testpmd prompt', () => out.includes(PROMPT), opts.server && !opts.vdevs ? 24 * 3600 * 1000 : timeoutMs);
+  const ready = until('the testpmd prompt', prompted, opts.server && !opts.vdevs ? 24 * 3600 * 1000 : timeoutMs);
   ready.catch(() => undefined);
 
   // Commands run one at a time: each is written, then its answer is read up to the next prompt.
   let queue: Promise<unknown> = ready;
   const command = (cmd: string, cmdTimeoutMs = 15000): Promise<string> => {
     const p = queue.then(async () => {
+      // testpmd waits at its prompt: nothing of its main thread is on its way.
       const mark = out.length;
       child.stdin!.write(`${cmd}\n`);
-      await until(`testpmd to answer '${cmd}'`, () => out.indexOf(PROMPT, mark) >= 0, cmdTimeoutMs);
-      const answer = out.slice(mark, out.indexOf(PROMPT, mark));
-      // The command line library echoes the command first.
-      return answer.startsWith(cmd) ? answer.slice(cmd.length) : answer;
+      await until(`testpmd to answer '${cmd}'`, () => testpmdAnswer(out.slice(mark)) !== undefined, cmdTimeoutMs);
+      return testpmdAnswer(out.slice(mark), cmd)!;
     });
     queue = p.catch(() => undefined);
     return p;
   };
 
   const portStats = async () => parsePortStats(await command('show port stats all'));
-  const pmd: Testpmd = {
+  const pmd: Testpmd & { syncStderr(): Promise<void> } = {
     child,
     pid: child.pid!,
     prefix,
     argv: full,
-    output: () => out,
+    output: () => all,
+    stdout: () => out,
+    stderr: () => err,
+    syncStderr: async () => {
+      const mark = err.length;
+      await command(`show port info ${NO_PORT}`);
+      await until(`testpmd's complaint about port ${NO_PORT} on stderr`, () => err.includes(`Invalid port ${NO_PORT}`, mark), timeoutMs);
+    },
     ready,
     exited,
     command,
@@ -431,7 +493,7 @@ async function startTestpmdOnce(t: ExecutionContext, bin: string, opts: TestpmdO
 
   if (opts.server && !opts.vdevs) {
     // Blocks in EAL init until the backend connects: return once it listens.
-    await until(`testpmd to listen on ${opts.socket}`, () => out.includes('waiting for client connection') || out.includes(PROMPT), timeoutMs);
+    await until(`testpmd to listen on ${opts.socket}`, () => err.includes('waiting for client connection') || prompted(), timeoutMs);
   } else {
     await ready;
     for (const s of serverSockets) await waitFor(`the vhost-user socket ${s}`, () => existsSync(s), timeoutMs);
