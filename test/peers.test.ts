@@ -146,9 +146,9 @@ peerTest('QEMU guest (client) on a DPDK vhost backend in icmpecho mode: ping get
   stamp(t, t0, 'guest eth0 up');
   const status = await vm.waitFor('@@RESULT@@ ping');
   stamp(t, t0, 'ping done');
-  t.log(vm.output().split('\n').filter((l) => /packets|bytes from/.test(l)).join('\n'));
+  t.log(vm.console().split('\n').filter((l) => /packets|bytes from/.test(l)).join('\n'));
   t.is(status, '0', vm.output());
-  t.regex(vm.output(), /3 packets transmitted, 3 packets received/);
+  t.regex(vm.console(), /3 packets transmitted, 3 packets received/);
   const features = parseVirtioFeatures(await vm.waitFor('@@RESULT@@ features'));
   t.log(`negotiated: ${Object.entries(features).filter(([, on]) => on).map(([k]) => k).join(' ')}`);
   t.true(features.mrgRxbuf && features.version1);
@@ -175,8 +175,8 @@ peerTest('QEMU guest as vhost-user server (mrg_rxbuf, csum, tso, ufo off), DPDK 
   stamp(t, t0, 'ping done');
   await vm.waitFor(MARK.exit);
   t.is(status, '0', vm.output());
-  t.regex(vm.output(), /2 packets transmitted, 2 packets received/);
-  t.regex(vm.output(), /mtu 1400/);
+  t.regex(vm.console(), /2 packets transmitted, 2 packets received/);
+  t.regex(vm.console(), /mtu 1400/);
   const features = parseVirtioFeatures(await vm.waitFor('@@RESULT@@ features'));
   t.log(`negotiated: ${Object.entries(features).filter(([, on]) => on).map(([k]) => k).join(' ')}`);
   t.false(features.mrgRxbuf || features.csum || features.guestCsum || features.hostTso4 || features.guestTso4 || features.hostUfo || features.guestUfo, 'the device options took effect');

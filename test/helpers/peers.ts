@@ -19,7 +19,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 
-import { isRoot, rootTest, uniqueName, waitFor } from './env.js';
+import { isRoot, rootTest, tempDir, uniqueName, waitFor } from './env.js';
 import { cpioNewc, findExecutable, findGuestKernel, findStaticBusybox, moduleBytes, moduleLoadOrder, type CpioEntry, type GuestKernel } from './guestimage.js';
 
 export { findExecutable, findGuestKernel, findStaticBusybox, moduleLoadOrder, type GuestKernel } from './guestimage.js';
@@ -97,12 +97,16 @@ function dieWithUs(argv: string[]): string[] {
   return setpriv ? [setpriv, '--pdeathsig', 'KILL', ...argv] : argv;
 }
 
-/** Resolves with the exit code (128+signal number when killed, -1 when it never started) when @child exits. */
+/**
+ * Resolves with the exit code (128+signal number when killed, -1 when it never
+ * started) once @child exited and its stdout and stderr were read to the end
+ * ('close'; at 'exit' the last of its output may not have been read yet).
+ * Attached right after spawn, before 'close' can have been emitted.
+ */
 function exitPromise(child: ChildProcess): Promise<number> {
   return new Promise<number>((r) => {
-    if (child.exitCode !== null) return r(child.exitCode);
     child.once('error', () => r(-1)); // could not be started at all
-    child.once('exit', (code, sig) => r(code ?? 128 + (sig === 'SIGKILL' ? 9 : sig === 'SIGTERM' ? 15 : sig === 'SIGINT' ? 2 : 0)));
+    child.once('close', (code, sig) => r(code ?? 128 + (sig === 'SIGKILL' ? 9 : sig === 'SIGTERM' ? 15 : sig === 'SIGINT' ? 2 : 0)));
   });
 }
 
@@ -601,7 +605,9 @@ function shq(s: string): string {
  * virtio_pci_modern_dev, virtio_pci_legacy_dev, virtio_pci on Debian 12),
  * with an /init that brings eth0 up (address, MAC, MTU), prints
  * `@@READY@@ <mac>`, runs @opts.script, prints `@@EXIT@@ <status>` and powers
- * off. The busybox+modules part is cached by content hash under os.tmpdir();
+ * off. Everything /init and the script print goes to the first serial port
+ * (/dev/ttyS0, QEMU's stdout in qemuGuest()), where nothing else writes: the
+ * kernel's console is the second one (console=ttyS1). The busybox+modules part is cached by content hash under os.tmpdir();
  * the test's own part (/init, /script.sh, extra files) is a second gzip'd cpio
  * appended to it, which the kernel unpacks over the first.
  */
@@ -615,6 +621,9 @@ export function buildInitramfs(dir: string, opts: InitramfsOptions): string {
     '/bin/busybox --install -s /bin',
     'export PATH=/bin',
     'mount -t proc proc /proc; mount -t sysfs sysfs /sys; mount -t devtmpfs devtmpfs /dev; mount -t tmpfs tmpfs /tmp',
+    // Our output on a serial port of its own: a kernel message on the console
+    // could land in the middle of one of our lines.
+    'exec > /dev/ttyS0 2>&1',
     'fail() { echo "@@ERROR@@ $*"; poweroff -f; }',
     `for m in ${insmods.join(' ')}; do insmod /lib/modules/$m || fail insmod $m; done`,
     'n=0; while [ ! -d /sys/class/net/eth0 ]; do n=$((n+1)); [ $n -gt 400 ] && fail no eth0; sleep 0.05; done',
@@ -658,16 +667,22 @@ export const guestScripts = {
     return 'echo "@@RESULT@@ features $(cat /sys/class/net/eth0/device/features)"';
   },
   /**
-   * Listen on TCP @port, take one connection, print sha256 and length of what
-   * came (nothing is stored: any size). busybox nc quits when its stdin ends,
-   * so the stream goes to a program (`nc -e`), which hashes and counts it.
+   * Listen on TCP @port, print `@@RESULT@@ listening <port>` once the socket
+   * listens (not before: a sender that connects on seeing it must find the
+   * port open), take one connection, print sha256 and length of what came
+   * (nothing is stored: any size). busybox nc quits when its stdin ends, so
+   * the stream goes to a program (`nc -e`), which hashes and counts it.
    */
   tcpReceive(port: number): string {
     const prog = ['#!/bin/sh', 'mkfifo /tmp/recv.fifo', 'wc -c < /tmp/recv.fifo > /tmp/recv.len &', 'tee /tmp/recv.fifo | sha256sum > /tmp/recv.sum', 'wait'];
+    // A listening socket on @port in /proc/net/tcp or tcp6: local address ...:PORT (hex), remote any, state 0A.
+    const listening = `:${port.toString(16).toUpperCase().padStart(4, '0')} [0-9A-F]+:0000 0A`;
     return [
       `printf '%s\\n' ${prog.map(shq).join(' ')} > /tmp/recv.sh; chmod +x /tmp/recv.sh`,
+      `nc -l -p ${port} -e /tmp/recv.sh < /dev/null & nc=$!`,
+      `n=0; until cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | grep -qE '${listening}'; do n=$((n+1)); [ $n -gt 600 ] && { echo "@@RESULT@@ listen-failed"; exit 1; }; sleep 0.05; done`,
       `echo "@@RESULT@@ listening ${port}"`,
-      `nc -l -p ${port} -e /tmp/recv.sh < /dev/null`,
+      'wait $nc',
       `echo "@@RESULT@@ recv $(cut -d' ' -f1 /tmp/recv.sum) $(cat /tmp/recv.len)"`,
     ].join('\n');
   },
@@ -765,17 +780,25 @@ export interface QemuGuest {
   pid: number;
   /** The full command line, for reports. */
   argv: string[];
-  /** The console (and QEMU's stderr) so far, with \r removed. */
+  /**
+   * What the guest's /init and script printed so far (the first serial port,
+   * QEMU's stdout), with \r removed: where markers are looked for.
+   */
+  console(): string;
+  /**
+   * For reports: console(), then the kernel's console (the second serial
+   * port, kept in a file) and QEMU's stderr, when not empty.
+   */
   output(): string;
   /**
-   * Resolves with the rest of the first line holding @marker (e.g. '@@READY@@');
-   * throws when the guest exits first, an
+   * Resolves with the rest of the first line of console() holding @marker
+   * (e.g. '@@READY@@'); throws when QEMU exits first (all it printed read), an
    * `@@ERROR@@` line shows, or after @timeoutMs (default 60000).
    */
   waitFor(marker: string, timeoutMs?: number): Promise<string>;
   /** The `@@RESULT@@` lines so far, marker stripped. */
   results(): string[];
-  /** Resolves with QEMU's exit code when it exits (0 after the guest's poweroff). */
+  /** Resolves with QEMU's exit code once it exited and its output is read (0 after the guest's poweroff). */
   exited: Promise<number>;
   /** TERM then KILL by pid; idempotent. */
   stop(): Promise<void>;
@@ -791,12 +814,18 @@ function propValue(v: string | boolean | number): string {
  * virtio-net-pci device on a vhost-user netdev (killed by pid at teardown):
  *
  *   [setpriv --pdeathsig KILL] qemu-system-x86_64 -accel tcg -m 256 -smp 1 -nodefaults -no-user-config
- *     -display none -serial stdio -no-reboot
+ *     -display none -serial stdio -serial file:DIR/kernel-console.log -no-reboot
  *     -object memory-backend-memfd,id=mem,size=256M,share=on -numa node,memdev=mem
  *     -chardev socket,id=chr0,path=SOCK[,server=on,wait=off | ,reconnect=N]
  *     -netdev vhost-user,id=net0,chardev=chr0
  *     -device virtio-net-pci,netdev=net0,mac=MAC,romfile=,vectors=0[,mrg_rxbuf=off,...]
- *     -kernel /boot/vmlinuz-R -initrd INITRD -append 'console=ttyS0 quiet panic=-1'
+ *     -kernel /boot/vmlinuz-R -initrd INITRD -append 'console=ttyS1 quiet panic=-1'
+ *
+ * The guest's /init writes to the first serial port (QEMU's stdout), where the
+ * markers are looked for; the kernel's console is the second one, in a file,
+ * so a kernel message (printed whenever the kernel has one, in the middle of a
+ * line of /init's if it comes to that) never splits a marker line; QEMU's own
+ * stderr is kept apart too.
  *
  * `vectors=0` is needed (QEMU 7.2 TCG crashes in MSI-X setup without it). A
  * client QEMU without `reconnect` exits at once when the socket is not there.
@@ -807,6 +836,7 @@ export function qemuGuest(t: ExecutionContext, opts: QemuGuestOptions): QemuGues
   const kernel = opts.kernel ?? findGuestKernel()?.image;
   if (!kernel) throw new Error('no guest kernel: install linux-image-amd64');
   const mem = opts.memMb ?? 256;
+  const kernelConsole = path.join(tempDir(t), 'kernel-console.log');
   let chardev = `socket,id=chr0,path=${opts.socket}`;
   if (opts.server) chardev += ',server=on,wait=off';
   else if (opts.reconnect !== undefined) chardev += `,reconnect=${opts.reconnect}`;
@@ -833,6 +863,7 @@ export function qemuGuest(t: ExecutionContext, opts: QemuGuestOptions): QemuGues
     '-no-user-config',
     '-display', 'none',
     '-serial', 'stdio',
+    '-serial', `file:${kernelConsole}`,
     '-no-reboot',
     '-object', `memory-backend-memfd,id=mem,size=${mem}M,share=on`,
     '-numa', 'node,memdev=mem',
@@ -841,17 +872,29 @@ export function qemuGuest(t: ExecutionContext, opts: QemuGuestOptions): QemuGues
     '-device', device,
     '-kernel', kernel,
     '-initrd', opts.initrd,
-    '-append', `console=ttyS0 quiet panic=-1 ${opts.append ?? ''}`.trim(),
+    '-append', `console=ttyS1 quiet panic=-1 ${opts.append ?? ''}`.trim(),
     ...(opts.args ?? []),
   ];
   const full = dieWithUs([bin, ...argv]);
   const child = spawn(full[0]!, full.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
   let out = '';
-  const add = (d: string) => (out += d.replace(/\r/g, ''));
-  child.stdout!.setEncoding('utf8').on('data', add);
-  child.stderr!.setEncoding('utf8').on('data', add);
+  let err = '';
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d.replace(/\r/g, '')));
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
   child.stdin!.on('error', () => undefined);
   const exited = exitPromise(child);
+  const kernelLog = () => {
+    try {
+      return readFileSync(kernelConsole, 'utf8').replace(/\r/g, '');
+    } catch {
+      return ''; // not there yet
+    }
+  };
+  /** The guest's output, then the kernel's console and QEMU's stderr when not empty (each cut to its last @n characters). */
+  const output = (n = Infinity) => {
+    const k = kernelLog();
+    return [tail(out, n), k && `--- kernel console:\n${tail(k, n)}`, err && `--- QEMU stderr:\n${tail(err, n)}`].filter(Boolean).join('\n');
+  };
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
@@ -861,6 +904,7 @@ export function qemuGuest(t: ExecutionContext, opts: QemuGuestOptions): QemuGues
     return stopping;
   };
   t.teardown(stop);
+  // Set once QEMU exited and all it wrote was read: a marker not there then never comes.
   let done = false;
   void exited.then(() => (done = true));
 
@@ -875,7 +919,8 @@ export function qemuGuest(t: ExecutionContext, opts: QemuGuestOptions): QemuGues
     child,
     pid: child.pid!,
     argv: full,
-    output: () => out,
+    console: () => out,
+    output: () => output(),
     results: () =>
       out
         .split('\n')
@@ -886,16 +931,11 @@ export function qemuGuest(t: ExecutionContext, opts: QemuGuestOptions): QemuGues
       for (;;) {
         const line = lineWith(marker);
         if (line !== undefined) return line;
-        const err = marker === MARK.error ? undefined : lineWith(MARK.error);
-        if (err !== undefined) throw new Error(`guest failed: ${MARK.error} ${err}\n${tail(out)}`);
-        if (done) {
-          // Let the last output arrive before giving up.
-          await new Promise((r) => setTimeout(r, 100));
-          const last = lineWith(marker);
-          if (last !== undefined) return last;
-          throw new Error(`QEMU exited (${child.exitCode ?? child.signalCode}) before '${marker}':\n${tail(out)}`);
-        }
-        if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for '${marker}':\n${tail(out)}`);
+        const failed = marker === MARK.error ? undefined : lineWith(MARK.error);
+        if (failed !== undefined) throw new Error(`guest failed: ${MARK.error} ${failed}\n${output(3000)}`);
+        // Checked after the marker: once QEMU is done, everything it printed was there above.
+        if (done) throw new Error(`QEMU exited (${child.exitCode ?? child.signalCode}) before '${marker}':\n${output(3000)}`);
+        if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for '${marker}':\n${output(3000)}`);
         await new Promise((r) => setTimeout(r, 50));
       }
     },
