@@ -11,6 +11,7 @@ import { existsSync, mkdirSync, readFileSync, readlinkSync, symlinkSync, copyFil
 import path from 'node:path';
 
 import {
+  childrenOf,
   containerInitPid,
   inContainer,
   rootTest,
@@ -74,18 +75,23 @@ function alive(pid: number): boolean {
   }
 }
 
+/** True while process @pid sleeps in read(0, ...): /proc/PID/syscall says syscall 0 (x86-64 read), first argument 0. */
+function readingStdin(pid: number): boolean {
+  try {
+    const [nr, fd] = readFileSync(`/proc/${pid}/syscall`, 'utf8').split(' ');
+    return nr === '0' && fd === '0x0';
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Start a container that prints `ready` once its program runs and then waits
  * for a line on stdin before exiting with @status.
  */
 async function waitingContainer(t: ExecutionContext, args: string[], status = 0): Promise<TestContainer> {
   const c = startContainode(t, [...args, '--', '/bin/sh', '-c', `echo ready; read line; exit ${status}`]);
-  await Promise.race([
-    waitFor('the program to start', () => /^ready$/m.test(c.output()), 30000),
-    c.exited.then((code) => {
-      throw new Error(`containode exited (${code}) before its program started: ${c.output()}`);
-    }),
-  ]);
+  await c.untilStdout('the program to start', (out) => /^ready$/m.test(out));
   return c;
 }
 
@@ -235,17 +241,19 @@ rootTest("the program reads containode's stdin with blocking reads (fd 0 is not 
   const c = startContainode(t, [
     '--', '/bin/sh', '-c', 'grep ^flags: /proc/self/fdinfo/0; echo ready; read line; echo "got=$line"; read rest; echo "rest=$rest"',
   ]);
-  await waitFor('the program to start', () => /^ready$/m.test(c.output()), 30000);
-  const flags = /^flags:\s+([0-7]+)$/m.exec(c.output());
+  await c.untilStdout('the program to start', (out) => /^ready$/m.test(out));
+  const flags = /^flags:\s+([0-7]+)$/m.exec(c.stdout());
   t.truthy(flags, c.output());
   t.is(Number.parseInt(flags![1]!, 8) & 0o4000, 0, 'O_NONBLOCK is clear on the program\'s stdin');
-  // The program is now blocked in read: data that comes later still arrives.
-  await new Promise((r) => setTimeout(r, 300));
+  // Once the program sleeps in read(0, ...) (the shell, pid 2: the init's
+  // child), data that comes later still arrives.
+  const init = await containerInitPid(c);
+  await waitFor('the program to block reading its stdin', () => childrenOf(init).some(readingStdin), 30000);
   c.child.stdin!.write('hello\n');
-  await waitFor('the first line', () => /^got=hello$/m.test(c.output()), 10000);
+  await c.untilStdout('the first line', (out) => /^got=hello$/m.test(out), 30000);
   c.child.stdin!.end('world\n');
-  t.is(await c.exited, 0, c.output());
-  t.regex(c.output(), /^rest=world$/m);
+  t.is(await c.closed, 0, c.output());
+  t.regex(c.stdout(), /^rest=world$/m);
 });
 
 // ---------------------------------------------------------------------------
@@ -278,13 +286,13 @@ rootTest('a missing program exits 127 and a non-executable one 126, each with a 
 
 rootTest('SIGTERM to containode reaches the program (a trap runs), and kills it when untrapped', async (t) => {
   const c = startContainode(t, ['--', '/bin/sh', '-c', 'trap "echo got-term; exit 42" TERM; echo ready; while :; do sleep 0.1; done']);
-  await waitFor('the trap to be set', () => /^ready$/m.test(c.output()), 30000);
+  await c.untilStdout('the trap to be set', (out) => /^ready$/m.test(out));
   process.kill(c.pid, 'SIGTERM');
-  t.is(await c.exited, 42, c.output());
-  t.regex(c.output(), /^got-term$/m);
+  t.is(await c.closed, 42, c.output());
+  t.regex(c.stdout(), /^got-term$/m);
 
   const u = startContainode(t, ['--', '/bin/sh', '-c', 'echo ready; while :; do sleep 0.1; done']);
-  await waitFor('the program to start', () => /^ready$/m.test(u.output()), 30000);
+  await u.untilStdout('the program to start', (out) => /^ready$/m.test(out));
   const init = await containerInitPid(u);
   process.kill(u.pid, 'SIGTERM');
   t.is(await u.exited, 128 + 15, u.output());
@@ -295,13 +303,13 @@ rootTest('SIGHUP and SIGUSR1 are forwarded too', async (t) => {
   const c = startContainode(t, [
     '--', '/bin/sh', '-c', 'trap "echo got-usr1" USR1; trap "echo got-hup; exit 3" HUP; echo ready; while :; do sleep 0.1; done',
   ]);
-  await waitFor('the traps to be set', () => /^ready$/m.test(c.output()), 30000);
+  await c.untilStdout('the traps to be set', (out) => /^ready$/m.test(out));
   process.kill(c.pid, 'SIGUSR1');
-  await waitFor('the USR1 trap', () => /^got-usr1$/m.test(c.output()), 10000);
+  await c.untilStdout('the USR1 trap', (out) => /^got-usr1$/m.test(out), 30000);
   process.kill(c.pid, 'SIGHUP');
-  t.is(await c.exited, 3, c.output());
-  t.regex(c.output(), /^got-usr1$/m);
-  t.regex(c.output(), /^got-hup$/m);
+  t.is(await c.closed, 3, c.output());
+  t.regex(c.stdout(), /^got-usr1$/m);
+  t.regex(c.stdout(), /^got-hup$/m);
 });
 
 // ---------------------------------------------------------------------------
@@ -314,8 +322,8 @@ rootTest('with -s and -4, eth0 has the address, MTU 64000 and is up; its port is
     '-s', d.sock, '-4', '10.77.0.2/24', '-i', id, '--', '/bin/sh', '-c',
     'ip -o -4 addr show dev eth0; cat /sys/class/net/eth0/mtu; ip -o link show eth0; ls /sys/class/net | tr "\\n" " "; echo; echo ready; read line; exit 5',
   ]);
-  await waitFor('the program to start', () => /^ready$/m.test(c.output()), 30000);
-  const out = c.output();
+  await c.untilStdout('the program to start', (out) => /^ready$/m.test(out));
+  const out = c.stdout();
   t.regex(out, /^\d+: eth0\s+inet 10\.77\.0\.2\/24 /m);
   t.regex(out, /^64000$/m);
   t.regex(out, /^\d+: eth0: <[^>]*\bUP\b[^>]*\bLOWER_UP\b[^>]*> mtu 64000 /m);

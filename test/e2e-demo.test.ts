@@ -20,7 +20,7 @@ rootTest('the demo: two containers on one switch ping each other, both ways, and
   // Frames far above 1500 bytes cross whole (the taps' MTU is 64000).
   t.is(await shell(a.c, 'ping -c 2 -W 5 -s 30000 10.0.0.1'), 0, a.c.output());
   t.is(await shell(b.c, 'hostname'), 0);
-  t.regex(b.c.output(), new RegExp(`^${b.id}$`, 'm'));
+  t.regex(b.c.stdout(), new RegExp(`^${b.id}$`, 'm'), b.c.output());
 
   const stats = (await d.request({ stats: { name: `${a.id}.eth0` } })) as { ports: { rxPackets: number; txPackets: number }[] };
   t.true(stats.ports[0]!.rxPackets >= 5 && stats.ports[0]!.txPackets >= 5, JSON.stringify(stats));

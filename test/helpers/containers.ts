@@ -4,7 +4,7 @@
  */
 import type { ExecutionContext } from 'ava';
 
-import { startContainode, uniqueName, waitFor, type TestContainer, type TestDaemon } from './env.js';
+import { startContainode, tail, uniqueName, waitFor, type TestContainer, type TestDaemon } from './env.js';
 
 /** Names of the ports the daemon shows. */
 export async function portNames(d: TestDaemon): Promise<string[]> {
@@ -14,14 +14,16 @@ export async function portNames(d: TestDaemon): Promise<string[]> {
 
 /**
  * Type @cmd into the interactive shell of container @c and wait for its exit
- * status, which the shell prints after a unique marker.
+ * status, which the shell prints on stdout after a unique marker (looked for
+ * in stdout alone, as a whole line: what the command prints on stderr comes
+ * on another pipe and may be read in the middle of it).
  */
 export async function shell(c: TestContainer, cmd: string, timeoutMs = 30000): Promise<number> {
   const marker = uniqueName('rc');
   c.child.stdin!.write(`${cmd}; echo ${marker}=$?\n`);
-  const re = new RegExp(`${marker}=(\\d+)`);
-  const m = await waitFor(`"${cmd}" to finish`, () => re.exec(c.output()), timeoutMs);
-  return Number(m![1]);
+  const re = new RegExp(`${marker}=(\\d+)\n`);
+  const m = await c.untilStdout(`"${cmd}" to finish`, (out) => re.exec(out), timeoutMs);
+  return Number(m[1]);
 }
 
 /** A container started by shellContainer. */
@@ -36,7 +38,14 @@ export interface ShellContainer {
 export async function shellContainer(t: ExecutionContext, d: TestDaemon, addr: string | null, extra: string[] = []): Promise<ShellContainer> {
   const id = uniqueName('n');
   const c = startContainode(t, [...(addr ? ['-4', addr] : []), '-s', d.sock, '-i', id, ...extra, '--', '/bin/sh']);
-  await waitFor(`port ${id}.eth0`, async () => (await portNames(d)).includes(`${id}.eth0`), 20000);
+  // Setting a container up takes a while on a busy machine; containode that fails says why, and ends.
+  let ended: number | undefined;
+  void c.closed.then((s) => (ended = s));
+  const has = async () => (await portNames(d)).includes(`${id}.eth0`);
+  await waitFor(`port ${id}.eth0`, async () => ended !== undefined || (await has()), 60000).catch((e: Error) => {
+    throw new Error(`${e.message}; containode printed: ${tail(c.output()) || '(nothing)'}`);
+  });
+  if (!(await has())) throw new Error(`containode ended (${ended}) before its port ${id}.eth0 showed: ${tail(c.output())}`);
   return { id, c };
 }
 

@@ -8,7 +8,7 @@ import anyTest, { type ExecutionContext, type TestFn } from 'ava';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { constants as osConstants, tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 
@@ -53,6 +53,74 @@ export async function waitFor<T>(what: string, cond: () => T | Promise<T>, timeo
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/** The last @n characters of @s, for error messages. */
+export function tail(s: string, n = 3000): string {
+  return s.length <= n ? s : `...${s.slice(-n)}`;
+}
+
+/** The exit status of a process that ended with @code, or of signal @sig: 128 + its number. */
+function exitStatus(code: number | null, sig: NodeJS.Signals | null): number {
+  return code ?? 128 + (sig ? (osConstants.signals[sig] ?? 0) : 0);
+}
+
+/** What a child process of ours prints, stdout and stderr collected apart. */
+export interface ChildOutput {
+  /** What it printed on stdout so far. */
+  stdout(): string;
+  /** What it printed on stderr so far. */
+  stderr(): string;
+  /**
+   * Both, in the order they were read: for messages only. They come on two
+   * pipes, read whenever Node gets to each, so a line of one may land inside
+   * a line of the other: never look for awaited text in it.
+   */
+  output(): string;
+  /**
+   * Resolves with its exit status (128+N for signal N, -1 when it could not be
+   * started) once it exited and its stdout and stderr were read to the end
+   * (at 'exit' the last of its output may still be unread; with its pipes
+   * held by a child that outlives it, only when that one is gone too).
+   */
+  closed: Promise<number>;
+  /**
+   * Resolves with the first truthy value of @cond over all of stdout so far
+   * (not over one chunk: a line may come in pieces); throws, with what it
+   * printed, when it ends first or after @timeoutMs (default 60000).
+   */
+  untilStdout<T>(what: string, cond: (stdout: string) => T, timeoutMs?: number): Promise<NonNullable<T>>;
+}
+
+/** Collect what @child (spawned with piped stdout and stderr) prints; call right after spawn. */
+export function collectOutput(child: ChildProcess): ChildOutput {
+  let out = '';
+  let err = '';
+  let all = '';
+  child.stdout?.setEncoding('utf8').on('data', (d: string) => {
+    out += d;
+    all += d;
+  });
+  child.stderr?.setEncoding('utf8').on('data', (d: string) => {
+    err += d;
+    all += d;
+  });
+  let status: number | undefined;
+  const closed = new Promise<number>((r) => {
+    child.once('error', () => r((status = -1)));
+    child.once('close', (code, sig) => r((status = exitStatus(code, sig))));
+  });
+  const untilStdout = async <T>(what: string, cond: (stdout: string) => T, timeoutMs = 60000): Promise<NonNullable<T>> => {
+    try {
+      await waitFor(what, () => cond(out) || status !== undefined, timeoutMs);
+    } catch (e) {
+      throw new Error(`${(e as Error).message}; it printed: ${tail(all) || '(nothing)'}`);
+    }
+    const v = cond(out); // once it is done, all it printed is there
+    if (v) return v as NonNullable<T>;
+    throw new Error(`it ended (status ${status}) before ${what}; it printed: ${tail(all) || '(nothing)'}`);
+  };
+  return { stdout: () => out, stderr: () => err, output: () => all, closed, untilStdout };
 }
 
 /** Kill @child (ours) by pid: TERM, then KILL after @graceMs; resolves on exit. */
@@ -110,8 +178,9 @@ export async function startDaemon(
   child.stderr!.setEncoding('utf8');
   child.stderr!.on('data', (d: string) => (stderr += d));
   t.teardown(() => stopChild(child));
+  // 'close': with all of its stderr read, for the message.
   const exited = new Promise<never>((_, reject) =>
-    child.once('exit', (code, sig) => reject(new Error(`daemon exited (${code ?? sig}) before answering: ${stderr}`))),
+    child.once('close', (code, sig) => reject(new Error(`daemon exited (${code ?? sig}) before answering: ${stderr}`))),
   );
   exited.catch(() => undefined);
   const d: TestDaemon = {
@@ -126,10 +195,13 @@ export async function startDaemon(
     },
     fdCount: () => readdirSync(`/proc/${child.pid}/fd`).length,
   };
-  await Promise.race([
-    exited,
-    waitFor('the daemon to answer', async () => existsSync(sock) && (await d.request({ version: {} }).then(() => true, () => false))),
-  ]);
+  // Node and the addon can take a while to load on a busy machine: wait long, and say what it logged.
+  const answered = waitFor('the daemon to answer', async () => existsSync(sock) && (await d.request({ version: {} }).then(() => true, () => false)), 60000).catch(
+    (e: Error) => {
+      throw new Error(`${e.message}; it logged: ${tail(stderr) || '(nothing)'}`);
+    },
+  );
+  await Promise.race([exited, answered]);
   return d;
 }
 
@@ -155,13 +227,17 @@ export function inNetns(ns: string, args: string[], opts: { timeout?: number } =
   return execa('ip', ['netns', 'exec', ns, ...args], { reject: false, timeout: opts.timeout ?? 30000 });
 }
 
-/** A containode started by a test. */
-export interface TestContainer {
+/**
+ * A containode started by a test: stdout is the program's (look for its
+ * output there), stderr containode's and the program's errors. closed
+ * resolves once all of it was read: after the program's last words, await
+ * closed, not exited.
+ */
+export interface TestContainer extends ChildOutput {
   child: ChildProcess;
   pid: number;
-  /** Resolves with the exit code (or 128+signal) when containode ends. */
+  /** Resolves with the exit code (or 128+signal) when containode itself ends (its container may still be going). */
   exited: Promise<number>;
-  output(): string;
 }
 
 /**
@@ -170,17 +246,11 @@ export interface TestContainer {
  */
 export function startContainode(t: ExecutionContext, args: string[]): TestContainer {
   const child = spawn(process.execPath, [binPath('containode'), ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (out += d));
-  const exited = new Promise<number>((r) =>
-    child.once('exit', (code, sig) => r(code ?? 128 + (sig ? (osSignals[sig] ?? 0) : 0))),
-  );
+  const output = collectOutput(child);
+  const exited = new Promise<number>((r) => child.once('exit', (code, sig) => r(exitStatus(code, sig))));
   t.teardown(() => stopChild(child));
-  return { child, pid: child.pid!, exited, output: () => out };
+  return { child, pid: child.pid!, exited, ...output };
 }
-
-const osSignals: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15, SIGUSR1: 10 };
 
 /** Run containode to completion; returns exit code and combined output. */
 export async function runContainode(args: string[], timeoutMs = 60000) {
