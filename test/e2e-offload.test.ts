@@ -75,7 +75,9 @@ async function vlanGso(t: ExecutionContext, v6: boolean) {
   const mss = v6 ? 1400 : 1420;
   const tx = await inNetns(p.vnet, ['python3', fixture, 'send', 'eth0', piMac, v6 ? '1' : '0', String(payload), String(mss), '7']);
   t.is(tx.exitCode, 0, tx.stderr);
-  await Promise.race([rx.done, new Promise((r) => setTimeout(r, 40000))]);
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([rx.done, new Promise((r) => (timer = setTimeout(r, 40000)))]);
+  clearTimeout(timer); // a pending timer would keep the test worker alive
   const [hash, bytes, frames, largest, bad] = (rx.out().split('\n')[1] ?? '').split(' ');
   t.is(hash, tx.stdout.trim(), `payload put back together from the segments (${rx.out()} ${rx.err()})`);
   t.is(Number(bytes), payload);

@@ -7,7 +7,7 @@ import { type ExecutionContext } from 'ava';
 import { spawn } from 'node:child_process';
 
 import { native } from '../../src/native.js';
-import { inNetns, netns, stopChild, uniqueName, waitFor, type TestDaemon } from './env.js';
+import { collectOutput, inNetns, netns, stopChild, uniqueName, type TestDaemon } from './env.js';
 
 /** Python receiver: accept one connection, print sha256 and length of what came. */
 export const RECEIVER = `
@@ -44,24 +44,22 @@ export interface ReadyChild {
   out(): string;
   /** what it printed to stderr so far */
   err(): string;
-  /** resolves when it exits */
+  /** resolves once it exited and all it printed was read (at 'exit' its last line may still be unread) */
   done: Promise<void>;
 }
 
 /**
  * Run @args in namespace @ns (stopped by pid at teardown) and wait until it
- * prints "ready" on stdout; @what names it in the timeout error.
+ * prints a "ready" line on stdout (60 s: a busy machine may be slow to start
+ * it); when it ends first or does not get there, the error names it (@what)
+ * and says what it printed.
  */
 export async function readyChild(t: ExecutionContext, ns: string, args: string[], what: string): Promise<ReadyChild> {
   const child = spawn('ip', ['netns', 'exec', ns, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
-  child.stderr.setEncoding('utf8').on('data', (s: string) => (err += s));
+  const output = collectOutput(child);
   t.teardown(() => stopChild(child));
-  const done = new Promise<void>((r) => child.once('exit', () => r()));
-  await waitFor(`${what} (${err})`, () => out.includes('ready'));
-  return { out: () => out, err: () => err, done };
+  await output.untilStdout(what, (out) => /^ready$/m.test(out));
+  return { out: output.stdout, err: output.stderr, done: output.closed.then(() => undefined) };
 }
 
 /** Send @bytes from namespace @from to @addr (in namespace @to); both hashes must match. */
