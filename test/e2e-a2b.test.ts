@@ -21,7 +21,7 @@ import { execa } from 'execa';
 
 import type { A2bSettings } from '../src/kinds/a2b/settings.js';
 import { packageRoot } from '../src/native.js';
-import { containerInitPid, rootTest, startDaemon, stopChild, waitFor, type TestContainer, type TestDaemon } from './helpers/env.js';
+import { collectOutput, containerInitPid, rootTest, startDaemon, stopChild, waitFor, type TestContainer, type TestDaemon } from './helpers/env.js';
 import { shell, shellContainer } from './helpers/containers.js';
 
 const A_IP = '10.55.0.1';
@@ -135,8 +135,9 @@ interface Arrivals {
 /**
  * Send @count numbered datagrams of @size bytes from @from to @to (@burst back
  * to back, then @gapMs ms pause), run @during once they are sent, and return
- * what the receiver got: it waits @firstS s for the first and stops after
- * @idleS s without any.
+ * what the receiver got. Told then that the sender is done, the receiver
+ * stops after @idleS s without a datagram (@firstS s when none came at all);
+ * before that it waits as long as the sender takes.
  */
 async function udp(
   t: ExecutionContext,
@@ -146,23 +147,21 @@ async function udp(
 ): Promise<Arrivals> {
   const port = String(20000 + Math.floor(Math.random() * 20000));
   const rx = spawn('nsenter', ['-t', String(to.pid), '-n', 'python3', UDP, 'recv', to.ip, port, String(o.firstS ?? 3), String(o.idleS ?? 1)], {
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['pipe', 'pipe', 'pipe'],
   });
   t.teardown(() => stopChild(rx));
-  let out = '';
-  let err = '';
-  rx.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
-  rx.stderr.setEncoding('utf8').on('data', (s: string) => (err += s));
-  const done = new Promise<void>((r) => rx.once('exit', () => r()));
-  await waitFor(`the UDP receiver in ${to.ip} (${err})`, () => out.includes('ready'));
+  rx.stdin.on('error', () => undefined); // EPIPE, should it have died
+  const output = collectOutput(rx);
+  await output.untilStdout(`the UDP receiver in ${to.ip}`, (out) => /^ready$/m.test(out));
   const tx = await inNet(from.pid, ['python3', UDP, 'send', to.ip, port, String(o.count), String(o.burst ?? 20), String(o.gapMs ?? 1), String(o.size ?? 64)], 60000);
   if (tx.exitCode !== 0 || Number(tx.stdout.trim()) !== o.count) throw new Error(`the UDP sender in ${from.ip} failed (${tx.exitCode}): ${tx.stdout} ${tx.stderr}`);
   if (o.during) await o.during();
+  rx.stdin.end(); // the sender is done: from now on the receiver waits for the last datagrams only
   let timer: NodeJS.Timeout | undefined;
-  await Promise.race([done, new Promise((r) => (timer = setTimeout(r, 90000)))]);
+  await Promise.race([output.closed, new Promise((r) => (timer = setTimeout(r, 90000)))]);
   clearTimeout(timer);
-  const line = out.split('\n').find((l) => l.startsWith('{'));
-  if (line === undefined) throw new Error(`the UDP receiver in ${to.ip} reported nothing: ${out} ${err}`);
+  const line = output.stdout().split('\n').find((l) => l.startsWith('{'));
+  if (line === undefined) throw new Error(`the UDP receiver in ${to.ip} reported nothing: ${output.output()}`);
   return JSON.parse(line) as Arrivals;
 }
 
@@ -265,7 +264,9 @@ rootTest('a2b loss 10% one way: arrivals within binomial bounds, dropLoss counts
 
 rootTest('a2b settings changed with frames queued: not one queued datagram is lost, order kept', async (t) => {
   const { d, a, b } = await setup(t);
-  await ok(d, 'set', 'l1', '--delay', '2s');
+  // Queued frames keep the departure time they were given: the test has this
+  // long after the first was queued to see them all held, and the run takes it.
+  await ok(d, 'set', 'l1', '--delay', '5s');
   const N = 200;
   const before = await stats(d);
   let held: Counters | undefined;
@@ -280,7 +281,7 @@ rootTest('a2b settings changed with frames queued: not one queued datagram is lo
       held = await waitFor('the burst to be queued', async () => {
         const c = minus((await stats(d)).a2b, before.a2b);
         return c.queued >= N ? c : undefined;
-      }, 1500);
+      }, 4000);
       await d.request({ set: { name: 'l1', delay: 0, rate: '2mbit' } });
       await new Promise((r) => setTimeout(r, 50));
       await d.request({ set: { name: 'l1', rate: 0, limit: 500 } });
