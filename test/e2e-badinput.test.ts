@@ -320,7 +320,7 @@ rootTest('a tap whose device disappears is removed, reported and its fd closed',
     const r = (await d.request({ show: {} })) as { objects: { name: string }[] };
     return !r.objects.some((o) => o.name === 'gone.eth0');
   });
-  t.regex(d.log(), /port gone\.eth0 removed from lan0: /);
+  t.regex(await d.logged(/port gone\.eth0 removed from lan0: /), /port gone\.eth0 removed from lan0: /);
   await fdsSettle(t, d, base, 'the tap vanished');
   await stillServing(t, d, 'a vanished tap');
 });

@@ -357,7 +357,8 @@ rootTest('-4 without a length takes the class prefix; --ifname and --mtu shape t
   t.regex(r.stdout, /^1400$/m);
   t.regex(r.stdout, /^no-eth0$/m);
   t.deepEqual(await portNames(d), [], 'the port is gone after exit');
-  t.regex(d.log(), new RegExp(`${id}\\.net7`), 'the daemon had a port named IDENTITY.IFNAME');
+  const named = new RegExp(`${id}\\.net7`);
+  t.regex(await d.logged(named), named, 'the daemon had a port named IDENTITY.IFNAME');
 });
 
 rootTest('-s without -4 still attaches an up interface, with no IPv4 address', async (t) => {
@@ -387,7 +388,8 @@ rootTest('a SIGKILLed containode leaves no port and no container process behind'
   await waitFor('the container init to die', () => !alive(init), 10000);
   t.false(alive(init));
   // The daemon took it out itself (its pidfd on the init, or the tap vanishing).
-  t.regex(d.log(), new RegExp(`port ${id}\\.eth0 removed from lan0: `));
+  const removed = new RegExp(`port ${id}\\.eth0 removed from lan0: `);
+  t.regex(await d.logged(removed), removed);
 });
 
 rootTest('-l joins the named lan, where two containers reach each other', async (t) => {

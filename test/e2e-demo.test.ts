@@ -62,7 +62,8 @@ rootTest('a container killed with SIGKILL has its port removed', async (t) => {
   // containode could not say remove-etherfd: the daemon notices the container's
   // init is gone (pidfd) or the tap vanished with its namespace.
   await waitFor('the port to go', async () => !(await portNames(d)).includes(`${a.id}.eth0`), 20000);
-  t.regex(d.log(), new RegExp(`${a.id}\\.eth0`));
+  const port = new RegExp(`${a.id}\\.eth0`);
+  t.regex(await d.logged(port), port);
 });
 
 /** Make a tap of the given framing in a fresh netns, with an address. */

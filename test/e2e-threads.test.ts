@@ -10,7 +10,7 @@ import { portStats, tapPort, transfer } from './helpers/traffic.js';
 
 rootTest('--threads 2: ports spread over both threads; two transfers at once arrive intact', async (t) => {
   const d = await startDaemon(t, { args: ['--threads', '2'] });
-  t.regex(d.log(), /2 threads/);
+  t.regex(await d.logged(/2 threads/), /2 threads/);
   const a1 = await tapPort(t, d, { framing: 'vnet', ipv4: '10.11.0.1' });
   const a2 = await tapPort(t, d, { framing: 'vnet', ipv4: '10.11.0.2' });
   const b1 = await tapPort(t, d, { framing: 'vnet', ipv4: '10.11.0.3' });

@@ -170,7 +170,7 @@ for (const [mode, reason] of [
     t.is(r.stdout.trim(), 'closed', `the backend hung up on it: ${r.stderr}`);
     await waitFor('the reason in the port state', async () => reason.test((await shown(d, 'vh')).state), 5000).catch(() => undefined);
     t.regex((await shown(d, 'vh')).state, reason);
-    t.regex(d.log(), reason, 'and in the log');
+    t.regex(await d.logged(reason), reason, 'and in the log');
     t.regex((await shown(d, 'vh')).state, /listening/, 'the port waits for the next frontend');
     const ping = await inNetns(a.ns, ['ping', '-c', '2', '-W', '5', '10.33.0.2']);
     t.is(ping.exitCode, 0, 'the other ports forward on');

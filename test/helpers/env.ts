@@ -150,6 +150,13 @@ export interface TestDaemon {
   sock: string;
   /** Everything it wrote to stderr so far. */
   log(): string;
+  /**
+   * Its log once it matches @re, or after @timeoutMs (default 30000) as it is
+   * then: assert on this, not on log(), when the daemon logs what a test just
+   * saw happen. The log comes on its own pipe, read whenever Node gets to it,
+   * so an effect seen through the control socket can be there before its line.
+   */
+  logged(re: RegExp, timeoutMs?: number): Promise<string>;
   /** One request on its socket (with the daemon's authtoken, if any). */
   request(req: Reply, fd?: number): Promise<Reply>;
   /** Run `containet -s SOCK ...args` and return its result (never throws). */
@@ -188,6 +195,10 @@ export async function startDaemon(
     pid: child.pid!,
     sock,
     log: () => stderr,
+    logged: async (re, timeoutMs = 30000) => {
+      await waitFor(`the daemon to log ${re}`, () => re.test(stderr), timeoutMs).catch(() => undefined);
+      return stderr;
+    },
     request: (req, fd = -1) => request(sock, opts.authtoken === undefined ? req : { authtoken: opts.authtoken, ...req }, fd, 5000),
     cli: async (...args) => {
       const r = await execa(process.execPath, [binPath('containet'), '-s', sock, ...tokenArgs, ...args], { reject: false });
