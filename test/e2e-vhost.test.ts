@@ -15,6 +15,15 @@ import { shell, shellContainer } from './helpers/containers.js';
 import { buildInitramfs, guestScripts, peerTest, qemuGuest, testpmd } from './helpers/peers.js';
 import { RECEIVER, tapPort } from './helpers/traffic.js';
 
+/** Text of file @p, '' while it is not there. */
+function readText(p: string): string {
+  try {
+    return readFileSync(p, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
 /** The port named @name as `show` has it. */
 async function shown(d: TestDaemon, name: string): Promise<{ state: string; offloads: string[]; type: string }> {
   const r = (await d.request({ show: {} })) as { objects: { name: string; state: string; offloads: string[]; type: string }[] };
@@ -70,13 +79,14 @@ peerTest('testpmd as a virtio_user server, containet the client: it connects, an
   await waitFor('a retry state', async () => /client, connecting/.test((await shown(d, 'vh')).state));
   const pmd = await testpmd(t, { socket: sock, server: true, mode: 'icmpecho' });
   await pmd.ready;
-  await waitFor('containet to connect', async () => /client, connected/.test((await shown(d, 'vh')).state), 15000);
+  // containet retries with a backoff of up to 5 s: give it a few tries.
+  await waitFor('containet to connect', async () => /client, connected/.test((await shown(d, 'vh')).state), 30000);
   await pingTestpmd(t, d, 'client mode');
   await pmd.stop();
   await waitFor('the port to notice', async () => /reconnecting|connecting/.test((await shown(d, 'vh')).state));
   const again = await testpmd(t, { socket: sock, server: true, mode: 'icmpecho' });
   await again.ready;
-  await waitFor('containet to reconnect', async () => /client, connected/.test((await shown(d, 'vh')).state), 15000);
+  await waitFor('containet to reconnect', async () => /client, connected/.test((await shown(d, 'vh')).state), 30000);
   const c = await shellContainer(t, d, '10.30.0.3/24');
   t.is(await shell(c.c, 'ping -c 3 -W 5 10.30.0.97'), 0, c.c.output());
 });
@@ -101,7 +111,10 @@ peerTest('testpmd txonly floods a container through containet; the container cou
   await new Promise((r) => setTimeout(r, 2000));
   await pmd.stopForwarding();
   const sent = (await pmd.stats()).txPackets;
-  await new Promise((r) => setTimeout(r, 300));
+  // What testpmd sent last may still be in the ring: wait for containet to
+  // have taken it all in (not a fixed 300 ms: a busy machine takes longer);
+  // the exact count is asserted below.
+  await waitFor('containet to take in every frame testpmd sent', async () => (await counters(d, 'vh')).rxPackets >= sent, 30000).catch(() => undefined);
   const rx = Number((await inNetns(tap.ns, ['cat', '/sys/class/net/eth0/statistics/rx_packets'])).stdout) - rx0;
   const st = await counters(d, 'vh');
   t.true(sent > 1000, `testpmd sent ${sent}`);
@@ -122,8 +135,9 @@ for (const plain of [false, true]) {
   const sum = path.join(dir, 'got.sum');
   const out = path.join(dir, 'out.bin');
   writeFileSync(rx, RECEIVER);
-  // The receiver prints "ready", then the sha256 and length of what came.
+  // The receiver prints "ready" (once it listens), then the sha256 and length of what came.
   t.is(await shell(c.c, `python3 ${rx} 10.32.0.1 5555 > ${sum} & true`), 0);
+  await waitFor('the receiver in the container to listen', () => readText(sum).startsWith('ready\n'), 60000);
   const initrd = buildInitramfs(tempDir(t), {
     ip: '10.32.0.2/24',
     script: [
@@ -141,7 +155,7 @@ for (const plain of [false, true]) {
   t.is(show.offloads.includes('tso'), !plain);
   const [sentHash, sentLen] = (await vm.waitFor('@@RESULT@@ sent', 120000)).trim().split(/\s+/);
   t.is(Number(sentLen), bytes);
-  const line = await waitFor('the container to hash what came', () => readFileSync(sum, 'utf8').split('\n')[1], 60000);
+  const line = await waitFor('the container to hash what came', () => /^ready\n(.+)\n/.exec(readText(sum))?.[1], 60000);
   t.is(line, `${sentHash} ${bytes}`, 'sha256 and length of what the container got from the guest');
   // And the other way: the container sends, the guest hashes.
   await vm.waitFor('@@RESULT@@ listening 6000', 60000);
