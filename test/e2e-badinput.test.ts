@@ -13,7 +13,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 
 import { native } from '../src/native.js';
-import { binPath, inNetns, netns, rootTest, startDaemon, tempDir, waitFor, type TestDaemon } from './helpers/env.js';
+import { binPath, collectOutput, inNetns, netns, rootTest, startDaemon, tempDir, waitFor, type TestDaemon } from './helpers/env.js';
 
 /** Wait until the daemon holds exactly the fds of @before (closing is asynchronous). */
 async function fdsSettle(t: ExecutionContext, d: TestDaemon, before: Map<string, string>, what: string): Promise<void> {
@@ -29,8 +29,28 @@ async function fdsSettle(t: ExecutionContext, d: TestDaemon, before: Map<string,
 }
 
 /**
+ * Control connections the daemon holds open: its unix stream sockets that have
+ * an address (its listening socket's, which accepted ones share; socketpairs
+ * have none) and are not the listening one (flag __SO_ACCEPTCON), from
+ * /proc/net/unix of the test's network namespace (the daemon's too).
+ */
+function controlConnections(d: TestDaemon): number {
+  const inodes = new Set(
+    [...fdTable(d.pid).values()].filter((l) => l.startsWith('socket:[')).map((l) => l.slice('socket:['.length, -1)),
+  );
+  let n = 0;
+  for (const line of readFileSync('/proc/net/unix', 'utf8').split('\n').slice(1)) {
+    const [, , , flags, , , inode, addr] = line.trim().split(/\s+/);
+    if (inode !== undefined && inodes.has(inode) && addr !== undefined && flags !== '00010000') n++;
+  }
+  return n;
+}
+
+/**
  * Start a daemon and warm it up (a served request, a refused one, a dropped
- * connection) so every fd Node opens lazily is open before counting.
+ * connection) so every fd Node opens lazily is open before counting, and wait
+ * until it has closed the warm-up connections (closing is asynchronous): an
+ * fd still open then would be counted as the daemon's own.
  */
 async function warmDaemon(t: ExecutionContext, opts: Parameters<typeof startDaemon>[1] = {}): Promise<TestDaemon> {
   const d = await startDaemon(t, opts);
@@ -41,7 +61,7 @@ async function warmDaemon(t: ExecutionContext, opts: Parameters<typeof startDaem
   await native().request(d.sock, '{"show":{}}', a, 5000);
   native().closeFd(a);
   native().closeFd(b);
-  await new Promise((r) => setTimeout(r, 300));
+  await waitFor('the daemon to close the warm-up connections', () => controlConnections(d) === 0, 30000);
   return d;
 }
 
@@ -67,7 +87,8 @@ async function stillServing(t: ExecutionContext, d: TestDaemon, what: string): P
 /**
  * Send raw @bytes on a fresh connection and collect what comes back until the
  * daemon closes, or until @idleMs passes after the first reply byte (or
- * without any).
+ * without any). The daemon closes at once in every case here: the default
+ * (15 s) is a backstop long enough for a busy machine, not a measure.
  */
 function rawExchange(sock: string, bytes: Buffer | string, opts: { endAfterWrite?: boolean; idleMs?: number } = {}) {
   return new Promise<{ reply: string; closed: boolean }>((resolve, reject) => {
@@ -81,7 +102,7 @@ function rawExchange(sock: string, bytes: Buffer | string, opts: { endAfterWrite
     };
     const arm = () => {
       clearTimeout(timer);
-      timer = setTimeout(() => finish(false), opts.idleMs ?? 2000);
+      timer = setTimeout(() => finish(false), opts.idleMs ?? 15000);
     };
     c.setEncoding('utf8');
     c.on('data', (d: string) => {
@@ -171,7 +192,7 @@ test.serial('non-JSON bytes, an oversized request and a client that leaves mid-m
   t.false(halfShow.objects.some((o) => o.name === 'half'), 'half a request does nothing');
 
   // Several requests in one write, the last one cut off by a disconnect.
-  const multi = await rawExchange(d.sock, '{"version":{}}{"show":{}}{"add-lan":', { endAfterWrite: true, idleMs: 1000 });
+  const multi = await rawExchange(d.sock, '{"version":{}}{"show":{}}{"add-lan":', { endAfterWrite: true });
   t.regex(multi.reply, /^\{"version":"[^"]+"\}\{"objects":/);
 
   await stillServing(t, d, 'stream abuse');
@@ -271,12 +292,12 @@ test.serial('a stale socket file (its daemon died) is replaced; a regular file a
   const stale = path.join(dir, 'stale.sock');
   // A server that dies without unlinking its socket: bind, then SIGKILL.
   const holder = spawn(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(stale)}, () => console.log('up'))`], {
-    stdio: ['ignore', 'pipe', 'inherit'],
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
   t.teardown(() => {
     if (holder.exitCode === null && holder.signalCode === null) process.kill(holder.pid!, 'SIGKILL');
   });
-  await new Promise<void>((r) => holder.stdout!.once('data', () => r()));
+  await collectOutput(holder).untilStdout('the socket holder to listen', (out) => /^up$/m.test(out));
   process.kill(holder.pid!, 'SIGKILL');
   await new Promise((r) => holder.once('exit', r));
   t.true(statSync(stale).isSocket(), 'the stale socket file is there');
