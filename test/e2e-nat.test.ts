@@ -17,7 +17,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 
 import { packageRoot } from '../src/native.js';
-import { inNetns, netns, rootTest, run, runContainode, startDaemon, stopChild, tempDir, uniqueName, waitFor, type TestDaemon } from './helpers/env.js';
+import { collectOutput, inNetns, netns, rootTest, run, runContainode, startDaemon, stopChild, tempDir, uniqueName, waitFor, type TestDaemon } from './helpers/env.js';
 import { tapPort } from './helpers/traffic.js';
 import { shell, shellContainer, type ShellContainer } from './helpers/containers.js';
 
@@ -99,11 +99,9 @@ rootTest('UDP through the nat: a datagram to an echo server on the host loopback
     'while True:',
     '    data, peer = s.recvfrom(65536); s.sendto(data, peer)',
   ].join('\n'));
-  const srv = spawn('python3', [echo], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const srv = spawn('python3', [echo], { stdio: ['ignore', 'pipe', 'pipe'] });
   t.teardown(() => stopChild(srv));
-  let port = '';
-  srv.stdout.setEncoding('utf8').on('data', (s: string) => (port += s));
-  await waitFor('the echo server', () => /\d+\n/.test(port));
+  const port = await collectOutput(srv).untilStdout('the echo server', (out) => /^(\d+)\n/.exec(out)?.[1]);
   const c = await dhcpContainer(t, d);
   const client = path.join(dir, 'client.py');
   const out = path.join(dir, 'out.txt');
@@ -119,7 +117,7 @@ rootTest('UDP through the nat: a datagram to an echo server on the host loopback
     '    except socket.timeout: pass',
     `open("${out}", "w").write(str(got))`,
   ].join('\n'));
-  t.is(await shell(c.c, `python3 ${client} ${port.trim()}`, 60000), 0, c.c.output());
+  t.is(await shell(c.c, `python3 ${client} ${port}`, 60000), 0, c.c.output());
   t.is(readText(out), '20', 'every datagram came back');
 });
 
@@ -169,7 +167,8 @@ rootTest('a port forward from the host into a container, added at creation and a
       return `failed: ${(e as Error).message}`;
     }
   };
-  t.is(await waitFor('the forward', async () => ((await fetch(hostPort)).startsWith('hello') ? 'hello from the container\n' : ''), 15000), 'hello from the container\n');
+  // python3 -m http.server takes a while to start in the container on a busy machine.
+  t.is(await waitFor('the forward', async () => ((await fetch(hostPort)).startsWith('hello') ? 'hello from the container\n' : ''), 60000), 'hello from the container\n');
   const show = (await d.request({ show: {} })) as { objects: { name: string; nat?: { forwards: string[] } }[] };
   t.deepEqual(show.objects.find((o) => o.name === 'nat1')?.nat?.forwards, [`tcp:127.0.0.1:${hostPort}:10.0.2.15:8000`]);
   const second = hostPort + 1;
@@ -194,7 +193,7 @@ rootTest('removing the nat in the middle of a transfer closes its sockets; the d
   await waitFor('the transfer to start', async () => {
     const st = (await d.request({ stats: { name: 'nat1' } })) as { ports: { rxBytes: number }[] };
     return st.ports[0]!.rxBytes > 1 << 20;
-  });
+  }, 30000);
   const r = await d.cli('del', 'nat1');
   t.is(r.exitCode, 0, r.stderr);
   await waitFor('the nat sockets to close', () => d.fdCount() <= fdsBefore, 10000);
@@ -221,12 +220,10 @@ function readBytes(p: string): Buffer {
 
 rootTest('--dns-upstream: a name is resolved through the nat by a resolver the test runs on loopback', async (t) => {
   const responder = spawn('python3', [path.join(packageRoot, 'test', 'fixtures', 'dns_responder.py'), 'test.containet', '10.9.8.7'], {
-    stdio: ['ignore', 'pipe', 'inherit'],
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
   t.teardown(() => stopChild(responder));
-  let out = '';
-  responder.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
-  const port = await waitFor('the resolver', () => /^(\d+)\n/.exec(out)?.[1]);
+  const port = await collectOutput(responder).untilStdout('the resolver', (out) => /^(\d+)\n/.exec(out)?.[1]);
   const d = await natDaemon(t, '--dns-upstream', `127.0.0.1:${port}`);
   const c = await dhcpContainer(t, d);
   t.regex(c.lease, /dns=10\.0\.2\.3/, 'the lease names the nat as DNS server');
