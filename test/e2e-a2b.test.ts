@@ -59,7 +59,7 @@ async function ok(d: TestDaemon, ...args: string[]) {
 async function node(t: ExecutionContext, d: TestDaemon, ip: string, lan: string): Promise<Node> {
   const sc = await shellContainer(t, d, `${ip}/24`, ['-l', lan]);
   const pid = await containerInitPid(sc.c);
-  await waitFor(`${ip} on eth0`, async () => (await inNet(pid, ['ip', '-4', 'addr', 'show', 'eth0'])).stdout.includes(`${ip}/24`));
+  await waitFor(`${ip} on eth0`, async () => (await inNet(pid, ['ip', '-4', 'addr', 'show', 'eth0'])).stdout.includes(`${ip}/24`), 30000);
   await mustNet(pid, ['sysctl', '-q', '-w', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1', 'net.ipv6.conf.eth0.disable_ipv6=1']);
   // Bursts of datagrams wait in the tap's ring, not in a dropped tail.
   await mustNet(pid, ['ip', 'link', 'set', 'eth0', 'txqueuelen', '10000']);
@@ -221,9 +221,9 @@ rootTest('a2b rate: 10mbit both ways holds an iperf3 TCP transfer near 10 Mbit/s
   t.is(s.a2b.rate, 10_000_000);
   t.is(s.b2a.rate, 10_000_000);
   const port = String(20000 + Math.floor(Math.random() * 20000));
-  const srv = spawn('nsenter', ['-t', String(b.pid), '-n', 'iperf3', '-s', '-B', B_IP, '-p', port], { stdio: 'ignore' });
+  const srv = spawn('nsenter', ['-t', String(b.pid), '-n', 'iperf3', '-s', '-B', B_IP, '-p', port], { stdio: ['ignore', 'pipe', 'pipe'] });
   t.teardown(() => stopChild(srv));
-  await waitFor('iperf3 -s', async () => (await inNet(b.pid, ['ss', '-ltn'])).stdout.includes(`${B_IP}:${port}`));
+  await collectOutput(srv).until('iperf3 -s to listen', async () => (await inNet(b.pid, ['ss', '-ltn'])).stdout.includes(`${B_IP}:${port}`));
   // A 256 KiB window keeps the a2b's queue (and the transfer's tail) short.
   for (const [label, extra, secs] of [['a2b (A sends)', [], 5], ['b2a (B sends, -R)', ['-R'], 4]] as const) {
     const r = await inNet(a.pid, ['iperf3', '-c', B_IP, '-p', port, '-t', String(secs), '-w', '256K', '-J', ...extra], 90000);

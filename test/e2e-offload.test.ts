@@ -11,7 +11,7 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 
 import { native, packageRoot } from '../src/native.js';
-import { inNetns, netns, rootTest, startDaemon, stopChild, uniqueName, waitFor, type TestDaemon } from './helpers/env.js';
+import { collectOutput, inNetns, netns, rootTest, startDaemon, stopChild, uniqueName, waitFor, type TestDaemon } from './helpers/env.js';
 import { portStats, readyChild, tapPort, transfer } from './helpers/traffic.js';
 
 /** Two namespaces on one switch: "vnet" (vnet header + TSO) and "pi" (packet info). */
@@ -104,9 +104,9 @@ rootTest('iperf3 runs across the switch between two vnet taps (smoke, no timing 
     }
     spaces.push(ns);
   }
-  const srv = spawn('ip', ['netns', 'exec', spaces[1]!, 'iperf3', '-s', '-1', '-B', '10.9.0.2'], { stdio: 'ignore' });
+  const srv = spawn('ip', ['netns', 'exec', spaces[1]!, 'iperf3', '-s', '-1', '-B', '10.9.0.2'], { stdio: ['ignore', 'pipe', 'pipe'] });
   t.teardown(() => stopChild(srv));
-  await waitFor('iperf3 -s', async () => (await inNetns(spaces[1]!, ['ss', '-ltn'])).stdout.includes('10.9.0.2:5201'));
+  await collectOutput(srv).until('iperf3 -s to listen', async () => (await inNetns(spaces[1]!, ['ss', '-ltn'])).stdout.includes('10.9.0.2:5201'));
   const r = await inNetns(spaces[0]!, ['iperf3', '-c', '10.9.0.2', '-t', '2', '-J'], { timeout: 60000 });
   t.is(r.exitCode, 0, r.stderr);
   const j = JSON.parse(r.stdout) as { end: { sum_received: { bytes: number } } };

@@ -90,6 +90,12 @@ export interface ChildOutput {
    * printed, when it ends first or after @timeoutMs (default 60000).
    */
   untilStdout<T>(what: string, cond: (stdout: string) => T, timeoutMs?: number): Promise<NonNullable<T>>;
+  /**
+   * Resolves with the first truthy value of @cond (e.g. its socket listens);
+   * throws, with what it printed, when it ends first or after @timeoutMs
+   * (default 60000).
+   */
+  until<T>(what: string, cond: () => T | Promise<T>, timeoutMs?: number): Promise<NonNullable<T>>;
 }
 
 /** Collect what @child (spawned with piped stdout and stderr) prints; call right after spawn. */
@@ -110,17 +116,24 @@ export function collectOutput(child: ChildProcess): ChildOutput {
     child.once('error', () => r((status = -1)));
     child.once('close', (code, sig) => r((status = exitStatus(code, sig))));
   });
-  const untilStdout = async <T>(what: string, cond: (stdout: string) => T, timeoutMs = 60000): Promise<NonNullable<T>> => {
+  const until = async <T>(what: string, cond: () => T | Promise<T>, timeoutMs = 60000): Promise<NonNullable<T>> => {
     try {
-      await waitFor(what, () => cond(out) || status !== undefined, timeoutMs);
+      await waitFor(what, async () => (await cond()) || status !== undefined, timeoutMs);
     } catch (e) {
       throw new Error(`${(e as Error).message}; it printed: ${tail(all) || '(nothing)'}`);
     }
-    const v = cond(out); // once it is done, all it printed is there
+    const v = await cond(); // once it is done, all it printed is there
     if (v) return v as NonNullable<T>;
     throw new Error(`it ended (status ${status}) before ${what}; it printed: ${tail(all) || '(nothing)'}`);
   };
-  return { stdout: () => out, stderr: () => err, output: () => all, closed, untilStdout };
+  return {
+    stdout: () => out,
+    stderr: () => err,
+    output: () => all,
+    closed,
+    until,
+    untilStdout: (what, cond, timeoutMs) => until(what, () => cond(out), timeoutMs),
+  };
 }
 
 /** Kill @child (ours) by pid: TERM, then KILL after @graceMs; resolves on exit. */

@@ -484,7 +484,7 @@ async function startTestpmdOnce(t: ExecutionContext, bin: string, opts: TestpmdO
       await command(txFirst ? `start tx_first ${txFirst}` : 'start');
     },
     stopForwarding: () => command('stop'),
-    waitLinkUp: async (port = 0, linkTimeoutMs = 15000) => {
+    waitLinkUp: async (port = 0, linkTimeoutMs = 30000) => {
       await waitFor(
         `testpmd port ${port} link up`,
         async () => /Link status:\s*up/.test(await command(`show port info ${port}`)),
