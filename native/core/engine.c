@@ -862,6 +862,15 @@ static void *worker_main(void *arg)
 	uint64_t poll_ns = (uint64_t)e->poll_us * 1000, poll_until = 0;
 	bool polling = false;
 	while (!atomic_load_explicit(&e->stop, memory_order_relaxed)) {
+		/* A pause asked while this worker dispatched its last batch: its kick
+		 * may have been drained there (a wake-up left from the pause before
+		 * came in that batch), so the flag, set before the kick, is looked at
+		 * before sleeping; else this worker would sleep through the pause and
+		 * worker 0 wait for it forever. */
+		if (w->id != 0 && atomic_load_explicit(&e->pause, memory_order_acquire)) {
+			worker_wait_resume(w);
+			continue;
+		}
 		int n = epoll_wait(w->epfd, evs, EPOLL_EVENTS, polling ? 0 : -1);
 		if (n < 0) {
 			if (errno == EINTR)
