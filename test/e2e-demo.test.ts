@@ -4,10 +4,13 @@
  * removal when a container ends, and a client speaking the original protocol
  * with taps of every framing the test made itself.
  */
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+
 import type { ExecutionContext } from 'ava';
 
-import { native } from '../src/native.js';
-import { inNetns, netns, rootTest, startDaemon, uniqueName, waitFor } from './helpers/env.js';
+import { native, packageRoot } from '../src/native.js';
+import { collectOutput, inNetns, netns, rootTest, startDaemon, stopChild, uniqueName, waitFor } from './helpers/env.js';
 import { portNames, shell, shellContainer } from './helpers/containers.js';
 
 rootTest('the demo: two containers on one switch ping each other, both ways, and leave no port', async (t) => {
@@ -122,4 +125,38 @@ rootTest('an original containet client attaches packet-info, plain and vnet taps
   t.false((await portNames(d)).includes(`${nodes[0]!.id}.eth0`));
   const bad = await native().request(d.sock, `{"authtoken":"wrong","remove-etherfd":{"nodeid":"${nodes[1]!.id}"}}`, -1, 5000);
   t.regex(bad, /"error":".*token/i);
+});
+
+rootTest('an original client that exits without remove-etherfd leaves no port; one that asked to keep its port keeps it', async (t) => {
+  const d = await startDaemon(t);
+  const ns = await netns(t);
+  const client = path.join(packageRoot, 'test', 'fixtures', 'original_client.py');
+  // Two clients at once in one namespace: one as the original sends (no pid:
+  // the port goes with the client), one asking to keep its port.
+  const clients = [
+    { id: uniqueName('orig'), ifname: 'eth0', extra: [] as string[] },
+    { id: uniqueName('keep'), ifname: 'eth1', extra: ['{"keep":true}'] },
+  ].map((c) => {
+    const child = spawn('ip', ['netns', 'exec', ns, 'python3', client, d.sock, c.id, c.ifname, ...c.extra], { stdio: ['pipe', 'pipe', 'pipe'] });
+    t.teardown(() => stopChild(child));
+    return { ...c, name: `${c.id}.${c.ifname}`, child, out: collectOutput(child) };
+  });
+  for (const c of clients) t.is((await c.out.untilStdout(`${c.name}'s reply`, (o) => /^\{.*\}$/m.exec(o)?.[0]))!, '{}', c.out.output());
+  const shown = async () => ((await d.request({ show: {} })) as { objects: { name: string; pid: number | null }[] }).objects;
+  const before = await shown();
+  t.is(before.find((o) => o.name === clients[0]!.name)?.pid, clients[0]!.child.pid, 'tied to its client process');
+  t.is(before.find((o) => o.name === clients[1]!.name)?.pid, null, 'kept: tied to no process');
+  // Both clients exit, without a goodbye.
+  for (const c of clients) c.child.stdin!.end();
+  for (const c of clients) t.is(await c.out.closed, 0, c.out.output());
+  await waitFor(`${clients[0]!.name} to go`, async () => !(await portNames(d)).includes(clients[0]!.name), 30000);
+  t.regex(await d.logged(new RegExp(`port ${clients[0]!.name.replace('.', '\\.')} removed from lan0: owner process exited`)), /owner process exited/);
+  // The kept one stayed through the same exit (nothing watches it).
+  t.true((await portNames(d)).includes(clients[1]!.name), 'the kept port stays');
+  const kept = await inNetns(ns, ['ip', 'link', 'show', 'eth1']);
+  t.is(kept.exitCode, 0, 'its tap is still there (the daemon holds it)');
+  const gone = await inNetns(ns, ['ip', 'link', 'show', 'eth0']);
+  t.not(gone.exitCode, 0, 'the other tap went with its port');
+  await d.request({ del: { name: clients[1]!.name } });
+  t.false((await portNames(d)).includes(clients[1]!.name));
 });

@@ -2,10 +2,13 @@
  * The "fd" kind: a port on a file descriptor a client hands over with the
  * original containet's `add-etherfd` (a tap of any framing, or a unix datagram
  * or seqpacket socket carrying one frame per message), taken away with
- * `remove-etherfd` or when the process it names exits. containode and the
+ * `remove-etherfd`, or when the process it names exits, or (naming none) when
+ * the client that handed it over does, unless the request says to keep it: the
+ * fd the daemon holds would keep a container's network namespace alive, so a
+ * port tied to nothing would outlive its container. containode and the
  * original's clients make these. See docs/fd.md.
  */
-import { ProtocolError, checkName, onlyFields, posInt, str, thread, type Body } from '../daemon/fields.js';
+import { ProtocolError, bool, checkName, onlyFields, posInt, str, thread, type Body } from '../daemon/fields.js';
 import type { Call, KindContext } from './kind.js';
 import { lanNamed } from './lan.js';
 import { checkThread, portFields, portHooks, type PortObject } from './port.js';
@@ -19,6 +22,8 @@ export interface AddEtherFdRequest {
   lan?: string;
   name?: string;
   pid?: number;
+  /** keep the port after the client that sent the request exits */
+  keep?: boolean;
   thread?: number;
 }
 
@@ -49,9 +54,12 @@ function addEtherFd(ctx: KindContext, req: AddEtherFdRequest, call: Call): void 
   checkThread(ctx, req.verb, req.thread);
   const info = ctx.call((e) => e.addPort('fd', [lan.id], { fd }, req.thread))[0]!;
   call.unused.delete(fd);
-  if (req.pid !== undefined) {
+  // The process whose exit removes the port: the one named, else the client
+  // itself (0 when it is in a pid namespace the daemon cannot see).
+  const owner = req.pid ?? (req.keep || !call.client.pid ? undefined : call.client.pid);
+  if (owner !== undefined) {
     try {
-      ctx.engine().watchPid(info.id, req.pid);
+      ctx.engine().watchPid(info.id, owner);
     } catch (e) {
       ctx.engine().delPort(info.id);
       throw new ProtocolError((e as Error).message);
@@ -63,11 +71,12 @@ function addEtherFd(ctx: KindContext, req: AddEtherFdRequest, call: Call): void 
     name,
     ifname: info.ifname || req.ifname,
     nodeid: req.nodeid,
-    pid: req.pid,
+    pid: owner,
   };
   ctx.model.add(port);
   const how = [info.kind, info.vnetHdr ? 'vnet-hdr' : '', info.packetInfo ? 'packet-info' : '', info.offloads.length ? `offloads ${info.offloads.join(',')}` : ''].filter(Boolean).join(' ');
-  ctx.log.info(`port ${name} (${how} ${port.ifname}) joined ${lan.name}, from pid ${call.client.pid}`);
+  const tie = owner === undefined ? 'kept until removed' : owner === req.pid ? `until pid ${owner} exits` : `until its client (pid ${owner}) exits`;
+  ctx.log.info(`port ${name} (${how} ${port.ifname}) joined ${lan.name}, from pid ${call.client.pid}, ${tie}`);
 }
 
 register<PortObject>({
@@ -80,13 +89,15 @@ register<PortObject>({
       fds: 1,
       parse(b: Body): AddEtherFdRequest {
         const verb = 'add-etherfd';
-        onlyFields(b, verb, ['ifname', 'nodeid', 'lan', 'name', 'pid', 'thread']);
+        onlyFields(b, verb, ['ifname', 'nodeid', 'lan', 'name', 'pid', 'keep', 'thread']);
         const r: AddEtherFdRequest = { verb, ifname: str(b, 'ifname', verb, true)!, nodeid: str(b, 'nodeid', verb, true)! };
         const lan = str(b, 'lan', verb, false);
         if (lan !== undefined) r.lan = lan;
         if (b.name !== undefined) r.name = checkName(b.name, 'add-etherfd: "name"');
         const pid = posInt(b, 'pid', verb, PID_MAX);
         if (pid !== undefined) r.pid = pid;
+        const keep = bool(b, 'keep', verb);
+        if (keep !== undefined) r.keep = keep;
         const t = thread(b, verb);
         if (t !== undefined) r.thread = t;
         return r;
