@@ -25,6 +25,11 @@ for arg in "$@"; do
     *) echo "setup-debian: unknown option $arg (known: --test, --bench)" >&2; exit 2 ;;
   esac
 done
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null
+# A machine whose last dpkg run was cut short refuses every install ("dpkg was
+# interrupted") until the half-done packages are configured; another apt or
+# dpkg still running holds the lock: wait for it rather than fail.
+apt_opts=(-o DPkg::Lock::Timeout=600)
+dpkg --configure -a
+apt-get "${apt_opts[@]}" update -qq
+apt-get "${apt_opts[@]}" install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null
 echo "setup-debian: installed ${pkgs[*]}"
