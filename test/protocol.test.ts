@@ -241,6 +241,14 @@ test('parseRequest: add-etherfd, as the original sends it and with every optiona
     pid: 4242,
   });
   t.is((parse({ 'add-etherfd': { ifname: 'e', nodeid: 'n', pid: 2 ** 22 } }) as { pid: number }).pid, 2 ** 22);
+  t.deepEqual(parse({ 'add-etherfd': { ifname: 'e', nodeid: 'n', keep: true, netns: '/run/netns/cni-1', thread: 0 } }), {
+    verb: 'add-etherfd',
+    ifname: 'e',
+    nodeid: 'n',
+    keep: true,
+    netns: '/run/netns/cni-1',
+    thread: 0,
+  });
 });
 
 test('parseRequest: add-etherfd refuses missing, empty or mistyped fields', (t) => {
@@ -258,6 +266,9 @@ test('parseRequest: add-etherfd refuses missing, empty or mistyped fields', (t) 
     [{ ifname: 'eth0', nodeid: 'n', pid: '12' }, /"pid"/],
     [{ ifname: 'eth0', nodeid: 'n', pid: 2 ** 22 + 1 }, /"pid"/],
     [{ ifname: 'eth0', nodeid: 'n', fd: 3 }, /unknown field "fd"/],
+    [{ ifname: 'eth0', nodeid: 'n', keep: 'yes' }, /"keep" must be true or false/],
+    [{ ifname: 'eth0', nodeid: 'n', netns: 'run/netns/x' }, /"netns" must be an absolute path/],
+    [{ ifname: 'eth0', nodeid: 'n', netns: '' }, /"netns" must be a non-empty string/],
   ];
   for (const [body, re] of bad)
     t.throws(() => parse({ 'add-etherfd': body }), { instanceOf: ProtocolError, message: re }, JSON.stringify(body));

@@ -24,6 +24,9 @@ export interface AddEtherFdRequest {
   pid?: number;
   /** keep the port after the client that sent the request exits */
   keep?: boolean;
+  /** path of the network namespace the tap is in (a CNI runtime's CNI_NETNS):
+   *  where a restarted daemon finds the tap again when no pid says it */
+  netns?: string;
   thread?: number;
 }
 
@@ -72,6 +75,7 @@ function addEtherFd(ctx: KindContext, req: AddEtherFdRequest, call: Call): void 
     ifname: info.ifname || req.ifname,
     nodeid: req.nodeid,
     pid: owner,
+    netns: req.netns,
   };
   ctx.model.add(port);
   const how = [info.kind, info.vnetHdr ? 'vnet-hdr' : '', info.packetInfo ? 'packet-info' : '', info.offloads.length ? `offloads ${info.offloads.join(',')}` : ''].filter(Boolean).join(' ');
@@ -89,7 +93,7 @@ register<PortObject>({
       fds: 1,
       parse(b: Body): AddEtherFdRequest {
         const verb = 'add-etherfd';
-        onlyFields(b, verb, ['ifname', 'nodeid', 'lan', 'name', 'pid', 'keep', 'thread']);
+        onlyFields(b, verb, ['ifname', 'nodeid', 'lan', 'name', 'pid', 'keep', 'netns', 'thread']);
         const r: AddEtherFdRequest = { verb, ifname: str(b, 'ifname', verb, true)!, nodeid: str(b, 'nodeid', verb, true)! };
         const lan = str(b, 'lan', verb, false);
         if (lan !== undefined) r.lan = lan;
@@ -98,6 +102,11 @@ register<PortObject>({
         if (pid !== undefined) r.pid = pid;
         const keep = bool(b, 'keep', verb);
         if (keep !== undefined) r.keep = keep;
+        const netns = str(b, 'netns', verb, false);
+        if (netns !== undefined) {
+          if (!netns.startsWith('/')) throw new ProtocolError(`${verb}: "netns" must be an absolute path`);
+          r.netns = netns;
+        }
         const t = thread(b, verb);
         if (t !== undefined) r.thread = t;
         return r;

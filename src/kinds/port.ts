@@ -24,6 +24,8 @@ export interface PortObject extends ModelObject {
   nodeid: string | undefined;
   /** process whose exit removes the port, if the client named one */
   pid: number | undefined;
+  /** path of the network namespace its device is in, if the client gave one */
+  netns?: string | undefined;
   /** who asked for it */
   owner: { pid: number; uid: number };
   vnetHdr: boolean;
