@@ -333,8 +333,9 @@ rootTest('a tap whose device disappears is removed, reported and its fd closed',
   closeSync(fd);
   t.is(reply, '{}');
   // (The request's own connection may still be closing: wait for the count to settle.)
-  await waitFor('the fd count to settle', () => d.fdCount() === base.size + 1, 3000).catch(() => undefined);
-  t.is(d.fdCount(), base.size + 1, 'the port holds its tap');
+  // The port holds its tap and a pidfd of its client (this test's process, whose exit would remove it).
+  await waitFor('the fd count to settle', () => d.fdCount() === base.size + 2, 3000).catch(() => undefined);
+  t.is(d.fdCount(), base.size + 2, 'the port holds its tap and its client watch');
   const del = await inNetns(ns, ['ip', 'link', 'del', 'eth0']);
   t.is(del.exitCode, 0, del.stderr);
   await waitFor('the port to be removed', async () => {
