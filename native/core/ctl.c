@@ -122,6 +122,15 @@ int ctn_ctl_listen(struct ctn_ctl *c, struct ctn_engine *e, const char *path, ch
 	return 0;
 }
 
+/** The lowest free connection slot, or CTN_CTL_MAX_CONNS when all are taken. */
+static uint32_t free_slot(const struct ctn_ctl *c)
+{
+	uint32_t slot = 0;
+	while (slot < CTN_CTL_MAX_CONNS && c->conns[slot])
+		slot++;
+	return slot;
+}
+
 /** Tell a client it is refused (best effort, never blocks) and close it. */
 static void refuse(int fd, const char *reason)
 {
@@ -137,6 +146,13 @@ static void refuse(int fd, const char *reason)
 void ctn_ctl_on_listen(struct ctn_ctl *c, struct ctn_engine *e)
 {
 	for (;;) {
+		if (c->nconns >= CTN_CTL_MAX_CONNS) {
+			/* Every slot is taken: leave the rest in the listen backlog
+			 * (their connect() waits there) until a connection closes. */
+			if (!c->paused && ctn_engine_rewatch(e, c->lfd, 0, CTN_FD_CTL_LISTEN, 0) == 0)
+				c->paused = true;
+			return;
+		}
 		int fd = accept4(c->lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 		if (fd < 0) {
 			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
@@ -157,14 +173,11 @@ void ctn_ctl_on_listen(struct ctn_ctl *c, struct ctn_engine *e)
 			refuse(fd, "permission denied: only root and the daemon's user may use this socket");
 			continue;
 		}
-		uint32_t slot = 0;
-		while (slot < CTN_CTL_MAX_CONNS && c->conns[slot])
-			slot++;
+		uint32_t slot = free_slot(c);
 		struct ctn_ctl_conn *conn = slot < CTN_CTL_MAX_CONNS ? calloc(1, sizeof(*conn)) : NULL;
 		if (!conn) {
-			ctn_engine_log(e, "control client pid %d refused: %d connections open",
-				       (int)cred.pid, CTN_CTL_MAX_CONNS);
-			refuse(fd, "too many control connections open; try again later");
+			ctn_engine_log(e, "control client pid %d refused: out of memory", (int)cred.pid);
+			refuse(fd, "daemon out of memory; try again later");
 			continue;
 		}
 		c->gen = (uint16_t)(c->gen + 1);
@@ -177,6 +190,7 @@ void ctn_ctl_on_listen(struct ctn_ctl *c, struct ctn_engine *e)
 			continue;
 		}
 		c->conns[slot] = conn;
+		c->nconns++;
 		struct ctn_event ev = {.type = CTN_EV_CTL_OPEN, .id = conn->id, .pid = cred.pid,
 				       .uid = cred.uid, .gid = cred.gid};
 		ctn_engine_emit(e, &ev);
@@ -190,8 +204,12 @@ static void conn_close(struct ctn_ctl *c, struct ctn_engine *e, struct ctn_ctl_c
 	ctn_engine_unwatch(e, conn->fd);
 	close(conn->fd);
 	c->conns[conn_slot(id)] = NULL;
+	c->nconns--;
 	free(conn->out);
 	free(conn);
+	/* A slot is free again: take the next client waiting in the backlog. */
+	if (c->paused && ctn_engine_rewatch(e, c->lfd, EPOLLIN, CTN_FD_CTL_LISTEN, 0) == 0)
+		c->paused = false;
 	if (report) {
 		struct ctn_event ev = {.type = CTN_EV_CTL_CLOSED, .id = id};
 		ctn_engine_emit(e, &ev);

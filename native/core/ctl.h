@@ -16,7 +16,7 @@
 
 struct ctn_engine;
 
-#define CTN_CTL_MAX_CONNS 256          /**< connections at once */
+#define CTN_CTL_MAX_CONNS 256          /**< connections at once; more wait in the listen backlog */
 #define CTN_CTL_READ_MAX 65536          /**< bytes read per event */
 #define CTN_CTL_OUT_MAX (64u << 20)     /**< unsent bytes before a slow reader is cut off */
 
@@ -38,6 +38,8 @@ struct ctn_ctl {
 	dev_t dev;                                 /**< identity of the file we made, */
 	ino_t ino;                                 /**< so we only ever remove our own */
 	struct ctn_ctl_conn *conns[CTN_CTL_MAX_CONNS]; /**< by slot */
+	uint32_t nconns;                           /**< connections open */
+	bool paused;                               /**< not accepting: every slot taken */
 	uint16_t gen;                              /**< next generation */
 	uint8_t *rbuf;                             /**< read buffer */
 };
