@@ -3,13 +3,18 @@
  * config read and refused with the spec's codes, results read in either
  * version and rendered for each, ADD's result over a prevResult, the ip
  * commands of an allocation, node ids, and the whole plugin's answers to
- * VERSION and to bad input (which never reach a daemon or a namespace).
+ * VERSION and to bad input (which never reach a daemon or a namespace), and
+ * the requests to a stand-in daemon on a unix socket (busy, refusing, absent).
  */
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 
 import { cmdVersion, staticAllocation } from '../src/cni/commands.js';
 import { parseCidr, parseConfig, parseEnv } from '../src/cni/config.js';
-import { nodeId, portName } from '../src/cni/daemon.js';
+import { nodeId, portName, removePort } from '../src/cni/daemon.js';
 import { CniCode, CniError, errorJson } from '../src/cni/errors.js';
 import { main } from '../src/cni/main.js';
 import { ipCommands } from '../src/cni/netns.js';
@@ -208,7 +213,7 @@ async function plugin(env: Record<string, string | undefined>, stdin: string) {
   let out = '';
   let err = '';
   const status = await main(env, stdin, (s) => (out += s), (s) => (err += s));
-  return { status, json: JSON.parse(out) as Record<string, unknown>, err };
+  return { status, json: (out ? JSON.parse(out) : {}) as Record<string, unknown>, out, err };
 }
 
 test('main: VERSION answers under the version asked, with the versions spoken', async (t) => {
@@ -239,3 +244,59 @@ test('main: bad input gives the spec\'s error JSON on stdout, a line on stderr, 
   const v = await plugin(ENV, JSON.stringify(conf({ cniVersion: '0.4.0', socket: 'rel' })));
   t.is(v.json.cniVersion, '0.4.0', 'the error speaks the version asked');
 });
+
+/**
+ * A stand-in for the daemon on a unix socket in a temp dir: answers each
+ * connection's request with the next of @replies (the last one repeated);
+ * records the requests. Closed when the test ends.
+ */
+async function fakeDaemon(t: ExecutionContext, replies: string[]): Promise<{ sock: string; requests: string[] }> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'containet-cni-'));
+  const sock = path.join(dir, 'fake.sock');
+  const requests: string[] = [];
+  let n = 0;
+  const server = createServer((c) => {
+    c.once('data', (d) => {
+      requests.push(d.toString('utf8'));
+      c.end(replies[Math.min(n++, replies.length - 1)]);
+    });
+    c.on('error', () => undefined);
+  });
+  await new Promise<void>((r) => server.listen(sock, r));
+  t.teardown(() => {
+    server.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return { sock, requests };
+}
+
+const BUSY = '{"error":"too many control connections open; try again later"}';
+
+test('daemon: a busy daemon is asked again after a pause; one that stays busy is "try again later" (11)', async (t) => {
+  const f = await fakeDaemon(t, [BUSY, BUSY, '{}']);
+  t.is(await removePort({ socket: f.sock, authtoken: 'tok' }, 'n1', 'eth0'), 'removed');
+  t.is(f.requests.length, 3);
+  t.deepEqual(JSON.parse(f.requests[2]!), { authtoken: 'tok', 'remove-etherfd': { nodeid: 'n1', ifname: 'eth0' } });
+  const busy = await fakeDaemon(t, [BUSY]);
+  const e = await t.throwsAsync(removePort({ socket: busy.sock }, 'n1', 'eth0'), { instanceOf: CniError });
+  t.is(e!.code, CniCode.tryAgainLater);
+  t.is(busy.requests.length, 7, 'asked once and again six times');
+});
+
+test('daemon: DEL of a port the daemon does not have, or without a daemon, is done; another refusal is code 100', async (t) => {
+  const none = await fakeDaemon(t, ['{"error":"no port of node \\"n1\\" with ifname eth0"}']);
+  t.is(await removePort({ socket: none.sock }, 'n1', 'eth0'), 'absent');
+  t.is(await removePort({ socket: path.join(tmpdir(), uniqueSock()) }, 'n1', 'eth0'), 'no-daemon');
+  const refuse = await fakeDaemon(t, ['{"error":"bad token"}']);
+  const e = await t.throwsAsync(removePort({ socket: refuse.sock }, 'n1', 'eth0'), { instanceOf: CniError });
+  t.is(e!.code, CniCode.daemonRefused);
+  t.regex(e!.message, /bad token/);
+  const run = await plugin({ ...ENV, CNI_COMMAND: 'DEL' }, JSON.stringify(conf({ socket: none.sock })));
+  t.is(run.status, 0, JSON.stringify(run));
+  t.is(run.out, '', 'DEL prints nothing');
+});
+
+/** A socket file name nobody listens on. */
+function uniqueSock(): string {
+  return `containet-cni-nobody-${process.pid}-${Date.now()}.sock`;
+}
