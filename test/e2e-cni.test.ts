@@ -6,7 +6,8 @@
  * namespaces ping each other through the switch; CHECK passes, and fails when
  * the interface is not as ADD left it; DEL removes the port, takes the device
  * with it, releases the address and is idempotent (again, without CNI_NETNS,
- * without a daemon); a static address with a gateway and a lan; bad config,
+ * without a daemon); a static address with a gateway and a lan; IPv4 and IPv6
+ * from host-local, both pinged across; bad config,
  * bad environment, an existing interface and an absent daemon give the spec's
  * error JSON (and release what IPAM gave).
  */
@@ -185,4 +186,39 @@ cniTest('errors: the spec\'s JSON and codes for bad environment and config, an e
   t.regex(String(dup.json?.msg), /already exists/);
   t.deepEqual(leases(dir), []);
   t.false((await portNames(d)).some((n) => n.startsWith(id.slice(0, 12))));
+});
+
+cniTest('dual stack from host-local: an IPv4 and an IPv6 address each, both pinged across; CHECK and DEL', async (t) => {
+  const d = await startDaemon(t);
+  const dir = tempDir(t);
+  const net = uniqueSubnet();
+  const v6 = `fd00:${Math.floor(Math.random() * 0xffff).toString(16)}:${Math.floor(Math.random() * 0xffff).toString(16)}::`;
+  const conf = {
+    cniVersion: '1.0.0',
+    name: 'cnitest',
+    type: 'containet-cni',
+    socket: d.sock,
+    ipam: { type: 'host-local', ranges: [[{ subnet: `${net}.0/24` }], [{ subnet: `${v6}/64` }]], dataDir: path.join(dir, 'ipam') },
+  };
+  const [a, b] = [await netns(t, 'cni6a'), await netns(t, 'cni6b')];
+  const [ida, idb] = [containerId(), containerId()];
+  const results: Record<string, unknown>[] = [];
+  for (const [id, ns] of [[ida, a], [idb, b]] as const) {
+    const r = await runPlugin(vars('ADD', id, ns), conf);
+    t.is(r.exitCode, 0, r.stdout + r.stderr);
+    results.push(r.json!);
+  }
+  const addrsOf = (r: Record<string, unknown>) => (r.ips as { address: string; interface: number }[]).map((i) => [i.address, i.interface]);
+  t.deepEqual(addrsOf(results[1]!), [[`${net}.3/24`, 0], [`${v6}3/64`, 0]]);
+  for (const to of [`${net}.3`, `${v6}3`]) {
+    const ping = await inNetns(a, ['ping', '-c', '1', '-w', '20', to], { timeout: 30000 });
+    t.is(ping.exitCode, 0, `${to}: ${ping.stdout}${ping.stderr}`);
+  }
+  const check = await runPlugin(vars('CHECK', ida, a), { ...conf, prevResult: results[0] });
+  t.is(check.exitCode, 0, check.stdout + check.stderr);
+  for (const [id, ns] of [[ida, a], [idb, b]] as const) {
+    const r = await runPlugin(vars('DEL', id, ns), conf);
+    t.is(r.exitCode, 0, r.stdout + r.stderr);
+  }
+  t.deepEqual((await portNames(d)).filter((n) => n.endsWith('.eth0')), []);
 });
