@@ -7,7 +7,7 @@
  * the interface is not as ADD left it; DEL removes the port, takes the device
  * with it, releases the address and is idempotent (again, without CNI_NETNS,
  * without a daemon); a static address with a gateway and a lan; IPv4 and IPv6
- * from host-local, both pinged across; bad config,
+ * from host-local, both pinged across; a daemon that wants an authtoken; bad config,
  * bad environment, an existing interface and an absent daemon give the spec's
  * error JSON (and release what IPAM gave).
  */
@@ -221,4 +221,20 @@ cniTest('dual stack from host-local: an IPv4 and an IPv6 address each, both ping
     t.is(r.exitCode, 0, r.stdout + r.stderr);
   }
   t.deepEqual((await portNames(d)).filter((n) => n.endsWith('.eth0')), []);
+});
+
+cniTest('a daemon with --authtoken: ADD without the token is refused and leaves nothing; with it, ADD and DEL work', async (t) => {
+  const d = await startDaemon(t, { authtoken: 'cni-secret' });
+  const ns = await netns(t, 'cnit');
+  const id = containerId();
+  const conf = { cniVersion: '1.0.0', name: 'tok', type: 'containet-cni', socket: d.sock, address: '10.254.8.2/24' };
+  const no = await runPlugin(vars('ADD', id, ns), conf);
+  t.like(no.json, { code: 100 }, no.stdout);
+  t.is((await inNetns(ns, ['ip', 'link', 'show', 'eth0'])).exitCode, 1, 'the refused ADD left no device');
+  const add = await runPlugin(vars('ADD', id, ns), { ...conf, authtoken: 'cni-secret' });
+  t.is(add.exitCode, 0, add.stdout + add.stderr);
+  t.true((await portNames(d)).includes(`${id.slice(0, 12)}.eth0`));
+  const del = await runPlugin(vars('DEL', id, ns), { ...conf, authtoken: 'cni-secret' });
+  t.is(del.exitCode, 0, del.stdout + del.stderr);
+  t.false((await portNames(d)).includes(`${id.slice(0, 12)}.eth0`));
 });
