@@ -6,7 +6,9 @@
 #   --test       also what the tests use: iperf3, python3, and the vhost-user
 #                peers (DPDK testpmd from dpdk-dev, QEMU, and the distribution
 #                kernel whose virtio modules go into the test guest's
-#                initramfs), clang and libFuzzer for the fuzz test;
+#                initramfs), clang and libFuzzer for the fuzz test, podman
+#                (with crun, conmon and the reference CNI plugins) for the
+#                CNI plugin's test;
 #   --bench      also what `npm run bench` drives and compares against
 #                (trafgen from netsniff-ng, Open vSwitch, OVS-DPDK, slirp4netns
 #                and pasta for the NAT section; tc's tbf comes with iproute2).
@@ -14,7 +16,8 @@ set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 pkgs=(build-essential python3 pkg-config ca-certificates libslirp-dev libglib2.0-dev
       iproute2 iputils-ping util-linux procps busybox-static)
-test_pkgs=(iperf3 ethtool isc-dhcp-client clang libclang-rt-14-dev dpdk-dev qemu-system-x86 linux-image-amd64)
+test_pkgs=(iperf3 ethtool isc-dhcp-client clang libclang-rt-14-dev dpdk-dev qemu-system-x86 linux-image-amd64
+           podman crun conmon containernetworking-plugins)
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
   pkgs+=(nodejs npm libnode-dev)
 fi
