@@ -1,13 +1,18 @@
 /**
  * Soak: many attach/detach cycles leave the daemon as they found it: the same
- * fds open, the same objects, memory within a margin. Each cycle is a real
- * containode run (a container with eth0 on the switch, its program, its exit).
+ * fds open, the same objects, memory within a margin. A containode cycle is a
+ * real container (eth0 on the switch, its program, its exit); a CNI cycle is
+ * containet-cni's ADD and DEL, as a runtime calls them, with host-local IPAM
+ * (every address released, no device left).
  * `npm test` runs a few dozen cycles; `npm run soak` runs 1000
  * (CONTAINET_SOAK_CYCLES sets the count).
  */
-import { readFileSync } from 'node:fs';
+import test, { type ExecutionContext, type TestFn } from 'ava';
+import { readFileSync, readdirSync } from 'node:fs';
+import path from 'node:path';
 
-import { rootTest, runContainode, startDaemon, uniqueName, waitFor, type TestDaemon } from './helpers/env.js';
+import { hostLocalMissing, REFERENCE_PLUGINS, runPlugin, uniqueSubnet } from './helpers/cni.js';
+import { inNetns, netns, rootTest, runContainode, startDaemon, tempDir, uniqueName, waitFor, type TestDaemon } from './helpers/env.js';
 
 /** Cycles of each kind; 1000 from `npm run soak`. */
 const CYCLES = Number(process.env.CONTAINET_SOAK_CYCLES ?? 40);
@@ -56,5 +61,52 @@ rootTest(`${CYCLES} containode attach/detach cycles leave fds, objects and memor
   const rss = rssKb(d.pid);
   t.log(`daemon VmRSS ${(base.rss / 1024).toFixed(1)} MB before, ${(rss / 1024).toFixed(1)} MB after ${CYCLES} cycles`);
   // Allow the JS heap its slack (it grows until a collection), not a leak per cycle.
+  t.true(rss < base.rss + 16 * 1024 + CYCLES * 4, `memory: ${base.rss} kB before, ${rss} kB after`);
+});
+
+/** A 64-hex-digit container id, as runtimes make them. */
+function containerId(): string {
+  return Array.from({ length: 64 }, () => '0123456789abcdef'[Math.floor(Math.random() * 16)]).join('');
+}
+
+const cniMissing = hostLocalMissing();
+(cniMissing ? (test as TestFn).skip : rootTest)(`${CYCLES} CNI ADD/DEL cycles (host-local IPAM) leave fds, objects, memory and leases as they were${cniMissing ? ` [skipped: ${cniMissing}]` : ''}`, async (t: ExecutionContext) => {
+  t.timeout(Math.max(120_000, CYCLES * 3000));
+  const d = await startDaemon(t, { args: ['--log-level', 'warn'] });
+  const dir = tempDir(t);
+  const net = uniqueSubnet();
+  const conf = {
+    cniVersion: '1.0.0',
+    name: 'soak',
+    type: 'containet-cni',
+    socket: d.sock,
+    ipam: { type: 'host-local', subnet: `${net}.0/24`, dataDir: path.join(dir, 'ipam') },
+  };
+  const leases = () => readdirSync(path.join(dir, 'ipam', 'soak')).filter((f) => /^\d+\.\d+\.\d+\.\d+$/.test(f));
+  // One namespace per parallel lane, reused: the cycle is the plugin's, not the runtime's.
+  const lanes = await Promise.all(Array.from({ length: PARALLEL }, () => netns(t, 'soak')));
+  const one = async (i: number, ns: string) => {
+    const v = { CNI_CONTAINERID: containerId(), CNI_NETNS: `/run/netns/${ns}`, CNI_IFNAME: 'eth0', CNI_PATH: REFERENCE_PLUGINS };
+    const add = await runPlugin({ ...v, CNI_COMMAND: 'ADD' }, conf);
+    if (add.exitCode !== 0) throw new Error(`cycle ${i}: ADD: ${add.stdout}${add.stderr}`);
+    const del = await runPlugin({ ...v, CNI_COMMAND: 'DEL' }, { ...conf, prevResult: add.json });
+    if (del.exitCode !== 0) throw new Error(`cycle ${i}: DEL: ${del.stdout}${del.stderr}`);
+  };
+  const lanesRun = async (n: number) => {
+    let next = 0;
+    await Promise.all(lanes.map(async (ns) => {
+      while (next < n) await one(next++, ns);
+    }));
+  };
+  await lanesRun(2 * PARALLEL);
+  const base = { fds: d.fdCount(), names: await objectNames(d), rss: rssKb(d.pid) };
+  await lanesRun(CYCLES);
+  await waitFor('the daemon to settle', async () => d.fdCount() === base.fds && JSON.stringify(await objectNames(d)) === JSON.stringify(base.names), 30000).catch(() => undefined);
+  t.deepEqual(await objectNames(d), base.names, 'the same objects');
+  t.is(d.fdCount(), base.fds, 'the same number of fds open');
+  t.deepEqual(leases(), [], 'every address released');
+  for (const ns of lanes) t.not((await inNetns(ns, ['ip', 'link', 'show', 'eth0'])).exitCode, 0, `no eth0 left in ${ns}`);
+  const rss = rssKb(d.pid);
+  t.log(`daemon VmRSS ${(base.rss / 1024).toFixed(1)} MB before, ${(rss / 1024).toFixed(1)} MB after ${CYCLES} cycles`);
   t.true(rss < base.rss + 16 * 1024 + CYCLES * 4, `memory: ${base.rss} kB before, ${rss} kB after`);
 });
