@@ -474,15 +474,12 @@ enum cn_parse_result cn_parse_options(int argc, char **argv, const char *authtok
 {
 	/* "-" and the rest of a combined short flag ("-NI" -> "-I"), put back as the next argument */
 	char *pushed = NULL;
-	const char *unknown = NULL; /* the first unknown option; everything after it is unknown too */
 	enum cn_parse_result result = CN_PARSE_RUN;
 	int i = 1;
 
 	memset(o, 0, sizeof *o);
 	o->ifname = "eth0";
 	o->mtu = 64000;
-	o->prefix = 0;
-	o->authtoken = NULL;
 	o->env = calloc((size_t)argc + 1, sizeof *o->env);
 	if (o->env == NULL) {
 		snprintf(err, errlen, "error: out of memory");
@@ -529,13 +526,8 @@ enum cn_parse_result cn_parse_options(int argc, char **argv, const char *authtok
 			if (d->takes_value) {
 				/* the value is the rest; it lives as long as argv (or held, kept below) */
 				const char *value = arg + 2;
-				if (held != NULL) {
-					/* keep the pushed string alive: it is referred to from o */
-					rc = apply_option(d, value, o, err, errlen);
-					held = NULL; /* leaked on purpose: options live for the whole run */
-				} else {
-					rc = apply_option(d, value, o, err, errlen);
-				}
+				rc = apply_option(d, value, o, err, errlen);
+				held = NULL; /* a pushed string now holds a value: kept for the whole run */
 			} else {
 				rc = apply_option(d, NULL, o, err, errlen);
 				size_t rest = strlen(arg + 2);
@@ -577,7 +569,6 @@ enum cn_parse_result cn_parse_options(int argc, char **argv, const char *authtok
 				snprintf(err, errlen, "error: unknown option '%s'%s", arg, hint);
 				result = CN_PARSE_ERROR;
 			}
-			unknown = arg;
 			free(held);
 			break;
 		}
@@ -586,7 +577,6 @@ enum cn_parse_result cn_parse_options(int argc, char **argv, const char *authtok
 		free(held);
 		break;
 	}
-	(void)unknown;
 	if (result != CN_PARSE_RUN)
 		return result;
 	if (o->argv[0] == NULL) {
