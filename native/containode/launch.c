@@ -303,7 +303,7 @@ static void make_device_nodes(const char *newroot)
 }
 
 /**
- * Step 4f: create dev/console: the caller's terminal bind-mounted onto an
+ * Step 4f: create dev/console: containode's terminal bind-mounted onto an
  * empty file, or a plain console device (5,1) when fd 0 is no terminal.
  */
 static void make_console(const char *newroot, struct console *console)
@@ -431,7 +431,7 @@ static void set_hostname(const char *name)
 }
 
 /**
- * Step 7: read the caller's answer line from the sync socket FD. Returns on
+ * Step 7: read containode's answer line from the sync socket FD. Returns on
  * "go" after closing FD; anything else prints "containode: aborted: ..." and
  * exits 125. Reads one byte at a time so it never consumes past the line.
  */
@@ -509,7 +509,7 @@ static void reset_signals(void)
 
 /**
  * Replaces the environment with a fresh one: PATH, HOME (root's home in the
- * container's passwd, else /root), TERM (the launcher's, else xterm),
+ * container's passwd, else /root), TERM (containode's, else xterm),
  * HOSTNAME, container=containode, then every --env.
  */
 static void build_environment(const struct cn_launch *opts)
