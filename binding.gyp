@@ -1,8 +1,9 @@
 {
   # The dataplane core (native/core, plain C11) is linked into the Node addon
-  # (native/addon, the only code that touches N-API). The container launcher is a
-  # separate executable because it must fork and enter namespaces, which a
-  # multi-threaded Node process cannot do safely.
+  # (native/addon, the only code that touches N-API). The container launcher,
+  # containode, is an executable of its own: a running container must not cost
+  # a Node process, and it clones into namespaces, which a multi-threaded Node
+  # process cannot do safely.
   "target_defaults": {
     "cflags": ["-Wall", "-Wextra", "-Werror", "-O2", "-g", "-fno-strict-aliasing", "-D_GNU_SOURCE"],
     "cflags_c": ["-std=c11"],
@@ -24,9 +25,23 @@
       "libraries": ["-lpthread", "-lm", "<!@(pkg-config --libs slirp)"]
     },
     {
-      "target_name": "containode-launch",
+      # containode, the container launcher: plain C11, no Node headers; one
+      # file per concern under native/containode/, and the client side of the
+      # switch socket (native/client/).
+      "target_name": "containode",
       "type": "executable",
-      "sources": ["native/launcher/containode_launch.c"]
+      "sources": ["<!@(ls native/containode/*.c)", "native/client/fdmsg.c", "native/client/tapdev.c"],
+      "include_dirs": ["native/client"],
+      "libraries": ["-lpthread"]
+    },
+    {
+      # Unit tests of containode's command line and JSON (options.c, json.c, attach.c's backoff).
+      "target_name": "containode-unit-tests",
+      "type": "executable",
+      "sources": ["native/test/test_containode.c", "native/containode/options.c", "native/containode/json.c",
+                  "native/containode/attach.c", "native/client/fdmsg.c", "native/client/tapdev.c"],
+      "include_dirs": ["native/containode", "native/client"],
+      "libraries": ["-lpthread"]
     },
     {
       # Unit tests of the core on its own, run by test/core-unit.test.ts.

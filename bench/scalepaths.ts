@@ -8,7 +8,7 @@
  * bench's child, stopped by its pid.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 
 import { request } from '../src/client.js';
@@ -24,11 +24,9 @@ const BURST_DEADLINE_MS = 600_000;
 /** Pings tried between random pairs of containers after each burst. */
 const PING_SAMPLE = 10;
 
-/** argv that runs containode: the native binary's wrapper when there is one. */
-export function containodeArgv(): string[] {
-  const native = path.join(packageRoot, 'bin', 'containode');
-  if (existsSync(native)) return [native];
-  return [process.execPath, path.join(packageRoot, 'bin', 'containode.js')];
+/** argv that runs containode: the package's bin, as a user runs it. */
+function containodeArgv(): string[] {
+  return [path.join(packageRoot, 'bin', 'containode')];
 }
 
 /** Address of container @k (0-based) in 10.77.0.0/16. */

@@ -166,11 +166,3 @@ export function native(): NativeBinding {
   }
   throw new Error(`containet's native addon is not built (tried ${tried.join(', ')}); run npm ci`);
 }
-
-/** Path of the containode-launch helper, naming every path tried when missing. */
-export function launcherPath(): string {
-  const tried = buildCandidates('containode-launch');
-  const found = tried.find((p) => existsSync(p));
-  if (!found) throw new Error(`containode-launch is not built (tried ${tried.join(', ')}); run npm ci`);
-  return found;
-}

@@ -3,7 +3,8 @@
  * fails with their report when any check fails: segmentation and checksum
  * completion (core-unit-tests), the settings parser of every kind's policy
  * (attr-unit-tests), the vhost-user handler and virtqueue walker
- * (vhost-unit-tests), the link emulator's decisions and timing (shaper-unit-tests).
+ * (vhost-unit-tests), the link emulator's decisions and timing (shaper-unit-tests),
+ * containode's command line, JSON and retry pauses (containode-unit-tests).
  */
 import test from 'ava';
 import { existsSync } from 'node:fs';
@@ -17,6 +18,7 @@ for (const [exe, what, minChecks] of [
   ['attr-unit-tests', "a kind's settings filled and refused by its policy", 40],
   ['vhost-unit-tests', 'vhost-user messages and virtqueue walking', 100],
   ['shaper-unit-tests', 'a2b rate, delay, jitter, loss models, duplication, reordering, corruption, seeds', 1000],
+  ['containode-unit-tests', "containode's options, identities, IPv4 and MTU parsing, JSON, retry pauses", 1000],
 ] as const) {
   test(`native core unit tests: ${what}`, async (t) => {
     const file = path.join(packageRoot, 'build', 'Release', exe);

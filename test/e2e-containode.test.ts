@@ -8,13 +8,16 @@
  */
 import type { ExecutionContext } from 'ava';
 import { existsSync, mkdirSync, readFileSync, readlinkSync, symlinkSync, copyFileSync, writeFileSync, rmSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
 import path from 'node:path';
+import { execa } from 'execa';
 
 import {
   childrenOf,
   containerInitPid,
   inContainer,
   rootTest,
+  containodePath,
   runContainode,
   startContainode,
   startDaemon,
@@ -436,6 +439,60 @@ rootTest('a second container with the same identity on one switch is refused', a
   t.true((await portNames(d)).includes(`${id}.eth0`));
   t.is(await release(a), 0);
   await waitFor('the port to go', async () => !(await portNames(d)).includes(`${id}.eth0`), 5000);
+});
+
+/** Open @n control connections to daemon @d and keep them (closed at teardown). */
+async function holdConnections(t: ExecutionContext, d: TestDaemon, n: number): Promise<Socket[]> {
+  const held = await Promise.all(
+    Array.from({ length: n }, () => new Promise<Socket>((resolve, reject) => {
+      const c = connect(d.sock, () => resolve(c));
+      c.once('error', reject);
+    })),
+  );
+  t.teardown(() => held.forEach((c) => c.destroy()));
+  return held;
+}
+
+/** The daemon's control connections at once (native/core/ctl.h CTN_CTL_MAX_CONNS). */
+const MAX_CONTROL_CONNECTIONS = 256;
+
+rootTest('a daemon with every control connection taken is waited for: containode tries again until one is free', async (t) => {
+  const d = await startDaemon(t);
+  const held = await holdConnections(t, d, MAX_CONTROL_CONNECTIONS);
+  await waitFor('the daemon to hold them all', async () => {
+    const probe = await execa(containodePath(), ['-s', d.sock, '--', 'true'], { reject: false, env: { CONTAINODE_ATTACH_TIMEOUT: '0.2' } });
+    return /too many control connections/.test(probe.stderr);
+  }, 10000);
+  const id = uniqueName('busy');
+  const run = runContainode(['-s', d.sock, '-4', '10.77.9.2/24', '-i', id, '--', '/bin/sh', '-c', 'ip -o -4 addr show dev eth0']);
+  await new Promise((r) => setTimeout(r, 700));
+  held.forEach((c) => c.destroy());
+  const r = await run;
+  t.is(r.exitCode, 0, r.output);
+  t.regex(r.stdout, /eth0\s+inet 10\.77\.9\.2\/24/);
+  t.regex(d.log(), new RegExp(`refused: ${MAX_CONTROL_CONNECTIONS} connections open`));
+});
+
+rootTest('CONTAINODE_ATTACH_TIMEOUT bounds the wait: a busy daemon, or a socket nobody accepts on, fails with 125 naming socket and reason', async (t) => {
+  const d = await startDaemon(t);
+  await holdConnections(t, d, MAX_CONTROL_CONNECTIONS);
+  const env = { CONTAINODE_ATTACH_TIMEOUT: '1' };
+  const busy = await execa(containodePath(), ['-s', d.sock, '--', '/bin/sh', '-c', 'echo program-ran'], { reject: false, all: true, env });
+  t.is(busy.exitCode, 125, busy.all);
+  t.notRegex(busy.all ?? '', /program-ran/);
+  t.is(lines(busy.all ?? '').length, 1, busy.all);
+  t.true((busy.all ?? '').startsWith(`containode: aborted: the daemon at ${d.sock}: too many control connections`), busy.all);
+  t.regex(busy.all ?? '', /\(tried for 1\.\d s\)$/);
+
+  // A socket file nobody listens on (its process gone): ECONNREFUSED, tried again until the deadline.
+  const stale = path.join(tempDir(t), 'stale.sock');
+  await execa('python3', ['-c', 'import socket,sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])', stale]);
+  const t0 = Date.now();
+  const refused = await execa(containodePath(), ['-s', stale, '--', '/bin/sh', '-c', 'echo program-ran'], { reject: false, all: true, env });
+  t.is(refused.exitCode, 125, refused.all);
+  t.true(Date.now() - t0 >= 900, 'it waited for the deadline');
+  t.is(lines(refused.all ?? '').length, 1, refused.all);
+  t.regex(refused.all ?? '', /^containode: aborted: cannot connect to .*stale\.sock: Connection refused \(tried for 1\.\d s\)$/);
 });
 
 // ---------------------------------------------------------------------------

@@ -70,8 +70,10 @@ long ctn_fdmsg_request(const char *path, const char *json, size_t len, const int
 		return -1;
 	}
 	if (connect(s, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		snprintf(err, errlen, "cannot connect to %s: %s", path, strerror(errno));
+		int er = errno;
+		snprintf(err, errlen, "cannot connect to %s: %s", path, strerror(er));
 		close(s);
+		errno = er; /* the caller may try again (ECONNREFUSED) or not (ENOENT) */
 		return -1;
 	}
 	union {

@@ -16,7 +16,8 @@ long ctn_json_span(const char *buf, size_t len);
 
 /** Connect to @path, send @json (@len bytes) with the @nfds fds of @fds attached, and
  *  read the reply into @reply (NUL-terminated, at most @cap - 1 bytes) within
- *  @timeout_ms. Returns the reply length, or -1 with @err filled. */
+ *  @timeout_ms. Returns the reply length, or -1 with @err filled; when connect()
+ *  failed, errno is its error (ECONNREFUSED: nobody listens; ENOENT: no socket). */
 long ctn_fdmsg_request(const char *path, const char *json, size_t len, const int *fds, int nfds, char *reply,
 		       size_t cap, int timeout_ms, char *err, size_t errlen);
 

@@ -150,8 +150,13 @@ export async function stopChild(child: ChildProcess, graceMs = 5000): Promise<vo
 }
 
 /** Path of a bin/ script of this package. */
-export function binPath(name: 'containet' | 'containode'): string {
+export function binPath(name: 'containet'): string {
   return path.join(packageRoot, 'bin', `${name}.js`);
+}
+
+/** The native containode (what bin/containode execs). */
+export function containodePath(): string {
+  return path.join(packageRoot, 'build', 'Release', 'containode');
 }
 
 /** A daemon started by a test. */
@@ -269,7 +274,7 @@ export interface TestContainer extends ChildOutput {
  * interactive program such as `sh` waits); killed by pid at teardown.
  */
 export function startContainode(t: ExecutionContext, args: string[]): TestContainer {
-  const child = spawn(process.execPath, [binPath('containode'), ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(containodePath(), args, { stdio: ['pipe', 'pipe', 'pipe'] });
   const output = collectOutput(child);
   const exited = new Promise<number>((r) => child.once('exit', (code, sig) => r(exitStatus(code, sig))));
   t.teardown(() => stopChild(child));
@@ -278,17 +283,13 @@ export function startContainode(t: ExecutionContext, args: string[]): TestContai
 
 /** Run containode to completion; returns exit code and combined output. */
 export async function runContainode(args: string[], timeoutMs = 60000) {
-  const r = await execa(process.execPath, [binPath('containode'), ...args], { reject: false, timeout: timeoutMs, all: true, stdin: 'ignore' });
+  const r = await execa(containodePath(), args, { reject: false, timeout: timeoutMs, all: true, stdin: 'ignore' });
   return { exitCode: r.exitCode ?? -1, output: r.all ?? '', stdout: r.stdout, stderr: r.stderr };
 }
 
-/** The init pid of a running container: the launcher's child (pid 1 inside). */
+/** The init pid of a running container: containode's child (pid 1 inside). */
 export async function containerInitPid(c: TestContainer): Promise<number> {
-  return waitFor('the container init', () => {
-    const launcher = childrenOf(c.pid)[0];
-    if (launcher === undefined) return 0;
-    return childrenOf(launcher)[0] ?? 0;
-  });
+  return waitFor('the container init', () => childrenOf(c.pid)[0] ?? 0);
 }
 
 /** Direct children of @pid (from /proc/PID/task/*\/children). */

@@ -1,67 +1,46 @@
 /*
- * containode-launch: start one container in fresh Linux namespaces.
- *
- * The TypeScript CLI `containode` spawns this helper. The CLI deals with
- * options, networking and the switch; this helper only does namespaces,
- * mounts, the container's init process, signals and exec. It is a separate
- * executable because a multi-threaded Node process cannot safely clone into
- * new namespaces.
- *
- *   containode-launch [options] -- PROGRAM [ARGS...]
- *
- *   --hostname NAME   (required) hostname inside the new UTS namespace
- *   --root DIR        root filesystem: an overlay with lowerdir=DIR, mounted
- *                     on TOP/merged and pivoted into (needs --top)
- *   --top DIR         keeps the root's changes: TOP/upper, TOP/work, TOP/merged
- *   --keep-net        share the caller's network namespace
- *   --keep-ipc        share the caller's IPC namespace
- *   --env KEY=VAL     add to / override PROGRAM's environment (repeatable)
- *   --sync-fd N       inherited unix stream socket for the handshake (required)
+ * launch.c - the container's init: clone it into new namespaces, set up its
+ * mounts and root, wait for containode's word, then run PROGRAM under it.
  *
  * Processes:
  *
- *   caller (containode)
- *     `- containode-launch   the launcher: waits, forwards signals
- *          `- init          pid 1 of the new pid namespace: mounts, handshake,
- *               |             forwards signals, reaps orphans
- *               `- PROGRAM  pid 2
+ *   containode        the supervisor (main.c): makes eth0, waits, passes
+ *     |               signals on, reports PROGRAM's exit status
+ *     `- init         pid 1 of the new pid namespace: mounts, handshake,
+ *          |            passes signals on, reaps orphans
+ *          `- PROGRAM pid 2
  *
- * Handshake on the sync fd, one line per message:
+ * Handshake on a socket pair between containode and the init, one line per
+ * message, containode to init only:
  *
- *   message           sent by   meaning
- *   ----------------  --------  ---------------------------------------------
- *   pid <P>\n         launcher  the container's init is pid P in the
- *                               launcher's pid namespace; its network
- *                               namespace is /proc/P/ns/net
- *   go\n              caller    networking is ready: start PROGRAM
- *   abort <reason>\n  caller    give up: the init prints
- *                               "containode: aborted: <reason>", exits 125
+ *   message           meaning
+ *   ----------------  -----------------------------------------------------
+ *   go\n              networking is ready: start PROGRAM
+ *   abort <reason>\n  give up: the init prints "containode: aborted: <reason>"
+ *                     and exits 125
  *
- * The launcher only writes to the socket, never reads it, and closes its copy
- * right after the pid line. The init reads the caller's answer once its mounts
- * are ready; end of file or a read error count as abort. After `go` the init
- * closes the socket, so PROGRAM never inherits it.
+ * The init reads containode's answer once its mounts are ready; end of file
+ * or a read error count as abort. After `go` the init closes the socket, so
+ * PROGRAM never inherits it.
  *
- * Exit status of containode-launch:
+ * Exit status of the init (and so of containode):
  *
- *   125     setup error: bad usage, a failed namespace or mount step, abort
+ *   125     setup error: a failed namespace or mount step, abort
  *   126     PROGRAM was found but could not be executed
  *   127     PROGRAM was not found
  *   128+N   PROGRAM was killed by signal N
  *   other   PROGRAM's own exit code
  *
- * Setup errors are printed as "containode: <step>: <path>: <strerror>", usage
- * errors as "containode-launch: <reason>".
+ * Setup errors are printed as "containode: <step>: <path>: <strerror>".
  */
+#include "launch.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <limits.h>
 #include <pwd.h>
 #include <sched.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -79,7 +58,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define EXIT_SETUP 125
+#include "fail.h"
+#include "options.h"
+#include "signals.h"
+
 #define EXIT_CANNOT_EXEC 126
 #define EXIT_NOT_FOUND 127
 
@@ -94,30 +76,13 @@
 
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-/** Signals the launcher and the init pass on to the next process down. */
-static const int forwarded_signals[] = {
+/** Signals the init passes on to PROGRAM (and containode keeps blocked until it
+ *  has its own handlers). */
+const int cn_init_signals[] = {
     SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT,
 };
-#define FORWARDED_COUNT (sizeof forwarded_signals / sizeof forwarded_signals[0])
-
-/**
- * Where forward_signal() sends signals: the init (in the launcher) or PROGRAM
- * (in the init). 0 while there is nobody to forward to.
- */
-static volatile sig_atomic_t g_forward_pid;
-
-/** The parsed command line. Strings point into argv. */
-struct options {
-    const char *hostname; /* --hostname, required */
-    const char *root;     /* --root, or NULL for the host's files */
-    const char *top;      /* --top, set exactly when root is */
-    bool keep_net;        /* --keep-net */
-    bool keep_ipc;        /* --keep-ipc */
-    char **envs;          /* --env KEY=VAL strings, env_count of them */
-    size_t env_count;
-    int sync_fd;          /* --sync-fd */
-    char **argv;          /* PROGRAM and ARGS, NULL-terminated */
-};
+/** How many cn_init_signals there are. */
+const size_t cn_init_signal_count = sizeof cn_init_signals / sizeof cn_init_signals[0];
 
 /** A character device created in the container's /dev. */
 struct device_node {
@@ -152,38 +117,6 @@ struct console {
     char path[PATH_MAX];  /* ttyname(0), for messages */
 };
 
-/* ------------------------------------------------------------------------ */
-/* Errors                                                                   */
-/* ------------------------------------------------------------------------ */
-
-/** Prints "containode-launch: <reason>" and exits 125. */
-__attribute__((format(printf, 1, 2)))
-_Noreturn static void usage_error(const char *fmt, ...)
-{
-    va_list ap;
-
-    fputs("containode-launch: ", stderr);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    _exit(EXIT_SETUP);
-}
-
-/**
- * Prints "containode: STEP: PATH: strerror(errno)" (without PATH when it is
- * NULL) and exits 125.
- */
-_Noreturn static void fail(const char *step, const char *path)
-{
-    const char *reason = strerror(errno);
-
-    if (path != NULL)
-        fprintf(stderr, "containode: %s: %s: %s\n", step, path, reason);
-    else
-        fprintf(stderr, "containode: %s: %s\n", step, reason);
-    _exit(EXIT_SETUP);
-}
 
 /* ------------------------------------------------------------------------ */
 /* Small helpers                                                            */
@@ -198,7 +131,7 @@ static void root_path(char *out, const char *root, const char *rel)
 
     if (n < 0 || n >= PATH_MAX) {
         errno = ENAMETOOLONG;
-        fail("path", rel);
+        cn_fail("path", rel);
     }
 }
 
@@ -206,25 +139,16 @@ static void root_path(char *out, const char *root, const char *rel)
 static void ensure_dir(const char *path, mode_t mode)
 {
     if (mkdir(path, mode) < 0 && errno != EEXIST)
-        fail("mkdir", path);
+        cn_fail("mkdir", path);
 }
 
 /** Closes FD; EINTR still means the fd is gone on Linux. */
 static void close_fd(int fd, const char *what)
 {
     if (close(fd) < 0 && errno != EINTR)
-        fail("close", what);
+        cn_fail("close", what);
 }
 
-/** Turns a wait status into this program's exit code (128+N for signal N). */
-static int exit_code_of(int status)
-{
-    if (WIFEXITED(status))
-        return WEXITSTATUS(status);
-    if (WIFSIGNALED(status))
-        return 128 + WTERMSIG(status);
-    return EXIT_SETUP;
-}
 
 /** Sends all LEN bytes of BUF on socket FD without raising SIGPIPE. */
 static int send_all(int fd, const char *buf, size_t len)
@@ -243,232 +167,25 @@ static int send_all(int fd, const char *buf, size_t len)
     return 0;
 }
 
-/* ------------------------------------------------------------------------ */
-/* Signals (shared by the launcher and the init)                            */
-/* ------------------------------------------------------------------------ */
-
-/**
- * Handler for the forwarded signals: passes SIG on to g_forward_pid, but only
- * when a process sent it (si_code <= 0: SI_USER, SI_QUEUE, SI_TKILL). Signals
- * the kernel raised itself, such as a terminal's Ctrl-C, already reached the
- * whole foreground process group, PROGRAM included; forwarding them would
- * deliver them twice. Async-signal-safe: it only calls kill().
- */
-static void forward_signal(int sig, siginfo_t *info, void *ucontext)
-{
-    int saved_errno = errno;
-    pid_t target = (pid_t)g_forward_pid;
-
-    (void)ucontext;
-    if (info->si_code <= 0 && target > 0)
-        (void)kill(target, sig); /* nothing useful to do if the target is gone */
-    errno = saved_errno;
-}
-
-/**
- * Blocks the forwarded signals (returned in SET) and routes them to
- * forward_signal(). The caller unblocks them once g_forward_pid is set, so a
- * signal arriving in between stays pending instead of being lost.
- */
-static void install_forwarders(sigset_t *set)
-{
-    struct sigaction sa;
-    size_t i;
-
-    if (sigemptyset(set) < 0)
-        fail("sigemptyset", NULL);
-    for (i = 0; i < FORWARDED_COUNT; i++)
-        if (sigaddset(set, forwarded_signals[i]) < 0)
-            fail("sigaddset", NULL);
-    if (sigprocmask(SIG_BLOCK, set, NULL) < 0)
-        fail("sigprocmask", NULL);
-
-    memset(&sa, 0, sizeof sa);
-    sa.sa_sigaction = forward_signal;
-    sa.sa_mask = *set; /* one forwarded signal at a time */
-    sa.sa_flags = SA_SIGINFO | SA_RESTART;
-    for (i = 0; i < FORWARDED_COUNT; i++)
-        if (sigaction(forwarded_signals[i], &sa, NULL) < 0)
-            fail("sigaction", NULL);
-}
-
-/** Unblocks the signals in SET. */
-static void unblock_signals(const sigset_t *set)
-{
-    if (sigprocmask(SIG_UNBLOCK, set, NULL) < 0)
-        fail("sigprocmask", NULL);
-}
-
-/**
- * Waits until a child exits (any child when PID is -1, else PID), then reaps
- * it and stores its wait status in STATUS. If that child is the forwarding
- * target, forwarding is switched off before the reap, so a late signal can
- * never hit a recycled pid. Returns the reaped pid, or -1 with errno set.
- */
-static pid_t wait_and_reap(pid_t pid, int *status)
-{
-    siginfo_t info;
-    pid_t reaped;
-
-    for (;;) {
-        memset(&info, 0, sizeof info);
-        if (waitid(pid < 0 ? P_ALL : P_PID, pid < 0 ? 0 : (id_t)pid, &info,
-                   WEXITED | WNOWAIT) == 0)
-            break;
-        if (errno != EINTR)
-            return -1;
-    }
-    if (info.si_pid == (pid_t)g_forward_pid)
-        g_forward_pid = 0;
-    do
-        reaped = waitpid(info.si_pid, status, 0);
-    while (reaped < 0 && errno == EINTR);
-    return reaped;
-}
-
-/* ------------------------------------------------------------------------ */
-/* Command line                                                             */
-/* ------------------------------------------------------------------------ */
-
-enum {
-    OPT_HOSTNAME = 256,
-    OPT_ROOT,
-    OPT_TOP,
-    OPT_KEEP_NET,
-    OPT_KEEP_IPC,
-    OPT_ENV,
-    OPT_SYNC_FD,
-};
-
-static const struct option long_options[] = {
-    {"hostname", required_argument, NULL, OPT_HOSTNAME},
-    {"root", required_argument, NULL, OPT_ROOT},
-    {"top", required_argument, NULL, OPT_TOP},
-    {"keep-net", no_argument, NULL, OPT_KEEP_NET},
-    {"keep-ipc", no_argument, NULL, OPT_KEEP_IPC},
-    {"env", required_argument, NULL, OPT_ENV},
-    {"sync-fd", required_argument, NULL, OPT_SYNC_FD},
-    {NULL, 0, NULL, 0},
-};
-
-/** Parses the --sync-fd argument TEXT as a non-negative fd number. */
-static int parse_fd(const char *text)
-{
-    char *end;
-    long value;
-
-    errno = 0;
-    value = strtol(text, &end, 10);
-    if (errno != 0 || end == text || *end != '\0' || value < 0 || value > INT_MAX)
-        usage_error("--sync-fd: not a file descriptor number: %s", text);
-    return (int)value;
-}
-
-/** Rejects a --root/--top DIR that the overlay option string cannot carry. */
-static void check_overlay_path(const char *option, const char *dir)
-{
-    if (dir[0] == '\0')
-        usage_error("%s: empty path", option);
-    if (strpbrk(dir, ",:\\") != NULL)
-        usage_error("%s: path must not contain ',', ':' or '\\': %s", option, dir);
-}
-
-/** Checks that the options in OPTS are complete and consistent. */
-static void validate_options(const struct options *opts)
-{
-    struct stat st;
-    size_t len;
-
-    if (opts->hostname == NULL)
-        usage_error("--hostname is required");
-    len = strlen(opts->hostname);
-    if (len == 0 || len > HOST_NAME_MAX)
-        usage_error("--hostname must be 1 to %d characters", HOST_NAME_MAX);
-    if (opts->root != NULL && opts->top == NULL)
-        usage_error("--root requires --top");
-    if (opts->top != NULL && opts->root == NULL)
-        usage_error("--top is only valid with --root");
-    if (opts->root != NULL) {
-        check_overlay_path("--root", opts->root);
-        check_overlay_path("--top", opts->top);
-    }
-    if (opts->sync_fd < 0)
-        usage_error("--sync-fd is required");
-    if (fstat(opts->sync_fd, &st) < 0 || !S_ISSOCK(st.st_mode))
-        usage_error("--sync-fd %d is not an open socket", opts->sync_fd);
-    if (opts->argv[0] == NULL)
-        usage_error("missing PROGRAM (usage: containode-launch [options] -- PROGRAM [ARGS...])");
-}
-
-/** Parses ARGC/ARGV into OPTS; exits 125 on bad usage. */
-static void parse_options(int argc, char **argv, struct options *opts)
-{
-    int c;
-
-    memset(opts, 0, sizeof *opts);
-    opts->sync_fd = -1;
-    /* Every --env takes two argv slots, so argc entries are always enough. */
-    opts->envs = calloc((size_t)argc, sizeof *opts->envs);
-    if (opts->envs == NULL)
-        fail("calloc", NULL);
-
-    opterr = 0; /* report errors in our own format */
-    /* "+": stop at the first non-option; ":": report a missing argument as ':'. */
-    while ((c = getopt_long(argc, argv, "+:", long_options, NULL)) != -1) {
-        switch (c) {
-        case OPT_HOSTNAME:
-            opts->hostname = optarg;
-            break;
-        case OPT_ROOT:
-            opts->root = optarg;
-            break;
-        case OPT_TOP:
-            opts->top = optarg;
-            break;
-        case OPT_KEEP_NET:
-            opts->keep_net = true;
-            break;
-        case OPT_KEEP_IPC:
-            opts->keep_ipc = true;
-            break;
-        case OPT_ENV:
-            if (optarg[0] == '=' || strchr(optarg, '=') == NULL)
-                usage_error("--env expects KEY=VAL, got: %s", optarg);
-            opts->envs[opts->env_count++] = optarg;
-            break;
-        case OPT_SYNC_FD:
-            opts->sync_fd = parse_fd(optarg);
-            break;
-        case ':':
-            usage_error("option %s needs an argument", argv[optind - 1]);
-        default:
-            if (optopt != 0)
-                usage_error("unknown option -%c", optopt);
-            usage_error("unknown option %s", argv[optind - 1]);
-        }
-    }
-    opts->argv = &argv[optind];
-    validate_options(opts);
-}
 
 /* ------------------------------------------------------------------------ */
 /* Init setup, step by step (runs as pid 1 of the new pid namespace)        */
 /* ------------------------------------------------------------------------ */
 
 /**
- * Step 1 (also used by the launcher): die with SIGKILL when our parent dies.
+ * Step 1: die with SIGKILL when containode dies.
  * If the parent died before prctl() took effect we were reparented and
  * getppid() changed. Inside the new pid namespace getppid() is 0 both before
  * and after, so for the init the real guard for that window is the sync
- * socket: a dead caller closes it and await_go() aborts.
+ * socket: a dead containode closes it and await_go() aborts.
  */
 static void set_parent_death_signal(pid_t parent_before)
 {
     if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
-        fail("prctl", "PR_SET_PDEATHSIG");
+        cn_fail("prctl", "PR_SET_PDEATHSIG");
     if (getppid() != parent_before) {
         errno = ESRCH;
-        fail("prctl", "parent exited during startup");
+        cn_fail("prctl", "parent exited during startup");
     }
 }
 
@@ -476,7 +193,7 @@ static void set_parent_death_signal(pid_t parent_before)
 static void make_mounts_private(void)
 {
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
-        fail("mount", "/");
+        cn_fail("mount", "/");
 }
 
 /**
@@ -490,10 +207,10 @@ static void mount_overlay_root(const char *root, const char *top, char *newroot)
     int n;
 
     if (stat(root, &st) < 0)
-        fail("stat", root);
+        cn_fail("stat", root);
     if (!S_ISDIR(st.st_mode)) {
         errno = ENOTDIR;
-        fail("stat", root);
+        cn_fail("stat", root);
     }
     root_path(upper, top, "upper");
     root_path(work, top, "work");
@@ -506,10 +223,10 @@ static void mount_overlay_root(const char *root, const char *top, char *newroot)
     n = snprintf(data, sizeof data, "lowerdir=%s,upperdir=%s,workdir=%s", root, upper, work);
     if (n < 0 || (size_t)n >= sizeof data) {
         errno = ENAMETOOLONG;
-        fail("mount overlay", newroot);
+        cn_fail("mount overlay", newroot);
     }
     if (mount("overlay", newroot, "overlay", 0, data) < 0)
-        fail("mount overlay", newroot);
+        cn_fail("mount overlay", newroot);
 }
 
 /**
@@ -527,7 +244,7 @@ static void find_console(struct console *console)
         return;
     console->fd = open(console->path, O_PATH | O_CLOEXEC);
     if (console->fd < 0)
-        fail("open", console->path);
+        cn_fail("open", console->path);
 }
 
 /** Step 4b: mount a proc for the new pid namespace on NEWROOT/proc. */
@@ -538,7 +255,7 @@ static void mount_proc(const char *newroot)
     root_path(path, newroot, "proc");
     ensure_dir(path, 0555);
     if (mount("proc", path, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
-        fail("mount proc", path);
+        cn_fail("mount proc", path);
 }
 
 /** Step 4c: mount an empty tmpfs on NEWROOT/dev. */
@@ -549,7 +266,7 @@ static void mount_dev(const char *newroot)
     root_path(path, newroot, "dev");
     ensure_dir(path, 0755);
     if (mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k") < 0)
-        fail("mount tmpfs", path);
+        cn_fail("mount tmpfs", path);
 }
 
 /** Step 4d: mount a private devpts instance on dev/pts; dev/ptmx points at it. */
@@ -562,11 +279,11 @@ static void mount_devpts(const char *newroot)
     ensure_dir(path, 0755);
     if (mount("devpts", path, "devpts", flags, "newinstance,ptmxmode=0666,mode=0620,gid=5") < 0 &&
         mount("devpts", path, "devpts", flags, "newinstance,ptmxmode=0666,mode=0620") < 0)
-        fail("mount devpts", path);
+        cn_fail("mount devpts", path);
 
     root_path(ptmx, newroot, "dev/ptmx");
     if (symlink("pts/ptmx", ptmx) < 0)
-        fail("symlink", ptmx);
+        cn_fail("symlink", ptmx);
 }
 
 /** Step 4e: create null, zero, random, urandom and tty in dev. */
@@ -581,12 +298,12 @@ static void make_device_nodes(const char *newroot)
         snprintf(rel, sizeof rel, "dev/%s", node->name);
         root_path(path, newroot, rel);
         if (mknod(path, S_IFCHR | 0666, makedev(node->major, node->minor)) < 0)
-            fail("mknod", path);
+            cn_fail("mknod", path);
     }
 }
 
 /**
- * Step 4f: create dev/console: the caller's terminal bind-mounted onto an
+ * Step 4f: create dev/console: containode's terminal bind-mounted onto an
  * empty file, or a plain console device (5,1) when fd 0 is no terminal.
  */
 static void make_console(const char *newroot, struct console *console)
@@ -597,18 +314,18 @@ static void make_console(const char *newroot, struct console *console)
     root_path(path, newroot, "dev/console");
     if (console->fd < 0) {
         if (mknod(path, S_IFCHR | 0600, makedev(5, 1)) < 0)
-            fail("mknod", path);
+            cn_fail("mknod", path);
         return;
     }
 
     fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0)
-        fail("create", path);
+        cn_fail("create", path);
     close_fd(fd, path);
     /* The host's /dev may be hidden by now: reach the terminal through our fd. */
     snprintf(source, sizeof source, "/proc/self/fd/%d", console->fd);
     if (mount(source, path, NULL, MS_BIND, NULL) < 0)
-        fail("bind mount", console->path);
+        cn_fail("bind mount", console->path);
     close_fd(console->fd, console->path);
     console->fd = -1;
 }
@@ -623,7 +340,7 @@ static void make_dev_symlinks(const char *newroot)
         snprintf(rel, sizeof rel, "dev/%s", dev_links[i].name);
         root_path(path, newroot, rel);
         if (symlink(dev_links[i].target, path) < 0)
-            fail("symlink", path);
+            cn_fail("symlink", path);
     }
 }
 
@@ -635,7 +352,7 @@ static void mount_dev_shm(const char *newroot)
     root_path(path, newroot, "dev/shm");
     ensure_dir(path, 01777);
     if (mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") < 0)
-        fail("mount tmpfs", path);
+        cn_fail("mount tmpfs", path);
 }
 
 /**
@@ -675,14 +392,14 @@ static void populate_root(const char *newroot, bool new_net)
 static void pivot_into(const char *newroot)
 {
     if (chdir(newroot) < 0)
-        fail("chdir", newroot);
+        cn_fail("chdir", newroot);
     if (syscall(SYS_pivot_root, ".", ".") < 0)
-        fail("pivot_root", newroot);
+        cn_fail("pivot_root", newroot);
     /* The old root is now stacked on "."; detaching it leaves the new one. */
     if (umount2(".", MNT_DETACH) < 0)
-        fail("umount", "old root");
+        cn_fail("umount", "old root");
     if (chdir("/") < 0)
-        fail("chdir", "/");
+        cn_fail("chdir", "/");
 }
 
 /**
@@ -695,14 +412,14 @@ static void loopback_up(void)
     int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 
     if (fd < 0)
-        fail("socket", "loopback");
+        cn_fail("socket", "loopback");
     memset(&ifr, 0, sizeof ifr);
     strcpy(ifr.ifr_name, "lo");
     if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0)
-        fail("SIOCGIFFLAGS", "lo");
+        cn_fail("SIOCGIFFLAGS", "lo");
     ifr.ifr_flags |= IFF_UP;
     if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
-        fail("SIOCSIFFLAGS", "lo");
+        cn_fail("SIOCSIFFLAGS", "lo");
     close_fd(fd, "loopback socket");
 }
 
@@ -710,11 +427,11 @@ static void loopback_up(void)
 static void set_hostname(const char *name)
 {
     if (sethostname(name, strlen(name)) < 0)
-        fail("sethostname", name);
+        cn_fail("sethostname", name);
 }
 
 /**
- * Step 7: read the caller's answer line from the sync socket FD. Returns on
+ * Step 7: read containode's answer line from the sync socket FD. Returns on
  * "go" after closing FD; anything else prints "containode: aborted: ..." and
  * exits 125. Reads one byte at a time so it never consumes past the line.
  */
@@ -758,7 +475,7 @@ static void await_go(int fd)
             reason = "unexpected message on the sync socket";
     }
     fprintf(stderr, "containode: aborted: %s\n", reason);
-    _exit(EXIT_SETUP);
+    _exit(CN_EXIT_SETUP);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -769,7 +486,7 @@ static void await_go(int fd)
 static void set_env(const char *name, const char *value)
 {
     if (setenv(name, value, 1) < 0)
-        fail("setenv", name);
+        cn_fail("setenv", name);
 }
 
 /** Restores default handling and an empty mask for the forwarded signals. */
@@ -782,20 +499,20 @@ static void reset_signals(void)
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = SIG_DFL;
     if (sigemptyset(&sa.sa_mask) < 0 || sigemptyset(&none) < 0)
-        fail("sigemptyset", NULL);
-    for (i = 0; i < FORWARDED_COUNT; i++)
-        if (sigaction(forwarded_signals[i], &sa, NULL) < 0)
-            fail("sigaction", NULL);
+        cn_fail("sigemptyset", NULL);
+    for (i = 0; i < cn_init_signal_count; i++)
+        if (sigaction(cn_init_signals[i], &sa, NULL) < 0)
+            cn_fail("sigaction", NULL);
     if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
-        fail("sigprocmask", NULL);
+        cn_fail("sigprocmask", NULL);
 }
 
 /**
  * Replaces the environment with a fresh one: PATH, HOME (root's home in the
- * container's passwd, else /root), TERM (the launcher's, else xterm),
+ * container's passwd, else /root), TERM (containode's, else xterm),
  * HOSTNAME, container=containode, then every --env.
  */
-static void build_environment(const struct options *opts)
+static void build_environment(const struct cn_launch *opts)
 {
     const char *term = getenv("TERM");
     char *term_copy = strdup(term != NULL ? term : "xterm");
@@ -804,13 +521,13 @@ static void build_environment(const struct options *opts)
     size_t i;
 
     if (term_copy == NULL)
-        fail("strdup", "TERM");
+        cn_fail("strdup", "TERM");
     pw = getpwuid(0); /* reads the container's /etc/passwd */
     if (pw != NULL && pw->pw_dir != NULL && pw->pw_dir[0] != '\0')
         home = pw->pw_dir;
 
     if (clearenv() != 0)
-        fail("clearenv", NULL);
+        cn_fail("clearenv", NULL);
     set_env("PATH", DEFAULT_PATH);
     set_env("HOME", home);
     set_env("TERM", term_copy);
@@ -818,7 +535,7 @@ static void build_environment(const struct options *opts)
     set_env("container", "containode");
     for (i = 0; i < opts->env_count; i++)
         if (putenv(opts->envs[i]) != 0)
-            fail("putenv", opts->envs[i]);
+            cn_fail("putenv", opts->envs[i]);
     free(term_copy);
 }
 
@@ -830,7 +547,7 @@ static void enter_home(void)
     if (home != NULL && chdir(home) == 0)
         return;
     if (chdir("/") < 0)
-        fail("chdir", "/");
+        cn_fail("chdir", "/");
 }
 
 /**
@@ -838,7 +555,7 @@ static void enter_home(void)
  * fails, errno goes to the init through the close-on-exec pipe REPORT_FD and
  * the child exits 127 (not found) or 126 (cannot execute).
  */
-_Noreturn static void exec_program(const struct options *opts, int report_fd)
+_Noreturn static void exec_program(const struct cn_launch *opts, int report_fd)
 {
     int err;
     ssize_t n;
@@ -872,7 +589,7 @@ static void report_exec_failure(int fd, const char *program)
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)
-            fail("read", "exec report pipe");
+            cn_fail("read", "exec report pipe");
         if (n == 0)
             break;
         got += (size_t)n;
@@ -894,12 +611,12 @@ static int reap_until_program_exits(pid_t program)
 {
     for (;;) {
         int status;
-        pid_t pid = wait_and_reap(-1, &status);
+        pid_t pid = cn_wait_and_reap(-1, &status);
 
         if (pid < 0)
-            fail("wait", NULL);
+            cn_fail("wait", NULL);
         if (pid == program)
-            return exit_code_of(status);
+            return cn_exit_code_of(status);
     }
 }
 
@@ -907,27 +624,31 @@ static int reap_until_program_exits(pid_t program)
  * Steps 8 to 10: forward signals, fork PROGRAM as pid 2 and act as the
  * namespace's init until it exits. Returns PROGRAM's exit code.
  */
-static int run_init(const struct options *opts)
+static int run_init(const struct cn_launch *opts)
 {
     sigset_t forwarded;
     int report[2];
     pid_t program;
 
-    g_forward_pid = 0;
-    install_forwarders(&forwarded); /* step 8: blocked until PROGRAM exists */
+    cn_forward_pid = 0;
+    /* step 8: blocked until PROGRAM exists */
+    if (cn_signals_block(cn_init_signals, cn_init_signal_count, &forwarded) < 0 ||
+        cn_signals_forward(cn_init_signals, cn_init_signal_count) < 0)
+        cn_fail("signals", NULL);
     if (pipe2(report, O_CLOEXEC) < 0)
-        fail("pipe", NULL);
+        cn_fail("pipe", NULL);
 
     program = fork(); /* step 9 */
     if (program < 0)
-        fail("fork", opts->argv[0]);
+        cn_fail("fork", opts->argv[0]);
     if (program == 0) {
         close_fd(report[0], "exec report pipe");
         exec_program(opts, report[1]);
     }
-    g_forward_pid = program;
+    cn_forward_pid = program;
     close_fd(report[1], "exec report pipe");
-    unblock_signals(&forwarded);
+    if (sigprocmask(SIG_UNBLOCK, &forwarded, NULL) < 0)
+        cn_fail("sigprocmask", NULL);
 
     report_exec_failure(report[0], opts->argv[0]);
     return reap_until_program_exits(program); /* step 10 */
@@ -935,18 +656,19 @@ static int run_init(const struct options *opts)
 
 /**
  * Entry point of the cloned child, pid 1 of the new pid namespace: runs the
- * setup steps in order, then becomes the init. ARG is the struct options.
- * Runs with the forwarded signals still blocked (inherited from the
- * launcher), so signals sent during setup wait for PROGRAM.
+ * setup steps in order, then becomes the init. ARG is the struct cn_launch.
+ * Runs with the forwarded signals still blocked (inherited from
+ * containode), so signals sent during setup wait for PROGRAM.
  */
 static int container_init(void *arg)
 {
-    const struct options *opts = arg;
+    const struct cn_launch *opts = arg;
     pid_t parent_before = getppid();
     char newroot[PATH_MAX] = "/";
     mode_t saved_umask;
 
     set_parent_death_signal(parent_before);             /* 1 */
+    close_fd(opts->peer_fd, "containode's end of the sync socket");
     saved_umask = umask(0); /* create nodes and dirs with exact modes */
     make_mounts_private();                              /* 2 */
     if (opts->root != NULL)                             /* 3 */
@@ -963,86 +685,70 @@ static int container_init(void *arg)
 }
 
 /* ------------------------------------------------------------------------ */
-/* The launcher                                                             */
+/* containode's side                                                        */
 /* ------------------------------------------------------------------------ */
 
-/** Clones the init into new namespaces as chosen by OPTS; returns its pid. */
-static pid_t start_container(struct options *opts)
+pid_t cn_launch_start(struct cn_launch *l, int *sync_fd)
 {
     int flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | SIGCHLD;
+    int pair[2];
+    sigset_t blocked;
     char *stack;
     uintptr_t stack_top;
     pid_t pid;
     int err;
 
-    if (!opts->keep_net)
+    if (!l->keep_net)
         flags |= CLONE_NEWNET;
-    if (!opts->keep_ipc)
+    if (!l->keep_ipc)
         flags |= CLONE_NEWIPC;
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) < 0)
+        cn_fail("socketpair", NULL);
+    l->peer_fd = pair[0];
+    l->sync_fd = pair[1];
+    /* The init inherits the mask: its signals wait until PROGRAM runs. */
+    if (cn_signals_block(cn_init_signals, cn_init_signal_count, &blocked) < 0)
+        cn_fail("sigprocmask", NULL);
 
     stack = malloc(CHILD_STACK_SIZE);
     if (stack == NULL)
-        fail("malloc", "init stack");
+        cn_fail("malloc", "init stack");
     /* The stack grows down: start at its aligned end. */
     stack_top = ((uintptr_t)stack + CHILD_STACK_SIZE) & ~(uintptr_t)(STACK_ALIGN - 1);
-    pid = clone(container_init, (void *)stack_top, flags, opts);
+    pid = clone(container_init, (void *)stack_top, flags, l);
     err = errno;
     free(stack); /* no CLONE_VM: the child runs on its own copy */
     if (pid < 0) {
         errno = err;
-        fail("clone", opts->argv[0]);
+        cn_fail("clone", l->argv[0]);
     }
+    close_fd(l->sync_fd, "the init's end of the sync socket");
+    l->sync_fd = -1;
+    *sync_fd = pair[0];
     return pid;
 }
 
-/**
- * Writes "pid <CHILD>\n" on the sync socket FD and closes the launcher's copy.
- * On failure the container is killed and the launcher exits 125.
- */
-static void announce_pid(int fd, pid_t child)
+int cn_launch_go(int sync_fd)
 {
-    char line[32];
-    int len = snprintf(line, sizeof line, "pid %d\n", (int)child);
-    int status;
+    int rc = send_all(sync_fd, "go\n", 3);
 
-    if (send_all(fd, line, (size_t)len) < 0) {
-        int err = errno;
-
-        g_forward_pid = 0;
-        (void)kill(child, SIGKILL); /* it cannot have exited unreaped elsewhere */
-        while (waitpid(child, &status, 0) < 0 && errno == EINTR)
-            ;
-        errno = err;
-        fail("write", "sync fd");
-    }
-    close_fd(fd, "sync fd");
+    close(sync_fd);
+    return rc;
 }
 
-/**
- * The launcher: guards itself with PDEATHSIG, clones the init, announces its
- * pid, then forwards signals to it until it exits and returns its status.
- */
-int main(int argc, char **argv)
+void cn_launch_abort(int sync_fd, const char *reason)
 {
-    pid_t parent_before = getppid();
-    struct options opts;
-    sigset_t forwarded;
-    pid_t child;
-    int status;
+    char line[SYNC_LINE_MAX];
+    int n = snprintf(line, sizeof line - 1, "abort %s", reason);
 
-    set_parent_death_signal(parent_before);
-    parse_options(argc, argv, &opts);
-    if (fcntl(opts.sync_fd, F_SETFD, FD_CLOEXEC) < 0)
-        fail("fcntl", "sync fd");
-
-    install_forwarders(&forwarded); /* the init inherits the blocked mask */
-    child = start_container(&opts);
-    g_forward_pid = child;
-    announce_pid(opts.sync_fd, child);
-    unblock_signals(&forwarded);
-
-    if (wait_and_reap(child, &status) < 0)
-        fail("wait", NULL);
-    free(opts.envs);
-    return exit_code_of(status);
+    if (n < 0)
+        n = 0;
+    if ((size_t)n > sizeof line - 2)
+        n = (int)(sizeof line - 2);
+    for (int i = 6; i < n; i++)
+        if (line[i] == '\n' || line[i] == '\r')
+            line[i] = ' ';
+    line[n++] = '\n';
+    (void)send_all(sync_fd, line, (size_t)n); /* a dead init needs no word: its status says */
+    close(sync_fd);
 }
