@@ -12,6 +12,7 @@
  * table change in the middle of a pass; after a pause a worker drops the events it
  * had and asks epoll again (every fd is level-triggered, so nothing is lost).
  */
+#include "closer.h"
 #include "engine.h"
 
 #include <errno.h>
@@ -337,7 +338,7 @@ static void port_down(struct ctn_engine *e, struct ctn_port *p)
 		return;
 	p->down = true;
 	if (p->fd >= 0) {
-		close(p->fd);
+		ctn_close_later(p->fd); /* a tap's may take a grace period: not here */
 		p->fd = -1;
 	}
 	if (p->pidfd >= 0) {
@@ -1060,6 +1061,8 @@ void ctn_engine_free(struct ctn_engine *e)
 	for (uint32_t i = 0; i < CTN_MAX_PORTS; i++)
 		if (e->ports[i])
 			port_destroy(e, e->ports[i]);
+	/* Ports hand slow closes to the closer thread: the engine is gone when they are done. */
+	ctn_close_drain();
 	for (uint32_t i = 0; i < CTN_MAX_LANS; i++) {
 		if (e->lans[i]) {
 			ctn_lan_fini(e->lans[i]);

@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "closer.h"
 #include "engine.h"
 #include "kind.h"
 #include "offload.h"
@@ -208,11 +209,11 @@ static void fd_tx_burst(struct ctn_port *p, struct ctn_worker *w, struct ctn_pkt
 	}
 }
 
-/** close hook. */
+/** close hook. A tap's device goes with its last fd, which takes the kernel
+ *  an RCU grace period: the closer thread waits for it, not the worker. */
 static void fd_close(struct ctn_port *p)
 {
-	if (p->fd >= 0)
-		close(p->fd);
+	ctn_close_later(p->fd);
 	free(fdp(p));
 }
 
