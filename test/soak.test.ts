@@ -31,6 +31,24 @@ function rssKb(pid: number): number {
   return m ? Number(m[1]) : 0;
 }
 
+/**
+ * The daemon's fds, objects and memory once the warm-up is over: its objects
+ * back to @names and its fd count still for a second (a removed tap is closed
+ * off the packet path, a moment after its port goes).
+ */
+async function quietBase(d: TestDaemon, names: string[]): Promise<{ fds: number; names: string[]; rss: number }> {
+  await waitFor('the warm-up ports to go', async () => JSON.stringify(await objectNames(d)) === JSON.stringify(names), 30000);
+  let last = d.fdCount();
+  await waitFor('the fd count to hold still', async () => {
+    await new Promise((r) => setTimeout(r, 1000));
+    const now = d.fdCount();
+    const still = now === last;
+    last = now;
+    return still;
+  }, 60000);
+  return { fds: last, names, rss: rssKb(d.pid) };
+}
+
 /** Run @n cycles of @cycle, @PARALLEL at a time; throws with the first failure. */
 async function cycles(n: number, cycle: (i: number) => Promise<void>): Promise<void> {
   let next = 0;
@@ -49,11 +67,12 @@ rootTest(`${CYCLES} containode attach/detach cycles leave fds, objects and memor
     if (r.exitCode !== 0) throw new Error(`cycle ${i}: containode exited ${r.exitCode}: ${r.output}`);
   };
   // Warm up: the first containers allocate what every later one reuses.
+  const names = await objectNames(d);
   await cycles(2 * PARALLEL, one);
   const settled = async (what: string, base: { fds: number; names: string[] }) => {
     await waitFor(what, async () => d.fdCount() === base.fds && JSON.stringify(await objectNames(d)) === JSON.stringify(base.names), 30000).catch(() => undefined);
   };
-  const base = { fds: d.fdCount(), names: await objectNames(d), rss: rssKb(d.pid) };
+  const base = await quietBase(d, names);
   await cycles(CYCLES, (i) => one(1000 + i));
   await settled('the daemon to settle', base);
   t.deepEqual(await objectNames(d), base.names, 'the same objects');
@@ -98,8 +117,9 @@ const cniMissing = hostLocalMissing();
       while (next < n) await one(next++, ns);
     }));
   };
+  const names = await objectNames(d);
   await lanesRun(2 * PARALLEL);
-  const base = { fds: d.fdCount(), names: await objectNames(d), rss: rssKb(d.pid) };
+  const base = await quietBase(d, names);
   await lanesRun(CYCLES);
   await waitFor('the daemon to settle', async () => d.fdCount() === base.fds && JSON.stringify(await objectNames(d)) === JSON.stringify(base.names), 30000).catch(() => undefined);
   t.deepEqual(await objectNames(d), base.names, 'the same objects');

@@ -10,7 +10,7 @@ import { SUPPORTED_VERSIONS, type CniEnv, type PluginConfig } from './config.js'
 import { addPort, nodeId, portName, removePort, shownPort, type DaemonTarget } from './daemon.js';
 import { CniCode, CniError } from './errors.js';
 import { ipamAdd, ipamCheck, ipamDel, type Delegation } from './ipam.js';
-import { addresses, configure, linkInfo, netnsExists } from './netns.js';
+import { addresses, configure, linkInfo, netnsExists, waitLinkGone } from './netns.js';
 import { addResult, parseResult, renderResult, type CniResult } from './result.js';
 
 /** What a command is given: the environment, the config, stdin as it came. */
@@ -84,12 +84,18 @@ export async function cmdAdd(ctx: CommandContext): Promise<Record<string, unknow
   }
 }
 
-/** DEL: the port removed and the addresses released, whatever is already gone. */
+/** How long DEL waits for a removed port's device to leave the namespace (ms). */
+const DEVICE_GONE_MS = 10000;
+
+/** DEL: the port removed (its device gone from the namespace) and the addresses released, whatever is already gone. */
 export async function cmdDel(ctx: CommandContext): Promise<null> {
   const { env, conf } = ctx;
   const nodeid = nodeId(env.containerId, env.ifname);
   const how = await removePort(target(conf), nodeid, env.ifname);
   if (how === 'no-daemon') ctx.log(`no containet daemon at ${conf.socket}: port ${portName(nodeid, env.ifname)} is gone with it`);
+  // The device leaves the namespace a moment after the port: DEL is done when it has, so an ADD may follow.
+  if (how === 'removed' && env.netns && !(await waitLinkGone(env.netns, env.ifname, DEVICE_GONE_MS)))
+    ctx.log(`${env.ifname} is still in ${env.netns} ${DEVICE_GONE_MS / 1000} s after its port was removed`);
   const deleg = delegation(ctx);
   if (deleg) await ipamDel(deleg);
   return null;

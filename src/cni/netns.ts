@@ -84,6 +84,20 @@ export async function linkInfo(netns: string, ifname: string): Promise<LinkInfo 
   }
 }
 
+/**
+ * Wait until device @ifname has left @netns, at most @timeoutMs; true when it
+ * has. The daemon closes a removed tap off its packet path, and the device
+ * goes a moment after the reply (the kernel's grace period).
+ */
+export async function waitLinkGone(netns: string, ifname: string, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (!netnsExists(netns) || (await linkInfo(netns, ifname).catch(() => null)) === null) return true;
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
 /** Addresses of @ifname in @netns (link-local IPv6 left out). */
 export async function addresses(netns: string, ifname: string): Promise<Cidr[]> {
   const r = await ipIn(netns, ['-j', 'addr', 'show', 'dev', ifname]);
