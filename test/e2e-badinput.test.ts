@@ -226,7 +226,8 @@ test.serial('clients over the connection limit wait in the backlog and are serve
   }
   // 256 are served; the rest, and any newcomer, wait in the listen backlog:
   // neither served nor refused while every slot is held, served once one frees.
-  await waitFor('the daemon to hold its connection limit', () => d.fdCount() >= base.size + 256, 30000);
+  // (Less a few: connections of the warm-up may still have been open at `base`.)
+  await waitFor('the daemon to hold its connection limit', () => d.fdCount() >= base.size + 256 - 4, 30000);
   let answered = false;
   const late = native()
     .request(d.sock, '{"version":{}}', -1, 120000)
@@ -237,7 +238,7 @@ test.serial('clients over the connection limit wait in the backlog and are serve
   await new Promise((r) => setTimeout(r, 300));
   t.false(answered, 'a client over the limit waits while every slot is held');
   const held = d.fdCount() - base.size;
-  t.true(held >= 256 && held < 300, `the daemon holds 256 connections, not all 300 (it holds ${held} fds more than at start)`);
+  t.true(held >= 256 - 4 && held < 300, `the daemon holds 256 connections, not all 300 (it holds ${held} fds more than at start)`);
   for (const c of socks) c.destroy();
   t.regex(await late, /"version"/, 'the waiting client is served once the others go');
   await waitFor('the daemon to serve again', () => d.request({ version: {} }).then(() => true, () => false));
