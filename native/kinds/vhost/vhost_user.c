@@ -82,6 +82,16 @@ static enum ctn_vhost_result map_queue(struct ctn_vhost_dev *d, struct ctn_virtq
 	if (ctn_virtq_map(vq, &d->mem) < 0)
 		return say(d, CTN_VHOST_FATAL, "queue %ld: %s", (long)(vq - d->vq), vq->broken);
 	vq->used_idx = __atomic_load_n(&vq->used->idx, __ATOMIC_ACQUIRE);
+	/* A frontend that reconnects to a new backend (DPDK virtio_user in server
+	 * mode, after the daemon restarted) gives base 0 while its rings have
+	 * moved on: the used ring says where the old backend stopped, so resume
+	 * there, as DPDK's own vhost library does. Chains the old backend took
+	 * and never returned are lost (a net device tolerates it). */
+	if (vq->base_given) {
+		vq->base_given = false;
+		if (vq->last_avail != vq->used_idx)
+			vq->last_avail = vq->used_idx;
+	}
 	return CTN_VHOST_OK;
 }
 
@@ -190,6 +200,7 @@ static enum ctn_vhost_result set_vring_base(struct ctn_vhost_dev *d, const struc
 	if (!vq)
 		return CTN_VHOST_FATAL;
 	vq->last_avail = (uint16_t)m->payload.state.num;
+	vq->base_given = true;
 	return CTN_VHOST_OK;
 }
 
