@@ -336,6 +336,8 @@ static void port_down(struct ctn_engine *e, struct ctn_port *p)
 	if (p->down)
 		return;
 	p->down = true;
+	if (p->ops->down)
+		p->ops->down(p);
 	if (p->fd >= 0) {
 		close(p->fd);
 		p->fd = -1;
