@@ -100,10 +100,7 @@ export class Daemon {
       this.engine.listen(this.opts.socket);
       // The default lan, made as a client's add-lan would make it (unless the
       // state has it, with its own settings, to be made in its place).
-      if (!saved.some((e) => e.name === this.opts.defaultLan)) {
-        const addLan = verbNamed('add-lan')!;
-        addLan.run(this.ctx, addLan.parse({ name: this.opts.defaultLan }), { client: { pid: process.pid, uid: process.getuid?.() ?? 0 }, fds: [], unused: new Set() });
-      }
+      if (!saved.some((e) => e.name === this.opts.defaultLan)) this.addDefaultLan();
     } catch (e) {
       this.engine.close();
       this.engine = undefined;
@@ -115,6 +112,12 @@ export class Daemon {
       this.restore(saved);
       this.saveState();
     }
+  }
+
+  /** Make the default lan as a client's add-lan would. */
+  private addDefaultLan(): void {
+    const addLan = verbNamed('add-lan')!;
+    addLan.run(this.ctx, addLan.parse({ name: this.opts.defaultLan }), { client: { pid: process.pid, uid: process.getuid?.() ?? 0 }, fds: [], unused: new Set() });
   }
 
   /** The objects of the state file (none without --state or without a file);
@@ -145,6 +148,8 @@ export class Daemon {
         made += 1;
       } catch (err) {
         this.log.warn(`${k.noun} ${e.name} not restored: ${(err as Error).message}`);
+        // The daemon always has its default lan: with the daemon's settings, then.
+        if (e.name === this.opts.defaultLan && !this.model.has(e.name)) this.addDefaultLan();
       }
     }
     this.log.info(`restored ${made} of ${saved.length} object${saved.length === 1 ? '' : 's'} from ${this.state!.file}`);
