@@ -183,6 +183,7 @@ function restoreFd(ctx: KindContext, name: string, rec: Record<string, unknown>)
   runVerb(ctx, 'add-etherfd', body, savedOwner(rec), [fd], (x) => native().closeFd(x));
 }
 
+/** What every port kind shares; the fd kind's remove wraps its remove. */
 const hooks = portHooks<FdObject>();
 
 register<FdObject>({
