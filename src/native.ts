@@ -115,13 +115,23 @@ export interface TapCreateOptions {
   prefix?: number;
   up?: boolean;
   loUp?: boolean;
+  /** open the existing (persistent) tap @ifname instead: never make one,
+   *  configure nothing (vnetHdr and packetInfo say its framing) */
+  attach?: boolean;
+  /** with attach: clear the tap's persistence, so it goes with the fd returned */
+  unpersist?: boolean;
 }
 
 /** The addon's exports. */
 export interface NativeBinding {
   Engine: new (onEvent: (ev: EngineEvent) => void, opts?: { poolSize?: number | undefined; threads?: number | undefined; pollUs?: number | undefined }) => NativeEngine;
-  /** Create a tap (inside a network namespace); returns its fd. */
+  /** Create a tap (inside a network namespace), or with attach open the
+   *  existing one; returns its fd. */
   tapCreate(opts: TapCreateOptions): number;
+  /** The network namespace (device and inode numbers of its file) that the
+   *  device of tun/tap fd @fd is in; null when the kernel cannot say (not a
+   *  tap, or Linux before 5.2). */
+  tapNetns(fd: number): { dev: number; ino: number } | null;
   /** One request on a switch socket with fds attached (a single fd, -1 for none,
    *  or a list); resolves to the reply. */
   request(path: string, json: string, fd: number | number[], timeoutMs: number): Promise<string>;

@@ -469,7 +469,9 @@ class Engine : public Napi::ObjectWrap<Engine> {
   Napi::ThreadSafeFunction tsfn_;
 };
 
-// tapCreate({ netns, ifname, vnetHdr, packetInfo, mtu, ipv4, prefix, up, loUp }) -> fd
+// tapCreate({ netns, ifname, vnetHdr, packetInfo, mtu, ipv4, prefix, up, loUp, attach, unpersist }) -> fd;
+// with attach, the existing tap's fd (never a new tap, nothing configured; with
+// unpersist no longer persistent)
 Napi::Value TapCreate(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsObject()) throw Napi::TypeError::New(env, "tapCreate(options)");
@@ -493,8 +495,23 @@ Napi::Value TapCreate(const Napi::CallbackInfo& info) {
   req.mtu = o.Get("mtu").IsNumber() ? o.Get("mtu").As<Napi::Number>().Int32Value() : 0;
   req.up = o.Get("up").IsUndefined() ? true : o.Get("up").ToBoolean().Value();
   req.lo_up = o.Get("loUp").ToBoolean();
+  req.attach = o.Get("attach").ToBoolean();
+  req.unpersist = o.Get("unpersist").ToBoolean();
   char err[256] = "";
   return Napi::Number::New(env, Check(env, ctn_tap_create(&req, err, sizeof(err)), err));
+}
+
+// tapNetns(fd) -> { dev, ino } of the network namespace tun/tap fd's device is in,
+// or null when the kernel cannot say (not a tap, kernel before 5.2)
+Napi::Value TapNetns(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = FdArg(info, 0);
+  unsigned long long dev = 0, ino = 0;
+  if (ctn_tap_netns_id(fd, &dev, &ino) < 0) return env.Null();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("dev", static_cast<double>(dev));
+  o.Set("ino", static_cast<double>(ino));
+  return o;
 }
 
 // One request on the switch socket, off the JS thread.
@@ -601,6 +618,7 @@ Napi::Value FdRead(const Napi::CallbackInfo& info) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Engine", Engine::Define(env));
   exports.Set("tapCreate", Napi::Function::New(env, TapCreate));
+  exports.Set("tapNetns", Napi::Function::New(env, TapNetns));
   exports.Set("request", Napi::Function::New(env, Request));
   exports.Set("closeFd", Napi::Function::New(env, CloseFd));
   exports.Set("socketpair", Napi::Function::New(env, SocketPair));

@@ -13,7 +13,13 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+/* Newer than some headers (Linux 5.2). */
+#ifndef TUNGETDEVNETNS
+#define TUNGETDEVNETNS _IO('T', 227)
+#endif
 
 /** Work item shared with the thread. */
 struct tap_job {
@@ -105,6 +111,11 @@ static void *tap_thread(void *arg)
 			return NULL;
 		}
 	}
+	/* Attaching must never create: TUNSETIFF makes a missing device. */
+	if (r->attach && if_nametoindex(r->ifname) == 0) {
+		snprintf(j->err, sizeof(j->err), "no device %s in that namespace", r->ifname);
+		return NULL;
+	}
 	int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
 	if (fd < 0) {
 		snprintf(j->err, sizeof(j->err), "open /dev/net/tun: %s", strerror(errno));
@@ -113,9 +124,25 @@ static void *tap_thread(void *arg)
 	struct ifreq ifr = {0};
 	snprintf(ifr.ifr_name, IFNAMSIZ, "%s", r->ifname);
 	ifr.ifr_flags = IFF_TAP | (r->packet_info ? 0 : IFF_NO_PI) | (r->vnet_hdr ? IFF_VNET_HDR : 0);
-	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
-		snprintf(j->err, sizeof(j->err), "create tap %s: %s", r->ifname, strerror(errno));
+	int rc = ioctl(fd, TUNSETIFF, &ifr);
+	if (rc < 0 && r->attach && errno == EINVAL) {
+		/* A multi-queue tap takes only a multi-queue open. */
+		ifr.ifr_flags |= IFF_MULTI_QUEUE;
+		rc = ioctl(fd, TUNSETIFF, &ifr);
+	}
+	if (rc < 0) {
+		snprintf(j->err, sizeof(j->err), "%s tap %s: %s", r->attach ? "open" : "create", r->ifname,
+			 strerror(errno));
 		close(fd);
+		return NULL;
+	}
+	if (r->attach) {
+		if (r->unpersist && ioctl(fd, TUNSETPERSIST, 0) < 0) {
+			snprintf(j->err, sizeof(j->err), "TUNSETPERSIST 0 on %s: %s", r->ifname, strerror(errno));
+			close(fd);
+			return NULL;
+		}
+		j->fd = fd;
 		return NULL;
 	}
 	int hdr = 12;
@@ -153,4 +180,22 @@ int ctn_tap_create(const struct ctn_tap_req *req, char *err, size_t errlen)
 	if (j.fd < 0)
 		snprintf(err, errlen, "%s", j.err);
 	return j.fd;
+}
+
+int ctn_tap_netns_id(int fd, unsigned long long *dev, unsigned long long *ino)
+{
+	int ns = ioctl(fd, TUNGETDEVNETNS);
+	if (ns < 0)
+		return -1;
+	struct stat st;
+	int rc = fstat(ns, &st);
+	int er = errno;
+	close(ns);
+	if (rc < 0) {
+		errno = er;
+		return -1;
+	}
+	*dev = (unsigned long long)st.st_dev;
+	*ino = (unsigned long long)st.st_ino;
+	return 0;
 }

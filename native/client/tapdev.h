@@ -22,9 +22,19 @@ struct ctn_tap_req {
 	int prefix;         /**< its prefix length */
 	bool up;            /**< bring the device up */
 	bool lo_up;         /**< bring "lo" up as well */
+	bool attach;        /**< open the existing (persistent) tap @ifname instead: never create
+			         one, configure nothing (vnet_hdr, packet_info say its framing) */
+	bool unpersist;     /**< with attach: clear its persistence (TUNSETPERSIST 0), so it goes
+			         when the fd returned is closed */
 };
 
-/** Create the tap; returns its fd (close-on-exec), or -1 with @err filled. */
+/** Create the tap (or with @req->attach open the existing one); returns its fd
+ *  (close-on-exec), or -1 with @err filled. */
 int ctn_tap_create(const struct ctn_tap_req *req, char *err, size_t errlen);
+
+/** Where a tun/tap fd's device lives: the device and inode numbers of its
+ *  network namespace (TUNGETDEVNETNS), in @dev and @ino. Returns 0, or -1 with
+ *  errno (ENOTTY: not a tun/tap fd, or a kernel older than 5.2). */
+int ctn_tap_netns_id(int fd, unsigned long long *dev, unsigned long long *ino);
 
 #endif

@@ -337,6 +337,8 @@ static void port_down(struct ctn_engine *e, struct ctn_port *p)
 	if (p->down)
 		return;
 	p->down = true;
+	if (p->ops->down)
+		p->ops->down(p);
 	if (p->fd >= 0) {
 		ctn_close_later(p->fd); /* a tap's may take a grace period: not here */
 		p->fd = -1;

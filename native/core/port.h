@@ -141,6 +141,10 @@ struct ctn_port_ops {
 	/** Optional: ten times a second (reconnects, timeouts). Worker 0, others
 	 *  paused. */
 	void (*tick)(struct ctn_port *p, uint64_t now_ms);
+	/** Optional: the port broke and is being taken out of service for good,
+	 *  its fd still open: undo what was to outlive the daemon but not the port
+	 *  (a tap's persistence). Worker 0, others paused. */
+	void (*down)(struct ctn_port *p);
 };
 
 /** The sub-fd number control() gets for ctn_port_request_control(). */

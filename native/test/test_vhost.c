@@ -209,6 +209,60 @@ static void test_chains(void)
 	ctn_vhost_reset(&d);
 }
 
+/** A frontend that reconnects to a new backend with base 0 while its rings
+ *  moved on (DPDK virtio_user in server mode): the queue resumes where the
+ *  used ring says, before or after the ring addresses come. */
+static void test_reconnect_base(void)
+{
+	for (int base_first = 0; base_first < 2; base_first++) {
+		struct ctn_vhost_dev d;
+		clear_rings();
+		setup(&d, 1, CTN_BIT(CTN_VIRTIO_F_VERSION_1));
+		ctn_vhost_reset(&d);
+		/* The old backend used 13 chains; the driver offered 13 and then 1 more. */
+		struct ctn_vring_used *used = (void *)(guest + USED_OFF);
+		struct ctn_vring_avail *av = (void *)(guest + AVAIL_OFF);
+		used->idx = 13;
+		av->idx = 13;
+		*gdesc(DESC_OFF, 2) = (struct ctn_vring_desc){GPA_BASE + BUF_OFF, 7, 0, 0};
+		offer(2);
+		ctn_vhost_init(&d);
+		uint64_t features = CTN_BIT(CTN_VIRTIO_F_VERSION_1);
+		CHECK(simple(&d, CTN_VHOST_SET_FEATURES, &features, 8) == CTN_VHOST_OK);
+		struct {
+			uint32_t n, pad;
+			struct ctn_vmem_desc r[1];
+		} mt = {1, 0, {{GPA_BASE, MEM_SIZE, UVA_BASE, 0}}};
+		int fd = dup(memfd);
+		struct ctn_vhost_msg r;
+		bool a;
+		CHECK(msg(&d, CTN_VHOST_SET_MEM_TABLE, 0, &mt, 8 + 32, &fd, 1, &r, &a) == CTN_VHOST_OK);
+		close(fd);
+		uint32_t num[2] = {1, QSZ};
+		CHECK(simple(&d, CTN_VHOST_SET_VRING_NUM, num, 8) == CTN_VHOST_OK);
+		struct {
+			uint32_t index, flags;
+			uint64_t desc, used, avail, log;
+		} addr = {1, 0, UVA_BASE + DESC_OFF, UVA_BASE + USED_OFF, UVA_BASE + AVAIL_OFF, 0};
+		uint32_t base[2] = {1, 0};
+		if (base_first)
+			CHECK(simple(&d, CTN_VHOST_SET_VRING_BASE, base, 8) == CTN_VHOST_OK);
+		CHECK(simple(&d, CTN_VHOST_SET_VRING_ADDR, &addr, 40) == CTN_VHOST_OK);
+		if (!base_first)
+			CHECK(simple(&d, CTN_VHOST_SET_VRING_BASE, base, 8) == CTN_VHOST_OK);
+		struct ctn_virtq *vq = &d.vq[1];
+		CHECK(vq->last_avail == 13);
+		d.vq[1].enabled = true;
+		CHECK(ctn_virtq_avail(vq) == 1);
+		struct ctn_vbuf iov[4];
+		uint16_t head;
+		uint32_t total;
+		CHECK(ctn_virtq_pop(vq, &d.mem, false, iov, 4, &head, &total) == 1);
+		CHECK(head == 2 && total == 7);
+		ctn_vhost_reset(&d);
+	}
+}
+
 /** What a hostile guest can offer: each breaks the queue with a reason. */
 static void test_hostile(void)
 {
@@ -300,5 +354,6 @@ int main(void)
 	RUN(test_mem_table);
 	RUN(test_chains);
 	RUN(test_hostile);
+	RUN(test_reconnect_base);
 	return unit_report("vhost");
 }

@@ -4,6 +4,8 @@
  * wires the CLI: each kind (src/kinds/) declares its `add` subcommand, its `set`
  * options and its tables; the daemon lives in ../daemon, the client in ../client.
  */
+import path from 'node:path';
+
 import { Command, Option } from 'commander';
 
 import { DaemonError, request, type Reply } from '../client.js';
@@ -46,6 +48,7 @@ function runDaemon(cmd: Command): void {
     poolSize?: number;
     threads: number;
     pollUs: number;
+    state?: string;
   };
   const logger = new Logger(o.logLevel);
   const daemon = new Daemon({
@@ -57,6 +60,7 @@ function runDaemon(cmd: Command): void {
     poolSize: o.poolSize,
     threads: o.threads,
     pollUs: o.pollUs,
+    state: o.state === undefined ? undefined : path.resolve(o.state),
     logger,
   });
   try {
@@ -110,6 +114,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--pool-size <buffers>', 'packet buffers of each thread').argParser(positiveInt))
     .addOption(new Option('--poll-us <us>', 'adaptive polling: a worker keeps polling this long after the last frame before it sleeps (0: off)').default(50).argParser(nonNegInt))
     .addOption(new Option('--threads <n>', 'dataplane worker threads, 1 to 8; each port is polled by one of them').default(1).argParser(threadCount))
+    .option('--state <file>', 'daemon: keep its objects (lans, nats, a2bs, vhost and container ports) in FILE, written on every change, and make them again at start; container taps outlive the daemon (docs/state.md)')
     .addOption(new Option('--log-level <level>', 'log level').choices(['debug', 'info', 'warn', 'error']).default('info'))
     .allowExcessArguments(false)
     // The daemon's options come before the command (`-s PATH add vhost ...

@@ -8,11 +8,12 @@ import path from 'node:path';
 
 import { Logger } from '../log.js';
 import { native, packageRoot, type EngineEvent, type NativeEngine } from '../native.js';
-import { kindOf, sections, setKeyOwner, verbNamed } from '../kinds/index.js';
+import { kindOf, kinds, sections, setKeyOwner, verbNamed } from '../kinds/index.js';
 import type { Call, KindContext, Reply } from '../kinds/kind.js';
 import { ProtocolError, article } from './fields.js';
 import { ObjectModel, type ModelObject } from './model.js';
 import { MessageSplitter, VERB_FDS, parseRequest, type Request, type SetRequest } from './protocol.js';
+import { StateError, StateFile, type StateEntry } from './state.js';
 
 /** How the daemon is set up. */
 export interface DaemonOptions {
@@ -32,6 +33,9 @@ export interface DaemonOptions {
   threads?: number | undefined;
   /** adaptive polling: microseconds a worker keeps polling after traffic (0: off) */
   pollUs?: number | undefined;
+  /** the state file: objects are kept there on every change and made again at
+   *  start (docs/state.md); none: nothing outlives the daemon */
+  state?: string | undefined;
   logger: Logger;
 }
 
@@ -59,6 +63,8 @@ export class Daemon {
   private stopped = false;
   /** What the kinds' handlers get: the model, the engine, the log, the defaults. */
   private readonly ctx: KindContext;
+  /** Where objects are kept across restarts (--state), if anywhere. */
+  private readonly state: StateFile | undefined;
 
   constructor(private readonly opts: DaemonOptions) {
     this.log = opts.logger;
@@ -66,6 +72,7 @@ export class Daemon {
       model: this.model,
       log: this.log,
       defaults: { lan: opts.defaultLan, aging: opts.aging, macTableSize: opts.macTableSize },
+      persistent: opts.state !== undefined,
       engine: () => this.eng(),
       call: (f) => {
         const e = this.eng();
@@ -77,19 +84,23 @@ export class Daemon {
       },
       remove: (o, why) => this.remove(o, why),
     };
+    this.state = opts.state === undefined ? undefined : new StateFile(opts.state);
   }
 
-  /** Start the engine, make the default lan and listen on the socket. Throws
-   *  with the reason when any of it fails (nothing is left behind). */
+  /** Read the state file (if any), start the engine, make the default lan,
+   *  listen on the socket and make the saved objects again. Throws with the
+   *  reason when any of it fails (nothing is left behind; a state file that
+   *  cannot be used is refused before anything starts, and left as it is). */
   start(): void {
+    const saved = this.loadState();
     const n = native();
     this.engine = new n.Engine((ev) => this.onEvent(ev), { poolSize: this.opts.poolSize, threads: this.opts.threads, pollUs: this.opts.pollUs });
     try {
       // Claim the socket first: a refused path must be the only thing said.
       this.engine.listen(this.opts.socket);
-      // The default lan, made as a client's add-lan would make it.
-      const addLan = verbNamed('add-lan')!;
-      addLan.run(this.ctx, addLan.parse({ name: this.opts.defaultLan }), { client: { pid: process.pid, uid: process.getuid?.() ?? 0 }, fds: [], unused: new Set() });
+      // The default lan, made as a client's add-lan would make it (unless the
+      // state has it, with its own settings, to be made in its place).
+      if (!saved.some((e) => e.name === this.opts.defaultLan)) this.addDefaultLan();
     } catch (e) {
       this.engine.close();
       this.engine = undefined;
@@ -97,6 +108,67 @@ export class Daemon {
     }
     const threads = this.engine.threads();
     this.log.info(`containet listening on ${this.opts.socket} (default lan ${this.opts.defaultLan}, ${threads} thread${threads > 1 ? 's' : ''})`);
+    if (this.state) {
+      this.restore(saved);
+      this.saveState();
+    }
+  }
+
+  /** Make the default lan as a client's add-lan would. */
+  private addDefaultLan(): void {
+    const addLan = verbNamed('add-lan')!;
+    addLan.run(this.ctx, addLan.parse({ name: this.opts.defaultLan }), { client: { pid: process.pid, uid: process.getuid?.() ?? 0 }, fds: [], unused: new Set() });
+  }
+
+  /** The objects of the state file (none without --state or without a file);
+   *  a StateError when the file cannot be used or names a kind this daemon
+   *  does not have. */
+  private loadState(): StateEntry[] {
+    if (!this.state) return [];
+    const saved = this.state.load();
+    saved.forEach((e, i) => {
+      if (!kinds().some((k) => k.name === e.kind && k.restore))
+        throw new StateError(`state file ${this.state!.file}: objects[${i}] ("${e.name}") is of kind "${e.kind}", which this containet cannot restore; refusing to start (the file is left as it is)`);
+    });
+    return saved;
+  }
+
+  /** Make the saved objects again, in the order they were made; one that
+   *  cannot be is logged with the reason and dropped. */
+  private restore(saved: StateEntry[]): void {
+    let made = 0;
+    for (const e of saved) {
+      const k = kinds().find((x) => x.name === e.kind)!;
+      try {
+        if (this.model.has(e.name)) throw new Error(`an object named "${e.name}" already exists`);
+        k.restore!(this.ctx, e.name, e.record);
+        const o = this.model.get(e.name);
+        const created = new Date(e.created);
+        if (o && !Number.isNaN(created.getTime())) o.created = created;
+        made += 1;
+      } catch (err) {
+        this.log.warn(`${k.noun} ${e.name} not restored: ${(err as Error).message}`);
+        // The daemon always has its default lan: with the daemon's settings, then.
+        if (e.name === this.opts.defaultLan && !this.model.has(e.name)) this.addDefaultLan();
+      }
+    }
+    this.log.info(`restored ${made} of ${saved.length} object${saved.length === 1 ? '' : 's'} from ${this.state!.file}`);
+  }
+
+  /** Write the objects to the state file (with --state) if they changed; a
+   *  failure is logged (the previous file stays whole). */
+  private saveState(): void {
+    if (!this.state || this.stopped) return;
+    const objects: StateEntry[] = [];
+    for (const o of this.model.all()) {
+      const record = kindOf(o).save?.(o);
+      if (record) objects.push({ kind: o.kind, name: o.name, created: o.created.toISOString(), record });
+    }
+    try {
+      this.state.write(objects);
+    } catch (e) {
+      this.log.error(`writing state file ${this.state.file}: ${(e as Error).message}`);
+    }
   }
 
   /** Close every port and connection and remove the socket file. Idempotent. */
@@ -143,6 +215,7 @@ export class Daemon {
       }
       case 'port-down':
         this.onPortDown(ev.port, ev.reason);
+        this.saveState();
         break;
       case 'log':
         this.log.warn(ev.message);
@@ -203,7 +276,10 @@ export class Daemon {
         return;
       }
       if (!frame) return;
-      this.reply(connId, this.handle(frame.text, frame.fds, conn), false);
+      const r = this.handle(frame.text, frame.fds, conn);
+      // Kept before it is answered: a client told "done" finds it after a crash.
+      this.saveState();
+      this.reply(connId, r, false);
     }
   }
 

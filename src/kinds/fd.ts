@@ -8,11 +8,28 @@
  * port tied to nothing would outlive its container. containode and the
  * original's clients make these. See docs/fd.md.
  */
+import { readFileSync, statSync } from 'node:fs';
+
 import { ProtocolError, bool, checkName, onlyFields, posInt, str, thread, type Body } from '../daemon/fields.js';
+import { native } from '../native.js';
 import type { Call, KindContext } from './kind.js';
 import { lanNamed } from './lan.js';
 import { checkThread, portFields, portHooks, type PortObject } from './port.js';
 import { register } from './registry.js';
+import { field, runVerb, savedOwner, savedThread } from './saved.js';
+
+/** A port on an fd handed over, with what a restarted daemon needs to find
+ *  its tap again (docs/state.md). */
+export interface FdObject extends PortObject {
+  kind: 'fd';
+  /** its tap was made persistent (--state): removing the port must undo it */
+  persist: boolean;
+  /** the network namespace the tap is in (device and inode numbers), when known */
+  netnsId?: { dev: number; ino: number } | undefined;
+  /** start time of process pid (field 22 of /proc/PID/stat): tells it from a
+   *  later process that got the same pid */
+  pidStart?: string | undefined;
+}
 
 /** add-etherfd, validated: the original's ifname and nodeid, and our extensions. */
 export interface AddEtherFdRequest {
@@ -47,6 +64,28 @@ declare module './kind.js' {
 /** Highest pid Linux hands out (pid_max's ceiling). */
 const PID_MAX = 2 ** 22;
 
+/** Start time of process @pid (clock ticks since boot), or undefined when it
+ *  does not exist. */
+export function processStart(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may hold spaces and parentheses: count from the last ")".
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
+
+/** Device and inode numbers of namespace file @file, or undefined. */
+function nsId(file: string): { dev: number; ino: number } | undefined {
+  try {
+    const st = statSync(file);
+    return { dev: st.dev, ino: st.ino };
+  } catch {
+    return undefined;
+  }
+}
+
 /** add-etherfd: make a port of the request's fd. */
 function addEtherFd(ctx: KindContext, req: AddEtherFdRequest, call: Call): void {
   const fd = call.fds[0]!;
@@ -55,7 +94,10 @@ function addEtherFd(ctx: KindContext, req: AddEtherFdRequest, call: Call): void 
   checkName(name, `port name "${name}" (from nodeid and ifname; pass "name" to choose one)`);
   if (ctx.model.has(name)) throw new ProtocolError(`an object named "${name}" already exists`);
   checkThread(ctx, req.verb, req.thread);
-  const info = ctx.call((e) => e.addPort('fd', [lan.id], { fd }, req.thread))[0]!;
+  // Where the tap is, asked of the kernel while the fd is ours (null: a socket,
+  // or a kernel before 5.2).
+  const where = ctx.persistent ? native().tapNetns(fd) : null;
+  const info = ctx.call((e) => e.addPort('fd', [lan.id], { fd, persist: ctx.persistent }, req.thread))[0]!;
   call.unused.delete(fd);
   // The process whose exit removes the port: the one named, else the client
   // itself (0 when it is in a pid namespace the daemon cannot see).
@@ -68,7 +110,8 @@ function addEtherFd(ctx: KindContext, req: AddEtherFdRequest, call: Call): void 
       throw new ProtocolError((e as Error).message);
     }
   }
-  const port: PortObject = {
+  const tap = info.kind === 'tap';
+  const port: FdObject = {
     ...portFields(info, lan, call.client),
     kind: 'fd',
     name,
@@ -76,6 +119,9 @@ function addEtherFd(ctx: KindContext, req: AddEtherFdRequest, call: Call): void 
     nodeid: req.nodeid,
     pid: owner,
     netns: req.netns,
+    persist: ctx.persistent && tap,
+    netnsId: !ctx.persistent || !tap ? undefined : (where ?? (req.netns ? nsId(req.netns) : owner !== undefined ? nsId(`/proc/${owner}/ns/net`) : undefined)),
+    pidStart: ctx.persistent && owner !== undefined ? processStart(owner) : undefined,
   };
   ctx.model.add(port);
   const how = [info.kind, info.vnetHdr ? 'vnet-hdr' : '', info.packetInfo ? 'packet-info' : '', info.offloads.length ? `offloads ${info.offloads.join(',')}` : ''].filter(Boolean).join(' ');
@@ -83,10 +129,97 @@ function addEtherFd(ctx: KindContext, req: AddEtherFdRequest, call: Call): void 
   ctx.log.info(`port ${name} (${how} ${port.ifname}) joined ${lan.name}, from pid ${call.client.pid}, ${tie}`);
 }
 
-register<PortObject>({
+/**
+ * Find the saved tap @rec of port @name again and make its port: the process
+ * that owns it must be the same one (pid and start time), its network
+ * namespace the same (the pid's, the saved netns path's or the daemon's own,
+ * checked by inode), and the device there; it is opened as it is, never made.
+ */
+function restoreFd(ctx: KindContext, name: string, rec: Record<string, unknown>): void {
+  const ifname = field(rec, 'ifname', 'string', true)!;
+  const pid = field(rec, 'pid', 'number', false);
+  const netns = field(rec, 'netns', 'string', false);
+  const id = field(rec, 'netnsId', 'object', false) as { dev: number; ino: number } | undefined;
+  const same = (f: string) => {
+    const got = nsId(f);
+    return got !== undefined && (id ? got.dev === id.dev && got.ino === id.ino : f !== '/proc/self/ns/net');
+  };
+  const open = (where: string, unpersist: boolean) =>
+    native().tapCreate({
+      netns: where,
+      ifname,
+      vnetHdr: field(rec, 'vnetHdr', 'boolean', false) === true,
+      packetInfo: field(rec, 'packetInfo', 'boolean', false) === true,
+      attach: true,
+      unpersist,
+    });
+  if (pid !== undefined) {
+    const start = processStart(pid);
+    if (start === undefined || start !== field(rec, 'pidStart', 'string', false)) {
+      // Its owner ended while no daemon ran: its tap goes too, if it is still
+      // there (a namespace someone else keeps, found by its path).
+      let left = '';
+      if (netns !== undefined && same(netns)) {
+        try {
+          native().closeFd(open(netns, true));
+          left = `; its tap ${ifname} in ${netns} removed`;
+        } catch {
+          // gone already
+        }
+      }
+      throw new Error(`its process ${pid} is gone${start === undefined ? '' : ' (the pid is another process\'s now)'}${left}`);
+    }
+  }
+  const candidates = [pid !== undefined ? `/proc/${pid}/ns/net` : undefined, netns, '/proc/self/ns/net'].filter((x): x is string => x !== undefined);
+  const ns = candidates.find(same);
+  if (!ns) throw new Error(`the network namespace of its tap ${ifname} is gone${netns ? ` (netns ${netns})` : ''}`);
+  const fd = open(ns, false);
+  const body: Body = { ifname, nodeid: field(rec, 'nodeid', 'string', true)!, lan: field(rec, 'lan', 'string', true)!, name };
+  if (pid !== undefined) body.pid = pid;
+  else body.keep = true;
+  if (netns !== undefined) body.netns = netns;
+  const t = savedThread(ctx, rec);
+  if (t !== undefined) body.thread = t;
+  runVerb(ctx, 'add-etherfd', body, savedOwner(rec), [fd], (x) => native().closeFd(x));
+}
+
+/** What every port kind shares; the fd kind's remove wraps its remove. */
+const hooks = portHooks<FdObject>();
+
+register<FdObject>({
   name: 'fd',
   noun: 'port',
-  ...portHooks(),
+  ...hooks,
+  remove(ctx, p) {
+    // A port removed for good takes its tap along (a daemon that stops does not
+    // come here, and leaves it for the next one). A port that broke did so in
+    // the engine already (its down hook), before its fd was closed.
+    if (p.persist) {
+      try {
+        if (!ctx.engine().portStats(p.id).broken) ctx.engine().setPort(p.id, { persist: false });
+      } catch (e) {
+        ctx.log.warn(`port ${p.name}: tap ${p.ifname} stays persistent: ${(e as Error).message}`);
+      }
+    }
+    hooks.remove(ctx, p);
+  },
+  save(p) {
+    if (!p.persist) return undefined; // a socket, or a tap that dies with the daemon
+    return {
+      lan: p.lan,
+      ifname: p.ifname,
+      nodeid: p.nodeid,
+      pid: p.pid,
+      pidStart: p.pidStart,
+      netns: p.netns,
+      netnsId: p.netnsId,
+      vnetHdr: p.vnetHdr,
+      packetInfo: p.packetInfo,
+      thread: p.thread,
+      owner: p.owner,
+    };
+  },
+  restore: restoreFd,
   verbs: [
     {
       name: 'add-etherfd',

@@ -51,6 +51,9 @@ export interface KindContext {
   readonly model: ObjectModel;
   readonly log: Logger;
   readonly defaults: DaemonDefaults;
+  /** The daemon keeps its objects across restarts (--state): what a port holds
+   *  that the next daemon must find again (a tap) should outlive this one. */
+  readonly persistent: boolean;
   /** The engine; a ProtocolError once the daemon is stopping. */
   engine(): NativeEngine;
   /** Run @f on the engine; an Error it throws comes back as a ProtocolError
@@ -159,5 +162,13 @@ export interface Kind<O extends ModelObject = ModelObject> {
   stats(ctx: KindContext, o: O): Record<string, unknown>;
   /** Top-level fields added to a stats reply that names @o alone. */
   statsAlone?(entry: Record<string, unknown>): Record<string, unknown>;
+  /** What the state file keeps of @o (JSON-able), for restore to make it again;
+   *  undefined: it cannot outlive the daemon and is not kept (a socket port).
+   *  No save: the kind's objects are never kept. See docs/state.md. */
+  save?(o: O): Record<string, unknown> | undefined;
+  /** Make again, in a daemon just started, the object named @name that save
+   *  recorded as @rec (the objects it needs were restored before it). Throws
+   *  an Error with the reason when it cannot; the daemon logs it and goes on. */
+  restore?(ctx: KindContext, name: string, rec: Record<string, unknown>): void;
   cli?: KindCli;
 }

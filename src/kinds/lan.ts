@@ -10,6 +10,7 @@ import { ProtocolError, checkName, onlyFields, posInt, type Body } from '../daem
 import { table } from '../format.js';
 import type { KindContext, ModelObject, Section } from './kind.js';
 import { kindOf, register } from './registry.js';
+import { field, runVerb, savedOwner } from './saved.js';
 
 /** A learning switch. */
 export interface LanObject extends ModelObject {
@@ -117,6 +118,10 @@ register<LanObject>({
   lans: () => [],
   ports: () => [],
   remove: (ctx, lan) => ctx.call((e) => e.delLan(lan.id)),
+  save: (lan) => ({ aging: lan.aging, macTableSize: lan.macTableSize }),
+  restore(ctx, name, rec) {
+    runVerb(ctx, 'add-lan', { name, aging: field(rec, 'aging', 'number', true)!, 'mac-table-size': field(rec, 'macTableSize', 'number', true)! }, savedOwner(rec));
+  },
   show(ctx, l) {
     const st = ctx.call((e) => e.lanStats(l.id));
     return { name: l.name, kind: 'lan', ports: st.ports, macs: st.macs, aging: l.aging, macTableSize: st.macCapacity };

@@ -11,6 +11,7 @@ import { ProtocolError, bool, checkName, onlyFields, str, thread, type Body } fr
 import { threadIndex } from '../cli/args.js';
 import { newPortChecks, portFields, portHooks, type PortObject } from './port.js';
 import { register } from './registry.js';
+import { field, runVerb, savedOwner, savedThread } from './saved.js';
 
 /** A vhost-user port. */
 export interface VhostObject extends PortObject {
@@ -44,6 +45,15 @@ register<VhostObject>({
   name: 'vhost',
   noun: 'port',
   ...portHooks((p) => ({ socket: p.socket, client: p.client })),
+  // Made again as it was: a server listens at its socket again (the frontend
+  // reconnects), a client connects again.
+  save: (p) => ({ lan: p.lan, socket: p.socket, client: p.client, thread: p.thread, owner: p.owner }),
+  restore(ctx, name, rec) {
+    const body: Body = { name, socket: field(rec, 'socket', 'string', true)!, client: field(rec, 'client', 'boolean', false) === true, lan: field(rec, 'lan', 'string', true)! };
+    const t = savedThread(ctx, rec);
+    if (t !== undefined) body.thread = t;
+    runVerb(ctx, 'add-vhost', body, savedOwner(rec));
+  },
   verbs: [
     {
       name: 'add-vhost',

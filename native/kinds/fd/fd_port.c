@@ -46,6 +46,7 @@ struct fd_port {
 	uint32_t prefix;       /**< pi + vnet bytes in front of each frame */
 	char ifname[IFNAMSIZ]; /**< tap name (in its own namespace) */
 	uint32_t caps;         /**< offloads agreed with the kernel (CTN_CAP_*) */
+	bool persist;          /**< the tap is persistent (TUNSETPERSIST): it outlives its fds */
 };
 
 /** Our port from the base pointer. */
@@ -229,12 +230,22 @@ static void fd_info(const struct ctn_port *p, struct ctn_port_info *info)
 	info->packet_info = fp->pi;
 }
 
+/** down hook: a port that broke (its owner exited, its device went) is gone
+ *  for good: its tap stops being persistent, so it goes with its last fd. */
+static void fd_down(struct ctn_port *p)
+{
+	struct fd_port *fp = fdp(p);
+	if (fp->persist && ioctl(p->fd, TUNSETPERSIST, 0) == 0)
+		fp->persist = false;
+}
+
 /** The vtable. */
 static const struct ctn_port_ops fd_ops = {
 	.rx_burst = fd_rx_burst,
 	.tx_burst = fd_tx_burst,
 	.close = fd_close,
 	.info = fd_info,
+	.down = fd_down,
 };
 
 /** Say what kind of file @fd is, for an error message. */
@@ -334,14 +345,30 @@ static int probe_tap(struct fd_port *fp, int fd, char *err, size_t errlen)
 
 /** Settings of an fd port. */
 struct fd_cfg {
-	int fd; /**< the tap or socket handed over */
+	int fd;       /**< the tap or socket handed over */
+	bool persist; /**< make a tap persistent, so it outlives the daemon (nothing for a socket) */
 };
 
 /** What the "fd" kind takes. */
 static const struct ctn_attr_policy fd_policy[] = {
 	{.name = "fd", .type = CTN_ATTR_FD, .offset = offsetof(struct fd_cfg, fd), .required = true},
+	{.name = "persist", .type = CTN_ATTR_BOOL, .offset = offsetof(struct fd_cfg, persist)},
 	{0},
 };
+
+/** Make tap @fp persistent or not (TUNSETPERSIST); a socket port has nothing
+ *  to do. Returns 0, or -1 with @err. */
+static int fd_persist(struct fd_port *fp, bool on, char *err, size_t errlen)
+{
+	if (!fp->tap || fp->persist == on)
+		return 0;
+	if (ioctl(fp->base.fd, TUNSETPERSIST, on ? 1 : 0) < 0) {
+		snprintf(err, errlen, "TUNSETPERSIST %d on %s: %s", on, fp->ifname, strerror(errno));
+		return -1;
+	}
+	fp->persist = on;
+	return 0;
+}
 
 /** open hook: a port on the fd of @cfg, a tap (any flags) or a unix datagram or
  *  seqpacket socket carrying one frame per message. */
@@ -379,6 +406,8 @@ static int fd_open(struct ctn_engine *e, const void *cfg, struct ctn_port **port
 	(void)e;
 	fp->base.ops = &fd_ops;
 	fp->base.fd = fd;
+	if (((const struct fd_cfg *)cfg)->persist && fd_persist(fp, true, err, errlen) < 0)
+		goto bad;
 	fp->base.caps = fp->caps;
 	ports[0] = &fp->base;
 	return 0;
@@ -387,11 +416,33 @@ bad:
 	return -1;
 }
 
-/** The "fd" kind: nothing to set at run time. */
+/** Settings set changes: whether the tap outlives its fds. */
+struct fd_set_cfg {
+	bool persist; /**< TUNSETPERSIST (cleared before a port is removed for good) */
+};
+
+/** What set takes for an fd port. */
+static const struct ctn_attr_policy fd_set_policy[] = {
+	{.name = "persist", .type = CTN_ATTR_BOOL, .offset = offsetof(struct fd_set_cfg, persist), .required = true},
+	{0},
+};
+
+/** set hook: make the tap persistent or not. */
+static int fd_port_set(struct ctn_port *p, const void *cfg, char *err, size_t errlen)
+{
+	return fd_persist(fdp(p), ((const struct fd_set_cfg *)cfg)->persist, err, errlen);
+}
+
+/** The "fd" kind: a tap's persistence can be set at run time (closing the port
+ *  never clears it: a daemon that stops leaves a persistent tap behind, for
+ *  the next one to find; see docs/state.md). */
 const struct ctn_kind ctn_kind_fd = {
 	.name = "fd",
 	.sides = 1,
 	.policy = fd_policy,
 	.cfg_size = sizeof(struct fd_cfg),
 	.open = fd_open,
+	.set_policy = fd_set_policy,
+	.set_cfg_size = sizeof(struct fd_set_cfg),
+	.set = fd_port_set,
 };

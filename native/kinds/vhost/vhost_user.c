@@ -74,6 +74,23 @@ static struct ctn_virtq *queue(struct ctn_vhost_dev *d, uint32_t index)
 	return &d->vq[index];
 }
 
+/**
+ * Check the base a frontend gave against its used ring, once both are known.
+ * A frontend that reconnects to a new backend (DPDK virtio_user in server
+ * mode, after the daemon restarted) gives base 0 while its rings have moved
+ * on: the used ring says where the old backend stopped, so resume there, as
+ * DPDK's own vhost library does. Chains the old backend took and never
+ * returned are lost (a net device tolerates it).
+ */
+static void resume_where_used(struct ctn_virtq *vq)
+{
+	if (!vq->base_given || !vq->used)
+		return;
+	vq->base_given = false;
+	if (vq->last_avail != vq->used_idx)
+		vq->last_avail = vq->used_idx;
+}
+
 /** Map @vq's rings if it has addresses and the memory table is there. */
 static enum ctn_vhost_result map_queue(struct ctn_vhost_dev *d, struct ctn_virtq *vq)
 {
@@ -82,6 +99,7 @@ static enum ctn_vhost_result map_queue(struct ctn_vhost_dev *d, struct ctn_virtq
 	if (ctn_virtq_map(vq, &d->mem) < 0)
 		return say(d, CTN_VHOST_FATAL, "queue %ld: %s", (long)(vq - d->vq), vq->broken);
 	vq->used_idx = __atomic_load_n(&vq->used->idx, __ATOMIC_ACQUIRE);
+	resume_where_used(vq);
 	return CTN_VHOST_OK;
 }
 
@@ -190,6 +208,8 @@ static enum ctn_vhost_result set_vring_base(struct ctn_vhost_dev *d, const struc
 	if (!vq)
 		return CTN_VHOST_FATAL;
 	vq->last_avail = (uint16_t)m->payload.state.num;
+	vq->base_given = true;
+	resume_where_used(vq); /* the rings may be there already */
 	return CTN_VHOST_OK;
 }
 

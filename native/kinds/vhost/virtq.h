@@ -73,6 +73,7 @@ struct ctn_virtq {
 	bool signalled_valid;           /**< @signalled means something */
 	bool event_idx;                 /**< VIRTIO_RING_F_EVENT_IDX negotiated */
 	bool enabled;                   /**< SET_VRING_ENABLE (or no protocol features) */
+	bool base_given;                /**< SET_VRING_BASE came, the rings not mapped since */
 	int kickfd;                     /**< eventfd the driver kicks, or -1 */
 	int callfd;                     /**< eventfd we call the driver on, or -1 */
 	char broken[96];                /**< why the queue is unusable, "" while fine */

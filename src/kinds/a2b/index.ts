@@ -14,6 +14,7 @@ import type { KindContext, ModelObject, Section } from '../kind.js';
 import { lanNamed } from '../lan.js';
 import { checkThread } from '../port.js';
 import { register } from '../registry.js';
+import { field, runVerb, savedOwner, savedThread } from '../saved.js';
 import {
   A2B_DEFAULTS,
   A2bError,
@@ -42,6 +43,8 @@ export interface A2bObject extends ModelObject {
   portB: number;
   /** what each direction does */
   settings: Record<A2bDir, A2bSettings>;
+  /** the engine's worker thread that releases its frames */
+  thread: number;
 }
 
 /** add-a2b, validated. */
@@ -135,6 +138,7 @@ function addA2b(ctx: KindContext, req: AddA2bRequest): void {
     portA: sideA!.id,
     portB: sideB!.id,
     settings: { a2b: { ...A2B_DEFAULTS }, b2a: { ...A2B_DEFAULTS } },
+    thread: sideA!.thread,
     created: new Date(),
   };
   ctx.model.add(link);
@@ -232,6 +236,37 @@ register<A2bObject>({
   },
   lans: (l) => [l.a, l.b],
   ports: (l) => [l.portA, l.portB],
+  save: (l) => ({ a: l.a, b: l.b, settings: l.settings, thread: l.thread }),
+  restore(ctx, name, rec) {
+    const settings = field(rec, 'settings', 'object', true)!;
+    // Each direction's settings, checked as a set would check them, before anything is made.
+    const next = {} as Record<A2bDir, A2bSettings>;
+    for (const d of ['a2b', 'b2a'] as const) {
+      const s = settings[d];
+      if (typeof s !== 'object' || s === null || Array.isArray(s)) throw new Error(`its record has no settings of direction ${d}`);
+      const change: A2bChange = {};
+      for (const [k, v] of Object.entries(A2B_DEFAULTS) as [keyof A2bSettings, unknown][]) {
+        const got = (s as Record<string, unknown>)[k];
+        if (got === undefined) continue;
+        if (v === null ? got !== null && typeof got !== 'object' : typeof got !== typeof v) throw new Error(`its ${d} setting "${k}" is not a ${typeof v}`);
+        (change as Record<string, unknown>)[k] = got;
+      }
+      try {
+        next[d] = applyChange(A2B_DEFAULTS, change);
+      } catch (e) {
+        throw new Error(`its ${d} settings: ${(e as Error).message}`);
+      }
+    }
+    const body: Body = { name, a: field(rec, 'a', 'string', true)!, b: field(rec, 'b', 'string', true)! };
+    const t = savedThread(ctx, rec);
+    if (t !== undefined) body.thread = t;
+    runVerb(ctx, 'add-a2b', body, savedOwner(rec));
+    const l = ctx.model.get(name) as A2bObject;
+    for (const d of ['a2b', 'b2a'] as const) {
+      ctx.call((e) => e.setPort(l.portA, { dirs: DIR_MASK[d], ...nativeSettings(next[d]) }));
+      l.settings[d] = next[d];
+    }
+  },
   remove(ctx, l) {
     ctx.call((e) => e.delPort(l.portA));
     ctx.call((e) => e.delPort(l.portB));

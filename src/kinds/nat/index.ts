@@ -10,6 +10,7 @@ import { ProtocolError, bool, checkName, onlyFields, posInt, str, thread, type B
 import { positiveInt, threadIndex } from '../../cli/args.js';
 import { newPortChecks, portFields, portHooks, type PortObject } from '../port.js';
 import { register } from '../registry.js';
+import { field, runVerb, savedOwner, savedThread } from '../saved.js';
 import {
   NAT_DEFAULT_MTU,
   NAT_DEFAULT_NET,
@@ -35,6 +36,8 @@ export interface NatObject extends PortObject {
     dnsUpstream: string;
     forwards: string[];
   };
+  /** the add-nat request's own fields that the above does not show, for the state file */
+  asked: { maxConnections?: number | undefined; dnsUpstream?: string | undefined };
 }
 
 /** add-nat, validated. */
@@ -104,6 +107,40 @@ register<NatObject>({
   name: 'nat',
   noun: 'nat',
   ...portHooks((p) => ({ nat: p.nat })),
+  // Its settings and forwards; the connections open through it are not kept
+  // (they are the host's sockets of this process).
+  save: (p) => ({
+    lan: p.lan,
+    net: p.nat.net,
+    forward: p.nat.forwards,
+    hostLoopback: p.nat.hostLoopback,
+    mtu: p.nat.mtu,
+    ipv6: p.nat.ipv6,
+    maxConnections: p.asked.maxConnections,
+    dnsUpstream: p.asked.dnsUpstream,
+    thread: p.thread,
+    owner: p.owner,
+  }),
+  restore(ctx, name, rec) {
+    const forward = rec.forward ?? [];
+    if (!Array.isArray(forward)) throw new Error('its record\'s "forward" is not a list');
+    const body: Body = {
+      name,
+      lan: field(rec, 'lan', 'string', true)!,
+      net: field(rec, 'net', 'string', true)!,
+      forward,
+      'host-loopback': field(rec, 'hostLoopback', 'boolean', true)!,
+      mtu: field(rec, 'mtu', 'number', true)!,
+      ipv6: field(rec, 'ipv6', 'boolean', true)!,
+    };
+    const max = field(rec, 'maxConnections', 'number', false);
+    if (max !== undefined) body['max-connections'] = max;
+    const up = field(rec, 'dnsUpstream', 'string', false);
+    if (up !== undefined) body['dns-upstream'] = up;
+    const t = savedThread(ctx, rec);
+    if (t !== undefined) body.thread = t;
+    runVerb(ctx, 'add-nat', body, savedOwner(rec));
+  },
   verbs: [
     {
       name: 'add-nat',
@@ -151,6 +188,7 @@ register<NatObject>({
             dnsUpstream: req.dnsUpstream ? `${req.dnsUpstream.addr}:${req.dnsUpstream.port}` : 'host resolvers',
             forwards,
           },
+          asked: { maxConnections: req.maxConnections, dnsUpstream: req.dnsUpstream ? `${req.dnsUpstream.addr}:${req.dnsUpstream.port}` : undefined },
         };
         ctx.model.add(port);
         ctx.log.info(`nat ${req.name} on ${lan.name}: network ${a.net}/${a.prefix}, gateway ${a.gateway}, dns ${a.dns}, ${forwards.length} forwards`);
