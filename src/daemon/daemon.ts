@@ -65,6 +65,14 @@ export class Daemon {
   private readonly ctx: KindContext;
   /** Where objects are kept across restarts (--state), if anywhere. */
   private readonly state: StateFile | undefined;
+  /**
+   * With a state file: what is to be sent to clients once the changes before
+   * it are in the file (in order; '' with close is a hang-up). One write
+   * covers every request of a loop turn (group commit), so a burst of a
+   * thousand requests is not a thousand rewrites of the file.
+   */
+  private outbox: { conn: number; text: string; close: boolean }[] = [];
+  private flushQueued = false;
 
   constructor(private readonly opts: DaemonOptions) {
     this.log = opts.logger;
@@ -174,6 +182,7 @@ export class Daemon {
   /** Close every port and connection and remove the socket file. Idempotent. */
   stop(): void {
     if (this.stopped) return;
+    if (this.flushQueued) this.flush();
     this.stopped = true;
     for (const c of this.conns.values()) for (const fd of c.splitter.drainFds()) if (fd >= 0) native().closeFd(fd);
     this.conns.clear();
@@ -210,12 +219,12 @@ export class Daemon {
         // drop a trailing partial one and close once the answers are out.
         const c = this.conns.get(ev.conn);
         if (c) for (const fd of c.splitter.drainFds()) if (fd >= 0) native().closeFd(fd);
-        this.engine?.ctlSend(ev.conn, '', true);
+        this.send(ev.conn, '', true);
         break;
       }
       case 'port-down':
         this.onPortDown(ev.port, ev.reason);
-        this.saveState();
+        this.queueFlush();
         break;
       case 'log':
         this.log.warn(ev.message);
@@ -276,16 +285,41 @@ export class Daemon {
         return;
       }
       if (!frame) return;
-      const r = this.handle(frame.text, frame.fds, conn);
-      // Kept before it is answered: a client told "done" finds it after a crash.
-      this.saveState();
-      this.reply(connId, r, false);
+      this.reply(connId, this.handle(frame.text, frame.fds, conn), false);
     }
   }
 
-  /** Send @r to a client. */
+  /** Send @r to a client (once what it changed is in the state file). */
   private reply(connId: number, r: Reply, close: boolean): void {
-    this.engine?.ctlSend(connId, JSON.stringify(r), close);
+    this.send(connId, JSON.stringify(r), close);
+  }
+
+  /** Send @text to a client, closing after it when @close; with a state file,
+   *  at the end of this loop turn, after the file has what came before. */
+  private send(connId: number, text: string, close: boolean): void {
+    if (!this.state) {
+      this.engine?.ctlSend(connId, text, close);
+      return;
+    }
+    this.outbox.push({ conn: connId, text, close });
+    this.queueFlush();
+  }
+
+  /** Have flush() run at the end of this loop turn (once, however many ask). */
+  private queueFlush(): void {
+    if (!this.state || this.flushQueued) return;
+    this.flushQueued = true;
+    setImmediate(() => this.flush());
+  }
+
+  /** Write the state file if the objects changed, then send what waited for
+   *  it: a client told "done" finds its change after a crash. */
+  private flush(): void {
+    this.flushQueued = false;
+    this.saveState();
+    const out = this.outbox;
+    this.outbox = [];
+    for (const m of out) this.engine?.ctlSend(m.conn, m.text, m.close);
   }
 
   /** Answer one message; every fd it carried is either kept by a port or closed. */
