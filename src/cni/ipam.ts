@@ -4,10 +4,10 @@
  * the command delegated) and the same network config on stdin; its stderr is
  * ours, its stdout its result or its error, which is passed on as it came.
  */
-import { spawn } from 'node:child_process';
 import { accessSync, constants, statSync } from 'node:fs';
 import path from 'node:path';
 
+import { runChild } from './child.js';
 import type { CniCommand } from './config.js';
 import { CniCode, CniError } from './errors.js';
 import { parseResult, type CniResult } from './result.js';
@@ -43,28 +43,6 @@ export function findPlugin(type: string, dirs: string[]): string {
   throw new CniError(CniCode.ipamFailure, `ipam plugin "${type}" not found`, dirs.length ? `looked in CNI_PATH: ${dirs.join(':')}` : 'CNI_PATH is empty');
 }
 
-/** Run @bin (ours: killed by pid after the timeout) with @env and @stdin; its exit status and stdout. */
-function execPlugin(bin: string, env: Record<string, string | undefined>, stdin: string): Promise<{ status: number; stdout: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(bin, [], { env, stdio: ['pipe', 'pipe', 'inherit'] });
-    let stdout = '';
-    child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    const timer = setTimeout(() => {
-      if (child.pid !== undefined && child.exitCode === null) process.kill(child.pid, 'SIGKILL');
-    }, PLUGIN_TIMEOUT_MS);
-    child.once('error', (e) => {
-      clearTimeout(timer);
-      reject(new CniError(CniCode.ipamFailure, `cannot run ipam plugin ${bin}`, e.message));
-    });
-    child.once('close', (code, sig) => {
-      clearTimeout(timer);
-      resolve({ status: code ?? (sig ? 128 : 1), stdout });
-    });
-    child.stdin!.on('error', () => undefined); // a plugin that exits without reading
-    child.stdin!.end(stdin);
-  });
-}
-
 /**
  * Run the ipam plugin of @d for @command; its parsed stdout (an object, or
  * {} when it printed nothing). Its error JSON becomes a CniError with its
@@ -72,7 +50,8 @@ function execPlugin(bin: string, env: Record<string, string | undefined>, stdin:
  */
 async function delegate(d: Delegation, command: CniCommand): Promise<Record<string, unknown>> {
   const bin = findPlugin(d.type, d.dirs);
-  const { status, stdout } = await execPlugin(bin, { ...d.env, CNI_COMMAND: command }, d.stdin);
+  const { status, stdout, startError } = await runChild(bin, [], { env: { ...d.env, CNI_COMMAND: command }, stdin: d.stdin, timeoutMs: PLUGIN_TIMEOUT_MS, inheritStderr: true });
+  if (startError) throw new CniError(CniCode.ipamFailure, `cannot run ipam plugin ${bin}`, startError.message);
   let parsed: unknown;
   try {
     parsed = stdout.trim() ? JSON.parse(stdout) : {};

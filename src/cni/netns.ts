@@ -6,9 +6,9 @@
  * MAC, its addresses as they are. The tap itself is made by the native
  * tapCreate (src/native.ts), which also sets its MTU and brings it up.
  */
-import { spawn } from 'node:child_process';
 import { statSync } from 'node:fs';
 
+import { runChild, type ChildResult } from './child.js';
 import { cidrString, type Cidr } from './config.js';
 import { CniCode, CniError } from './errors.js';
 import type { ResultIp, ResultRoute } from './result.js';
@@ -16,40 +16,9 @@ import type { ResultIp, ResultRoute } from './result.js';
 /** How long one `ip` run may take before it is killed. */
 const IP_TIMEOUT_MS = 30000;
 
-/** What a command printed and how it ended. */
-interface RunResult {
-  status: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Run @cmd @args (ours; killed by pid after the timeout), feeding it @stdin. */
-function run(cmd: string, args: string[], stdin = ''): Promise<RunResult> {
-  return new Promise((resolve) => {
-    const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => {
-      if (child.pid !== undefined && child.exitCode === null) process.kill(child.pid, 'SIGKILL');
-    }, IP_TIMEOUT_MS);
-    child.once('error', (e) => {
-      clearTimeout(timer);
-      resolve({ status: -1, stdout, stderr: `cannot run ${cmd}: ${e.message}` });
-    });
-    child.once('close', (code, sig) => {
-      clearTimeout(timer);
-      resolve({ status: code ?? (sig ? 128 : 1), stdout, stderr });
-    });
-    child.stdin!.on('error', () => undefined);
-    child.stdin!.end(stdin);
-  });
-}
-
 /** `ip ARGS` inside the namespace at @netns. */
-function ipIn(netns: string, args: string[], stdin = ''): Promise<RunResult> {
-  return run('nsenter', [`--net=${netns}`, 'ip', ...args], stdin);
+function ipIn(netns: string, args: string[], stdin = ''): Promise<ChildResult> {
+  return runChild('nsenter', [`--net=${netns}`, 'ip', ...args], { stdin, timeoutMs: IP_TIMEOUT_MS });
 }
 
 /** True when @netns names something (a namespace file, a bind mount of one). */
