@@ -82,10 +82,24 @@ rootTest('add tap: the host namespace pings a container over IPv4 and IPv6 and s
   const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
   t.is(sha(readFileSync(got)), sha(body));
 
+  // And over IPv6, from a server bound on the tap's IPv6 address.
+  const port6 = String(Number(port) + 1);
+  const srv6 = spawn('ip', ['netns', 'exec', ns, 'python3', '-m', 'http.server', '--bind', 'fd00:77::1', '--directory', dir, port6], { stdio: 'ignore' });
+  t.teardown(() => {
+    if (srv6.exitCode === null && srv6.signalCode === null && srv6.pid) process.kill(srv6.pid, 'SIGKILL');
+  });
+  await waitFor('the IPv6 server in the host namespace', async () => (await inNetns(ns, ['python3', '-c', `import socket; socket.create_connection(('fd00:77::1', ${port6}), 1)`])).exitCode === 0, 30000);
+  t.is(await shell(c.c, `busybox wget -q -O ${got}6 http://[fd00:77::1]:${port6}/blob`, 60000), 0, c.c.output());
+  t.is(sha(readFileSync(`${got}6`)), sha(body));
+
   const st = (await d.request({ stats: { name: tap } })) as { ports: { rxBytes: number; txBytes: number }[] };
   t.true(st.ports[0]!.txBytes > body.length / 2 || st.ports[0]!.rxBytes > body.length, JSON.stringify(st));
   r = await d.cli('show');
   t.regex(r.stdout, new RegExp(`${tap} +lan0 +tap +${tap}`));
+  // A tap has no settings to change after add.
+  r = await d.cli('set', tap, '--aging', '5');
+  t.not(r.exitCode, 0);
+  t.regex(r.stderr, new RegExp(`"${tap}" is a tap: only lans take aging`));
 });
 
 rootTest('del tap: the device is gone when the reply comes, and the same name can be added again at once', async (t) => {

@@ -61,7 +61,7 @@ const MTU_MAX = 65521;
 /** Most addresses on one tap (native/client/tapdev.c's bound). */
 const MAX_ADDRS = 32;
 /** How long `del` waits for the device to go (the engine closes its fd on
- *  the closer thread; a tap's device goes in about 20 ms). */
+ *  the closer thread; a tap's device goes a few ms after its port). */
 const GONE_WAIT_MS = 3000;
 
 /** Check CIDR @v ("10.0.0.1/24", "fd00::1/64") and return it; throws naming @verb. */
