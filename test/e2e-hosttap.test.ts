@@ -159,10 +159,16 @@ rootTest('add tap refuses bad input with the reason and leaves nothing behind', 
     t.not(r.exitCode, 0, args.join(' '));
     t.regex(r.stderr, re, args.join(' '));
   }
+  // Refused by the kernel once the device is made (IPv6 off in the namespace): the device goes before the reply.
+  t.is((await inNetns(ns, ['sysctl', '-qw', 'net.ipv6.conf.default.disable_ipv6=1'])).exitCode, 0);
+  let r = await d.cli('add', 'tap', tap, '--ip', '10.79.0.1/24', '--ip', 'fd00:79::1/64');
+  t.not(r.exitCode, 0);
+  t.regex(r.stderr, /add address fd00:79::1\/64: IPv6 is disabled on the device/);
+  t.is((await inNetns(ns, ['sysctl', '-qw', 'net.ipv6.conf.default.disable_ipv6=0'])).exitCode, 0);
   t.deepEqual(await links(ns), before, 'no device left behind');
   t.deepEqual(await taps(d), []);
   // The daemon serves on.
-  const r = await d.cli('add', 'tap', tap, '--ip', '10.79.0.1/24');
+  r = await d.cli('add', 'tap', tap, '--ip', '10.79.0.1/24');
   t.is(r.exitCode, 0, r.stderr);
   t.deepEqual(await addrs(ns, tap), ['10.79.0.1/24']);
 });

@@ -115,7 +115,10 @@ int ctn_ifaddr_add(int ifindex, const struct ctn_ifaddr *a, char *err, size_t er
 			if (e == 0)
 				return 0;
 			snprintf(err, errlen, "add address %s/%d: %s", txt, a->prefix,
-				 e == EEXIST ? "the device has it already" : strerror(e));
+				 e == EEXIST                               ? "the device has it already"
+				 : e == EACCES && a->family == AF_INET6 ? "IPv6 is disabled on the device "
+									  "(sysctl net.ipv6.conf.*.disable_ipv6)"
+									: strerror(e));
 			return -1;
 		}
 	}
