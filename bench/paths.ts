@@ -3,6 +3,7 @@
  * its own, a station A (sender, client) and a station B (receiver, server)
  * joined by the thing under test. Add a path by adding an entry to PATHS.
  */
+import { request } from '../src/client.js';
 import { attachTap, startContainet } from './containet.js';
 import { addNetns, addVeth, ipIn, setAddress } from './netns.js';
 import { ovsMissing, startOvs } from './ovs.js';
@@ -145,6 +146,27 @@ const ovsPath: PathDef = {
   },
 };
 
+/**
+ * The host tap (`add tap`, docs/tap.md): the daemon runs inside station B's
+ * namespace, the "host", and makes its tap there with B's address; A is a
+ * container's vnet tap handed over as in the containet path. What is measured
+ * is a container talking to the host's own stack.
+ */
+const hostTapPath: PathDef = {
+  key: 'h',
+  name: 'containet-hosttap',
+  title: "containet daemon in B's namespace (the host): A's vnet tap to the host's own stack through `add tap` (offloads on)",
+  optional: true,
+  setup: async (ctx) => {
+    const ep = await stations(ctx);
+    const d = await startContainet(ctx.scope, ctx.dir, [], { netns: ep.b.ns });
+    await attachTap(d, { ns: ep.a.ns, ip: ep.a.ip, vnetHdr: true, nodeid: 'benchA' });
+    const tap = `${ctx.id}t`;
+    await request(d.sock, { 'add-tap': { name: tap, ip: [`${ep.b.ip}/24`], mtu: 1500 } });
+    return { a: ep.a, b: { ...ep.b, ifname: tap } };
+  },
+};
+
 /** Every path, in table order. */
 export const PATHS: PathDef[] = [
   containetPath({
@@ -180,6 +202,7 @@ export const PATHS: PathDef[] = [
     daemonArgs: ['--poll-us', '0'],
     optional: true,
   }),
+  hostTapPath,
 ];
 
 /** Key of the path every ratio is relative to. */

@@ -120,6 +120,13 @@ export interface TapCreateOptions {
   attach?: boolean;
   /** with attach: clear the tap's persistence, so it goes with the fd returned */
   unpersist?: boolean;
+  /** make a new tap, never open one: a device of that name (of any type) is
+   *  refused ("tap name in use") */
+  exclusive?: boolean;
+  /** addresses to give it, "ADDR/PREFIX", IPv4 or IPv6 (IPv6 without DAD) */
+  addrs?: string[];
+  /** its MAC address, "aa:bb:cc:dd:ee:ff" (else the kernel's random one) */
+  mac?: string;
 }
 
 /** The addon's exports. */
@@ -132,6 +139,9 @@ export interface NativeBinding {
    *  device of tun/tap fd @fd is in; null when the kernel cannot say (not a
    *  tap, or Linux before 5.2). */
   tapNetns(fd: number): { dev: number; ino: number } | null;
+  /** The index of network device @name in the daemon's network namespace, 0
+   *  when there is none (if_nametoindex). */
+  ifIndex(name: string): number;
   /** One request on a switch socket with fds attached (a single fd, -1 for none,
    *  or a list); resolves to the reply. */
   request(path: string, json: string, fd: number | number[], timeoutMs: number): Promise<string>;

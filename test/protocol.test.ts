@@ -201,7 +201,7 @@ test('MessageSplitter: a complete request just under MAX_REQUEST is accepted, on
 test('VERB_FDS: add-etherfd carries one fd, every other verb none', (t) => {
   t.deepEqual(
     { ...VERB_FDS },
-    { 'add-etherfd': 1, 'remove-etherfd': 0, 'add-lan': 0, 'add-vhost': 0, 'add-nat': 0, 'add-a2b': 0, set: 0, del: 0, show: 0, stats: 0, version: 0 },
+    { 'add-etherfd': 1, 'remove-etherfd': 0, 'add-lan': 0, 'add-vhost': 0, 'add-tap': 0, 'add-nat': 0, 'add-a2b': 0, set: 0, del: 0, show: 0, stats: 0, version: 0 },
   );
 });
 
@@ -211,6 +211,7 @@ test('parseRequest: every verb of VERB_FDS parses with its minimal body, and no 
     'remove-etherfd': { nodeid: 'n' },
     'add-lan': { name: 'l' },
     'add-vhost': { name: 'v', socket: '/run/v.sock' },
+    'add-tap': { name: 't' },
     'add-nat': { name: 'n' },
     'add-a2b': { name: 'x', a: 'la', b: 'lb' },
     set: { name: 'l' },
@@ -403,6 +404,42 @@ test('parseRequest: add-vhost takes a name and an absolute socket path; client, 
     [{ name: 'v', socket: '/s', queues: 2 }, /unknown field "queues"/],
   ] as const) {
     t.throws(() => parse({ 'add-vhost': body }), { instanceOf: ProtocolError, message: re }, JSON.stringify(body));
+  }
+});
+
+test('parseRequest: add-tap takes a device name, addresses (IPv4 and IPv6), an MTU, a MAC; each refused with the field named', (t) => {
+  t.deepEqual(parse({ 'add-tap': { name: 'ht0' } }), { verb: 'add-tap', name: 'ht0', ip: [] });
+  t.deepEqual(parse({ 'add-tap': { name: 'ht0', lan: 'l2', ip: ['10.0.0.1/24', 'fd00::1/64'], mtu: 9000, mac: '02:AA:00:00:00:01', thread: 1 } }), {
+    verb: 'add-tap',
+    name: 'ht0',
+    lan: 'l2',
+    ip: ['10.0.0.1/24', 'fd00::1/64'],
+    mtu: 9000,
+    mac: '02:aa:00:00:00:01',
+    thread: 1,
+  });
+  t.deepEqual((parse({ 'add-tap': { name: 'ht0', ip: '10.0.0.1/8' } }) as { ip: string[] }).ip, ['10.0.0.1/8']);
+  for (const [body, re] of [
+    [{}, /"name" must be 1-64/],
+    [{ name: 'x'.repeat(16) }, /must fit a device name: 1-15 characters/],
+    [{ name: 'a:b' }, /must fit a device name/],
+    [{ name: 't', ip: ['10.0.0.1'] }, /"ip" "10.0.0.1" must be an address with its prefix length/],
+    [{ name: 't', ip: ['10.0.0.1/33'] }, /must be an address with its prefix length/],
+    [{ name: 't', ip: ['10.0.0.256/24'] }, /must be an address with its prefix length/],
+    [{ name: 't', ip: ['fd00::1/129'] }, /must be an address with its prefix length/],
+    [{ name: 't', ip: ['fe80::1%eth0/64'] }, /must be an address with its prefix length/],
+    [{ name: 't', ip: ['224.0.0.1/4'] }, /not a unicast address/],
+    [{ name: 't', ip: ['ff02::1/64'] }, /not a unicast address/],
+    [{ name: 't', ip: [5] }, /must be an address/],
+    [{ name: 't', ip: ['10.0.0.1/24', '10.0.0.1/24'] }, /gives 10.0.0.1\/24 twice/],
+    [{ name: 't', mtu: 67 }, /"mtu" must be an integer from 68 to 65521/],
+    [{ name: 't', mtu: 65522 }, /"mtu" must be an integer from 68 to 65521/],
+    [{ name: 't', mac: '02:00:00:00:00' }, /"mac" must be six hex bytes/],
+    [{ name: 't', mac: '01:00:5e:00:00:01' }, /not a unicast address/],
+    [{ name: 't', mac: '00:00:00:00:00:00' }, /not a unicast address/],
+    [{ name: 't', persist: true }, /unknown field "persist"/],
+  ] as const) {
+    t.throws(() => parse({ 'add-tap': body }), { instanceOf: ProtocolError, message: re }, JSON.stringify(body));
   }
 });
 

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include <fcntl.h>
+#include <net/if.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -469,9 +470,10 @@ class Engine : public Napi::ObjectWrap<Engine> {
   Napi::ThreadSafeFunction tsfn_;
 };
 
-// tapCreate({ netns, ifname, vnetHdr, packetInfo, mtu, ipv4, prefix, up, loUp, attach, unpersist }) -> fd;
+// tapCreate({ netns, ifname, vnetHdr, packetInfo, mtu, ipv4, prefix, up, loUp, attach, unpersist,
+//             exclusive, addrs, mac }) -> fd;
 // with attach, the existing tap's fd (never a new tap, nothing configured; with
-// unpersist no longer persistent)
+// unpersist no longer persistent); with exclusive, a new tap or an error (a name in use)
 Napi::Value TapCreate(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsObject()) throw Napi::TypeError::New(env, "tapCreate(options)");
@@ -497,6 +499,24 @@ Napi::Value TapCreate(const Napi::CallbackInfo& info) {
   req.lo_up = o.Get("loUp").ToBoolean();
   req.attach = o.Get("attach").ToBoolean();
   req.unpersist = o.Get("unpersist").ToBoolean();
+  req.exclusive = o.Get("exclusive").ToBoolean();
+  std::vector<std::string> addrs;
+  if (o.Get("addrs").IsArray()) {
+    Napi::Array a = o.Get("addrs").As<Napi::Array>();
+    for (uint32_t i = 0; i < a.Length(); i++) {
+      if (!a.Get(i).IsString()) throw Napi::TypeError::New(env, "addrs must be strings");
+      addrs.push_back(a.Get(i).As<Napi::String>().Utf8Value());
+    }
+  }
+  std::vector<const char*> addrp;
+  for (const auto& x : addrs) addrp.push_back(x.c_str());
+  req.addrs = addrp.data();
+  req.n_addrs = static_cast<int>(addrp.size());
+  std::string mac;
+  if (o.Get("mac").IsString()) {
+    mac = o.Get("mac").As<Napi::String>().Utf8Value();
+    req.mac = mac.c_str();
+  }
   char err[256] = "";
   return Napi::Number::New(env, Check(env, ctn_tap_create(&req, err, sizeof(err)), err));
 }
@@ -512,6 +532,14 @@ Napi::Value TapNetns(const Napi::CallbackInfo& info) {
   o.Set("dev", static_cast<double>(dev));
   o.Set("ino", static_cast<double>(ino));
   return o;
+}
+
+// ifIndex(name) -> the index of device @name in the caller's network namespace, 0 when none
+Napi::Value IfIndex(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsString()) throw Napi::TypeError::New(env, "ifIndex(name)");
+  std::string name = info[0].As<Napi::String>();
+  return Napi::Number::New(env, if_nametoindex(name.c_str()));
 }
 
 // One request on the switch socket, off the JS thread.
@@ -619,6 +647,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Engine", Engine::Define(env));
   exports.Set("tapCreate", Napi::Function::New(env, TapCreate));
   exports.Set("tapNetns", Napi::Function::New(env, TapNetns));
+  exports.Set("ifIndex", Napi::Function::New(env, IfIndex));
   exports.Set("request", Napi::Function::New(env, Request));
   exports.Set("closeFd", Napi::Function::New(env, CloseFd));
   exports.Set("socketpair", Napi::Function::New(env, SocketPair));

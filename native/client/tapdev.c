@@ -1,11 +1,13 @@
 /* tapdev.c - tap creation inside a network namespace, on a thread of its own. */
 #include "tapdev.h"
+#include "ifaddr.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/if_tun.h>
 #include <net/if.h>
+#include <net/if_arp.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <sched.h>
@@ -21,12 +23,50 @@
 #define TUNGETDEVNETNS _IO('T', 227)
 #endif
 
+/** Most addresses one request may give a device. */
+#define TAP_MAX_ADDRS 32
+
 /** Work item shared with the thread. */
 struct tap_job {
 	const struct ctn_tap_req *req;
+	struct ctn_ifaddr addrs[TAP_MAX_ADDRS]; /**< req->addrs, parsed */
+	unsigned char mac[6]; /**< req->mac, parsed */
 	int fd;         /**< result */
 	char err[256];  /**< reason on failure */
 };
+
+/** Parse @text ("aa:bb:cc:dd:ee:ff") into @mac; a multicast or all-zero
+ *  address is refused. Returns 0, or -1 with @err filled. */
+static int parse_mac(const char *text, unsigned char mac[6], char *err, size_t errlen)
+{
+	unsigned v[6];
+	char end;
+	if (sscanf(text, "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &end) != 6 ||
+	    strlen(text) != 17) {
+		snprintf(err, errlen, "MAC \"%s\" must be six hex bytes like 02:00:00:00:00:01", text);
+		return -1;
+	}
+	unsigned any = 0;
+	for (int i = 0; i < 6; i++) {
+		mac[i] = (unsigned char)v[i];
+		any |= v[i];
+	}
+	if ((mac[0] & 1) || !any) {
+		snprintf(err, errlen, "MAC %s is not a unicast address", text);
+		return -1;
+	}
+	return 0;
+}
+
+/** Give @name the MAC address @mac through socket @s (the device is down). */
+static int if_mac(int s, const char *name, const unsigned char mac[6])
+{
+	struct ifreq ifr = {0};
+	snprintf(ifr.ifr_name, IFNAMSIZ, "%s", name);
+	ifr.ifr_hwaddr.sa_family = ARPHRD_ETHER;
+	memcpy(ifr.ifr_hwaddr.sa_data, mac, 6);
+	return ioctl(s, SIOCSIFHWADDR, &ifr);
+}
 
 /** Set IFF_UP on @name through socket @s. */
 static int if_up(int s, const char *name)
@@ -75,6 +115,9 @@ static int tap_configure(struct tap_job *j, const char *name)
 		if (ioctl(s, SIOCSIFMTU, &ifr) < 0)
 			goto bad;
 	}
+	step = "set MAC";
+	if (r->mac && if_mac(s, name, j->mac) < 0)
+		goto bad;
 	if (r->ipv4 && if_addr4(s, name, r->ipv4, r->prefix, &step) < 0)
 		goto bad;
 	step = "bring up";
@@ -84,12 +127,47 @@ static int tap_configure(struct tap_job *j, const char *name)
 	if (r->lo_up && if_up(s, "lo") < 0)
 		goto bad;
 	close(s);
+	/* After up: an IPv6 address needs the device's IPv6 state, made at up. */
+	int index = r->n_addrs ? (int)if_nametoindex(name) : 0;
+	if (r->n_addrs && !index) {
+		snprintf(j->err, sizeof(j->err), "find %s: %s", name, strerror(errno));
+		return -1;
+	}
+	char why[200];
+	for (int i = 0; i < r->n_addrs; i++) {
+		if (ctn_ifaddr_add(index, &j->addrs[i], why, sizeof(why)) < 0) {
+			snprintf(j->err, sizeof(j->err), "%s: %s", name, why);
+			return -1;
+		}
+	}
 	return 0;
 bad:
 	snprintf(j->err, sizeof(j->err), "%s %s: %s", step, name, strerror(errno));
 	if (s >= 0)
 		close(s);
 	return -1;
+}
+
+/** Rename the new tap @from to @to; a name in use is refused as
+ *  such. Runs inside the namespace. */
+static int tap_rename(const char *from, const char *to, struct tap_job *j)
+{
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (s < 0) {
+		snprintf(j->err, sizeof(j->err), "socket: %s", strerror(errno));
+		return -1;
+	}
+	struct ifreq ifr = {0};
+	snprintf(ifr.ifr_name, IFNAMSIZ, "%s", from);
+	snprintf(ifr.ifr_newname, IFNAMSIZ, "%s", to);
+	int rc = ioctl(s, SIOCSIFNAME, &ifr);
+	int er = errno;
+	close(s);
+	if (rc < 0 && er == EEXIST)
+		snprintf(j->err, sizeof(j->err), "tap name in use: a device named %s exists", to);
+	else if (rc < 0)
+		snprintf(j->err, sizeof(j->err), "rename %s to %s: %s", from, to, strerror(er));
+	return rc;
 }
 
 /** Thread body: enter the namespace, make and configure the tap. */
@@ -122,7 +200,9 @@ static void *tap_thread(void *arg)
 		return NULL;
 	}
 	struct ifreq ifr = {0};
-	snprintf(ifr.ifr_name, IFNAMSIZ, "%s", r->ifname);
+	/* Exclusive: an empty name has the kernel pick a free one ("tap%d"). */
+	if (!r->exclusive)
+		snprintf(ifr.ifr_name, IFNAMSIZ, "%s", r->ifname);
 	ifr.ifr_flags = IFF_TAP | (r->packet_info ? 0 : IFF_NO_PI) | (r->vnet_hdr ? IFF_VNET_HDR : 0);
 	int rc = ioctl(fd, TUNSETIFF, &ifr);
 	if (rc < 0 && r->attach && errno == EINVAL) {
@@ -151,7 +231,11 @@ static void *tap_thread(void *arg)
 		close(fd);
 		return NULL;
 	}
-	if (tap_configure(j, ifr.ifr_name) < 0) {
+	if (r->exclusive && tap_rename(ifr.ifr_name, r->ifname, j) < 0) {
+		close(fd);
+		return NULL;
+	}
+	if (tap_configure(j, r->exclusive ? r->ifname : ifr.ifr_name) < 0) {
 		close(fd);
 		return NULL;
 	}
@@ -170,6 +254,15 @@ int ctn_tap_create(const struct ctn_tap_req *req, char *err, size_t errlen)
 		return -1;
 	}
 	struct tap_job j = {.req = req, .fd = -1};
+	if (req->n_addrs < 0 || req->n_addrs > TAP_MAX_ADDRS) {
+		snprintf(err, errlen, "at most %d addresses", TAP_MAX_ADDRS);
+		return -1;
+	}
+	for (int i = 0; i < req->n_addrs; i++)
+		if (ctn_ifaddr_parse(req->addrs[i], &j.addrs[i], err, errlen) < 0)
+			return -1;
+	if (req->mac && parse_mac(req->mac, j.mac, err, errlen) < 0)
+		return -1;
 	pthread_t t;
 	int rc = pthread_create(&t, NULL, tap_thread, &j);
 	if (rc != 0) {

@@ -26,10 +26,18 @@ struct ctn_tap_req {
 			         one, configure nothing (vnet_hdr, packet_info say its framing) */
 	bool unpersist;     /**< with attach: clear its persistence (TUNSETPERSIST 0), so it goes
 			         when the fd returned is closed */
+	bool exclusive;     /**< make a new device, never open one: a name in use (by a device of
+			         any type) is refused ("tap name in use"); the tap is made under a
+			         name the kernel picks and renamed, so no race can attach to another */
+	const char *const *addrs; /**< addresses to add, "ADDR/PREFIX", IPv4 or IPv6 (netlink) */
+	int n_addrs;        /**< how many */
+	const char *mac;    /**< "aa:bb:cc:dd:ee:ff" (unicast), NULL: the kernel's random one */
 };
 
 /** Create the tap (or with @req->attach open the existing one); returns its fd
- *  (close-on-exec), or -1 with @err filled. */
+ *  (close-on-exec), or -1 with @err filled. Addresses and MAC are checked
+ *  before anything is made; a tap that fails to be configured is closed, and
+ *  so gone, when this returns. */
 int ctn_tap_create(const struct ctn_tap_req *req, char *err, size_t errlen);
 
 /** Where a tun/tap fd's device lives: the device and inode numbers of its

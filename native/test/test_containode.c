@@ -1,14 +1,20 @@
 /* test_containode.c - containode's command line (options.c: every option,
  * commander's messages, identities, IPv4 and MTU parsing, paths), its JSON
- * (json.c) and the retry pauses (attach.c). Run by test/core-unit.test.ts. */
+ * (json.c), the retry pauses (attach.c), and the client side's checks of a
+ * tap's addresses and MAC (ifaddr.c, tapdev.c: refused before anything is
+ * made, so no privilege is needed). Run by test/core-unit.test.ts. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include <sys/socket.h>
+
 #include "attach.h"
+#include "ifaddr.h"
 #include "json.h"
 #include "options.h"
+#include "tapdev.h"
 #include "unit.h"
 
 /** The numeric value of base62 identity @id, or UINT64_MAX+overflow flagged via *@big. */
@@ -394,6 +400,47 @@ static void test_backoff(void)
 }
 
 /** Run every test of containode's parsing and JSON. */
+/** "ADDR/PREFIX" of both families parses; anything else is refused with the text named. */
+static void test_ifaddr_parse(void)
+{
+	char err[200];
+	struct ctn_ifaddr a;
+	CHECK(ctn_ifaddr_parse("10.1.2.3/24", &a, err, sizeof err) == 0);
+	CHECK(a.family == AF_INET && a.prefix == 24 && a.addr[0] == 10 && a.addr[3] == 3);
+	CHECK(ctn_ifaddr_parse("fd00::1/64", &a, err, sizeof err) == 0);
+	CHECK(a.family == AF_INET6 && a.prefix == 64 && a.addr[0] == 0xfd && a.addr[15] == 1);
+	CHECK(ctn_ifaddr_parse("::ffff:10.0.0.1/128", &a, err, sizeof err) == 0);
+	CHECK(a.family == AF_INET6 && a.prefix == 128);
+	const char *bad[] = {"10.1.2.3", "10.1.2.3/", "10.1.2.3/33", "10.1.2.3/-1", "10.1.2.3/24x", "/24",
+			     "10.1.2/24", "fd00::1/129", "fd00:::1/64", "fe80::1%eth0/64", "host/24"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		CHECK(ctn_ifaddr_parse(bad[i], &a, err, sizeof err) < 0);
+		CHECK(strstr(err, bad[i]) != NULL);
+	}
+}
+
+/** ctn_tap_create refuses bad addresses and MACs before it makes anything. */
+static void test_tap_checks(void)
+{
+	char err[256];
+	const char *addrs[] = {"10.0.0.1/24", "10.0.0.1/40"};
+	struct ctn_tap_req r = {.ifname = "ctnunit0", .exclusive = true, .addrs = addrs, .n_addrs = 2};
+	CHECK(ctn_tap_create(&r, err, sizeof err) < 0);
+	CHECK(strstr(err, "10.0.0.1/40") != NULL);
+	r.n_addrs = 1;
+	const char *macs[] = {"02:00:00:00:00", "01:00:5e:00:00:01", "00:00:00:00:00:00", "02:00:00:00:00:0g",
+			      "02:00:00:00:00:01:02", "2:0:0:0:0:1"};
+	for (size_t i = 0; i < sizeof(macs) / sizeof(macs[0]); i++) {
+		r.mac = macs[i];
+		CHECK(ctn_tap_create(&r, err, sizeof err) < 0);
+		CHECK(strstr(err, macs[i]) != NULL);
+	}
+	r.mac = NULL;
+	r.ifname = "0123456789abcdef";
+	CHECK(ctn_tap_create(&r, err, sizeof err) < 0);
+	CHECK(strstr(err, "1 to 15 characters") != NULL);
+}
+
 int main(void)
 {
 	RUN(test_identity_random);
@@ -407,5 +454,7 @@ int main(void)
 	RUN(test_resolve);
 	RUN(test_json);
 	RUN(test_backoff);
+	RUN(test_ifaddr_parse);
+	RUN(test_tap_checks);
 	return unit_report("containode-unit-tests");
 }
