@@ -14,7 +14,8 @@
  *
  * A capture ends when it has written its COUNT frames, when its reader goes
  * away (EPIPE, a hang-up), or when it is freed; the owner polls
- * ctn_capture_stats() for the first two and then frees it.
+ * ctn_capture_stats() for the first two and then frees it. The process must
+ * ignore SIGPIPE (Node does), or a reader that goes would kill it.
  */
 #ifndef CTN_CAPTURE_H
 #define CTN_CAPTURE_H
