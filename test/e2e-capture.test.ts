@@ -71,8 +71,9 @@ rootTest('capture: a ping, live into tcpdump (pcapng) and tshark: every request 
   await waitFor('the captures to go', async () => ((await d.request({ show: {} })) as { objects: { kind: string }[] }).objects.every((o) => o.kind !== 'capture'));
 });
 
-rootTest('capture --format pcap: tcpdump reads it live; --dir in sees only what the port received', async (t) => {
-  const { d, a, pa } = await twoContainers(t);
+rootTest('capture --format pcap: tcpdump reads it live; --dir in sees only what the port received (a daemon with --state, which keeps no capture)', async (t) => {
+  const state = `${tempDir(t)}/state.json`;
+  const { d, a, pa } = await twoContainers(t, ['--state', state]);
   const td = pipeline(t, `${cli(d)} capture ${pa} --name cap3 --format pcap --dir in --filter icmp -c 3 -w - | tcpdump -nr - 2>/dev/null`);
   await running(d, 'cap3');
   t.is(await shell(a.c, 'ping -c 3 -i 0.2 -W 5 10.0.0.1 >/dev/null'), 0, a.c.output());
@@ -80,6 +81,7 @@ rootTest('capture --format pcap: tcpdump reads it live; --dir in sees only what 
   const lines = td.out.stdout().trim().split('\n');
   t.is(lines.length, 3, td.out.stdout());
   t.true(lines.every((l) => /10\.0\.0\.2 > 10\.0\.0\.1: ICMP echo request/.test(l)), td.out.stdout());
+  t.notRegex(readFileSync(state, 'utf8'), /cap3/);
 });
 
 rootTest('capture of a lan with two threads: every port of it, each its own interface, in order; a port that goes, and a client killed, end cleanly', async (t) => {
