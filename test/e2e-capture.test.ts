@@ -75,13 +75,18 @@ rootTest('capture --format pcap: tcpdump reads it live; --dir in sees only what 
   const state = `${tempDir(t)}/state.json`;
   const { d, a, pa } = await twoContainers(t, ['--state', state]);
   const td = pipeline(t, `${cli(d)} capture ${pa} --name cap3 --format pcap --dir in --filter icmp -c 3 -w - | tcpdump -nr - 2>/dev/null`);
+  const snap = pipeline(t, `${cli(d)} capture ${pa} --name cap3s --dir out -s 64 --filter icmp -c 3 -w - | tshark -r - -T fields -e frame.cap_len -e frame.len -e frame.packet_flags_direction 2>/dev/null`);
   await running(d, 'cap3');
+  await running(d, 'cap3s');
   t.is(await shell(a.c, 'ping -c 3 -i 0.2 -W 5 10.0.0.1 >/dev/null'), 0, a.c.output());
   t.is(await td.done, 0, td.out.output());
   const lines = td.out.stdout().trim().split('\n');
   t.is(lines.length, 3, td.out.stdout());
   t.true(lines.every((l) => /10\.0\.0\.2 > 10\.0\.0\.1: ICMP echo request/.test(l)), td.out.stdout());
   t.notRegex(readFileSync(state, 'utf8'), /cap3/);
+  // -s 64 --dir out: the replies a was sent, cut to 64 bytes, their length kept.
+  t.is(await snap.done, 0, snap.out.output());
+  t.deepEqual(snap.out.stdout().trim().split('\n').map((l) => l.split('\t').map(Number)).map(([cap, len, f]) => [cap, len, f! & 3]), [[64, 98, 2], [64, 98, 2], [64, 98, 2]], snap.out.stdout());
 });
 
 rootTest('capture of a lan with two threads: every port of it, each its own interface, in order; a port that goes, and a client killed, end cleanly', async (t) => {
