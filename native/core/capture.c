@@ -66,23 +66,23 @@ struct point {
 
 /** A capture. */
 struct ctn_capture {
-	struct ctn_engine *eng;
+	struct ctn_engine *eng;       /**< whose ports it watches */
 	struct ctn_capture_cfg cfg;   /**< filter not kept (compiled into prog) */
 	struct bpf_program prog;      /**< the filter; bf_len 0: none */
 	uint32_t nrings;              /**< one per worker */
-	struct ring *rings;
-	uint32_t npoints;
-	struct point *points;
+	struct ring *rings;           /**< by worker id */
+	uint32_t npoints;             /**< ports watched */
+	struct point *points;         /**< one per port, by interface number */
 	int fd;                       /**< output */
-	int wakefd;                   /**< eventfd: stop asked */
-	pthread_t writer;
+	int wakefd;                   /**< eventfd: stop asked, or a ring filling up */
+	pthread_t writer;             /**< the writer thread */
 	bool started;                 /**< writer thread running */
 	_Atomic bool stop;            /**< the writer is to finish */
 	_Atomic bool done;            /**< ended on its own; observers copy nothing more */
 	_Atomic bool kicked;          /**< a worker woke the writer, which has not drained since */
-	_Atomic uint64_t frames, bytes;
+	_Atomic uint64_t frames, bytes; /**< records taken for writing, and their frame bytes */
 	pthread_mutex_t lock;         /**< guards reason */
-	char reason[128];
+	char reason[128];             /**< why it ended, when done */
 	uint8_t *out;                 /**< the writer's meta buffer: file header, records' heads and tails */
 	size_t olen;                  /**< bytes used in it */
 	struct iovec iov[BATCH_RECS * 3]; /**< the batch being written (the file header at first) */
