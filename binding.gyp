@@ -21,8 +21,8 @@
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],
       "cflags_cc": ["-std=c++17", "-fexceptions"],
       "cflags_cc!": ["-fno-exceptions"],
-      "cflags": ["<!@(pkg-config --cflags slirp)"],
-      "libraries": ["-lpthread", "-lm", "<!@(pkg-config --libs slirp)"]
+      "cflags": ["<!@(pkg-config --cflags slirp)", "<!@(pkg-config --cflags libpcap)"],
+      "libraries": ["-lpthread", "-lm", "<!@(pkg-config --libs slirp)", "<!@(pkg-config --libs libpcap)"]
     },
     {
       # containode, the container launcher: plain C11, no Node headers; one
@@ -49,6 +49,13 @@
       "target_name": "core-unit-tests",
       "type": "executable",
       "sources": ["native/test/test_gso.c", "native/core/gso.c", "native/core/offload.c"],
+      "include_dirs": ["native/core"]
+    },
+    {
+      # Unit tests of the capture file encoding (pcap, pcapng).
+      "target_name": "pcapfile-unit-tests",
+      "type": "executable",
+      "sources": ["native/test/test_pcapfile.c", "native/core/pcapfile.c"],
       "include_dirs": ["native/core"]
     },
     {
