@@ -8,9 +8,10 @@
  */
 import type { ExecutionContext } from 'ava';
 import { spawn } from 'node:child_process';
+import path from 'node:path';
 import { execa } from 'execa';
 
-import { collectOutput, containerInitPid, inNetns, netns, rootTest, run, startDaemon, uniqueName, waitFor, type TestDaemon } from './helpers/env.js';
+import { collectOutput, containerInitPid, inNetns, netns, rootTest, run, startDaemon, tempDir, uniqueName, waitFor, type TestDaemon } from './helpers/env.js';
 import { shellContainer } from './helpers/containers.js';
 
 /** Run @args in the network namespace of process @pid. */
@@ -144,4 +145,35 @@ rootTest('phy: bad input is refused with the reason, the daemon forwarding on', 
   await refused([tap], new RegExp(`${tap} is a tap`));
   await t.throwsAsync(d.request({ 'add-phy': { ifname: dev, extra: 1 } }), { message: /unknown field "extra"/ });
   t.deepEqual((await ports(d)).map((o) => o.name), [dev]);
+});
+
+/** Stop daemon @d (ours) with SIGTERM and wait until it is gone. */
+async function stop(d: TestDaemon): Promise<void> {
+  if (d.child.exitCode !== null || d.child.signalCode !== null) return;
+  const gone = new Promise<void>((r) => d.child.once('exit', () => r()));
+  process.kill(d.pid, 'SIGTERM');
+  await gone;
+}
+
+rootTest('phy with --state: a restarted daemon takes the interface again, or logs and drops a port whose interface is gone', async (t) => {
+  const dns = await netns(t, 'phyd');
+  const far = await netns(t, 'phyf');
+  const net = subnet();
+  const dev = uniqueName('phy');
+  const dev2 = uniqueName('phy');
+  await vethTo(dns, dev, far, 'eth0', `${net}.2`);
+  await vethTo(dns, dev2, far, 'eth1', `${net}.3`);
+  const dir = tempDir(t);
+  const opts = { netns: dns, sock: path.join(dir, 'switch.sock'), args: ['--state', path.join(dir, 'state.json')] };
+  const d1 = await startDaemon(t, opts);
+  t.is((await d1.cli('add', 'lan', 'blue')).exitCode, 0);
+  t.is((await d1.cli('add', 'phy', dev, '--lan', 'blue')).exitCode, 0);
+  t.is((await d1.cli('add', 'phy', dev2, '--name', 'second', '--lan', 'blue')).exitCode, 0);
+  await stop(d1);
+  await run('ip', ['-n', dns, 'link', 'del', dev2]);
+  const d2 = await startDaemon(t, opts);
+  t.regex(await d2.logged(/port second not restored/), /port second not restored: no interface \S+ in the daemon's network namespace/);
+  t.like((await ports(d2)).find((o) => o.name === dev), { type: 'phy', ifname: dev, lan: 'blue' });
+  t.false((await ports(d2)).some((o) => o.name === 'second'));
+  t.is((await devFlags(dns, dev)).promiscuity, 1);
 });
