@@ -57,17 +57,20 @@ async function setup(t: ExecutionContext) {
   return { dns, far, net, dev, d };
 }
 
-rootTest('phy: a container pings and iperf3s a namespace through a veth end the daemon holds; del gives the device back', async (t) => {
+/** A container pings and iperf3s the far namespace through a phy with ring
+ *  version @tpacket (the default when undefined); del gives the device back. */
+async function pingAndIperf(t: ExecutionContext, tpacket: 2 | 3 | undefined): Promise<void> {
   const { dns, far, net, dev, d } = await setup(t);
+  const v = tpacket ?? 2;
   t.deepEqual(await devFlags(dns, dev), { promiscuity: 0, up: false });
-  const add = await d.cli('add', 'phy', dev);
+  const add = await d.cli('add', 'phy', dev, ...(tpacket ? ['--tpacket', String(tpacket)] : []));
   t.is(add.exitCode, 0, add.stderr);
   t.deepEqual(await devFlags(dns, dev), { promiscuity: 1, up: true });
   const p = (await ports(d)).find((o) => o.name === dev)!;
-  t.like(p, { type: 'phy', ifname: dev, lan: 'lan0', vnetHdr: true });
+  t.like(p, { type: 'phy', ifname: dev, lan: 'lan0', vnetHdr: true, tpacket: v });
   t.deepEqual(p.offloads, ['csum', 'tso', 'uso']);
-  t.regex(String(p.state), /promisc, set up/);
-  t.regex(await d.logged(/port \S+ \(phy/), new RegExp(`port ${dev} \\(phy ${dev}, promisc, set up, offloads csum,tso,uso\\) joined lan0`));
+  t.regex(String(p.state), new RegExp(`promisc, tpacket v${v}, set up`));
+  t.regex(await d.logged(/port \S+ \(phy/), new RegExp(`port ${dev} \\(phy ${dev}, promisc, tpacket v${v}, set up, offloads csum,tso,uso\\) joined lan0`));
 
   const sc = await shellContainer(t, d, `${net}.1/24`);
   const pid = await containerInitPid(sc.c);
@@ -83,7 +86,7 @@ rootTest('phy: a container pings and iperf3s a namespace through a veth end the 
   const r = await inNet(pid, ['iperf3', '-c', `${net}.2`, '-t', '3', '-J'], 60000);
   t.is(r.exitCode, 0, r.stderr);
   const bps = (JSON.parse(r.stdout) as { end: { sum_received: { bits_per_second: number } } }).end.sum_received.bits_per_second;
-  t.log(`iperf3 TCP container -> phy -> far namespace: ${(bps / 1e9).toFixed(2)} Gbit/s`);
+  t.log(`iperf3 TCP container -> phy (tpacket v${v}) -> far namespace: ${(bps / 1e9).toFixed(2)} Gbit/s`);
   t.true(bps > 0);
   const st = (await d.cli('stats')).stdout;
   t.log(st.split('\n').filter((l) => l.startsWith(dev)).join(''));
@@ -91,7 +94,10 @@ rootTest('phy: a container pings and iperf3s a namespace through a veth end the 
   const del = await d.cli('del', dev);
   t.is(del.exitCode, 0, del.stderr);
   t.deepEqual(await devFlags(dns, dev), { promiscuity: 0, up: false });
-});
+}
+
+rootTest('phy: a container pings and iperf3s a namespace through a veth end the daemon holds; del gives the device back', (t) => pingAndIperf(t, undefined));
+rootTest('phy --tpacket 3: the same through a TPACKET_V3 ring', (t) => pingAndIperf(t, 3));
 
 rootTest('phy: a device deleted breaks its port alone (logged), the other ports forward on', async (t) => {
   const { dns, far, net, dev, d } = await setup(t);
@@ -140,6 +146,7 @@ rootTest('phy: bad input is refused with the reason, the daemon forwarding on', 
   await refused(['lo'], /lo is not an ethernet device/);
   await refused(['a/b'], /"ifname" "a\/b" is not an interface name/);
   await refused(['x', '--lan', 'nolan'], /nolan/);
+  await refused(['x', '--tpacket', '1'], /--tpacket/);
   const tap = uniqueName('tap');
   await run('ip', ['-n', dns, 'tuntap', 'add', 'mode', 'tap', 'name', tap]);
   await refused([tap], new RegExp(`${tap} is a tap`));

@@ -407,14 +407,15 @@ test('parseRequest: add-vhost takes a name and an absolute socket path; client, 
   }
 });
 
-test('parseRequest: add-phy takes an interface name; the port is named after it unless name says; lan and thread are optional', (t) => {
+test('parseRequest: add-phy takes an interface name; the port is named after it unless name says; lan, thread and tpacket are optional', (t) => {
   t.deepEqual(parse({ 'add-phy': { ifname: 'eth1' } }), { verb: 'add-phy', ifname: 'eth1', name: 'eth1' });
-  t.deepEqual(parse({ 'add-phy': { ifname: 'enp3s0f1', name: 'uplink', lan: 'l2', thread: 1 } }), {
+  t.deepEqual(parse({ 'add-phy': { ifname: 'enp3s0f1', name: 'uplink', lan: 'l2', thread: 1, tpacket: 2 } }), {
     verb: 'add-phy',
     ifname: 'enp3s0f1',
     name: 'uplink',
     lan: 'l2',
     thread: 1,
+    tpacket: 2,
   });
   for (const [body, re] of [
     [{}, /"ifname" must be a non-empty string/],
@@ -425,6 +426,8 @@ test('parseRequest: add-phy takes an interface name; the port is named after it 
     [{ ifname: 'eth1', name: 'bad name' }, /name/],
     [{ ifname: 'eth1', thread: -1 }, /"thread" must be an integer from 0/],
     [{ ifname: 'eth1', promisc: false }, /unknown field "promisc"/],
+    [{ ifname: 'eth1', tpacket: 1 }, /"tpacket" must be an integer from 2 to 3/],
+    [{ ifname: 'eth1', tpacket: 4 }, /"tpacket" must be an integer from 2 to 3/],
   ] as const) {
     t.throws(() => parse({ 'add-phy': body }), { instanceOf: ProtocolError, message: re }, JSON.stringify(body));
   }

@@ -7,7 +7,7 @@
  */
 import { Option, type Command } from 'commander';
 
-import { ProtocolError, checkName, onlyFields, str, thread, type Body } from '../daemon/fields.js';
+import { ProtocolError, checkName, onlyFields, posInt, str, thread, type Body } from '../daemon/fields.js';
 import { threadIndex } from '../cli/args.js';
 import { newPortChecks, portFields, portHooks, type PortObject } from './port.js';
 import { register } from './registry.js';
@@ -16,6 +16,8 @@ import { field, runVerb, savedOwner, savedThread } from './saved.js';
 /** A phy port. */
 export interface PhyObject extends PortObject {
   kind: 'phy';
+  /** its receive ring: TPACKET_V3 (blocks of frames) or TPACKET_V2 (a slot per frame) */
+  tpacket: 2 | 3;
 }
 
 /** add-phy, validated. */
@@ -27,6 +29,8 @@ export interface AddPhyRequest {
   name: string;
   lan?: string;
   thread?: number;
+  /** the receive ring's version (default 2) */
+  tpacket?: 2 | 3;
 }
 
 declare module './kind.js' {
@@ -44,12 +48,14 @@ export function validIfname(s: string): boolean {
 register<PhyObject>({
   name: 'phy',
   noun: 'port',
-  ...portHooks(),
+  ...portHooks((p) => ({ tpacket: p.tpacket })),
   // Taken again by name if the interface is still there; else the engine's
   // reason ("no interface ...") is logged and the port dropped.
-  save: (p) => ({ lan: p.lan, ifname: p.ifname, thread: p.thread, owner: p.owner }),
+  save: (p) => ({ lan: p.lan, ifname: p.ifname, tpacket: p.tpacket, thread: p.thread, owner: p.owner }),
   restore(ctx, name, rec) {
     const body: Body = { name, ifname: field(rec, 'ifname', 'string', true)!, lan: field(rec, 'lan', 'string', true)! };
+    const tp = field(rec, 'tpacket', 'number', false);
+    if (tp !== undefined) body.tpacket = tp;
     const t = savedThread(ctx, rec);
     if (t !== undefined) body.thread = t;
     runVerb(ctx, 'add-phy', body, savedOwner(rec));
@@ -60,7 +66,7 @@ register<PhyObject>({
       fds: 0,
       parse(b: Body): AddPhyRequest {
         const verb = 'add-phy';
-        onlyFields(b, verb, ['ifname', 'name', 'lan', 'thread']);
+        onlyFields(b, verb, ['ifname', 'name', 'lan', 'thread', 'tpacket']);
         const ifname = str(b, 'ifname', verb, true)!;
         if (!validIfname(ifname)) throw new ProtocolError(`${verb}: "ifname" ${JSON.stringify(ifname)} is not an interface name (1 to 15 bytes, no "/", ":" or space)`);
         const r: AddPhyRequest = { verb, ifname, name: checkName(b.name ?? ifname, `${verb}: "name"`) };
@@ -68,6 +74,8 @@ register<PhyObject>({
         if (lan !== undefined) r.lan = lan;
         const t = thread(b, verb);
         if (t !== undefined) r.thread = t;
+        const tp = posInt(b, 'tpacket', verb, 3, 2);
+        if (tp !== undefined) r.tpacket = tp as 2 | 3;
         return r;
       },
       run(ctx, req: AddPhyRequest, call) {
@@ -76,10 +84,11 @@ register<PhyObject>({
         if (other) throw new ProtocolError(`${req.ifname} is already port ${other.name} on ${other.lan}`);
         const tap = ctx.model.ofKind<PortObject>('fd').find((p) => p.type === 'tap' && p.ifname === req.ifname && p.netns === undefined && p.pid === undefined);
         if (tap) throw new ProtocolError(`${req.ifname} is the tap of port ${tap.name} on ${tap.lan}`);
-        const info = ctx.call((e) => e.addPort('phy', [lan.id], { ifname: req.ifname }, req.thread))[0]!;
-        const port: PhyObject = { ...portFields(info, lan, call.client), kind: 'phy', name: req.name, ifname: req.ifname };
+        const tpacket = req.tpacket ?? 2;
+        const info = ctx.call((e) => e.addPort('phy', [lan.id], { ifname: req.ifname, tpacket }, req.thread))[0]!;
+        const port: PhyObject = { ...portFields(info, lan, call.client), kind: 'phy', name: req.name, ifname: req.ifname, tpacket };
         ctx.model.add(port);
-        ctx.log.info(`port ${req.name} (phy ${req.ifname}, ${info.state || 'promisc'}, offloads ${info.offloads.join(',') || '-'}) joined ${lan.name}`);
+        ctx.log.info(`port ${req.name} (phy ${req.ifname}, ${info.state}, offloads ${info.offloads.join(',') || '-'}) joined ${lan.name}`);
         return {};
       },
     },
@@ -92,6 +101,7 @@ register<PhyObject>({
         cmd
           .option('--lan <lan>', "lan to join (default: the daemon's default lan)")
           .option('--name <name>', 'name of the port (default: the interface name)')
+          .addOption(new Option('--tpacket <version>', 'receive ring: 2 (one slot per frame, handed over at once: the default) or 3 (blocks of frames, handed over when full or after 1 ms)').choices(['2', '3']))
           .addOption(new Option('--thread <n>', 'worker thread that polls it').argParser(threadIndex));
       },
       body(name, opts) {
@@ -99,6 +109,7 @@ register<PhyObject>({
         if (opts.name !== undefined) b.name = opts.name;
         if (opts.lan !== undefined) b.lan = opts.lan;
         if (opts.thread !== undefined) b.thread = opts.thread;
+        if (opts.tpacket !== undefined) b.tpacket = Number(opts.tpacket);
         return b;
       },
     },

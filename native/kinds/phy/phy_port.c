@@ -61,6 +61,10 @@
 #define BLOCK_NR 16u         /**< blocks in the ring (16 MiB) */
 #define FRAME_SIZE 2048u     /**< nominal frame size the kernel checks (V3 packs frames of any size) */
 #define RETIRE_MS 1u         /**< a block that is not full is handed over after this long */
+/** V2 slot: a whole 64 KiB GSO frame behind its tpacket2_hdr and vnet header. */
+#define V2_FRAME_SIZE (65536u + 512u)
+#define V2_PER_BLOCK (BLOCK_SIZE / V2_FRAME_SIZE) /**< V2 slots per block (frames do not cross blocks) */
+#define V2_FRAMES (V2_PER_BLOCK * BLOCK_NR)        /**< V2 slots in the ring */
 
 /** A phy port. */
 struct phy_port {
@@ -72,8 +76,9 @@ struct phy_port {
 	bool promisc;          /**< PACKET_MR_PROMISC is held */
 	uint8_t *ring;         /**< the mapped RX ring */
 	size_t ring_len;       /**< its bytes */
+	uint32_t version;      /**< TPACKET_V3 (blocks of frames) or TPACKET_V2 (one frame a slot) */
 	/* The read position, touched by the port's owner worker only. */
-	uint32_t blk;          /**< block being read */
+	uint32_t blk;          /**< V3: block being read; V2: slot to read next */
 	uint32_t left;         /**< frames of it not read yet (0: not started) */
 	uint32_t off;          /**< offset in it of the next frame to read */
 	uint64_t vlan_frames;  /**< frames whose VLAN tag was put back */
@@ -122,20 +127,30 @@ static void check_error(struct phy_port *pp)
 		ctn_port_break(&pp->base, "socket on %s: %s", pp->ifname, strerror(soerr));
 }
 
+/** What rx_frame needs of a ring slot's header (tpacket2_hdr or tpacket3_hdr). */
+struct rx_slot {
+	const uint8_t *frame; /**< the frame (its vnet header right in front) */
+	uint32_t len;         /**< its length on the wire */
+	uint32_t snaplen;     /**< bytes of it in the slot */
+	uint32_t status;      /**< TP_STATUS_* of the slot */
+	uint16_t vlan_tci;    /**< the tag kept aside (TP_STATUS_VLAN_VALID) */
+	uint16_t vlan_tpid;   /**< its TPID (TP_STATUS_VLAN_TPID_VALID) */
+};
+
 /** Copy ring frame @h into @pkt: its vnet header decoded, its VLAN tag (kept
  *  aside by the kernel) put back in front of the ethertype.
  *  Returns 0, or the drop reason. */
-static int rx_frame(struct phy_port *pp, const struct tpacket3_hdr *h, struct ctn_pkt *pkt)
+static int rx_frame(struct phy_port *pp, const struct rx_slot *h, struct ctn_pkt *pkt)
 {
-	const uint8_t *frame = (const uint8_t *)h + h->tp_mac;
-	uint32_t len = h->tp_snaplen;
-	if (len < h->tp_len) {
+	const uint8_t *frame = h->frame;
+	uint32_t len = h->snaplen;
+	if (len < h->len) {
 		pp->truncated++;
 		return CTN_DROP_TOO_BIG;
 	}
 	if (len < CTN_FRAME_MIN)
 		return CTN_DROP_RUNT;
-	bool vlan = (h->tp_status & TP_STATUS_VLAN_VALID) != 0;
+	bool vlan = (h->status & TP_STATUS_VLAN_VALID) != 0;
 	if (len + (vlan ? VLAN_LEN : 0) > CTN_FRAME_MAX)
 		return CTN_DROP_TOO_BIG;
 	struct ctn_vnet_wire wv = {0};
@@ -143,8 +158,8 @@ static int rx_frame(struct phy_port *pp, const struct tpacket3_hdr *h, struct ct
 	if (ctn_vnet_decode(&wv, len, &pkt->vnet) < 0)
 		return CTN_DROP_BAD_VNET;
 	if (vlan) {
-		uint16_t tpid = (h->tp_status & TP_STATUS_VLAN_TPID_VALID) ? h->hv1.tp_vlan_tpid : ETH_P_8021Q;
-		uint16_t tci = (uint16_t)h->hv1.tp_vlan_tci;
+		uint16_t tpid = (h->status & TP_STATUS_VLAN_TPID_VALID) ? h->vlan_tpid : ETH_P_8021Q;
+		uint16_t tci = h->vlan_tci;
 		memcpy(pkt->data, frame, 12);
 		pkt->data[12] = (uint8_t)(tpid >> 8);
 		pkt->data[13] = (uint8_t)tpid;
@@ -165,11 +180,55 @@ static int rx_frame(struct phy_port *pp, const struct tpacket3_hdr *h, struct ct
 	return 0;
 }
 
-/** rx_burst hook: walk the blocks the kernel handed over, frame by frame;
- *  a block goes back to the kernel once read to its end. */
-static int phy_rx_burst(struct ctn_port *p, struct ctn_worker *w, struct ctn_pkt **pkts, int max)
+/** Slot @i of @pp's TPACKET_V2 ring. */
+static inline struct tpacket2_hdr *slot2(struct phy_port *pp, uint32_t i)
 {
-	struct phy_port *pp = phyp(p);
+	return (struct tpacket2_hdr *)(pp->ring + (size_t)(i / V2_PER_BLOCK) * BLOCK_SIZE +
+				       (size_t)(i % V2_PER_BLOCK) * V2_FRAME_SIZE);
+}
+
+/** Read up to @max frames from a TPACKET_V2 ring, slot by slot, each given
+ *  back to the kernel as soon as it is copied. Returns how many. */
+static int rx_v2(struct phy_port *pp, struct ctn_worker *w, struct ctn_pkt **pkts, int max)
+{
+	struct ctn_pktpool *pool = &w->pool;
+	struct ctn_port_stats *st = &pp->base.local[w->id].st;
+	int got = 0;
+	uint32_t bytes = 0;
+	while (got < max && bytes < CTN_BURST_BYTES) {
+		struct tpacket2_hdr *h = slot2(pp, pp->blk);
+		if (!(__atomic_load_n(&h->tp_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER))
+			break;
+		struct ctn_pkt *pkt = ctn_pkt_alloc(pool);
+		if (!pkt) {
+			st->drops[CTN_DROP_NO_BUFFER]++;
+			break;
+		}
+		struct rx_slot slot = {(const uint8_t *)h + h->tp_mac, h->tp_len, h->tp_snaplen, h->tp_status,
+				       h->tp_vlan_tci, h->tp_vlan_tpid};
+		int drop = rx_frame(pp, &slot, pkt);
+		__atomic_store_n(&h->tp_status, TP_STATUS_KERNEL, __ATOMIC_RELEASE);
+		pp->blk = (pp->blk + 1) % V2_FRAMES;
+		if (drop) {
+			st->drops[drop]++;
+			ctn_pkt_free(pool, pkt);
+			continue;
+		}
+		pkt->in_port = pp->base.id;
+		st->rx_packets++;
+		st->rx_bytes += pkt->len;
+		pkts[got++] = pkt;
+		bytes += pkt->len;
+	}
+	return got;
+}
+
+/** Read up to @max frames from a TPACKET_V3 ring: walk the blocks the kernel
+ *  handed over, frame by frame; a block goes back to the kernel once read to
+ *  its end. Returns how many. */
+static int rx_v3(struct phy_port *pp, struct ctn_worker *w, struct ctn_pkt **pkts, int max)
+{
+	struct ctn_port *p = &pp->base;
 	struct ctn_pktpool *pool = &w->pool;
 	struct ctn_port_stats *st = &p->local[w->id].st;
 	int got = 0;
@@ -195,7 +254,9 @@ static int phy_rx_burst(struct ctn_port *p, struct ctn_worker *w, struct ctn_pkt
 			break;
 		}
 		const struct tpacket3_hdr *h = (const struct tpacket3_hdr *)((uint8_t *)b + pp->off);
-		int drop = rx_frame(pp, h, pkt);
+		struct rx_slot slot = {(const uint8_t *)h + h->tp_mac, h->tp_len, h->tp_snaplen, h->tp_status,
+				       (uint16_t)h->hv1.tp_vlan_tci, (uint16_t)h->hv1.tp_vlan_tpid};
+		int drop = rx_frame(pp, &slot, pkt);
 		pp->off += h->tp_next_offset;
 		if (--pp->left == 0) {
 			__atomic_store_n(&b->hdr.bh1.block_status, TP_STATUS_KERNEL, __ATOMIC_RELEASE);
@@ -212,6 +273,14 @@ static int phy_rx_burst(struct ctn_port *p, struct ctn_worker *w, struct ctn_pkt
 		pkts[got++] = pkt;
 		bytes += pkt->len;
 	}
+	return got;
+}
+
+/** rx_burst hook: read the ring. */
+static int phy_rx_burst(struct ctn_port *p, struct ctn_worker *w, struct ctn_pkt **pkts, int max)
+{
+	struct phy_port *pp = phyp(p);
+	int got = pp->version == TPACKET_V2 ? rx_v2(pp, w, pkts, max) : rx_v3(pp, w, pkts, max);
 	/* Woken with nothing to read: the socket has an error to report. */
 	if (got == 0 && w->rx_sub != CTN_RX_MORE && !p->broken)
 		check_error(pp);
@@ -240,8 +309,8 @@ static int tx_error(struct phy_port *pp, int er)
 			ctn_port_break(&pp->base, "device %s is gone", pp->ifname);
 		return CTN_DROP_TX_DOWN;
 	}
-	if (er == ENXIO || er == ENODEV)
-		ctn_port_break(&pp->base, "send on %s: %s", pp->ifname, strerror(er));
+	if (er == ENXIO || er == ENODEV) /* its ifindex finds no device */
+		ctn_port_break(&pp->base, "device %s is gone", pp->ifname);
 	return CTN_DROP_TX_ERROR;
 }
 
@@ -399,7 +468,8 @@ static void phy_info(const struct ctn_port *p, struct ctn_port_info *info)
 	info->caps = p->caps;
 	info->hdr_len = VNET_LEN;
 	info->vnet_hdr = true;
-	snprintf(info->state, sizeof(info->state), "promisc%s", pp->set_up ? ", set up" : "");
+	snprintf(info->state, sizeof(info->state), "promisc, tpacket v%d%s", pp->version == TPACKET_V2 ? 2 : 3,
+		 pp->set_up ? ", set up" : "");
 	struct tpacket_stats_v3 ks = {0};
 	socklen_t l = sizeof(ks);
 	/* Reading the kernel's counters resets them: show them, do not keep them. */
@@ -423,12 +493,14 @@ static const struct ctn_port_ops phy_ops = {
 /** Settings of a phy port. */
 struct phy_cfg {
 	char ifname[IFNAMSIZ]; /**< the interface, in the daemon's namespace */
+	uint32_t tpacket;      /**< ring version: 2 (default: a slot per frame) or 3 (blocks of frames) */
 };
 
 /** What the "phy" kind takes. */
 static const struct ctn_attr_policy phy_policy[] = {
 	{.name = "ifname", .type = CTN_ATTR_STR, .offset = offsetof(struct phy_cfg, ifname),
 	 .size = sizeof(((struct phy_cfg *)0)->ifname), .required = true},
+	{.name = "tpacket", .type = CTN_ATTR_U32, .offset = offsetof(struct phy_cfg, tpacket), .max = 3},
 	{0},
 };
 
@@ -463,7 +535,7 @@ static int check_device(int fd, const char *ifname, char *err, size_t errlen)
  *  unframed). Returns 0, or -1 with @err. */
 static int setup_socket(struct phy_port *pp, int fd, char *err, size_t errlen)
 {
-	int one = 1, v3 = TPACKET_V3;
+	int one = 1, version = (int)pp->version;
 	if (setsockopt(fd, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof(one)) < 0) {
 		snprintf(err, errlen, "PACKET_VNET_HDR: %s", strerror(errno));
 		return -1;
@@ -472,8 +544,8 @@ static int setup_socket(struct phy_port *pp, int fd, char *err, size_t errlen)
 		snprintf(err, errlen, "PACKET_IGNORE_OUTGOING: %s", strerror(errno));
 		return -1;
 	}
-	if (setsockopt(fd, SOL_PACKET, PACKET_VERSION, &v3, sizeof(v3)) < 0) {
-		snprintf(err, errlen, "PACKET_VERSION TPACKET_V3: %s", strerror(errno));
+	if (setsockopt(fd, SOL_PACKET, PACKET_VERSION, &version, sizeof(version)) < 0) {
+		snprintf(err, errlen, "PACKET_VERSION TPACKET_V%d: %s", version + 1, strerror(errno));
 		return -1;
 	}
 	struct tpacket_req3 req = {
@@ -483,9 +555,14 @@ static int setup_socket(struct phy_port *pp, int fd, char *err, size_t errlen)
 		.tp_frame_nr = BLOCK_SIZE / FRAME_SIZE * BLOCK_NR,
 		.tp_retire_blk_tov = RETIRE_MS,
 	};
-	if (setsockopt(fd, SOL_PACKET, PACKET_RX_RING, &req, sizeof(req)) < 0) {
-		snprintf(err, errlen, "PACKET_RX_RING (TPACKET_V3, %u x %u bytes): %s", BLOCK_NR, BLOCK_SIZE,
-			 strerror(errno));
+	if (pp->version == TPACKET_V2) { /* a tpacket_req: the first four fields */
+		req.tp_frame_size = V2_FRAME_SIZE;
+		req.tp_frame_nr = V2_FRAMES;
+	}
+	socklen_t reqlen = pp->version == TPACKET_V2 ? sizeof(struct tpacket_req) : sizeof(req);
+	if (setsockopt(fd, SOL_PACKET, PACKET_RX_RING, &req, reqlen) < 0) {
+		snprintf(err, errlen, "PACKET_RX_RING (TPACKET_V%d, %u x %u bytes): %s", version + 1, BLOCK_NR,
+			 BLOCK_SIZE, strerror(errno));
 		return -1;
 	}
 	pp->ring_len = (size_t)BLOCK_SIZE * BLOCK_NR;
@@ -515,6 +592,11 @@ static int phy_open(struct ctn_engine *e, const void *cfg, struct ctn_port **por
 {
 	(void)e;
 	const char *ifname = ((const struct phy_cfg *)cfg)->ifname;
+	uint32_t tpacket = ((const struct phy_cfg *)cfg)->tpacket;
+	if (tpacket != 0 && tpacket != 2 && tpacket != 3) {
+		snprintf(err, errlen, "tpacket %u: the ring is TPACKET_V2 or TPACKET_V3 (2 or 3)", tpacket);
+		return -1;
+	}
 	unsigned idx = if_nametoindex(ifname);
 	if (idx == 0) {
 		snprintf(err, errlen, "no interface %s in the daemon's network namespace", ifname);
@@ -527,6 +609,7 @@ static int phy_open(struct ctn_engine *e, const void *cfg, struct ctn_port **por
 	}
 	snprintf(pp->ifname, sizeof(pp->ifname), "%s", ifname);
 	pp->ifindex = (int)idx;
+	pp->version = tpacket == 3 ? TPACKET_V3 : TPACKET_V2;
 	/* Protocol 0: nothing comes in before the ring is there (bind sets it). */
 	int fd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	pp->sock = fd;
@@ -552,9 +635,10 @@ static int phy_open(struct ctn_engine *e, const void *cfg, struct ctn_port **por
 	pp->base.ops = &phy_ops;
 	/* Every offload the kernel parses in a vnet header on send. */
 	pp->base.caps = CTN_CAP_CSUM | CTN_CAP_TSO | CTN_CAP_USO;
-	/* The ring hands frames over by block, on its timer: polling epoll
-	 * between two blocks finds nothing sooner. */
-	pp->base.no_poll = true;
+	/* A V3 ring hands frames over by block, on its timer: polling epoll
+	 * between two blocks finds nothing sooner. A V2 ring hands each frame
+	 * over at once, as a tap does. */
+	pp->base.no_poll = pp->version == TPACKET_V3;
 	ports[0] = &pp->base;
 	return 0;
 bad:
