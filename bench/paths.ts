@@ -205,8 +205,8 @@ export const PATHS: PathDef[] = [
     daemonArgs: ['--poll-us', '0'],
     optional: true,
   }),
-  phyPath('h', 'containet-phy', 3),
-  phyPath('i', 'containet-phy-v2', 2),
+  phyPath('h', 'containet-phy', 2),
+  phyPath('i', 'containet-phy-v3', 3),
 ];
 
 /** Key of the path every ratio is relative to. */
