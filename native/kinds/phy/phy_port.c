@@ -8,13 +8,21 @@
  * GSO and partial-checksum frames come in and go out whole, as through a vnet
  * tap.
  *
- * Input: a TPACKET_V3 ring mapped once. The kernel fills blocks of frames and
- * hands a block over when it is full or its retire timer (RETIRE_MS) fires;
- * rx_burst walks the blocks it owns, copies each frame into a packet of the
- * pool (with its vnet header decoded, and its VLAN tag, which the kernel keeps
- * aside, put back) and gives the block back once every frame of it is read.
- * Each slot holds the tpacket3_hdr, then the vnet header right in front of the
- * frame (tp_mac), as tpacket_rcv() lays it out.
+ * Input: a receive ring mapped once, of one of two versions:
+ * - TPACKET_V2 (the default): one slot per frame, each large enough for a whole
+ *   64 KiB GSO frame; the kernel hands each frame over as it comes (and wakes
+ *   the worker), rx_burst copies it into a packet of the pool and gives the
+ *   slot back at once.
+ * - TPACKET_V3: the kernel packs frames into blocks and hands a block over when
+ *   it is full or its retire timer (RETIRE_MS, 1 ms at the least) fires;
+ *   rx_burst walks the blocks it owns and gives each back once read to its
+ *   end. Fewer wake-ups, but up to a millisecond of delay for a frame that
+ *   does not fill a block: ping p50 0.83 ms against 0.068 ms with V2 through
+ *   two phys (bench/README.md), hence V2 by default.
+ * In both, the slot holds the tpacket header, then the vnet header right in
+ * front of the frame (tp_mac), as tpacket_rcv() lays it out; each frame is
+ * copied into a pool packet (with its VLAN tag, which the kernel keeps aside,
+ * put back).
  *
  * Output: sendmmsg() of up to a burst of frames, each one iovec of vnet header
  * plus frame, both already contiguous in the packet's headroom. A TX ring was
@@ -79,8 +87,8 @@ struct phy_port {
 	uint32_t version;      /**< TPACKET_V3 (blocks of frames) or TPACKET_V2 (one frame a slot) */
 	/* The read position, touched by the port's owner worker only. */
 	uint32_t blk;          /**< V3: block being read; V2: slot to read next */
-	uint32_t left;         /**< frames of it not read yet (0: not started) */
-	uint32_t off;          /**< offset in it of the next frame to read */
+	uint32_t left;         /**< V3: frames of the block not read yet (0: not started) */
+	uint32_t off;          /**< V3: offset in the block of the next frame to read */
 	uint64_t vlan_frames;  /**< frames whose VLAN tag was put back */
 	uint64_t truncated;    /**< frames the ring could not hold whole */
 	uint64_t admin_down;   /**< ENETDOWN reports read while the device stayed */
@@ -117,14 +125,14 @@ static void check_error(struct phy_port *pp)
 	socklen_t l = sizeof(soerr);
 	if (getsockopt(pp->sock, SOL_SOCKET, SO_ERROR, &soerr, &l) < 0 || soerr == 0)
 		return;
-	if (device_gone(pp))
+	if (device_gone(pp)) {
 		ctn_port_break(&pp->base, "device %s is gone", pp->ifname);
-	else if (soerr == ENETDOWN) {
+	} else if (soerr == ENETDOWN) {
 		pp->admin_down++;
 		pp->down_seen = true;
-	}
-	else
+	} else {
 		ctn_port_break(&pp->base, "socket on %s: %s", pp->ifname, strerror(soerr));
+	}
 }
 
 /** What rx_frame needs of a ring slot's header (tpacket2_hdr or tpacket3_hdr). */
