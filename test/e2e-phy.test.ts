@@ -118,6 +118,38 @@ rootTest('phy: a device deleted breaks its port alone (logged), the other ports 
   t.deepEqual((await ports(d)).map((o) => o.name).sort(), [dev, dev2].sort());
 });
 
+/** Python that sends 20 broadcast frames tagged VLAN 10 (ethertype 0x88b5
+ *  inside) out of eth0, one every 0.1 s. */
+const SEND_TAGGED = `
+import socket, struct, time
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind(('eth0', 0))
+src = bytes.fromhex(open('/sys/class/net/eth0/address').read().strip().replace(':', ''))
+frame = b'\\xff' * 6 + src + struct.pack('!HHH', 0x8100, 10, 0x88b5) + b'containet-vlan'.ljust(46, b'\\0')
+for i in range(20):
+    s.send(frame)
+    time.sleep(0.1)
+`;
+
+rootTest('phy: VLAN-tagged frames cross with their tag (the kernel keeps it aside; the port puts it back)', async (t) => {
+  const { dns, far, net, dev, d } = await setup(t);
+  const far2 = await netns(t, 'phyg');
+  const dev2 = uniqueName('phy');
+  await vethTo(dns, dev2, far2, 'eth0', `${net}.3`);
+  for (const x of [dev, dev2]) t.is((await d.cli('add', 'phy', x)).exitCode, 0);
+  // This kernel may have no 8021q: the tagged frames are made by hand, and
+  // tcpdump (which reads the tag the kernel keeps aside) looks for them.
+  const dump = inNetns(far2, ['tcpdump', '-i', 'eth0', '-nn', '-e', '-c', '1', 'vlan 10'], { timeout: 15000 });
+  await new Promise((r) => setTimeout(r, 500));
+  const send = await inNetns(far, ['python3', '-c', SEND_TAGGED]);
+  t.is(send.exitCode, 0, send.stderr);
+  const got = await dump;
+  t.is(got.exitCode, 0, got.stderr);
+  t.regex(got.stdout, /vlan 10, p 0, ethertype Unknown \(0x88b5\)[\s\S]*containet-vlan/);
+  const st = (await d.request({ stats: { name: dev } })) as { ports: { counters?: Record<string, number> }[] };
+  t.true((st.ports[0]?.counters?.vlan_frames ?? 0) > 0, JSON.stringify(st));
+});
+
 rootTest('phy: a device set down and up again keeps its port; traffic resumes', async (t) => {
   const { dns, far, net, dev, d } = await setup(t);
   const far2 = await netns(t, 'phyg');
