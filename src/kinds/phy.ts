@@ -97,6 +97,7 @@ register<PhyObject>({
     add: {
       description: "add a phy port: an existing interface of the daemon's network namespace on a lan (promiscuous, AF_PACKET)",
       verb: 'add-phy',
+      argument: { name: 'ifname', help: "the interface, in the daemon's network namespace (the port's name too, unless --name)" },
       configure(cmd: Command) {
         cmd
           .option('--lan <lan>', "lan to join (default: the daemon's default lan)")
@@ -104,8 +105,8 @@ register<PhyObject>({
           .addOption(new Option('--tpacket <version>', 'receive ring: 2 (one slot per frame, handed over at once: the default) or 3 (blocks of frames, handed over when full or after 1 ms)').choices(['2', '3']))
           .addOption(new Option('--thread <n>', 'worker thread that polls it').argParser(threadIndex));
       },
-      body(name, opts) {
-        const b: Body = { ifname: name };
+      body(ifname, opts) {
+        const b: Body = { ifname };
         if (opts.name !== undefined) b.name = opts.name;
         if (opts.lan !== undefined) b.lan = opts.lan;
         if (opts.thread !== undefined) b.thread = opts.thread;
