@@ -167,6 +167,30 @@ const hostTapPath: PathDef = {
   },
 };
 
+/** containet in namespace ID+"s", a veth pair to each station whose end
+ *  there is a phy port (AF_PACKET, receive ring TPACKET_V@tpacket), both on
+ *  the default lan: the bridge's wiring with containet in the bridge's place. */
+function phyPath(key: string, name: string, tpacket: 2 | 3): PathDef {
+  return {
+    key,
+    name,
+    title: `containet daemon in its own namespace, a veth pair to each station, its ends there phy ports (AF_PACKET, vnet header, TPACKET_V${tpacket} ring)`,
+    optional: true,
+    setup: async (ctx) => {
+      const ep = await stations(ctx);
+      const sw = await addNetns(ctx.scope, `${ctx.id}s`);
+      const ports = [`${ctx.id}pa`, `${ctx.id}pb`];
+      for (const [s, port] of [[ep.a, ports[0]!], [ep.b, ports[1]!]] as const) {
+        await addVeth({ ns: s.ns, name: s.ifname }, { ns: sw, name: port });
+        await setAddress(s.ns, s.ifname, s.ip);
+      }
+      const d = await startContainet(ctx.scope, ctx.dir, [], { netns: sw });
+      for (const port of ports) await request(d.sock, { 'add-phy': { ifname: port, tpacket } });
+      return ep;
+    },
+  };
+}
+
 /** Every path, in table order. */
 export const PATHS: PathDef[] = [
   containetPath({
@@ -203,6 +227,8 @@ export const PATHS: PathDef[] = [
     optional: true,
   }),
   hostTapPath,
+  phyPath('p', 'containet-phy', 2),
+  phyPath('q', 'containet-phy-v3', 3),
 ];
 
 /** Key of the path every ratio is relative to. */

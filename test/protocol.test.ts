@@ -201,7 +201,7 @@ test('MessageSplitter: a complete request just under MAX_REQUEST is accepted, on
 test('VERB_FDS: add-etherfd and capture carry one fd, every other verb none', (t) => {
   t.deepEqual(
     { ...VERB_FDS },
-    { 'add-etherfd': 1, 'remove-etherfd': 0, 'add-lan': 0, 'add-vhost': 0, 'add-tap': 0, 'add-nat': 0, 'add-a2b': 0, capture: 1, set: 0, del: 0, show: 0, stats: 0, version: 0 },
+    { 'add-etherfd': 1, 'remove-etherfd': 0, 'add-lan': 0, 'add-vhost': 0, 'add-tap': 0, 'add-nat': 0, 'add-a2b': 0, capture: 1, 'add-phy': 0, set: 0, del: 0, show: 0, stats: 0, version: 0 },
   );
 });
 
@@ -215,6 +215,7 @@ test('parseRequest: every verb of VERB_FDS parses with its minimal body, and no 
     'add-nat': { name: 'n' },
     'add-a2b': { name: 'x', a: 'la', b: 'lb' },
     capture: { name: 'c', of: ['p'] },
+    'add-phy': { ifname: 'eth1' },
     set: { name: 'l' },
     del: { name: 'l' },
     show: {},
@@ -454,6 +455,32 @@ test('parseRequest: add-tap takes a device name, addresses (IPv4 and IPv6), an M
     [{ name: 't', persist: true }, /unknown field "persist"/],
   ] as const) {
     t.throws(() => parse({ 'add-tap': body }), { instanceOf: ProtocolError, message: re }, JSON.stringify(body));
+  }
+});
+
+test('parseRequest: add-phy takes an interface name; the port is named after it unless name says; lan, thread and tpacket are optional', (t) => {
+  t.deepEqual(parse({ 'add-phy': { ifname: 'eth1' } }), { verb: 'add-phy', ifname: 'eth1', name: 'eth1' });
+  t.deepEqual(parse({ 'add-phy': { ifname: 'enp3s0f1', name: 'uplink', lan: 'l2', thread: 1, tpacket: 2 } }), {
+    verb: 'add-phy',
+    ifname: 'enp3s0f1',
+    name: 'uplink',
+    lan: 'l2',
+    thread: 1,
+    tpacket: 2,
+  });
+  for (const [body, re] of [
+    [{}, /"ifname" must be a non-empty string/],
+    [{ ifname: 'a'.repeat(16) }, /is not an interface name/],
+    [{ ifname: 'a/b' }, /is not an interface name/],
+    [{ ifname: 'a b' }, /is not an interface name/],
+    [{ ifname: 'eth0:1' }, /is not an interface name/],
+    [{ ifname: 'eth1', name: 'bad name' }, /name/],
+    [{ ifname: 'eth1', thread: -1 }, /"thread" must be an integer from 0/],
+    [{ ifname: 'eth1', promisc: false }, /unknown field "promisc"/],
+    [{ ifname: 'eth1', tpacket: 1 }, /"tpacket" must be an integer from 2 to 3/],
+    [{ ifname: 'eth1', tpacket: 4 }, /"tpacket" must be an integer from 2 to 3/],
+  ] as const) {
+    t.throws(() => parse({ 'add-phy': body }), { instanceOf: ProtocolError, message: re }, JSON.stringify(body));
   }
 });
 

@@ -14,7 +14,8 @@
 	X(fd)        \
 	X(vhost)     \
 	X(nat)       \
-	X(a2b)
+	X(a2b)       \
+	X(phy)
 
 #define DECLARE(k) extern const struct ctn_kind ctn_kind_##k;
 CTN_KINDS(DECLARE)

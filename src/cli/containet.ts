@@ -148,7 +148,7 @@ export function buildProgram(): Command {
   for (const k of kinds()) {
     const a = k.cli?.add;
     if (!a) continue;
-    const sub = add.command(k.name).description(a.description).argument('<name>', 'unique object name');
+    const sub = add.command(k.name).description(a.description).argument(`<${a.argument?.name ?? 'name'}>`, a.argument?.help ?? 'unique object name');
     a.configure(sub);
     sub.action(async (name: string, opts: Record<string, unknown>, cmd: Command) => {
       await call(cmd, { [a.verb]: a.body(name, opts) });

@@ -127,6 +127,9 @@ export interface KindCli {
     description: string;
     /** the verb the command sends */
     verb: string;
+    /** what its first argument is, when not the new object's name (a phy's
+     *  interface): its placeholder ("ifname") and its --help line */
+    argument?: { name: string; help: string };
     /** Declare its options (and arguments after NAME) on @cmd. */
     configure(cmd: Command): void;
     /** The request body from NAME and the parsed options. */
