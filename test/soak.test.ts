@@ -8,7 +8,7 @@
  * (CONTAINET_SOAK_CYCLES sets the count).
  */
 import test, { type ExecutionContext, type TestFn } from 'ava';
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import path from 'node:path';
 
 import { hostLocalMissing, REFERENCE_PLUGINS, runPlugin, uniqueSubnet } from './helpers/cni.js';
@@ -31,12 +31,32 @@ function rssKb(pid: number): number {
   return m ? Number(m[1]) : 0;
 }
 
+/** What each fd of @pid is (socket:[N], /dev/net/tun, anon_inode:...), by number. */
+function fdTargets(pid: number): Map<string, string> {
+  const m = new Map<string, string>();
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      m.set(fd, readlinkSync(`/proc/${pid}/fd/${fd}`));
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return m;
+}
+
+/** The fds of @now not in @before, or changed, as "N -> target" (for a failure's message). */
+function fdDiff(before: Map<string, string>, now: Map<string, string>): string {
+  const added = [...now].filter(([fd, what]) => before.get(fd) !== what).map(([fd, what]) => `${fd} -> ${what}`);
+  const gone = [...before].filter(([fd]) => !now.has(fd)).map(([fd, what]) => `${fd} (was ${what})`);
+  return `new: ${added.join(', ') || 'none'}; closed: ${gone.join(', ') || 'none'}`;
+}
+
 /**
  * The daemon's fds, objects and memory once the warm-up is over: its objects
  * back to @names and its fd count still for a second (a removed tap is closed
  * off the packet path, a moment after its port goes).
  */
-async function quietBase(d: TestDaemon, names: string[]): Promise<{ fds: number; names: string[]; rss: number }> {
+async function quietBase(d: TestDaemon, names: string[]): Promise<{ fds: number; names: string[]; rss: number; table: Map<string, string> }> {
   await waitFor('the warm-up ports to go', async () => JSON.stringify(await objectNames(d)) === JSON.stringify(names), 30000);
   let last = d.fdCount();
   await waitFor('the fd count to hold still', async () => {
@@ -46,7 +66,7 @@ async function quietBase(d: TestDaemon, names: string[]): Promise<{ fds: number;
     last = now;
     return still;
   }, 60000);
-  return { fds: last, names, rss: rssKb(d.pid) };
+  return { fds: last, names, rss: rssKb(d.pid), table: fdTargets(d.pid) };
 }
 
 /** Run @n cycles of @cycle, @PARALLEL at a time; throws with the first failure. */
@@ -76,7 +96,7 @@ rootTest(`${CYCLES} containode attach/detach cycles leave fds, objects and memor
   await cycles(CYCLES, (i) => one(1000 + i));
   await settled('the daemon to settle', base);
   t.deepEqual(await objectNames(d), base.names, 'the same objects');
-  t.is(d.fdCount(), base.fds, 'the same number of fds open');
+  t.is(d.fdCount(), base.fds, `the same number of fds open (${fdDiff(base.table, fdTargets(d.pid))})`);
   const rss = rssKb(d.pid);
   t.log(`daemon VmRSS ${(base.rss / 1024).toFixed(1)} MB before, ${(rss / 1024).toFixed(1)} MB after ${CYCLES} cycles`);
   // Allow the JS heap its slack (it grows until a collection), not a leak per cycle.
@@ -123,7 +143,7 @@ const cniMissing = hostLocalMissing();
   await lanesRun(CYCLES);
   await waitFor('the daemon to settle', async () => d.fdCount() === base.fds && JSON.stringify(await objectNames(d)) === JSON.stringify(base.names), 30000).catch(() => undefined);
   t.deepEqual(await objectNames(d), base.names, 'the same objects');
-  t.is(d.fdCount(), base.fds, 'the same number of fds open');
+  t.is(d.fdCount(), base.fds, `the same number of fds open (${fdDiff(base.table, fdTargets(d.pid))})`);
   t.deepEqual(leases(), [], 'every address released');
   for (const ns of lanes) t.not((await inNetns(ns, ['ip', 'link', 'show', 'eth0'])).exitCode, 0, `no eth0 left in ${ns}`);
   const rss = rssKb(d.pid);
