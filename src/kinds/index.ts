@@ -9,5 +9,6 @@ import './fd.js';
 import './vhost.js';
 import './nat/index.js';
 import './a2b/index.js';
+import './capture.js';
 
 export { kindOf, kinds, kindVerbs, sections, setFields, setKeyOwner, verbNamed } from './registry.js';
