@@ -8,11 +8,13 @@
  * refused with the reason.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { closeSync, constants, openSync, readFileSync } from 'node:fs';
+
+import { execa } from 'execa';
 
 import type { ExecutionContext } from 'ava';
 
-import { binPath, collectOutput, rootTest, startDaemon, stopChild, tempDir, waitFor, type TestDaemon } from './helpers/env.js';
+import { binPath, childrenOf, collectOutput, containerInitPid, rootTest, startDaemon, stopChild, tempDir, waitFor, type TestDaemon } from './helpers/env.js';
 import { shell, shellContainer, type ShellContainer } from './helpers/containers.js';
 
 /** A shell pipeline of ours, stopped at teardown. */
@@ -78,4 +80,147 @@ rootTest('capture --format pcap: tcpdump reads it live; --dir in sees only what 
   const lines = td.out.stdout().trim().split('\n');
   t.is(lines.length, 3, td.out.stdout());
   t.true(lines.every((l) => /10\.0\.0\.2 > 10\.0\.0\.1: ICMP echo request/.test(l)), td.out.stdout());
+});
+
+rootTest('capture of a lan: every port of it, each its own interface', async (t) => {
+  const { d, a, pa, pb } = await twoContainers(t);
+  const ts = pipeline(t, `${cli(d)} capture lan0 --name cap4 --filter icmp -c 4 -w - | tshark -r - -T fields -e frame.interface_name 2>/dev/null`);
+  await running(d, 'cap4');
+  t.is(await shell(a.c, 'ping -c 1 -W 5 10.0.0.1 >/dev/null'), 0, a.c.output());
+  t.is(await ts.done, 0, ts.out.output());
+  t.deepEqual(ts.out.stdout().trim().split('\n').sort(), [pa, pa, pb, pb].sort(), ts.out.stdout());
+});
+
+/** The pid of the containet CLI in pipeline @p (its shell's child running bin/containet.js). */
+async function cliPid(p: { child: ChildProcess }): Promise<number> {
+  return waitFor('the capture command', () => childrenOf(p.child.pid!).find((pid) => {
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('containet.js');
+    } catch {
+      return false;
+    }
+  }) ?? 0);
+}
+
+/** Start iperf3 -s in container @c (one test), listening on @ip. */
+async function iperfServer(t: ExecutionContext, c: ShellContainer, ip: string): Promise<number> {
+  const pid = await containerInitPid(c.c);
+  const srv = spawn('nsenter', ['-t', String(pid), '-n', 'iperf3', '-s', '-B', ip], { stdio: ['ignore', 'pipe', 'pipe'] });
+  t.teardown(() => stopChild(srv));
+  await waitFor('iperf3 -s to listen', async () => (await execa('nsenter', ['-t', String(pid), '-n', 'ss', '-ltn'], { reject: false })).stdout.includes(`${ip}:5201`));
+  return pid;
+}
+
+/** Run iperf3 -c from container @c; its JSON result. */
+async function iperfClient(c: ShellContainer, dst: string, args: string[]): Promise<{ end: { sum_received: { bytes: number; bits_per_second: number } } }> {
+  const pid = await containerInitPid(c.c);
+  const r = await execa('nsenter', ['-t', String(pid), '-n', 'iperf3', '-c', dst, '-J', ...args], { reject: false, timeout: 60000 });
+  if (r.exitCode !== 0) throw new Error(`iperf3 failed: ${r.stdout} ${r.stderr}`);
+  return JSON.parse(r.stdout);
+}
+
+rootTest('capture of a TCP transfer: every byte of the data stream is in the file, seen entering the sender\'s port; Ctrl-C ends it', async (t) => {
+  const { d, a, b, pa } = await twoContainers(t);
+  const dir = tempDir(t);
+  await iperfServer(t, b, '10.0.0.1');
+  const fdsBefore = d.fdCount();
+  const p = pipeline(t, `${cli(d)} capture ${pa} --name cap5 --filter 'tcp port 5201' -w - 2>${dir}/err | cat > ${dir}/tcp.pcapng`);
+  await running(d, 'cap5');
+  const bytesSent = 8 << 20;
+  // At a rate the reader (cat into a file, on a shared machine) keeps up with:
+  // a faster burst overflows the rings, which the test below is about.
+  await iperfClient(a, '10.0.0.1', ['-n', String(bytesSent), '-b', '400M']);
+  process.kill(await cliPid(p), 'SIGINT');
+  t.is(await p.done, 0, p.out.output());
+  const err = readFileSync(`${dir}/err`, 'utf8');
+  t.regex(err, /frames written, 0 dropped/, err);
+  const r = await execa('tshark', ['-r', `${dir}/tcp.pcapng`, '-T', 'fields', '-e', 'ip.src', '-e', 'tcp.srcport', '-e', 'tcp.seq_raw', '-e', 'tcp.len', '-e', 'frame.packet_flags_direction'], { reject: false });
+  t.is(r.exitCode, 0, r.stderr);
+  // The data stream: the connection from a that carried the most bytes.
+  const segs = new Map<string, [number, number][]>();
+  for (const line of r.stdout.trim().split('\n')) {
+    const [src, port, seq, len, flags] = line.split('\t');
+    if (src !== '10.0.0.2' || !Number(len)) continue;
+    t.is(Number(flags) & 3, 1, `a's frames are inbound on its port: ${line}`);
+    const l = segs.get(port!) ?? [];
+    l.push([Number(seq), Number(len)]);
+    segs.set(port!, l);
+  }
+  const data = [...segs.values()].sort((x, y) => y.length - x.length)[0]!;
+  data.sort((x, y) => x[0] - y[0]);
+  let end = data[0]![0];
+  const start = end;
+  let holes = 0;
+  for (const [seq, len] of data) {
+    if (seq > end) holes++;
+    end = Math.max(end, seq + len);
+  }
+  t.log(`segments ${data.length}, bytes ${data.reduce((n, x) => n + x[1], 0)}, span ${end - start}, per port ${[...segs.entries()].map(([k, v]) => `${k}:${v.length}/${v.reduce((n, x) => n + x[1], 0)}`).join(' ')}`);
+  t.is(holes, 0, 'no gap in the captured sequence space');
+  t.true(end - start >= bytesSent, `captured ${end - start} bytes of the stream, sent ${bytesSent}`);
+  await waitFor('the daemon to close the capture\'s fds', () => d.fdCount() <= fdsBefore);
+  t.false(((await d.request({ show: {} })) as { objects: { name: string }[] }).objects.some((o) => o.name === 'cap5'));
+});
+
+rootTest('a reader that stops reading costs the capture drops, not the transfer; Ctrl-C then ends it and leaves nothing', async (t) => {
+  const { d, a, b, pa } = await twoContainers(t);
+  const dir = tempDir(t);
+  await iperfServer(t, b, '10.0.0.1');
+  const without = await iperfClient(a, '10.0.0.1', ['-t', '3']);
+  const fdsBefore = d.fdCount();
+  await execa('mkfifo', [`${dir}/fifo`]);
+  // A reader that opens the FIFO and never reads from it.
+  const reader = openSync(`${dir}/fifo`, constants.O_RDONLY | constants.O_NONBLOCK);
+  t.teardown(() => closeSync(reader));
+  const cap = spawn(process.execPath, [binPath('containet'), '-s', d.sock, 'capture', pa, '--name', 'stuck', '-w', `${dir}/fifo`], { stdio: ['ignore', 'ignore', 'pipe'] });
+  t.teardown(() => stopChild(cap));
+  const capOut = collectOutput(cap);
+  const capDone = new Promise<number>((r) => cap.once('close', (code) => r(code ?? -1)));
+  await running(d, 'stuck');
+  const withCap = await iperfClient(a, '10.0.0.1', ['-t', '3']);
+  const gbps = (x: typeof without) => (x.end.sum_received.bits_per_second / 1e9).toFixed(2);
+  t.log(`iperf3 3 s: ${gbps(without)} Gbit/s without a capture, ${gbps(withCap)} Gbit/s with a capture whose reader does not read`);
+  const st = (await d.request({ stats: { name: 'stuck' } })) as { captures: { drops: number }[] };
+  t.true(st.captures[0]!.drops > 0, JSON.stringify(st));
+  process.kill(cap.pid!, 'SIGINT');
+  t.is(await capDone, 0, capOut.output());
+  const m = /capture stuck: (\d+) frames? written, (\d+) dropped/.exec(capOut.stderr());
+  t.truthy(m, capOut.stderr());
+  t.true(Number(m![2]) > 0, capOut.stderr());
+  t.true(withCap.end.sum_received.bytes > 0);
+  await waitFor('the daemon to close the capture\'s fds', () => d.fdCount() <= fdsBefore);
+  t.false(((await d.request({ show: {} })) as { objects: { name: string }[] }).objects.some((o) => o.name === 'stuck'));
+});
+
+rootTest('a capture ends when its reader goes away; a bad filter or snap length is refused with the reason', async (t) => {
+  const { d, a, pa } = await twoContainers(t);
+  const dir = tempDir(t);
+  const fds = d.fdCount();
+  let r = await d.cli('capture', pa, '--filter', 'host and', '-w', '/dev/null');
+  t.is(r.exitCode, 1);
+  t.regex(r.stderr, /bad filter "host and": .*syntax error/);
+  r = await d.cli('capture', pa, '-s', '300000', '-w', '/dev/null');
+  t.regex(r.stderr, /"snaplen" must be an integer from 1 to 262144/);
+  t.is(d.fdCount(), fds, 'no fd left behind');
+  const p = pipeline(t, `${cli(d)} capture ${pa} --name gone -w - 2>${dir}/err | head -c 200 > /dev/null`);
+  await running(d, 'gone');
+  t.is(await shell(a.c, 'ping -c 5 -i 0.2 -W 5 10.0.0.1 >/dev/null'), 0, a.c.output());
+  await p.done;
+  await waitFor('the capture command to end', () => /reader gone/.test(readFileSync(`${dir}/err`, 'utf8')));
+  t.false(((await d.request({ show: {} })) as { objects: { name: string }[] }).objects.some((o) => o.name === 'gone'));
+});
+
+rootTest('capture refuses bad input with the reason: an unknown port, a bad filter, a bad snap length', async (t) => {
+  const d = await startDaemon(t);
+  const fds = d.fdCount();
+  let r = await d.cli('capture', 'nosuch', '-w', '/dev/null');
+  t.is(r.exitCode, 1);
+  t.regex(r.stderr, /no port or lan named "nosuch"/);
+  r = await d.cli('capture', 'lan0', '-w', '/dev/null');
+  t.regex(r.stderr, /no ports on lan0/);
+  r = await d.cli('capture', 'lan0', '-s', '0', '-w', '/dev/null');
+  t.regex(r.stderr, /-s must be a positive integer/);
+  r = await d.cli('capture', 'lan0', '--format', 'xml', '-w', '/dev/null');
+  t.not(r.exitCode, 0);
+  t.is(d.fdCount(), fds, 'no fd left behind');
 });

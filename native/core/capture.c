@@ -74,6 +74,7 @@ struct ctn_capture {
 	bool started;                 /**< writer thread running */
 	_Atomic bool stop;            /**< the writer is to finish */
 	_Atomic bool done;            /**< ended on its own; observers copy nothing more */
+	_Atomic bool kicked;          /**< a worker woke the writer, which has not drained since */
 	_Atomic uint64_t frames, bytes;
 	pthread_mutex_t lock;         /**< guards reason */
 	char reason[128];
@@ -141,6 +142,15 @@ static void cap_observe(struct ctn_obs *o, struct ctn_worker *w, struct ctn_port
 	}
 	r->whead = head;
 	atomic_store_explicit(&r->head, head, memory_order_release);
+	/* A quarter full: wake the writer now rather than at its next look (a
+	 * burst of GSO frames fills a ring within its sleep); once per drain. */
+	if (head - tail >= size / 4 && !atomic_load_explicit(&c->kicked, memory_order_relaxed) &&
+	    !atomic_exchange(&c->kicked, true)) {
+		uint64_t one = 1;
+		if (write(c->wakefd, &one, sizeof(one)) < 0) {
+			/* saturated: readable anyway */
+		}
+	}
 	if (drops)
 		bump(&r->drops, drops);
 	if (filtered)
@@ -253,6 +263,11 @@ static void *cap_writer(void *arg)
 	for (;;) {
 		bool stopping = atomic_load(&c->stop);
 		bool done = atomic_load(&c->done);
+		uint64_t v;
+		if (read(c->wakefd, &v, sizeof(v)) < 0) {
+			/* EAGAIN: nobody kicked */
+		}
+		atomic_store(&c->kicked, false);
 		if (!done)
 			cap_fill(c);
 		ssize_t wrote = c->olen > c->ooff ? cap_flush(c) : 0;
@@ -301,8 +316,11 @@ static int out_fd(int fd)
 		char path[64];
 		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 		int nfd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
-		if (nfd >= 0)
+		if (nfd >= 0) {
+			/* room for a burst while the reader catches up (best effort) */
+			fcntl(nfd, F_SETPIPE_SZ, 1 << 20);
 			return nfd;
+		}
 	}
 	int fl = fcntl(fd, F_GETFL);
 	if (fl >= 0)
