@@ -86,6 +86,8 @@ export interface NativeCaptureOptions {
   filter?: string | undefined;
   /** ring memory, all workers (default 4 MiB) */
   ringBytes?: number | undefined;
+  /** write a GSO frame as the wire segments it stands for */
+  segment?: boolean | undefined;
 }
 
 /** What the engine reports, on the JS thread, in order. */

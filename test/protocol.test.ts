@@ -228,7 +228,7 @@ test('parseRequest: every verb of VERB_FDS parses with its minimal body, and no 
 });
 
 test('parseRequest: capture, with defaults and refusals naming the field', (t) => {
-  t.deepEqual(parse({ capture: { name: 'c', of: ['p1', 'lan0'] } }), { verb: 'capture', name: 'c', of: ['p1', 'lan0'], format: 'pcapng', dir: 'both', snaplen: undefined, count: undefined, filter: undefined });
+  t.deepEqual(parse({ capture: { name: 'c', of: ['p1', 'lan0'] } }), { verb: 'capture', name: 'c', of: ['p1', 'lan0'], format: 'pcapng', dir: 'both', snaplen: undefined, count: undefined, filter: undefined, segment: undefined });
   t.is((parse({ capture: { name: 'c', of: ['p'], format: 'pcap', dir: 'in', snaplen: 96, count: 5, filter: 'icmp' } }) as { snaplen: number }).snaplen, 96);
   for (const [body, re] of [
     [{ name: 'c', of: [] }, /"of" must be a non-empty list/],

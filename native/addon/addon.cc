@@ -484,7 +484,7 @@ class Engine : public Napi::ObjectWrap<Engine> {
     return o;
   }
 
-  // captureStart(fd, ports: [{id, name}], { format, snaplen, count, dirs, filter, ringBytes }) -> capture id.
+  // captureStart(fd, ports: [{id, name}], { format, snaplen, count, dir, filter, ringBytes, segment }) -> capture id.
   // The fd is the capture's only if this returns.
   Napi::Value CaptureStart(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
@@ -514,6 +514,7 @@ class Engine : public Napi::ObjectWrap<Engine> {
       std::string dir = o.Get("dir").IsString() ? o.Get("dir").As<Napi::String>().Utf8Value() : "both";
       cfg.dirs = dir == "in" ? CTN_OBS_IN : dir == "out" ? CTN_OBS_OUT : CTN_OBS_IN | CTN_OBS_OUT;
       if (o.Get("filter").IsString()) filter = o.Get("filter").As<Napi::String>().Utf8Value();
+      cfg.segment = o.Get("segment").ToBoolean();
     }
     cfg.filter = filter.c_str();
     char err[512] = "";

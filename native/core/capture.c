@@ -18,6 +18,7 @@
 #include <pcap/pcap.h>
 
 #include "engine.h"
+#include "gso.h"
 
 #define OUT_BYTES (1u << 20)       /**< the writer's output buffer */
 #define RING_MIN (256u << 10)      /**< smallest ring of one worker */
@@ -97,6 +98,63 @@ static inline void bump(_Atomic uint64_t *v, uint64_t by)
 	atomic_store_explicit(v, atomic_load_explicit(v, memory_order_relaxed) + by, memory_order_relaxed);
 }
 
+/**
+ * Reserve a record for @room bytes of frame in ring @r (producer side; @tail as
+ * read at the start of the burst): returns its header, with *@head advanced
+ * past any filler at the ring's end, or NULL when it does not fit. The caller
+ * fills it and advances *@head by its total.
+ */
+static struct rec *ring_reserve(struct ring *r, uint64_t *head, uint64_t tail, uint32_t room)
+{
+	uint64_t size = r->mask + 1;
+	uint64_t need = (sizeof(struct rec) + room + 7) & ~(uint64_t)7;
+	uint64_t off = *head & r->mask, left = size - off, pad = need > left ? left : 0;
+	if (*head + pad + need - tail > size)
+		return NULL;
+	if (pad) {
+		if (left >= sizeof(struct rec))
+			*(struct rec *)(r->mem + off) = (struct rec){.total = (uint32_t)left, .ifid = REC_PAD};
+		*head += pad;
+		off = 0;
+	}
+	return (struct rec *)(r->mem + off);
+}
+
+/** Close record @h of a frame of @len bytes of which @caplen are in it, and
+ *  advance *@head past it. */
+static void ring_commit(struct rec *h, uint64_t *head, uint32_t ifid, uint32_t dir, uint32_t caplen, uint32_t len,
+			uint64_t ts)
+{
+	uint32_t total = (uint32_t)((sizeof(struct rec) + caplen + 7) & ~(size_t)7);
+	*h = (struct rec){.total = total, .ifid = ifid, .dir = dir, .caplen = caplen, .len = len, .ts_ns = ts};
+	*head += total;
+}
+
+/** --segment: write the wire segments of GSO frame @pkt into @r, each its own
+ *  record, straight from gso.c. Returns the segments that found no room, or
+ *  -1 when the frame cannot be segmented (the caller writes it as it is). */
+static int copy_segments(struct ctn_capture *c, struct ring *r, uint64_t *head, uint64_t tail, uint32_t ifid,
+			 uint32_t dir, const struct ctn_pkt *pkt, uint64_t ts)
+{
+	struct ctn_gso g;
+	if (ctn_gso_start(&g, pkt) < 0)
+		return -1;
+	int lost = 0;
+	uint32_t max = ctn_gso_seg_max(&g), n = ctn_gso_count(&g);
+	for (uint32_t i = 0; i < n; i++) {
+		struct rec *h = ring_reserve(r, head, tail, max);
+		if (!h) {
+			lost += (int)(n - i);
+			break;
+		}
+		uint32_t len = ctn_gso_next(&g, (uint8_t *)(h + 1));
+		if (!len)
+			break;
+		ring_commit(h, head, ifid, dir, len < c->cfg.snaplen ? len : c->cfg.snaplen, len, ts);
+	}
+	return lost;
+}
+
 /** The observer (worker @w, packet path): filter each frame and copy what
  *  passes into @w's ring; a full ring drops it. */
 static void cap_observe(struct ctn_obs *o, struct ctn_worker *w, struct ctn_port *p, uint32_t dir,
@@ -121,24 +179,21 @@ static void cap_observe(struct ctn_obs *o, struct ctn_worker *w, struct ctn_port
 			filtered++;
 			continue;
 		}
+		if (c->cfg.segment && pkt->vnet.gso_type != CTN_GSO_NONE) {
+			int lost = copy_segments(c, r, &head, tail, pt->ifid, dir, pkt, now);
+			if (lost >= 0) {
+				drops += (uint64_t)lost;
+				continue;
+			}
+		}
 		uint32_t caplen = pkt->len < c->cfg.snaplen ? pkt->len : c->cfg.snaplen;
-		uint64_t need = (sizeof(struct rec) + caplen + 7) & ~(uint64_t)7;
-		uint64_t off = head & r->mask, room = size - off, pad = need > room ? room : 0;
-		if (head + pad + need - tail > size) {
+		struct rec *h = ring_reserve(r, &head, tail, caplen);
+		if (!h) {
 			drops++;
 			continue;
 		}
-		if (pad) {
-			if (room >= sizeof(struct rec))
-				*(struct rec *)(r->mem + off) = (struct rec){.total = (uint32_t)room, .ifid = REC_PAD};
-			head += pad;
-			off = 0;
-		}
-		struct rec *h = (struct rec *)(r->mem + off);
-		*h = (struct rec){.total = (uint32_t)need, .ifid = pt->ifid, .dir = dir, .caplen = caplen,
-				  .len = pkt->len, .ts_ns = now};
 		memcpy(h + 1, pkt->data, caplen);
-		head += need;
+		ring_commit(h, &head, pt->ifid, dir, caplen, pkt->len, now);
 	}
 	r->whead = head;
 	atomic_store_explicit(&r->head, head, memory_order_release);

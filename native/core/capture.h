@@ -38,6 +38,7 @@ struct ctn_capture_cfg {
 	uint32_t dirs;               /**< CTN_OBS_IN and/or CTN_OBS_OUT */
 	const char *filter;          /**< a pcap-filter(7) expression; NULL or "": every frame */
 	size_t ring_bytes;           /**< ring memory, shared out among workers (0: default) */
+	bool segment;                /**< write a GSO frame as the wire segments it stands for (gso.c) */
 };
 
 /** Counters of a capture. */

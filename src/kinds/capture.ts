@@ -15,7 +15,7 @@ import { isatty } from 'node:tty';
 import type { Command } from 'commander';
 import { Option } from 'commander';
 
-import { ProtocolError, checkName, onlyFields, posInt, str, type Body } from '../daemon/fields.js';
+import { ProtocolError, bool, checkName, onlyFields, posInt, str, type Body } from '../daemon/fields.js';
 import { bytes, table } from '../format.js';
 import type { NativeCaptureStats } from '../native.js';
 import type { Call, CliClient, KindContext, ModelObject, Reply, Section } from './kind.js';
@@ -36,6 +36,8 @@ export interface CaptureObject extends ModelObject {
   filter: string | undefined;
   snaplen: number | undefined;
   count: number | undefined;
+  /** GSO frames written as their wire segments */
+  segment: boolean;
   owner: { pid: number; uid: number };
   /** why it is being removed, for the reply */
   why?: string;
@@ -55,6 +57,7 @@ export interface CaptureRequest {
   snaplen?: number | undefined;
   count?: number | undefined;
   filter?: string | undefined;
+  segment?: boolean | undefined;
 }
 
 declare module './kind.js' {
@@ -70,7 +73,7 @@ const POLL_MS = 100;
 
 /** Validate a capture request. */
 function parseCapture(b: Body): CaptureRequest {
-  onlyFields(b, 'capture', ['name', 'of', 'format', 'dir', 'snaplen', 'count', 'filter']);
+  onlyFields(b, 'capture', ['name', 'of', 'format', 'dir', 'snaplen', 'count', 'filter', 'segment']);
   const name = checkName(b.name, 'capture: "name"');
   if (!Array.isArray(b.of) || b.of.length === 0) throw new ProtocolError('capture: "of" must be a non-empty list of port and lan names');
   const of = b.of.map((n, i) => checkName(n, `capture: "of"[${i}]`));
@@ -89,6 +92,7 @@ function parseCapture(b: Body): CaptureRequest {
     snaplen: posInt(b, 'snaplen', 'capture', SNAPLEN_MAX),
     count: posInt(b, 'count', 'capture', Number.MAX_SAFE_INTEGER),
     filter,
+    segment: bool(b, 'segment', 'capture'),
   };
 }
 
@@ -132,7 +136,7 @@ function runCapture(ctx: KindContext, req: CaptureRequest, call: Call): Reply {
   if (ctx.model.has(req.name)) throw new ProtocolError(`an object named "${req.name}" already exists`);
   const ports = resolvePorts(ctx, req.of);
   const fd = call.fds[0]!;
-  const id = ctx.call((e) => e.captureStart(fd, ports, { format: req.format, dir: req.dir, snaplen: req.snaplen, count: req.count, filter: req.filter }));
+  const id = ctx.call((e) => e.captureStart(fd, ports, { format: req.format, dir: req.dir, snaplen: req.snaplen, count: req.count, filter: req.filter, segment: req.segment }));
   call.unused.delete(fd);
   const answer = call.defer();
   const c: CaptureObject = {
@@ -147,6 +151,7 @@ function runCapture(ctx: KindContext, req: CaptureRequest, call: Call): Reply {
     filter: req.filter,
     snaplen: req.snaplen,
     count: req.count,
+    segment: req.segment === true,
     owner: call.client,
     answer,
     timer: setInterval(() => {
@@ -226,9 +231,10 @@ function captureCommand(program: Command, client: CliClient): void {
     .addOption(new Option('--dir <dir>', 'frames a port received (in), sent (out), or both').choices(['in', 'out', 'both']).default('both'))
     .addOption(new Option('--format <format>', 'file format').choices(['pcapng', 'pcap']).default('pcapng'))
     .option('--filter <expr>', 'a pcap-filter(7) expression (tcpdump syntax)')
+    .option('--segment', 'write a GSO frame as the wire segments it stands for (default: as the port saw it)')
     .option('--name <name>', 'name of the capture, for show, stats and del (default capture-PID)')
     .option('-q, --quiet', 'do not print the summary on stderr')
-    .action(async (names: string[], o: { write: string; count?: string; snaplen?: string; dir: string; format: string; filter?: string; name?: string; quiet?: boolean }, cmd: Command) => {
+    .action(async (names: string[], o: { write: string; count?: string; snaplen?: string; dir: string; format: string; filter?: string; segment?: boolean; name?: string; quiet?: boolean }, cmd: Command) => {
       const num = (v: string | undefined, what: string) => {
         if (v === undefined) return undefined;
         if (!/^\d+$/.test(v) || Number(v) < 1) client.die(`${what} must be a positive integer, not "${v}"`);
@@ -251,6 +257,7 @@ function captureCommand(program: Command, client: CliClient): void {
       if (count !== undefined) body.count = count;
       if (snaplen !== undefined) body.snaplen = snaplen;
       if (o.filter !== undefined) body.filter = o.filter;
+      if (o.segment) body.segment = true;
       const r = await client.request(cmd, { capture: body }, { fd, timeoutMs: 2 ** 31 - 1 });
       if (fd !== 1) closeSync(fd);
       if (!o.quiet)
@@ -282,6 +289,7 @@ register<CaptureObject>({
     filter: c.filter ?? null,
     snaplen: c.snaplen ?? null,
     count: c.count ?? null,
+    segment: c.segment,
     owner: c.owner,
     created: c.created.toISOString(),
   }),
