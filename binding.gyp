@@ -21,8 +21,8 @@
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],
       "cflags_cc": ["-std=c++17", "-fexceptions"],
       "cflags_cc!": ["-fno-exceptions"],
-      "cflags": ["<!@(pkg-config --cflags slirp)"],
-      "libraries": ["-lpthread", "-lm", "<!@(pkg-config --libs slirp)"]
+      "cflags": ["<!@(pkg-config --cflags slirp)", "<!@(pkg-config --cflags libpcap)"],
+      "libraries": ["-lpthread", "-lm", "<!@(pkg-config --libs slirp)", "<!@(pkg-config --libs libpcap)"]
     },
     {
       # containode, the container launcher: plain C11, no Node headers; one

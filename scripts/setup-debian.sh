@@ -14,9 +14,9 @@
 #                and pasta for the NAT section; tc's tbf comes with iproute2).
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
-pkgs=(build-essential python3 pkg-config ca-certificates libslirp-dev libglib2.0-dev
+pkgs=(build-essential python3 pkg-config ca-certificates libslirp-dev libglib2.0-dev libpcap-dev
       iproute2 iputils-ping util-linux procps busybox-static)
-test_pkgs=(iperf3 ethtool isc-dhcp-client clang libclang-rt-14-dev dpdk-dev qemu-system-x86 linux-image-amd64
+test_pkgs=(iperf3 tcpdump tshark ethtool isc-dhcp-client clang libclang-rt-14-dev dpdk-dev qemu-system-x86 linux-image-amd64
            podman crun conmon containernetworking-plugins)
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
   pkgs+=(nodejs npm libnode-dev)

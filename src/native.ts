@@ -58,6 +58,38 @@ export interface NativeLanStats {
   filtered: number;
 }
 
+/** Counters of a capture (native/core/capture.h). */
+export interface NativeCaptureStats {
+  /** records written (or being written) to the output */
+  frames: number;
+  /** their captured bytes */
+  bytes: number;
+  /** frames that passed the filter but found the capture's ring full */
+  drops: number;
+  /** frames the filter turned away */
+  filtered: number;
+  /** it ended on its own (count reached, reader gone): stop it */
+  done: boolean;
+  /** why it ended, when done */
+  reason: string;
+}
+
+/** Settings of a capture. */
+export interface NativeCaptureOptions {
+  format?: 'pcapng' | 'pcap';
+  /** bytes kept of each frame (default 262144) */
+  snaplen?: number | undefined;
+  /** frames after which it ends (default: no limit) */
+  count?: number | undefined;
+  dir?: 'in' | 'out' | 'both';
+  /** a pcap-filter(7) expression, compiled by libpcap */
+  filter?: string | undefined;
+  /** ring memory, all workers (default 4 MiB) */
+  ringBytes?: number | undefined;
+  /** write a GSO frame as the wire segments it stands for */
+  segment?: boolean | undefined;
+}
+
 /** What the engine reports, on the JS thread, in order. */
 export type EngineEvent =
   | { type: 'port-down'; port: number; reason: string }
@@ -102,6 +134,15 @@ export interface NativeEngine {
   ref(): void;
   unref(): void;
   close(): void;
+  /** Capture the frames crossing @ports (interface i of a pcapng file is
+   *  ports[i]) into @fd; returns its id. @fd is the capture's only if this
+   *  returns. Throws with libpcap's message for a bad filter. */
+  captureStart(fd: number, ports: { id: number; name: string }[], opts: NativeCaptureOptions): number;
+  /** A running capture's counters. */
+  captureStats(id: number): NativeCaptureStats;
+  /** Stop a capture (what its rings hold is written out briefly), close its fd;
+   *  its final counters. */
+  captureStop(id: number): NativeCaptureStats;
 }
 
 /** Options of tapCreate. */

@@ -198,10 +198,10 @@ test('MessageSplitter: a complete request just under MAX_REQUEST is accepted, on
 
 // ------------------------------------------------------------ parseRequest
 
-test('VERB_FDS: add-etherfd carries one fd, every other verb none', (t) => {
+test('VERB_FDS: add-etherfd and capture carry one fd, every other verb none', (t) => {
   t.deepEqual(
     { ...VERB_FDS },
-    { 'add-etherfd': 1, 'remove-etherfd': 0, 'add-lan': 0, 'add-vhost': 0, 'add-tap': 0, 'add-nat': 0, 'add-a2b': 0, set: 0, del: 0, show: 0, stats: 0, version: 0 },
+    { 'add-etherfd': 1, 'remove-etherfd': 0, 'add-lan': 0, 'add-vhost': 0, 'add-tap': 0, 'add-nat': 0, 'add-a2b': 0, capture: 1, set: 0, del: 0, show: 0, stats: 0, version: 0 },
   );
 });
 
@@ -214,6 +214,7 @@ test('parseRequest: every verb of VERB_FDS parses with its minimal body, and no 
     'add-tap': { name: 't' },
     'add-nat': { name: 'n' },
     'add-a2b': { name: 'x', a: 'la', b: 'lb' },
+    capture: { name: 'c', of: ['p'] },
     set: { name: 'l' },
     del: { name: 'l' },
     show: {},
@@ -225,6 +226,19 @@ test('parseRequest: every verb of VERB_FDS parses with its minimal body, and no 
   for (const verb of ['add-port', 'ADD-LAN', 'remove', 'help', '']) {
     t.throws(() => parse({ [verb]: {} }), { instanceOf: ProtocolError, message: /unknown request/ }, verb);
   }
+});
+
+test('parseRequest: capture, with defaults and refusals naming the field', (t) => {
+  t.deepEqual(parse({ capture: { name: 'c', of: ['p1', 'lan0'] } }), { verb: 'capture', name: 'c', of: ['p1', 'lan0'], format: 'pcapng', dir: 'both', snaplen: undefined, count: undefined, filter: undefined, segment: undefined });
+  t.is((parse({ capture: { name: 'c', of: ['p'], format: 'pcap', dir: 'in', snaplen: 96, count: 5, filter: 'icmp' } }) as { snaplen: number }).snaplen, 96);
+  for (const [body, re] of [
+    [{ name: 'c', of: [] }, /"of" must be a non-empty list/],
+    [{ name: 'c', of: ['p'], format: 'xml' }, /"format" must be "pcapng" or "pcap"/],
+    [{ name: 'c', of: ['p'], dir: 'up' }, /"dir" must be "in", "out" or "both"/],
+    [{ name: 'c', of: ['p'], snaplen: 0 }, /"snaplen" must be an integer from 1 to 262144/],
+    [{ name: 'c', of: ['p'], count: -1 }, /"count" must be an integer/],
+  ] as const)
+    t.throws(() => parse({ capture: body }), { instanceOf: ProtocolError, message: re }, JSON.stringify(body));
 });
 
 test('parseRequest: add-etherfd, as the original sends it and with every optional field', (t) => {

@@ -9,6 +9,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,7 @@
 #include <unistd.h>
 
 extern "C" {
+#include "capture.h"
 #include "engine.h"
 #include "fdmsg.h"
 #include "tapdev.h"
@@ -178,6 +180,9 @@ class Engine : public Napi::ObjectWrap<Engine> {
                            InstanceMethod("unref", &Engine::Unref),
                            InstanceMethod("close", &Engine::Close),
                            InstanceMethod("threads", &Engine::Threads),
+                           InstanceMethod("captureStart", &Engine::CaptureStart),
+                           InstanceMethod("captureStats", &Engine::CaptureStats),
+                           InstanceMethod("captureStop", &Engine::CaptureStop),
                        });
   }
 
@@ -233,6 +238,8 @@ class Engine : public Napi::ObjectWrap<Engine> {
 
   // Stop the engine and release the callback; idempotent.
   void Shutdown() {
+    for (auto& [id, c] : captures_) ctn_capture_free(c, nullptr);
+    captures_.clear();
     if (engine_) {
       ctn_engine_free(engine_);
       engine_ = nullptr;
@@ -466,8 +473,87 @@ class Engine : public Napi::ObjectWrap<Engine> {
     return info.Env().Undefined();
   }
 
+  // Counters of a capture as a JS object.
+  static Napi::Object CaptureObject(Napi::Env env, const struct ctn_capture_stats& st) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("frames", static_cast<double>(st.frames));
+    o.Set("bytes", static_cast<double>(st.bytes));
+    o.Set("drops", static_cast<double>(st.drops));
+    o.Set("filtered", static_cast<double>(st.filtered));
+    o.Set("done", st.done);
+    o.Set("reason", st.reason);
+    return o;
+  }
+
+  // captureStart(fd, ports: [{id, name}], { format, snaplen, count, dir, filter, ringBytes, segment }) -> capture id.
+  // The fd is the capture's only if this returns.
+  Napi::Value CaptureStart(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    int fd = FdArg(info, 0);
+    if (info.Length() < 2 || !info[1].IsArray()) throw Napi::TypeError::New(env, "ports must be an array of {id, name}");
+    Napi::Array a = info[1].As<Napi::Array>();
+    std::vector<uint32_t> ids;
+    std::vector<std::string> names;
+    for (uint32_t i = 0; i < a.Length(); i++) {
+      Napi::Value v = a.Get(i);
+      if (!v.IsObject()) throw Napi::TypeError::New(env, "ports must be an array of {id, name}");
+      Napi::Object po = v.As<Napi::Object>();
+      if (!po.Get("id").IsNumber() || !po.Get("name").IsString()) throw Napi::TypeError::New(env, "ports must be an array of {id, name}");
+      ids.push_back(po.Get("id").As<Napi::Number>().Uint32Value());
+      names.push_back(po.Get("name").As<Napi::String>().Utf8Value());
+    }
+    std::vector<const char*> cnames;
+    for (const auto& n : names) cnames.push_back(n.c_str());
+    ctn_capture_cfg cfg{};
+    std::string filter;
+    if (info.Length() > 2 && info[2].IsObject()) {
+      Napi::Object o = info[2].As<Napi::Object>();
+      cfg.format = o.Get("format").IsString() && o.Get("format").As<Napi::String>().Utf8Value() == "pcap" ? CTN_PCAP_CLASSIC : CTN_PCAP_NG;
+      if (o.Get("snaplen").IsNumber()) cfg.snaplen = o.Get("snaplen").As<Napi::Number>().Uint32Value();
+      if (o.Get("count").IsNumber()) cfg.count = static_cast<uint64_t>(o.Get("count").As<Napi::Number>().Int64Value());
+      if (o.Get("ringBytes").IsNumber()) cfg.ring_bytes = static_cast<size_t>(o.Get("ringBytes").As<Napi::Number>().Int64Value());
+      std::string dir = o.Get("dir").IsString() ? o.Get("dir").As<Napi::String>().Utf8Value() : "both";
+      cfg.dirs = dir == "in" ? CTN_OBS_IN : dir == "out" ? CTN_OBS_OUT : CTN_OBS_IN | CTN_OBS_OUT;
+      if (o.Get("filter").IsString()) filter = o.Get("filter").As<Napi::String>().Utf8Value();
+      cfg.segment = o.Get("segment").ToBoolean();
+    }
+    cfg.filter = filter.c_str();
+    char err[512] = "";
+    ctn_capture* c = ctn_capture_new(Live(env), fd, &cfg, ids.data(), cnames.data(), static_cast<uint32_t>(ids.size()), err, sizeof(err));
+    if (!c) throw Napi::Error::New(env, err);
+    uint32_t id = ++last_capture_;
+    captures_[id] = c;
+    return Napi::Number::New(env, id);
+  }
+
+  // The capture with id info[0], or throw.
+  ctn_capture* CaptureArg(const Napi::CallbackInfo& info) {
+    uint32_t id = U32Arg(info, 0, "capture");
+    auto it = captures_.find(id);
+    if (it == captures_.end()) throw Napi::Error::New(info.Env(), "no capture " + std::to_string(id));
+    return it->second;
+  }
+
+  // captureStats(id) -> { frames, bytes, drops, filtered, done, reason }
+  Napi::Value CaptureStats(const Napi::CallbackInfo& info) {
+    struct ctn_capture_stats st{};
+    ctn_capture_stats(CaptureArg(info), &st);
+    return CaptureObject(info.Env(), st);
+  }
+
+  // captureStop(id) -> final counters; the capture's fd is closed.
+  Napi::Value CaptureStop(const Napi::CallbackInfo& info) {
+    ctn_capture* c = CaptureArg(info);
+    captures_.erase(U32Arg(info, 0, "capture"));
+    struct ctn_capture_stats st{};
+    ctn_capture_free(c, &st);
+    return CaptureObject(info.Env(), st);
+  }
+
   ctn_engine* engine_ = nullptr;
   Napi::ThreadSafeFunction tsfn_;
+  std::map<uint32_t, ctn_capture*> captures_;  // running captures by id
+  uint32_t last_capture_ = 0;
 };
 
 // tapCreate({ netns, ifname, vnetHdr, packetInfo, mtu, ipv4, prefix, up, loUp, attach, unpersist,

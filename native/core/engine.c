@@ -48,6 +48,7 @@ enum cmd_type {
 	CMD_PORT_WATCH_PID,
 	CMD_PORT_DEL,
 	CMD_PORT_STATS,
+	CMD_PORT_OBSERVE,
 	CMD_CTL_LISTEN,
 	CMD_CTL_SEND,
 	CMD_CTL_CLOSE,
@@ -75,6 +76,7 @@ struct cmd {
 	struct ctn_lan_stats *lan_st; /**< LAN_STATS out */
 	struct ctn_port_stats *port_st; /**< PORT_STATS out */
 	struct ctn_port_info *info;   /**< PORT_ADD (one per side) / PORT_STATS out */
+	struct ctn_obs *obs;          /**< PORT_OBSERVE (flag: on) */
 	int rc;                       /**< result */
 	char err[256];                /**< reason when rc < 0 */
 	sem_t done;                   /**< posted by the engine when carried out */
@@ -253,6 +255,8 @@ void ctn_worker_tx_queue(struct ctn_worker *w, struct ctn_port *p, struct ctn_pk
 {
 	struct ctn_txq *q = &p->local[w->id].txq;
 	if (q->n == CTN_BURST) {
+		if (p->obs)
+			ctn_port_observe(p, w, CTN_OBS_OUT, q->pkts, (int)q->n);
 		p->ops->tx_burst(p, w, q->pkts, (int)q->n);
 		q->n = 0;
 	}
@@ -269,8 +273,11 @@ static void tx_flush(struct ctn_worker *w)
 	for (uint32_t i = 0; i < w->ntx_pending; i++) {
 		struct ctn_port *p = w->tx_pending[i];
 		struct ctn_txq *q = &p->local[w->id].txq;
-		if (q->n && !p->broken)
+		if (q->n && !p->broken) {
+			if (p->obs)
+				ctn_port_observe(p, w, CTN_OBS_OUT, q->pkts, (int)q->n);
 			p->ops->tx_burst(p, w, q->pkts, (int)q->n);
+		}
 		q->n = 0;
 		q->pending = false;
 	}
@@ -290,6 +297,8 @@ static int port_input(struct ctn_worker *w, struct ctn_port *p, uint32_t events)
 		if (n <= 0)
 			break;
 		total += n;
+		if (p->obs)
+			ctn_port_observe(p, w, CTN_OBS_IN, pkts, n);
 		struct ctn_lan *lan = p->lan < CTN_MAX_LANS ? e->lans[p->lan] : NULL;
 		if (lan)
 			ctn_lan_forward(w, lan, p, pkts, n);
@@ -647,6 +656,30 @@ static void port_stats(const struct ctn_port *p, struct ctn_port_stats *st)
 	}
 }
 
+/** CMD_PORT_OBSERVE on worker 0, others paused: hang c->obs on the port or
+ *  take it off. */
+static int do_port_observe(struct ctn_engine *e, struct cmd *c)
+{
+	struct ctn_port *p = ctn_engine_port(e, c->id);
+	if (!c->flag) {
+		for (struct ctn_obs **o = p ? &p->obs : NULL; o && *o; o = &(*o)->next) {
+			if (*o == c->obs) {
+				*o = c->obs->next;
+				break;
+			}
+		}
+		c->obs->next = NULL;
+		return 0;
+	}
+	if (!p)
+		return fail(c->err, sizeof(c->err), "no port with id %u", c->id);
+	if (p->broken)
+		return fail(c->err, sizeof(c->err), "port %u is broken: %s", c->id, p->reason);
+	c->obs->next = p->obs;
+	p->obs = c->obs;
+	return 0;
+}
+
 /** CMD_LAN_ADD on worker 0. */
 static int do_lan_add(struct ctn_engine *e, struct cmd *c)
 {
@@ -717,6 +750,8 @@ static int run_cmd(struct ctn_engine *e, struct cmd *c)
 		if (c->info)
 			port_describe(p, c->info);
 		return 0;
+	case CMD_PORT_OBSERVE:
+		return do_port_observe(e, c);
 	case CMD_CTL_LISTEN:
 		return ctn_ctl_listen(&e->ctl, e, c->path, c->err, sizeof(c->err));
 	case CMD_CTL_SEND:
@@ -1147,6 +1182,13 @@ int ctn_engine_port_stats(struct ctn_engine *e, uint32_t port, struct ctn_port_s
 			  struct ctn_port_info *info, char *err, size_t errlen)
 {
 	struct cmd c = {.type = CMD_PORT_STATS, .id = port, .port_st = st, .info = info};
+	return call(e, &c, err, errlen);
+}
+
+int ctn_engine_port_observe(struct ctn_engine *e, uint32_t port, struct ctn_obs *o, bool on, char *err,
+			    size_t errlen)
+{
+	struct cmd c = {.type = CMD_PORT_OBSERVE, .id = port, .obs = o, .flag = on};
 	return call(e, &c, err, errlen);
 }
 

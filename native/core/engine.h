@@ -128,6 +128,11 @@ int ctn_engine_port_add(struct ctn_engine *e, const char *kind, const struct ctn
  *  (checked against the kind's set policy). */
 int ctn_engine_port_set(struct ctn_engine *e, uint32_t port, const struct ctn_attr *attrs, uint32_t nattrs,
 			char *err, size_t errlen);
+/** Hang observer @o on port @port (@on), or take it off (!@on; a port gone
+ *  or without it is no error when taking off). The caller keeps @o alive
+ *  until it is taken off or the port is gone. */
+int ctn_engine_port_observe(struct ctn_engine *e, uint32_t port, struct ctn_obs *o, bool on, char *err,
+			    size_t errlen);
 /** Number of worker threads. */
 uint32_t ctn_engine_threads(const struct ctn_engine *e);
 /** Remove the port when process @pid exits (pidfd). */

@@ -147,6 +147,28 @@ struct ctn_port_ops {
 	void (*down)(struct ctn_port *p);
 };
 
+/* Directions of an observation point (struct ctn_obs). */
+#define CTN_OBS_IN 1u  /**< what the port received: its frames right after rx_burst */
+#define CTN_OBS_OUT 2u /**< what it is about to send: its frames right before tx_burst */
+
+/**
+ * An observation point on a port: whoever watches a port's frames (a capture,
+ * later a mirror) embeds one and has the engine hang it on the port
+ * (ctn_engine_port_observe). The worker that moves a burst calls @fn with the
+ * burst, before the port's rx/tx hooks have touched it on the way out (a GSO
+ * frame is seen whole): the hook may read and copy the frames, never keep or
+ * change them, and must not block or take a lock (it runs on the packet path
+ * of every worker that sends to the port, possibly several at once). A port
+ * with no observer pays one predictable branch.
+ */
+struct ctn_obs {
+	/** Frames @pkts[0..n) crossing port @p in direction @dir (CTN_OBS_*), on worker @w. */
+	void (*fn)(struct ctn_obs *o, struct ctn_worker *w, struct ctn_port *p, uint32_t dir,
+		   struct ctn_pkt *const *pkts, int n);
+	uint32_t dirs;        /**< CTN_OBS_* it wants */
+	struct ctn_obs *next; /**< the port's next observer (set by the engine, workers paused) */
+};
+
 /** The sub-fd number control() gets for ctn_port_request_control(). */
 #define CTN_PORT_SUB_REQUEST 0
 
@@ -169,10 +191,21 @@ struct ctn_port {
 	CTN_ATOMIC(bool) ctl_pending;       /**< asked for its control hook */
 	bool down;                      /**< taken out of its lan and reported */
 	char reason[128];               /**< why it broke (written by whoever broke it first) */
+	struct ctn_obs *obs;            /**< observers, NULL when none (changed with workers paused) */
 	struct ctn_port_local local[CTN_MAX_WORKERS]; /**< per worker (see above) */
 };
 
 #define CTN_LAN_NONE UINT32_MAX
+
+/** Hand burst @pkts[0..n) crossing @p in direction @dir to every observer of
+ *  @p that wants it (callers test p->obs first: the branch stays inline). */
+static inline void ctn_port_observe(struct ctn_port *p, struct ctn_worker *w, uint32_t dir,
+				    struct ctn_pkt *const *pkts, int n)
+{
+	for (struct ctn_obs *o = p->obs; o; o = o->next)
+		if (o->dirs & dir)
+			o->fn(o, w, p, dir, pkts, n);
+}
 
 /** Take @p out of service, from any worker: it stops being polled and sent to at
  *  once; the engine's first worker then closes its fds, removes it from its lan

@@ -11,6 +11,7 @@ import { Command, Option } from 'commander';
 import { DaemonError, request, type Reply } from '../client.js';
 import { Daemon } from '../daemon/daemon.js';
 import { kinds, sections } from '../kinds/index.js';
+import type { CliClient } from '../kinds/kind.js';
 import { Logger, type Level } from '../log.js';
 import { nonNegInt, positiveInt, threadCount } from './args.js';
 
@@ -166,6 +167,21 @@ export function buildProgram(): Command {
     for (const s of setters) Object.assign(body, s.body(opts, words));
     await call(cmd, { set: body });
   });
+
+  // Commands of a kind's own (capture).
+  const client: CliClient = {
+    request: async (cmd, req, o = {}) => {
+      const token = (cmd.optsWithGlobals() as { authtoken?: string }).authtoken ?? process.env.CONTAINET_AUTHTOKEN;
+      try {
+        return await request(socketOf(cmd), token === undefined ? req : { authtoken: token, ...req }, o.fd ?? -1, o.timeoutMs);
+      } catch (e) {
+        if (o.orThrow) throw e;
+        die((e as Error).message);
+      }
+    },
+    die,
+  };
+  for (const k of kinds()) k.cli?.commands?.(program, client);
 
   program
     .command('del')

@@ -44,6 +44,8 @@ interface Conn {
   splitter: MessageSplitter;
   pid: number;
   uid: number;
+  /** called once when it goes (Call.onClose) */
+  closers: (() => void)[];
 }
 
 /** The package's version, for the "version" request. */
@@ -201,7 +203,7 @@ export class Daemon {
   private onEvent(ev: EngineEvent): void {
     switch (ev.type) {
       case 'ctl-open':
-        this.conns.set(ev.conn, { splitter: new MessageSplitter(), pid: ev.pid, uid: ev.uid });
+        this.conns.set(ev.conn, { splitter: new MessageSplitter(), pid: ev.pid, uid: ev.uid, closers: [] });
         this.log.debug(`client ${ev.conn} connected (pid ${ev.pid}, uid ${ev.uid})`);
         break;
       case 'ctl-data':
@@ -210,6 +212,7 @@ export class Daemon {
       case 'ctl-closed': {
         const c = this.conns.get(ev.conn);
         if (c) for (const fd of c.splitter.drainFds()) if (fd >= 0) native().closeFd(fd);
+        if (c) this.runClosers(c);
         this.conns.delete(ev.conn);
         this.log.debug(`client ${ev.conn} gone`);
         break;
@@ -219,6 +222,7 @@ export class Daemon {
         // drop a trailing partial one and close once the answers are out.
         const c = this.conns.get(ev.conn);
         if (c) for (const fd of c.splitter.drainFds()) if (fd >= 0) native().closeFd(fd);
+        if (c) this.runClosers(c);
         this.send(ev.conn, '', true);
         break;
       }
@@ -229,6 +233,19 @@ export class Daemon {
       case 'log':
         this.log.warn(ev.message);
         break;
+    }
+  }
+
+  /** Call what waits for @c to go, once. */
+  private runClosers(c: Conn): void {
+    const fns = c.closers;
+    c.closers = [];
+    for (const fn of fns) {
+      try {
+        fn();
+      } catch (e) {
+        this.log.error(`after a client left: ${(e as Error).message}`);
+      }
     }
   }
 
@@ -285,7 +302,8 @@ export class Daemon {
         return;
       }
       if (!frame) return;
-      this.reply(connId, this.handle(frame.text, frame.fds, conn), false);
+      const r = this.handle(connId, frame.text, frame.fds, conn);
+      if (r) this.reply(connId, r, false);
     }
   }
 
@@ -322,16 +340,26 @@ export class Daemon {
     for (const m of out) this.engine?.ctlSend(m.conn, m.text, m.close);
   }
 
-  /** Answer one message; every fd it carried is either kept by a port or closed. */
-  private handle(text: string, fds: number[], conn: Conn): Reply {
+  /** Answer one message; every fd it carried is either kept by a port or
+   *  closed. null: its verb answers later (Call.defer). */
+  private handle(connId: number, text: string, fds: number[], conn: Conn): Reply | null {
     const unused = new Set(fds);
+    let deferred = false;
+    const defer = () => {
+      deferred = true;
+      return (r: Reply) => {
+        if (this.conns.get(connId) === conn) this.reply(connId, r, false);
+      };
+    };
+    const onClose = (fn: () => void) => conn.closers.push(fn);
     try {
       const req = parseRequest(text, this.opts.authtoken);
       const want = VERB_FDS[req.verb]!;
       if (fds.includes(-1) || fds.length > want)
         throw new ProtocolError(`${req.verb} takes ${want} file descriptor${want === 1 ? '' : 's'}, got more`);
       if (fds.length < want) throw new ProtocolError(`${req.verb} needs a file descriptor (SCM_RIGHTS), got none`);
-      return this.run(req, { client: { pid: conn.pid, uid: conn.uid }, fds, unused });
+      const r = this.run(req, { client: { pid: conn.pid, uid: conn.uid }, fds, unused, defer, onClose });
+      return deferred ? null : r;
     } catch (e) {
       const msg = e instanceof ProtocolError ? e.message : `internal error: ${(e as Error).message}`;
       this.log.info(`request from pid ${conn.pid} refused: ${msg}`);

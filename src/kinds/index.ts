@@ -10,5 +10,6 @@ import './vhost.js';
 import './tap.js';
 import './nat/index.js';
 import './a2b/index.js';
+import './capture.js';
 
 export { kindOf, kinds, kindVerbs, sections, setFields, setKeyOwner, verbNamed } from './registry.js';

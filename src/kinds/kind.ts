@@ -72,6 +72,13 @@ export interface Call {
   /** those not taken yet: a handler deletes the ones it hands to the engine;
    *  the daemon closes the rest */
   unused: Set<number>;
+  /** Answer later: the verb's run returns (its value is ignored) and the reply
+   *  goes when the function returned is called (a capture answers when it
+   *  ends). Absent where a request cannot wait (made by the daemon itself). */
+  defer?(): (r: Reply) => void;
+  /** Have @fn called once when the client's connection goes (it hung up or
+   *  stopped sending). */
+  onClose?(fn: () => void): void;
 }
 
 /** A request verb a kind brings to the protocol. */
@@ -135,6 +142,18 @@ export interface KindCli {
     /** Body fields from the parsed options (and the words after NAME). */
     body(opts: Record<string, unknown>, words: string[]): Body;
   };
+  /** Commands of its own (`containet capture ...`), declared on @program. */
+  commands?(program: Command, client: CliClient): void;
+}
+
+/** What a kind's own CLI commands get to talk to the daemon. */
+export interface CliClient {
+  /** Send @req (with the CLI's authtoken), with @fd attached when given; the
+   *  reply, or the process ends with the daemon's one-line reason (with
+   *  orThrow: the promise is rejected instead). */
+  request(cmd: Command, req: Reply, opts?: { fd?: number; timeoutMs?: number; orThrow?: boolean }): Promise<Reply>;
+  /** Print the one-line reason and exit non-zero. */
+  die(msg: string): never;
 }
 
 /** A kind of object. */

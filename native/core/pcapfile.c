@@ -1,0 +1,119 @@
+/* pcapfile.c - pcapng and pcap encoding (see pcapfile.h and the pcapng draft:
+ * every block is type, total length, body, total length, padded to 4 bytes;
+ * written in host byte order, which the byte-order magic tells readers). */
+#include "pcapfile.h"
+
+#include <string.h>
+
+/** Append the @n bytes of @v at *@p. */
+static void put(uint8_t **p, const void *v, size_t n)
+{
+	memcpy(*p, v, n);
+	*p += n;
+}
+
+/** Append 32-bit @v at *@p. */
+static void put32(uint8_t **p, uint32_t v) { put(p, &v, 4); }
+
+/** Append 16-bit @v at *@p. */
+static void put16(uint8_t **p, uint16_t v) { put(p, &v, 2); }
+
+/** Append pcapng option @code with @len bytes of @v, padded to 4. */
+static void put_opt(uint8_t **p, uint16_t code, const void *v, uint16_t len)
+{
+	put16(p, code);
+	put16(p, len);
+	put(p, v, len);
+	uint32_t pad = (4 - (len & 3)) & 3;
+	memset(*p, 0, pad);
+	*p += pad;
+}
+
+/** Close the block that began at @start: its total length at both ends. */
+static void end_block(uint8_t *start, uint8_t **p)
+{
+	uint32_t total = (uint32_t)(*p - start) + 4;
+	memcpy(start + 4, &total, 4);
+	put32(p, total);
+}
+
+size_t ctn_pcap_header(uint8_t *out, size_t cap, enum ctn_pcap_format fmt, uint32_t snaplen,
+		       const char *const *names, uint32_t n)
+{
+	uint8_t *p = out;
+	if (fmt == CTN_PCAP_CLASSIC) {
+		if (cap < 24)
+			return 0;
+		put32(&p, 0xa1b23c4d); /* nanosecond timestamps */
+		put16(&p, 2);
+		put16(&p, 4);
+		put32(&p, 0); /* thiszone */
+		put32(&p, 0); /* sigfigs */
+		put32(&p, snaplen);
+		put32(&p, 1); /* LINKTYPE_ETHERNET */
+		return (size_t)(p - out);
+	}
+	size_t need = 28;
+	for (uint32_t i = 0; i < n; i++)
+		need += 20 + 4 + ((strlen(names[i]) + 3) & ~(size_t)3) + 8 + 4 + 4;
+	if (cap < need)
+		return 0;
+	uint8_t *b = p; /* section header block */
+	put32(&p, 0x0A0D0D0A);
+	put32(&p, 0);
+	put32(&p, 0x1A2B3C4D);
+	put16(&p, 1);
+	put16(&p, 0);
+	uint64_t len = UINT64_MAX; /* section length unknown */
+	put(&p, &len, 8);
+	end_block(b, &p);
+	for (uint32_t i = 0; i < n; i++) { /* one interface per port */
+		b = p;
+		put32(&p, 1);
+		put32(&p, 0);
+		put16(&p, 1); /* LINKTYPE_ETHERNET */
+		put16(&p, 0);
+		put32(&p, snaplen);
+		size_t nl = strlen(names[i]);
+		put_opt(&p, 2, names[i], (uint16_t)(nl > 255 ? 255 : nl)); /* if_name */
+		uint8_t tsresol = 9;                                      /* ns */
+		put_opt(&p, 9, &tsresol, 1);
+		put32(&p, 0); /* opt_endofopt */
+		end_block(b, &p);
+	}
+	return (size_t)(p - out);
+}
+
+size_t ctn_pcap_record(uint8_t *out, enum ctn_pcap_format fmt, uint32_t ifid, uint32_t dir, uint64_t ts_ns,
+		       const uint8_t *data, uint32_t caplen, uint32_t len)
+{
+	uint8_t *p = out;
+	if (fmt == CTN_PCAP_CLASSIC) {
+		/* header and frame in one piece, so a reader never sees half a record */
+		put32(&p, (uint32_t)(ts_ns / 1000000000u));
+		put32(&p, (uint32_t)(ts_ns % 1000000000u));
+		put32(&p, caplen);
+		put32(&p, len);
+		put(&p, data, caplen);
+		return (size_t)(p - out);
+	}
+	uint8_t *b = p; /* enhanced packet block */
+	put32(&p, 6);
+	put32(&p, 0);
+	put32(&p, ifid);
+	put32(&p, (uint32_t)(ts_ns >> 32));
+	put32(&p, (uint32_t)ts_ns);
+	put32(&p, caplen);
+	put32(&p, len);
+	put(&p, data, caplen);
+	uint32_t pad = (4 - (caplen & 3)) & 3;
+	memset(p, 0, pad);
+	p += pad;
+	if (dir) {
+		uint32_t flags = dir & 3; /* epb_flags bits 0-1: 01 inbound, 10 outbound */
+		put_opt(&p, 2, &flags, 4);
+		put32(&p, 0);
+	}
+	end_block(b, &p);
+	return (size_t)(p - out);
+}
