@@ -11,5 +11,6 @@ import './tap.js';
 import './nat/index.js';
 import './a2b/index.js';
 import './capture.js';
+import './mirror.js';
 
 export { kindOf, kinds, kindVerbs, sections, setFields, setKeyOwner, verbNamed } from './registry.js';
