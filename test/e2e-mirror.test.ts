@@ -276,3 +276,36 @@ rootTest('a TCP transfer mirrored (two threads): GSO frames reach the output tap
   t.true(Number(st.bytes) >= body.length, JSON.stringify(st));
   t.is(st.drops, 0, JSON.stringify(st));
 });
+
+rootTest('a packet pool too small for the copies: what cannot be copied is counted as the mirror\'s drops, and the traffic goes on', async (t) => {
+  const ns = await netns(t, 'mi');
+  const d = await startDaemon(t, { netns: ns, args: ['--pool-size', '3'] });
+  const srvTap = uniqueName('ms');
+  const outTap = uniqueName('mo');
+  let r = await d.cli('add', 'tap', srvTap, '--ip', '10.93.0.1/24');
+  t.is(r.exitCode, 0, r.stderr);
+  r = await d.cli('add', 'tap', outTap);
+  t.is(r.exitCode, 0, r.stderr);
+  const c = await shellContainer(t, d, '10.93.0.2/24');
+  const m = uniqueName('m');
+  r = await d.cli('add', 'mirror', m, '--select', `${c.id}.eth0`, '--to', outTap);
+  t.is(r.exitCode, 0, r.stderr);
+  const dir = tempDir(t);
+  const body = randomBytes(4 << 20);
+  writeFileSync(path.join(dir, 'blob'), body);
+  const port = String(20000 + Math.floor(Math.random() * 10000));
+  const srv = spawn('ip', ['netns', 'exec', ns, 'python3', '-m', 'http.server', '--bind', '10.93.0.1', '--directory', dir, port], { stdio: 'ignore' });
+  t.teardown(() => {
+    if (srv.exitCode === null && srv.signalCode === null && srv.pid) process.kill(srv.pid, 'SIGKILL');
+  });
+  t.is((await inNetns(ns, ['ip', 'link', 'set', 'lo', 'up'])).exitCode, 0);
+  await waitFor('the server', async () => (await inNetns(ns, ['python3', '-c', `import socket; socket.create_connection(('10.93.0.1', ${port}), 1)`])).exitCode === 0, 30000);
+  const got = path.join(tempDir(t), 'got');
+  t.is(await shell(c.c, `busybox wget -q -O ${got} http://10.93.0.1:${port}/blob`, 60000), 0, c.c.output());
+  t.is(createHash('sha256').update(readFileSync(got)).digest('hex'), createHash('sha256').update(body).digest('hex'));
+  const st = await statsOf(d, m, 'mirrors');
+  t.true(Number(st.frames) > 0, JSON.stringify(st));
+  t.true(Number(st.drops) > 0, JSON.stringify(st));
+  r = await d.cli('stats', m);
+  t.regex(r.stdout, new RegExp(`^${m} +\\d+ +\\S+( \\S+)? +[1-9]\\d*$`, 'm'));
+});
