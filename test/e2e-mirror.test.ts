@@ -25,10 +25,10 @@ interface Seen {
   lines: string[];
 }
 
-/** Run `tcpdump -i @tap -nn -l icmp` in @ns (killed by pid at teardown) while
- *  @fn runs, then stop it and sort what it printed. */
-async function tcpdumpDuring(t: ExecutionContext, ns: string, tap: string, fn: () => Promise<void>): Promise<Seen> {
-  const child = spawn('ip', ['netns', 'exec', ns, 'tcpdump', '-i', tap, '-nn', '-l', '-U', 'icmp'], { stdio: ['ignore', 'pipe', 'pipe'] });
+/** Run `tcpdump -i @tap -nn -l @filter` in @ns (killed by pid at teardown)
+ *  while @fn runs, then stop it and sort what it printed. */
+async function tcpdumpDuring(t: ExecutionContext, ns: string, tap: string, fn: () => Promise<void>, filter = 'icmp'): Promise<Seen> {
+  const child = spawn('ip', ['netns', 'exec', ns, 'tcpdump', '-i', tap, '-nn', '-l', '-U', filter], { stdio: ['ignore', 'pipe', 'pipe'] });
   const out = collectOutput(child);
   t.teardown(() => stopChild(child));
   await waitFor('tcpdump to listen', () => /listening on/.test(out.output()), 15000);
@@ -37,7 +37,7 @@ async function tcpdumpDuring(t: ExecutionContext, ns: string, tap: string, fn: (
   await new Promise((r) => setTimeout(r, 500));
   process.kill(child.pid!, 'SIGINT');
   await out.closed;
-  const lines = out.stdout().split('\n').filter((l) => / IP /.test(l));
+  const lines = out.stdout().split('\n').filter((l) => / (IP|ARP,) /.test(l));
   return {
     lines,
     requests: lines.filter((l) => /ICMP echo request/.test(l)).map((l) => / IP (\S+) >/.exec(l)![1]!),
@@ -87,6 +87,20 @@ rootTest('mirror to a host tap: tcpdump on the tap sees a container\'s echo requ
     t.is(st.drops, 0);
     t.like((await mirrors(d))[0], { name: m, kind: 'mirror', select: [p1], dir, to: tap });
 
+    if (dir === 'in') {
+      // The lan floods nothing to the output: c2's ARP broadcasts for an address nobody has reach c1 (out, not copied), never the tap.
+      const arp = await tcpdumpDuring(t, ns, tap, async () => {
+        await shell(c2.c, 'ping -c 1 -W 1 10.90.0.77');
+      }, 'arp');
+      t.false(arp.lines.some((l) => /10\.90\.0\.77/.test(l)), arp.lines.join('\n'));
+    }
+    if (dir === 'out') {
+      // ... and with dir out they are copied: c1's port sends them.
+      const arp = await tcpdumpDuring(t, ns, tap, async () => {
+        await shell(c2.c, 'ping -c 1 -W 1 10.90.0.78');
+      }, 'arp');
+      t.true(arp.lines.some((l) => /who-has 10\.90\.0\.78 tell 10\.90\.0\.2/.test(l)), arp.lines.join('\n'));
+    }
     if (dir === 'both') {
       // The tap is out of the lan: what the host sends out of it is dropped and counted, and the lan sends it nothing but the copies.
       const p = await inNetns(ns, ['ping', '-c', '2', '-W', '1', '10.90.0.2']);
