@@ -52,6 +52,13 @@
       "include_dirs": ["native/core"]
     },
     {
+      # Unit tests of the capture file encoding (pcap, pcapng).
+      "target_name": "pcapfile-unit-tests",
+      "type": "executable",
+      "sources": ["native/test/test_pcapfile.c", "native/core/pcapfile.c"],
+      "include_dirs": ["native/core"]
+    },
+    {
       # Unit tests of the settings parser every kind's policy goes through.
       "target_name": "attr-unit-tests",
       "type": "executable",

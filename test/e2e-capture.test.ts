@@ -37,8 +37,8 @@ async function running(d: TestDaemon, name: string): Promise<void> {
 }
 
 /** Two containers a (10.0.0.2) and b (10.0.0.1) on one daemon. */
-async function twoContainers(t: ExecutionContext): Promise<{ d: TestDaemon; a: ShellContainer; b: ShellContainer; pa: string; pb: string }> {
-  const d = await startDaemon(t);
+async function twoContainers(t: ExecutionContext, daemonArgs: string[] = []): Promise<{ d: TestDaemon; a: ShellContainer; b: ShellContainer; pa: string; pb: string }> {
+  const d = await startDaemon(t, { args: daemonArgs });
   const a = await shellContainer(t, d, '10.0.0.2/24');
   const b = await shellContainer(t, d, '10.0.0.1/24');
   // ARP settled, so the captures below see only what the test sends.
@@ -71,24 +71,49 @@ rootTest('capture: a ping, live into tcpdump (pcapng) and tshark: every request 
   await waitFor('the captures to go', async () => ((await d.request({ show: {} })) as { objects: { kind: string }[] }).objects.every((o) => o.kind !== 'capture'));
 });
 
-rootTest('capture --format pcap: tcpdump reads it live; --dir in sees only what the port received', async (t) => {
-  const { d, a, pa } = await twoContainers(t);
+rootTest('capture --format pcap: tcpdump reads it live; --dir in sees only what the port received (a daemon with --state, which keeps no capture)', async (t) => {
+  const state = `${tempDir(t)}/state.json`;
+  const { d, a, pa } = await twoContainers(t, ['--state', state]);
   const td = pipeline(t, `${cli(d)} capture ${pa} --name cap3 --format pcap --dir in --filter icmp -c 3 -w - | tcpdump -nr - 2>/dev/null`);
+  const snap = pipeline(t, `${cli(d)} capture ${pa} --name cap3s --dir out -s 64 --filter icmp -c 3 -w - | tshark -r - -T fields -e frame.cap_len -e frame.len -e frame.packet_flags_direction 2>/dev/null`);
   await running(d, 'cap3');
+  await running(d, 'cap3s');
   t.is(await shell(a.c, 'ping -c 3 -i 0.2 -W 5 10.0.0.1 >/dev/null'), 0, a.c.output());
   t.is(await td.done, 0, td.out.output());
   const lines = td.out.stdout().trim().split('\n');
   t.is(lines.length, 3, td.out.stdout());
   t.true(lines.every((l) => /10\.0\.0\.2 > 10\.0\.0\.1: ICMP echo request/.test(l)), td.out.stdout());
+  t.notRegex(readFileSync(state, 'utf8'), /cap3/);
+  // -s 64 --dir out: the replies a was sent, cut to 64 bytes, their length kept.
+  t.is(await snap.done, 0, snap.out.output());
+  t.deepEqual(snap.out.stdout().trim().split('\n').map((l) => l.split('\t').map(Number)).map(([cap, len, f]) => [cap, len, f! & 3]), [[64, 98, 2], [64, 98, 2], [64, 98, 2]], snap.out.stdout());
 });
 
-rootTest('capture of a lan: every port of it, each its own interface', async (t) => {
-  const { d, a, pa, pb } = await twoContainers(t);
-  const ts = pipeline(t, `${cli(d)} capture lan0 --name cap4 --filter icmp -c 4 -w - | tshark -r - -T fields -e frame.interface_name 2>/dev/null`);
+rootTest('capture of a lan with two threads: every port of it, each its own interface, in order; a port that goes, and a client killed, end cleanly', async (t) => {
+  const { d, a, b, pa, pb } = await twoContainers(t, ['--threads', '2']);
+  const show = (await d.request({ show: {} })) as { objects: { name: string; thread?: number }[] };
+  t.not(show.objects.find((o) => o.name === pa)!.thread, show.objects.find((o) => o.name === pb)!.thread, 'the ports are on different workers');
+  const ts = pipeline(t, `${cli(d)} capture lan0 --name cap4 --filter icmp -c 8 -w - | tshark -r - -T fields -e frame.interface_name -e frame.packet_flags_direction -e icmp.type 2>/dev/null`);
   await running(d, 'cap4');
-  t.is(await shell(a.c, 'ping -c 1 -W 5 10.0.0.1 >/dev/null'), 0, a.c.output());
+  t.is(await shell(a.c, 'ping -c 2 -i 0.2 -W 5 10.0.0.1 >/dev/null'), 0, a.c.output());
   t.is(await ts.done, 0, ts.out.output());
-  t.deepEqual(ts.out.stdout().trim().split('\n').sort(), [pa, pa, pb, pb].sort(), ts.out.stdout());
+  // Merged from two workers' rings by time: request in at a, out at b, reply in at b, out at a.
+  const rows = ts.out.stdout().trim().split('\n').map((l) => l.split('\t')).map(([ifname, flags, type]) => `${ifname} ${Number(flags) & 3} ${type}`);
+  const one = [`${pa} 1 8`, `${pb} 2 8`, `${pb} 1 0`, `${pa} 2 0`];
+  t.deepEqual(rows, [...one, ...one], ts.out.stdout());
+
+  // A capture whose port goes away runs on; its client killed, it goes too.
+  const fds = d.fdCount();
+  const cap = spawn(process.execPath, [binPath('containet'), '-s', d.sock, 'capture', pa, pb, '--name', 'cap7', '-w', '/dev/null'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  t.teardown(() => stopChild(cap));
+  await running(d, 'cap7');
+  a.c.child.stdin!.end('exit 0\n');
+  await waitFor(`port ${pa} to go`, async () => !((await d.request({ show: {} })) as { objects: { name: string }[] }).objects.some((o) => o.name === pa));
+  t.is(await shell(b.c, 'ping -c 1 -W 1 10.0.0.9 >/dev/null'), 1, 'b still runs');
+  process.kill(cap.pid!, 'SIGKILL');
+  await waitFor('the capture to go with its client', async () => !((await d.request({ show: {} })) as { objects: { name: string }[] }).objects.some((o) => o.name === 'cap7'));
+  t.regex(await d.logged(/capture cap7: \d+ frames written/), /capture cap7 removed: its client went away/);
+  await waitFor('no fd left behind', () => d.fdCount() <= fds);
 });
 
 /** The pid of the containet CLI in pipeline @p (its shell's child running bin/containet.js). */
@@ -205,6 +230,12 @@ rootTest('a reader that stops reading costs the capture drops, not the transfer;
   t.log(`iperf3 3 s: ${gbps(without)} Gbit/s without a capture, ${gbps(withCap)} Gbit/s with a capture whose reader does not read`);
   const st = (await d.request({ stats: { name: 'stuck' } })) as { captures: { drops: number }[] };
   t.true(st.captures[0]!.drops > 0, JSON.stringify(st));
+  // The CLI's tables list it, and its drops.
+  const shown = await d.cli('show');
+  t.regex(shown.stdout, new RegExp(`stuck\\s+${pa.replace('.', '\\.')}\\s+pcapng\\s+both`), shown.stdout);
+  const counted = await d.cli('stats');
+  t.regex(counted.stdout, /CAPTURE\s+FRAMES\s+BYTES\s+DROPS/, counted.stdout);
+  t.regex(counted.stdout, /stuck\s+\d+\s+[\d.]+ \S+\s+[1-9]/, counted.stdout);
   process.kill(cap.pid!, 'SIGINT');
   t.is(await capDone, 0, capOut.output());
   const m = /capture stuck: (\d+) frames? written, (\d+) dropped/.exec(capOut.stderr());

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -12,6 +13,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -20,7 +22,9 @@
 #include "engine.h"
 #include "gso.h"
 
-#define OUT_BYTES (1u << 20)       /**< the writer's output buffer */
+#define OUT_BYTES (1u << 20)       /**< the writer's meta buffer (the file header may be long) */
+#define BATCH_RECS 128             /**< records per batch (3 iovecs each, under IOV_MAX) */
+#define BATCH_BYTES (1u << 20)     /**< frame bytes after which a batch ends */
 #define RING_MIN (256u << 10)      /**< smallest ring of one worker */
 #define IDLE_MS 5                  /**< writer's sleep when the rings are empty */
 #define FLUSH_MS 500               /**< how long a capture being freed tries to write what is left */
@@ -62,25 +66,27 @@ struct point {
 
 /** A capture. */
 struct ctn_capture {
-	struct ctn_engine *eng;
+	struct ctn_engine *eng;       /**< whose ports it watches */
 	struct ctn_capture_cfg cfg;   /**< filter not kept (compiled into prog) */
 	struct bpf_program prog;      /**< the filter; bf_len 0: none */
 	uint32_t nrings;              /**< one per worker */
-	struct ring *rings;
-	uint32_t npoints;
-	struct point *points;
+	struct ring *rings;           /**< by worker id */
+	uint32_t npoints;             /**< ports watched */
+	struct point *points;         /**< one per port, by interface number */
 	int fd;                       /**< output */
-	int wakefd;                   /**< eventfd: stop asked */
-	pthread_t writer;
+	int wakefd;                   /**< eventfd: stop asked, or a ring filling up */
+	pthread_t writer;             /**< the writer thread */
 	bool started;                 /**< writer thread running */
 	_Atomic bool stop;            /**< the writer is to finish */
 	_Atomic bool done;            /**< ended on its own; observers copy nothing more */
 	_Atomic bool kicked;          /**< a worker woke the writer, which has not drained since */
-	_Atomic uint64_t frames, bytes;
+	_Atomic uint64_t frames, bytes; /**< records taken for writing, and their frame bytes */
 	pthread_mutex_t lock;         /**< guards reason */
-	char reason[128];
-	uint8_t *out;                 /**< the writer's buffer */
-	size_t olen, ooff;            /**< bytes in it, of which written */
+	char reason[128];             /**< why it ended, when done */
+	uint8_t *out;                 /**< the writer's meta buffer: file header, records' heads and tails */
+	size_t olen;                  /**< bytes used in it */
+	struct iovec iov[BATCH_RECS * 3]; /**< the batch being written (the file header at first) */
+	uint32_t niov, iov_at;        /**< iovecs in it, and the first not wholly written */
 };
 
 /** Round @v down to a power of two. */
@@ -246,18 +252,29 @@ static void cap_end(struct ctn_capture *c, const char *why)
 	atomic_store(&c->done, true);
 }
 
-/** Move records from the rings to the output buffer, oldest first, while it
- *  has room and the count allows (writer). Returns how many. */
+/** Is part of the current batch still to be written? (writer) */
+static inline bool pending(const struct ctn_capture *c)
+{
+	return c->iov_at < c->niov;
+}
+
+/**
+ * Once the batch before is written (its ring space then goes back to the
+ * workers), make the next: records taken from the rings oldest first, while
+ * the batch has room and the count allows, each as iovecs of its head and
+ * tail (in the meta buffer) around its frame's bytes, which stay in the ring
+ * until written (writer). Returns the records taken.
+ */
 static uint64_t cap_fill(struct ctn_capture *c)
 {
-	uint64_t moved = 0, frames = atomic_load(&c->frames);
-	size_t max = CTN_PCAP_RECORD_MAX(c->cfg.snaplen < CTN_FRAME_MAX ? c->cfg.snaplen : CTN_FRAME_MAX);
-	if (c->ooff > OUT_BYTES / 2) {
-		memmove(c->out, c->out + c->ooff, c->olen - c->ooff);
-		c->olen -= c->ooff;
-		c->ooff = 0;
-	}
-	while (c->olen + max <= OUT_BYTES && !(c->cfg.count && frames >= c->cfg.count)) {
+	if (pending(c))
+		return 0;
+	for (uint32_t i = 0; i < c->nrings; i++)
+		atomic_store_explicit(&c->rings[i].tail, c->rings[i].rtail, memory_order_release);
+	c->niov = c->iov_at = 0;
+	c->olen = 0;
+	uint64_t moved = 0, frames = atomic_load(&c->frames), bytes = 0;
+	while (moved < BATCH_RECS && bytes < BATCH_BYTES && !(c->cfg.count && frames >= c->cfg.count)) {
 		struct ring *best = NULL;
 		const struct rec *bh = NULL;
 		for (uint32_t i = 0; i < c->nrings; i++) {
@@ -269,31 +286,46 @@ static uint64_t cap_fill(struct ctn_capture *c)
 		}
 		if (!bh)
 			break;
-		c->olen += ctn_pcap_record(c->out + c->olen, c->cfg.format, bh->ifid, bh->dir == CTN_OBS_IN ? 1 : 2,
-					   bh->ts_ns, (const uint8_t *)(bh + 1), bh->caplen, bh->len);
-		atomic_fetch_add(&c->bytes, bh->caplen);
+		uint32_t dir = bh->dir == CTN_OBS_IN ? 1 : 2;
+		uint8_t *m = c->out + c->olen;
+		size_t hn = ctn_pcap_record_head(m, c->cfg.format, bh->ifid, dir, bh->ts_ns, bh->caplen, bh->len);
+		size_t tn = ctn_pcap_record_tail(m + hn, c->cfg.format, dir, bh->caplen);
+		c->iov[c->niov++] = (struct iovec){m, hn};
+		c->iov[c->niov++] = (struct iovec){(void *)(bh + 1), bh->caplen};
+		if (tn)
+			c->iov[c->niov++] = (struct iovec){m + hn, tn};
+		c->olen += hn + tn;
+		bytes += bh->caplen;
 		best->rtail += bh->total;
 		frames++;
 		moved++;
 	}
+	atomic_fetch_add(&c->bytes, bytes);
 	atomic_store(&c->frames, frames);
-	for (uint32_t i = 0; i < c->nrings; i++)
-		atomic_store_explicit(&c->rings[i].tail, c->rings[i].rtail, memory_order_release);
-	if (c->cfg.count && frames >= c->cfg.count && !atomic_load(&c->done) && c->olen == c->ooff)
-		cap_end(c, "count reached");
 	return moved;
 }
 
-/** Write what the output buffer holds, as far as the fd takes it (writer).
+/** Write what is left of the batch, as far as the fd takes it (writer).
  *  Returns bytes written, or -1 when the output is gone (the capture ends). */
 static ssize_t cap_flush(struct ctn_capture *c)
 {
 	ssize_t total = 0;
-	while (c->ooff < c->olen) {
-		ssize_t n = write(c->fd, c->out + c->ooff, c->olen - c->ooff);
+	while (pending(c)) {
+		uint32_t cnt = c->niov - c->iov_at;
+		ssize_t n = writev(c->fd, &c->iov[c->iov_at], (int)(cnt < IOV_MAX ? cnt : IOV_MAX));
 		if (n > 0) {
-			c->ooff += (size_t)n;
 			total += n;
+			for (size_t left = (size_t)n; left;) {
+				struct iovec *v = &c->iov[c->iov_at];
+				if (left >= v->iov_len) {
+					left -= v->iov_len;
+					c->iov_at++;
+				} else {
+					v->iov_base = (uint8_t *)v->iov_base + left;
+					v->iov_len -= left;
+					left = 0;
+				}
+			}
 			continue;
 		}
 		if (n < 0 && errno == EINTR)
@@ -305,8 +337,6 @@ static ssize_t cap_flush(struct ctn_capture *c)
 		cap_end(c, why);
 		return -1;
 	}
-	if (c->ooff == c->olen)
-		c->ooff = c->olen = 0;
 	return total;
 }
 
@@ -325,15 +355,17 @@ static void *cap_writer(void *arg)
 		atomic_store(&c->kicked, false);
 		if (!done)
 			cap_fill(c);
-		ssize_t wrote = c->olen > c->ooff ? cap_flush(c) : 0;
+		ssize_t wrote = pending(c) ? cap_flush(c) : 0;
 		if (wrote < 0)
 			break;
-		if (c->cfg.count && atomic_load(&c->frames) >= c->cfg.count && c->olen == 0)
+		if (c->cfg.count && atomic_load(&c->frames) >= c->cfg.count && !pending(c))
 			cap_end(c, "count reached");
-		if (stopping || (atomic_load(&c->done) && c->olen == 0))
+		if (stopping || (atomic_load(&c->done) && !pending(c)))
 			break;
-		struct pollfd pf[2] = {{.fd = c->fd, .events = c->olen ? POLLOUT : 0}, {.fd = c->wakefd, .events = POLLIN}};
-		int pr = poll(pf, 2, c->olen ? 100 : IDLE_MS);
+		if (wrote > 0 && !pending(c))
+			continue; /* the batch is out: the next may be waiting */
+		struct pollfd pf[2] = {{.fd = c->fd, .events = pending(c) ? POLLOUT : 0}, {.fd = c->wakefd, .events = POLLIN}};
+		int pr = poll(pf, 2, pending(c) ? 100 : IDLE_MS);
 		if (pr > 0 && (pf[0].revents & (POLLERR | POLLHUP | POLLNVAL))) {
 			cap_end(c, pf[0].revents & POLLNVAL ? "output closed" : "reader gone");
 			break;
@@ -345,7 +377,7 @@ static void *cap_writer(void *arg)
 		clock_gettime(CLOCK_MONOTONIC, &t0);
 		for (;;) {
 			cap_fill(c);
-			if (c->olen == 0 || cap_flush(c) < 0)
+			if (!pending(c) || cap_flush(c) < 0)
 				break;
 			clock_gettime(CLOCK_MONOTONIC, &t);
 			long ms = (t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000;
@@ -467,6 +499,8 @@ struct ctn_capture *ctn_capture_new(struct ctn_engine *e, int fd, const struct c
 		return NULL;
 	}
 	c->olen = ctn_pcap_header(c->out, OUT_BYTES, c->cfg.format, c->cfg.snaplen, names, n);
+	c->iov[0] = (struct iovec){c->out, c->olen};
+	c->niov = 1;
 	if (!c->olen) {
 		snprintf(err, errlen, "too many ports for one capture");
 		cap_release(c);

@@ -7,14 +7,16 @@
  * the capture: one bounded single-producer single-consumer byte ring per
  * worker, so the packet path takes no lock, allocates nothing, and never
  * waits. A writer thread of the capture drains the rings (merged by time
- * stamp), encodes the records (pcapfile.h) and writes them out without
- * blocking. When a ring is full the frame is not copied and counted as a drop:
+ * stamp) and writes the records out without blocking, in batches, with
+ * writev: each record's head and tail encoded (pcapfile.h) around the frame's
+ * bytes, written from the ring itself. When a ring is full the frame is not copied and counted as a drop:
  * a slow or stopped reader costs the capture frames, never the dataplane more
  * than the copy.
  *
  * A capture ends when it has written its COUNT frames, when its reader goes
  * away (EPIPE, a hang-up), or when it is freed; the owner polls
- * ctn_capture_stats() for the first two and then frees it.
+ * ctn_capture_stats() for the first two and then frees it. The process must
+ * ignore SIGPIPE (Node does), or a reader that goes would kill it.
  */
 #ifndef CTN_CAPTURE_H
 #define CTN_CAPTURE_H

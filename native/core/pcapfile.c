@@ -84,28 +84,38 @@ size_t ctn_pcap_header(uint8_t *out, size_t cap, enum ctn_pcap_format fmt, uint3
 	return (size_t)(p - out);
 }
 
-size_t ctn_pcap_record(uint8_t *out, enum ctn_pcap_format fmt, uint32_t ifid, uint32_t dir, uint64_t ts_ns,
-		       const uint8_t *data, uint32_t caplen, uint32_t len)
+/** Total length of the pcapng EPB of @caplen bytes with (@dir) or without epb_flags. */
+static uint32_t epb_len(uint32_t dir, uint32_t caplen)
 {
-	uint8_t *p = out;
+	return 28 + ((caplen + 3) & ~3u) + (dir ? 12 : 0) + 4;
+}
+
+size_t ctn_pcap_record_head(uint8_t *head, enum ctn_pcap_format fmt, uint32_t ifid, uint32_t dir, uint64_t ts_ns,
+			    uint32_t caplen, uint32_t len)
+{
+	uint8_t *p = head;
 	if (fmt == CTN_PCAP_CLASSIC) {
-		/* header and frame in one piece, so a reader never sees half a record */
 		put32(&p, (uint32_t)(ts_ns / 1000000000u));
 		put32(&p, (uint32_t)(ts_ns % 1000000000u));
 		put32(&p, caplen);
 		put32(&p, len);
-		put(&p, data, caplen);
-		return (size_t)(p - out);
+		return (size_t)(p - head);
 	}
-	uint8_t *b = p; /* enhanced packet block */
-	put32(&p, 6);
-	put32(&p, 0);
+	put32(&p, 6); /* enhanced packet block */
+	put32(&p, epb_len(dir, caplen));
 	put32(&p, ifid);
 	put32(&p, (uint32_t)(ts_ns >> 32));
 	put32(&p, (uint32_t)ts_ns);
 	put32(&p, caplen);
 	put32(&p, len);
-	put(&p, data, caplen);
+	return (size_t)(p - head);
+}
+
+size_t ctn_pcap_record_tail(uint8_t *tail, enum ctn_pcap_format fmt, uint32_t dir, uint32_t caplen)
+{
+	if (fmt == CTN_PCAP_CLASSIC)
+		return 0;
+	uint8_t *p = tail;
 	uint32_t pad = (4 - (caplen & 3)) & 3;
 	memset(p, 0, pad);
 	p += pad;
@@ -114,6 +124,15 @@ size_t ctn_pcap_record(uint8_t *out, enum ctn_pcap_format fmt, uint32_t ifid, ui
 		put_opt(&p, 2, &flags, 4);
 		put32(&p, 0);
 	}
-	end_block(b, &p);
-	return (size_t)(p - out);
+	put32(&p, epb_len(dir, caplen));
+	return (size_t)(p - tail);
+}
+
+size_t ctn_pcap_record(uint8_t *out, enum ctn_pcap_format fmt, uint32_t ifid, uint32_t dir, uint64_t ts_ns,
+		       const uint8_t *data, uint32_t caplen, uint32_t len)
+{
+	size_t n = ctn_pcap_record_head(out, fmt, ifid, dir, ts_ns, caplen, len);
+	memcpy(out + n, data, caplen);
+	n += caplen;
+	return n + ctn_pcap_record_tail(out + n, fmt, dir, caplen);
 }

@@ -36,4 +36,18 @@ size_t ctn_pcap_header(uint8_t *out, size_t cap, enum ctn_pcap_format fmt, uint3
 size_t ctn_pcap_record(uint8_t *out, enum ctn_pcap_format fmt, uint32_t ifid, uint32_t dir, uint64_t ts_ns,
 		       const uint8_t *data, uint32_t caplen, uint32_t len);
 
+/** Bytes a record's head (what comes before the frame's bytes) takes at most. */
+#define CTN_PCAP_HEAD_MAX 28u
+/** Bytes a record's tail (what comes after them) takes at most. */
+#define CTN_PCAP_TAIL_MAX 20u
+
+/** The record of ctn_pcap_record() in three parts, for a writev from where the
+ *  frame's bytes are: its head into @head (returns its length); the frame's
+ *  @caplen bytes come next; then its tail, written into @tail by
+ *  ctn_pcap_record_tail(). */
+size_t ctn_pcap_record_head(uint8_t *head, enum ctn_pcap_format fmt, uint32_t ifid, uint32_t dir, uint64_t ts_ns,
+			    uint32_t caplen, uint32_t len);
+/** The tail of a record (see ctn_pcap_record_head); returns its length (0 for pcap). */
+size_t ctn_pcap_record_tail(uint8_t *tail, enum ctn_pcap_format fmt, uint32_t dir, uint32_t caplen);
+
 #endif
