@@ -14,9 +14,10 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 import type { ExecutionContext } from 'ava';
+import { execa } from 'execa';
 
 import { shell, shellContainer } from './helpers/containers.js';
-import { collectOutput, inNetns, netns, rootTest, startDaemon, stopChild, tempDir, uniqueName, waitFor, type TestDaemon } from './helpers/env.js';
+import { collectOutput, containerInitPid, inNetns, netns, rootTest, startDaemon, stopChild, tempDir, uniqueName, waitFor, type TestDaemon } from './helpers/env.js';
 
 /** ICMP echo lines tcpdump printed, by kind, with the source of each. */
 interface Seen {
@@ -322,4 +323,39 @@ rootTest('a packet pool too small for the copies: what cannot be copied is count
   t.true(Number(st.drops) > 0, JSON.stringify(st));
   r = await d.cli('stats', m);
   t.regex(r.stdout, new RegExp(`^${m} +\\d+ +\\S+( \\S+)? +[1-9]\\d*$`, 'm'));
+});
+
+rootTest('iperf3 between two containers with and without a mirror of the sender\'s port to a host tap read by tcpdump (figures logged, not asserted)', async (t) => {
+  const ns = await netns(t, 'mi');
+  const d = await startDaemon(t, { netns: ns });
+  const a = await shellContainer(t, d, '10.94.0.2/24');
+  const b = await shellContainer(t, d, '10.94.0.1/24');
+  const tap = uniqueName('mt');
+  let r = await d.cli('add', 'tap', tap);
+  t.is(r.exitCode, 0, r.stderr);
+  const bpid = await containerInitPid(b.c);
+  const srv = spawn('nsenter', ['-t', String(bpid), '-n', 'iperf3', '-s', '-B', '10.94.0.1'], { stdio: 'ignore' });
+  t.teardown(() => stopChild(srv));
+  await waitFor('iperf3 -s to listen', async () => (await execa('nsenter', ['-t', String(bpid), '-n', 'ss', '-ltn'], { reject: false })).stdout.includes('10.94.0.1:5201'), 15000);
+  const apid = await containerInitPid(a.c);
+  /** iperf3 -c for 3 s from a: bits per second received. */
+  const run = async () => {
+    const x = await execa('nsenter', ['-t', String(apid), '-n', 'iperf3', '-c', '10.94.0.1', '-t', '3', '-J'], { reject: false, timeout: 60000 });
+    t.is(x.exitCode, 0, x.stdout + x.stderr);
+    return (JSON.parse(x.stdout) as { end: { sum_received: { bits_per_second: number } } }).end.sum_received.bits_per_second;
+  };
+  const without = await run();
+  const m = uniqueName('m');
+  r = await d.cli('add', 'mirror', m, '--select', `${a.id}.eth0`, '--to', tap);
+  t.is(r.exitCode, 0, r.stderr);
+  const dump = spawn('ip', ['netns', 'exec', ns, 'tcpdump', '-i', tap, '-nn', '-w', '/dev/null'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const out = collectOutput(dump);
+  t.teardown(() => stopChild(dump));
+  await waitFor('tcpdump to listen', () => /listening on/.test(out.output()), 15000);
+  const withMirror = await run();
+  const st = await statsOf(d, m, 'mirrors');
+  const ts = await statsOf(d, tap, 'ports');
+  t.true(Number(st.frames) > 0, JSON.stringify(st));
+  const gbps = (x: number) => (x / 1e9).toFixed(2);
+  t.log(`iperf3 3 s: ${gbps(without)} Gbit/s without a mirror, ${gbps(withMirror)} Gbit/s with one (ratio ${(withMirror / without).toFixed(2)}); mirror ${JSON.stringify(st)}; tap tx ${ts.txPackets} frames, drops ${JSON.stringify(Object.fromEntries(Object.entries(ts.drops as Record<string, number>).filter(([, n]) => n > 0)))}`);
 });
