@@ -214,3 +214,23 @@ both('an empty packet pool: the copy is a counted drop, the frame itself goes on
   expectNothing(t, o, 'no buffer for a copy');
   t.deepEqual(r.engine.mirrorStop(m), { frames: 0, bytes: 0, drops: 3 });
 });
+
+both('two mirrors feeding each other (the daemon refuses it; the engine alone does not): one pass makes at most 256 copies, then a counted drop ends it', (t, threads) => {
+  const r = rig(t, threads);
+  const l = r.engine.addLan({ macTableSize: 1024, agingMs: 300_000 });
+  const [a, b, x, y] = [port(r, l), port(r, l), port(r, l), port(r, l)];
+  const m1 = r.engine.mirrorStart([a.id, y.id], x.id, 'both');
+  const m2 = r.engine.mirrorStart([x.id], y.id, 'out');
+  const f = frame(mac(0xb), mac(0xa));
+  send(a, f);
+  expectFrame(t, b, f, 'a to b');
+  expectFrame(t, x, f, 'the first copy');
+  const s1 = r.engine.mirrorStop(m1);
+  const s2 = r.engine.mirrorStop(m2);
+  t.is(s1.frames + s2.frames, 256, `${JSON.stringify(s1)} ${JSON.stringify(s2)}`);
+  t.is(s1.drops + s2.drops, 1);
+  // The engine forwards on.
+  const g = frame(mac(0xa), mac(0xb));
+  send(b, g);
+  expectFrame(t, a, g, 'b to a afterwards');
+});

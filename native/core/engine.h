@@ -180,7 +180,10 @@ struct ctn_worker {
 	 *  (copies made by an observer, ctn_worker_tx_own), given back to the
 	 *  pool once the queues are flushed. */
 	struct ctn_pkt *owned[CTN_WORKER_OWNED];
-	struct ctn_port *tx_pending[CTN_MAX_PORTS]; /**< ports with frames queued by this worker */
+	/** Ports with frames queued by this worker. A port is listed once until it
+	 *  is flushed; during a flush only an observer's copy (ctn_worker_tx_own,
+	 *  at most CTN_WORKER_OWNED per pass) can list a flushed port again. */
+	struct ctn_port *tx_pending[CTN_MAX_PORTS + CTN_WORKER_OWNED];
 	/** Why the port's rx_burst is called: the sub-fd number (see
 	 *  ctn_port_watch_input; 0 for the port's own fd) that became ready, for
 	 *  the first burst of a wake-up; CTN_RX_MORE for the bursts after it. */
