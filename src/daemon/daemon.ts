@@ -276,7 +276,13 @@ export class Daemon {
     // still there for it to let go of.
     for (const x of this.model.all()) {
       const need = x === o ? undefined : kindOf(x).needs?.(x).find((n) => n.name === o.name);
-      if (need && this.model.get(x.name) === x) this.remove(x, `its ${need.as} ${o.name} went (${why})`, level);
+      if (!need || this.model.get(x.name) !== x) continue;
+      try {
+        this.remove(x, `its ${need.as} ${o.name} went (${why})`, level);
+      } catch (e) {
+        // Forgotten all the same (remove's finally): @o goes on going.
+        this.log.error(`removing ${kindOf(x).noun} ${x.name}: ${(e as Error).message}`);
+      }
     }
     const lans = k.lans(o);
     try {
