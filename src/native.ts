@@ -74,6 +74,16 @@ export interface NativeCaptureStats {
   reason: string;
 }
 
+/** Counters of a mirror (native/core/mirror.h). */
+export interface NativeMirrorStats {
+  /** copies queued on the output port */
+  frames: number;
+  /** their bytes */
+  bytes: number;
+  /** frames not copied: the worker's packet pool was empty */
+  drops: number;
+}
+
 /** Settings of a capture. */
 export interface NativeCaptureOptions {
   format?: 'pcapng' | 'pcap';
@@ -143,6 +153,13 @@ export interface NativeEngine {
   /** Stop a capture (what its rings hold is written out briefly), close its fd;
    *  its final counters. */
   captureStop(id: number): NativeCaptureStats;
+  /** Copy what @ports receive and/or send (@dir) to port @out, which leaves
+   *  its lan's forwarding meanwhile; returns the mirror's id. */
+  mirrorStart(ports: number[], out: number, dir: 'in' | 'out' | 'both'): number;
+  /** A running mirror's counters. */
+  mirrorStats(id: number): NativeMirrorStats;
+  /** Stop a mirror (its output port goes back to its lan); its final counters. */
+  mirrorStop(id: number): NativeMirrorStats;
 }
 
 /** Options of tapCreate. */

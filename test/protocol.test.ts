@@ -201,7 +201,7 @@ test('MessageSplitter: a complete request just under MAX_REQUEST is accepted, on
 test('VERB_FDS: add-etherfd and capture carry one fd, every other verb none', (t) => {
   t.deepEqual(
     { ...VERB_FDS },
-    { 'add-etherfd': 1, 'remove-etherfd': 0, 'add-lan': 0, 'add-vhost': 0, 'add-tap': 0, 'add-nat': 0, 'add-a2b': 0, capture: 1, 'add-phy': 0, set: 0, del: 0, show: 0, stats: 0, version: 0 },
+    { 'add-etherfd': 1, 'remove-etherfd': 0, 'add-lan': 0, 'add-vhost': 0, 'add-tap': 0, 'add-nat': 0, 'add-a2b': 0, capture: 1, 'add-phy': 0, 'add-mirror': 0, set: 0, del: 0, show: 0, stats: 0, version: 0 },
   );
 });
 
@@ -216,6 +216,7 @@ test('parseRequest: every verb of VERB_FDS parses with its minimal body, and no 
     'add-a2b': { name: 'x', a: 'la', b: 'lb' },
     capture: { name: 'c', of: ['p'] },
     'add-phy': { ifname: 'eth1' },
+    'add-mirror': { name: 'm', select: ['p'], to: 'q' },
     set: { name: 'l' },
     del: { name: 'l' },
     show: {},
@@ -481,6 +482,23 @@ test('parseRequest: add-phy takes an interface name; the port is named after it 
     [{ ifname: 'eth1', tpacket: 4 }, /"tpacket" must be an integer from 2 to 3/],
   ] as const) {
     t.throws(() => parse({ 'add-phy': body }), { instanceOf: ProtocolError, message: re }, JSON.stringify(body));
+  }
+});
+
+test('parseRequest: add-mirror takes ports to select, a direction (default both) and an output; each refused with the field named', (t) => {
+  t.deepEqual(parse({ 'add-mirror': { name: 'm', select: ['a', 'b'], to: 'c' } }), { verb: 'add-mirror', name: 'm', select: ['a', 'b'], dir: 'both', to: 'c' });
+  t.is((parse({ 'add-mirror': { name: 'm', select: ['a'], to: 'c', dir: 'in' } }) as { dir: string }).dir, 'in');
+  for (const [body, re] of [
+    [{ name: 'm', select: [], to: 'c' }, /"select" must be a non-empty list of port names/],
+    [{ name: 'm', select: 'a', to: 'c' }, /"select" must be a non-empty list of port names/],
+    [{ name: 'm', select: [''], to: 'c' }, /"select"\[0\]/],
+    [{ name: 'm', select: ['a', 'a'], to: 'c' }, /"select" names "a" twice/],
+    [{ name: 'm', select: ['a'], to: 'a' }, /port "a" cannot be both selected and the output/],
+    [{ name: 'm', select: ['a'] }, /"to"/],
+    [{ name: 'm', select: ['a'], to: 'c', dir: 'up' }, /"dir" must be "in", "out" or "both"/],
+    [{ name: 'm', select: ['a'], to: 'c', filter: 'icmp' }, /unknown field "filter"/],
+  ] as const) {
+    t.throws(() => parse({ 'add-mirror': body }), { instanceOf: ProtocolError, message: re }, JSON.stringify(body));
   }
 });
 

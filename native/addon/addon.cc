@@ -21,6 +21,7 @@
 
 extern "C" {
 #include "capture.h"
+#include "mirror.h"
 #include "engine.h"
 #include "fdmsg.h"
 #include "tapdev.h"
@@ -183,6 +184,9 @@ class Engine : public Napi::ObjectWrap<Engine> {
                            InstanceMethod("captureStart", &Engine::CaptureStart),
                            InstanceMethod("captureStats", &Engine::CaptureStats),
                            InstanceMethod("captureStop", &Engine::CaptureStop),
+                           InstanceMethod("mirrorStart", &Engine::MirrorStart),
+                           InstanceMethod("mirrorStats", &Engine::MirrorStats),
+                           InstanceMethod("mirrorStop", &Engine::MirrorStop),
                        });
   }
 
@@ -240,6 +244,8 @@ class Engine : public Napi::ObjectWrap<Engine> {
   void Shutdown() {
     for (auto& [id, c] : captures_) ctn_capture_free(c, nullptr);
     captures_.clear();
+    for (auto& [id, m] : mirrors_) ctn_mirror_free(m, nullptr);
+    mirrors_.clear();
     if (engine_) {
       ctn_engine_free(engine_);
       engine_ = nullptr;
@@ -550,10 +556,68 @@ class Engine : public Napi::ObjectWrap<Engine> {
     return CaptureObject(info.Env(), st);
   }
 
+  // Counters of a mirror as a JS object.
+  static Napi::Object MirrorObject(Napi::Env env, const struct ctn_mirror_stats& st) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("frames", static_cast<double>(st.frames));
+    o.Set("bytes", static_cast<double>(st.bytes));
+    o.Set("drops", static_cast<double>(st.drops));
+    return o;
+  }
+
+  // mirrorStart(ports: number[], out: number, dir: "in"|"out"|"both") -> mirror id.
+  Napi::Value MirrorStart(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 3 || !info[0].IsArray() || !info[1].IsNumber() || !info[2].IsString())
+      throw Napi::TypeError::New(env, "mirrorStart(ports: number[], out: number, dir: string)");
+    Napi::Array a = info[0].As<Napi::Array>();
+    std::vector<uint32_t> ids;
+    for (uint32_t i = 0; i < a.Length(); i++) {
+      Napi::Value v = a.Get(i);
+      if (!v.IsNumber()) throw Napi::TypeError::New(env, "ports must be an array of port ids");
+      ids.push_back(v.As<Napi::Number>().Uint32Value());
+    }
+    uint32_t out = info[1].As<Napi::Number>().Uint32Value();
+    std::string dir = info[2].As<Napi::String>().Utf8Value();
+    uint32_t dirs = dir == "in" ? CTN_OBS_IN : dir == "out" ? CTN_OBS_OUT : CTN_OBS_IN | CTN_OBS_OUT;
+    char err[256] = "";
+    ctn_mirror* m = ctn_mirror_new(Live(env), ids.data(), static_cast<uint32_t>(ids.size()), out, dirs, err, sizeof(err));
+    if (!m) throw Napi::Error::New(env, err);
+    uint32_t id = ++last_mirror_;
+    mirrors_[id] = m;
+    return Napi::Number::New(env, id);
+  }
+
+  // The mirror with id info[0], or throw.
+  ctn_mirror* MirrorArg(const Napi::CallbackInfo& info) {
+    uint32_t id = U32Arg(info, 0, "mirror");
+    auto it = mirrors_.find(id);
+    if (it == mirrors_.end()) throw Napi::Error::New(info.Env(), "no mirror " + std::to_string(id));
+    return it->second;
+  }
+
+  // mirrorStats(id) -> { frames, bytes, drops }
+  Napi::Value MirrorStats(const Napi::CallbackInfo& info) {
+    struct ctn_mirror_stats st{};
+    ctn_mirror_stats(MirrorArg(info), &st);
+    return MirrorObject(info.Env(), st);
+  }
+
+  // mirrorStop(id) -> final counters; the output port is back on its lan.
+  Napi::Value MirrorStop(const Napi::CallbackInfo& info) {
+    ctn_mirror* m = MirrorArg(info);
+    mirrors_.erase(U32Arg(info, 0, "mirror"));
+    struct ctn_mirror_stats st{};
+    ctn_mirror_free(m, &st);
+    return MirrorObject(info.Env(), st);
+  }
+
   ctn_engine* engine_ = nullptr;
   Napi::ThreadSafeFunction tsfn_;
   std::map<uint32_t, ctn_capture*> captures_;  // running captures by id
   uint32_t last_capture_ = 0;
+  std::map<uint32_t, ctn_mirror*> mirrors_;  // running mirrors by id
+  uint32_t last_mirror_ = 0;
 };
 
 // tapCreate({ netns, ifname, vnetHdr, packetInfo, mtu, ipv4, prefix, up, loUp, attach, unpersist,

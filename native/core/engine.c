@@ -49,6 +49,7 @@ enum cmd_type {
 	CMD_PORT_DEL,
 	CMD_PORT_STATS,
 	CMD_PORT_OBSERVE,
+	CMD_PORT_OUTPUT_ONLY,
 	CMD_CTL_LISTEN,
 	CMD_CTL_SEND,
 	CMD_CTL_CLOSE,
@@ -77,6 +78,7 @@ struct cmd {
 	struct ctn_port_stats *port_st; /**< PORT_STATS out */
 	struct ctn_port_info *info;   /**< PORT_ADD (one per side) / PORT_STATS out */
 	struct ctn_obs *obs;          /**< PORT_OBSERVE (flag: on) */
+	/* PORT_OUTPUT_ONLY: flag says on or off */
 	int rc;                       /**< result */
 	char err[256];                /**< reason when rc < 0 */
 	sem_t done;                   /**< posted by the engine when carried out */
@@ -110,7 +112,7 @@ const char *const ctn_drop_names[CTN_DROP_MAX] = {
 	[CTN_DROP_BAD_SRC] = "bad_src",     [CTN_DROP_NO_BUFFER] = "no_buffer",
 	[CTN_DROP_NO_LAN] = "no_lan",       [CTN_DROP_TX_ERROR] = "tx_error",
 	[CTN_DROP_TX_FULL] = "tx_full",     [CTN_DROP_TX_DOWN] = "tx_down",
-	[CTN_DROP_GSO] = "gso",
+	[CTN_DROP_GSO] = "gso",             [CTN_DROP_OUTPUT_ONLY] = "output_only",
 };
 
 /* ------------------------------------------------------------------ helpers */
@@ -267,7 +269,19 @@ void ctn_worker_tx_queue(struct ctn_worker *w, struct ctn_port *p, struct ctn_pk
 	}
 }
 
-/** Send everything worker @w queued in this pass. */
+int ctn_worker_tx_own(struct ctn_worker *w, struct ctn_port *p, struct ctn_pkt *pkt)
+{
+	if (w->nowned == CTN_WORKER_OWNED)
+		return -1;
+	w->owned[w->nowned++] = pkt;
+	ctn_worker_tx_queue(w, p, pkt);
+	return 0;
+}
+
+/** Send everything worker @w queued in this pass, then give back to its pool
+ *  the packets it made for the queues (ctn_worker_tx_own). An observer called
+ *  here may queue more (a mirror's copies of what a port sends): the loop
+ *  takes them too, ntx_pending being read at every turn. */
 static void tx_flush(struct ctn_worker *w)
 {
 	for (uint32_t i = 0; i < w->ntx_pending; i++) {
@@ -282,6 +296,9 @@ static void tx_flush(struct ctn_worker *w)
 		q->pending = false;
 	}
 	w->ntx_pending = 0;
+	for (uint32_t i = 0; i < w->nowned; i++)
+		ctn_pkt_free(&w->pool, w->owned[i]);
+	w->nowned = 0;
 }
 
 /** Port @p (owned by @w) is readable: read, forward and send a few bursts.
@@ -300,7 +317,9 @@ static int port_input(struct ctn_worker *w, struct ctn_port *p, uint32_t events)
 		if (p->obs)
 			ctn_port_observe(p, w, CTN_OBS_IN, pkts, n);
 		struct ctn_lan *lan = p->lan < CTN_MAX_LANS ? e->lans[p->lan] : NULL;
-		if (lan)
+		if (p->output_only)
+			p->local[w->id].st.drops[CTN_DROP_OUTPUT_ONLY] += (uint64_t)n;
+		else if (lan)
 			ctn_lan_forward(w, lan, p, pkts, n);
 		else
 			p->local[w->id].st.drops[CTN_DROP_NO_LAN] += (uint64_t)n;
@@ -680,6 +699,28 @@ static int do_port_observe(struct ctn_engine *e, struct cmd *c)
 	return 0;
 }
 
+/** CMD_PORT_OUTPUT_ONLY on worker 0, others paused: take the port out of its
+ *  lan's member list (its MAC entries go too) or put it back. */
+static int do_port_output_only(struct ctn_engine *e, struct cmd *c)
+{
+	struct ctn_port *p = ctn_engine_port(e, c->id);
+	if (!p)
+		return fail(c->err, sizeof(c->err), "no port with id %u", c->id);
+	if (c->flag == p->output_only)
+		return c->flag ? fail(c->err, sizeof(c->err), "port %u is already output only", c->id) : 0;
+	struct ctn_lan *lan = p->lan < CTN_MAX_LANS ? e->lans[p->lan] : NULL;
+	if (c->flag) {
+		if (p->broken)
+			return fail(c->err, sizeof(c->err), "port %u is broken: %s", c->id, p->reason);
+		if (lan)
+			ctn_lan_detach(lan, p->id);
+	} else if (lan && !p->broken && ctn_lan_attach(lan, p->id) < 0) {
+		return fail(c->err, sizeof(c->err), "lan: %s", strerror(ENOMEM));
+	}
+	p->output_only = c->flag;
+	return 0;
+}
+
 /** CMD_LAN_ADD on worker 0. */
 static int do_lan_add(struct ctn_engine *e, struct cmd *c)
 {
@@ -752,6 +793,8 @@ static int run_cmd(struct ctn_engine *e, struct cmd *c)
 		return 0;
 	case CMD_PORT_OBSERVE:
 		return do_port_observe(e, c);
+	case CMD_PORT_OUTPUT_ONLY:
+		return do_port_output_only(e, c);
 	case CMD_CTL_LISTEN:
 		return ctn_ctl_listen(&e->ctl, e, c->path, c->err, sizeof(c->err));
 	case CMD_CTL_SEND:
@@ -1189,6 +1232,12 @@ int ctn_engine_port_observe(struct ctn_engine *e, uint32_t port, struct ctn_obs 
 			    size_t errlen)
 {
 	struct cmd c = {.type = CMD_PORT_OBSERVE, .id = port, .obs = o, .flag = on};
+	return call(e, &c, err, errlen);
+}
+
+int ctn_engine_port_output_only(struct ctn_engine *e, uint32_t port, bool on, char *err, size_t errlen)
+{
+	struct cmd c = {.type = CMD_PORT_OUTPUT_ONLY, .id = port, .flag = on};
 	return call(e, &c, err, errlen);
 }
 

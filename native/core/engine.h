@@ -133,6 +133,10 @@ int ctn_engine_port_set(struct ctn_engine *e, uint32_t port, const struct ctn_at
  *  until it is taken off or the port is gone. */
 int ctn_engine_port_observe(struct ctn_engine *e, uint32_t port, struct ctn_obs *o, bool on, char *err,
 			    size_t errlen);
+/** Take port @port out of its lan's forwarding (@on: it receives nothing from
+ *  the lan, and frames arriving on it are dropped and counted) or put it back
+ *  (!@on). Refused when it is already so (@on), or broken. */
+int ctn_engine_port_output_only(struct ctn_engine *e, uint32_t port, bool on, char *err, size_t errlen);
 /** Number of worker threads. */
 uint32_t ctn_engine_threads(const struct ctn_engine *e);
 /** Remove the port when process @pid exits (pidfd). */
@@ -155,6 +159,8 @@ int ctn_engine_ctl_close(struct ctn_engine *e, uint32_t conn, char *err, size_t 
 
 /* --- for the engine's own modules --- */
 
+#define CTN_WORKER_OWNED (CTN_BURST * 8) /**< packets a worker may make for one pass's queues */
+
 /** A worker thread. Port hooks and lan code use the fields up to @now_ms. */
 struct ctn_worker {
 	uint32_t id;                 /**< index: selects counters and transmit queues */
@@ -169,7 +175,15 @@ struct ctn_worker {
 	sem_t resume;                /**< posted to end a pause */
 	uint32_t nports;             /**< ports whose input it polls */
 	uint32_t ntx_pending;        /**< entries in tx_pending */
-	struct ctn_port *tx_pending[CTN_MAX_PORTS]; /**< ports with frames queued by this worker */
+	uint32_t nowned;             /**< entries in owned */
+	/** Packets this worker took from its pool for this pass's transmit queues
+	 *  (copies made by an observer, ctn_worker_tx_own), given back to the
+	 *  pool once the queues are flushed. */
+	struct ctn_pkt *owned[CTN_WORKER_OWNED];
+	/** Ports with frames queued by this worker. A port is listed once until it
+	 *  is flushed; during a flush only an observer's copy (ctn_worker_tx_own,
+	 *  at most CTN_WORKER_OWNED per pass) can list a flushed port again. */
+	struct ctn_port *tx_pending[CTN_MAX_PORTS + CTN_WORKER_OWNED];
 	/** Why the port's rx_burst is called: the sub-fd number (see
 	 *  ctn_port_watch_input; 0 for the port's own fd) that became ready, for
 	 *  the first burst of a wake-up; CTN_RX_MORE for the bursts after it. */
@@ -192,6 +206,12 @@ void ctn_engine_log(struct ctn_engine *e, const char *fmt, ...) __attribute__((f
 struct ctn_port *ctn_engine_port(struct ctn_engine *e, uint32_t id);
 /** Queue @pkt on @p's transmit queue of worker @w for this forwarding pass. */
 void ctn_worker_tx_queue(struct ctn_worker *w, struct ctn_port *p, struct ctn_pkt *pkt);
+/** Queue @pkt, a packet @w took from its own pool during this pass (an
+ *  observer's copy), on @p's transmit queue; @w gives it back to its pool
+ *  once the pass's queues are flushed. Returns 0, or -1 when @w already holds
+ *  CTN_WORKER_OWNED such packets (@pkt is then still the caller's). Only from
+ *  the packet path of a pass (an observer), which a flush always follows. */
+int ctn_worker_tx_own(struct ctn_worker *w, struct ctn_port *p, struct ctn_pkt *pkt);
 
 /** Kinds of fd in the epoll set; the cookie is kind << 32 | index. */
 enum ctn_fd_kind {

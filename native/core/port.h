@@ -44,6 +44,7 @@ enum ctn_drop {
 	CTN_DROP_TX_FULL,    /**< peer's queue full (EAGAIN/ENOBUFS) */
 	CTN_DROP_TX_DOWN,    /**< device administratively down (EIO) */
 	CTN_DROP_GSO,        /**< GSO frame whose headers cannot be segmented */
+	CTN_DROP_OUTPUT_ONLY, /**< arrived on an output-only port (ctn_engine_port_output_only) */
 	CTN_DROP_MAX
 };
 
@@ -153,7 +154,7 @@ struct ctn_port_ops {
 
 /**
  * An observation point on a port: whoever watches a port's frames (a capture,
- * later a mirror) embeds one and has the engine hang it on the port
+ * a mirror) embeds one and has the engine hang it on the port
  * (ctn_engine_port_observe). The worker that moves a burst calls @fn with the
  * burst, before the port's rx/tx hooks have touched it on the way out (a GSO
  * frame is seen whole): the hook may read and copy the frames, never keep or
@@ -190,6 +191,11 @@ struct ctn_port {
 	CTN_ATOMIC(bool) broken;            /**< out of service, awaiting removal */
 	CTN_ATOMIC(bool) ctl_pending;       /**< asked for its control hook */
 	bool down;                      /**< taken out of its lan and reported */
+	/** Out of its lan's forwarding while set (ctn_engine_port_output_only): the
+	 *  lan sends it nothing, and what it receives is dropped (counted
+	 *  CTN_DROP_OUTPUT_ONLY) after its observers saw it; p->lan stays, so
+	 *  clearing the flag puts it back. Changed with workers paused. */
+	bool output_only;
 	char reason[128];               /**< why it broke (written by whoever broke it first) */
 	struct ctn_obs *obs;            /**< observers, NULL when none (changed with workers paused) */
 	struct ctn_port_local local[CTN_MAX_WORKERS]; /**< per worker (see above) */

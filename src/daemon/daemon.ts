@@ -272,6 +272,18 @@ export class Daemon {
    *  model forgets it, and the log says so with @why. */
   private remove(o: ModelObject, why: string, level: 'info' | 'warn' = 'info'): void {
     const k = kindOf(o);
+    // What cannot outlive @o goes first (a mirror of its port), while @o is
+    // still there for it to let go of.
+    for (const x of this.model.all()) {
+      const need = x === o ? undefined : kindOf(x).needs?.(x).find((n) => n.name === o.name);
+      if (!need || this.model.get(x.name) !== x) continue;
+      try {
+        this.remove(x, `its ${need.as} ${o.name} went (${why})`, level);
+      } catch (e) {
+        // Forgotten all the same (remove's finally): @o goes on going.
+        this.log.error(`removing ${kindOf(x).noun} ${x.name}: ${(e as Error).message}`);
+      }
+    }
     const lans = k.lans(o);
     try {
       k.remove(this.ctx, o);

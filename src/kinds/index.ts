@@ -12,5 +12,6 @@ import './nat/index.js';
 import './a2b/index.js';
 import './capture.js';
 import './phy.js';
+import './mirror.js';
 
 export { kindOf, kinds, kindVerbs, sections, setFields, setKeyOwner, verbNamed } from './registry.js';

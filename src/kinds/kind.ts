@@ -175,6 +175,11 @@ export interface Kind<O extends ModelObject = ModelObject> {
   lans(o: O): string[];
   /** The engine ports @o owns (a port breaking in the engine removes @o). */
   ports(o: O): number[];
+  /** The objects @o cannot outlive, each with what it is to @o ("output
+   *  port"): when one of them goes, for whatever reason (del, a lan deleted
+   *  with --force, its port broke), @o is removed first, with a log line
+   *  saying which went. None when absent. */
+  needs?(o: O): { name: string; as: string }[];
   /** Release what @o holds in the engine (its ports, its lan); the daemon
    *  then forgets it. */
   remove(ctx: KindContext, o: O): void;
