@@ -7,13 +7,13 @@
  */
 import test, { type ExecutionContext } from 'ava';
 import { execFileSync, spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { execa } from 'execa';
 
 import { native } from '../src/native.js';
-import { binPath, collectOutput, inNetns, netns, rootTest, startDaemon, tempDir, waitFor, type TestDaemon } from './helpers/env.js';
+import { binPath, collectOutput, fdTable, inNetns, netns, rootTest, startDaemon, tempDir, waitFor, type TestDaemon } from './helpers/env.js';
 
 /** Wait until the daemon holds exactly the fds of @before (closing is asynchronous). */
 async function fdsSettle(t: ExecutionContext, d: TestDaemon, before: Map<string, string>, what: string): Promise<void> {
@@ -63,19 +63,6 @@ async function warmDaemon(t: ExecutionContext, opts: Parameters<typeof startDaem
   native().closeFd(b);
   await waitFor('the daemon to close the warm-up connections', () => controlConnections(d) === 0, 30000);
   return d;
-}
-
-/** Open fds of process @pid: fd number to what it points at. */
-function fdTable(pid: number): Map<string, string> {
-  const m = new Map<string, string>();
-  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
-    try {
-      m.set(fd, readlinkSync(`/proc/${pid}/fd/${fd}`));
-    } catch {
-      /* closed meanwhile */
-    }
-  }
-  return m;
 }
 
 /** The daemon still answers a valid request. */

@@ -8,11 +8,11 @@
  * (CONTAINET_SOAK_CYCLES sets the count).
  */
 import test, { type ExecutionContext, type TestFn } from 'ava';
-import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 
 import { hostLocalMissing, REFERENCE_PLUGINS, runPlugin, uniqueSubnet } from './helpers/cni.js';
-import { inNetns, netns, rootTest, runContainode, startDaemon, tempDir, uniqueName, waitFor, type TestDaemon } from './helpers/env.js';
+import { fdTable, inNetns, netns, rootTest, runContainode, startDaemon, tempDir, uniqueName, waitFor, type TestDaemon } from './helpers/env.js';
 
 /** Cycles of each kind; 1000 from `npm run soak`. */
 const CYCLES = Number(process.env.CONTAINET_SOAK_CYCLES ?? 40);
@@ -29,19 +29,6 @@ async function objectNames(d: TestDaemon): Promise<string[]> {
 function rssKb(pid: number): number {
   const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) : 0;
-}
-
-/** What each fd of @pid is (socket:[N], /dev/net/tun, anon_inode:...), by number. */
-function fdTargets(pid: number): Map<string, string> {
-  const m = new Map<string, string>();
-  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
-    try {
-      m.set(fd, readlinkSync(`/proc/${pid}/fd/${fd}`));
-    } catch {
-      // closed meanwhile
-    }
-  }
-  return m;
 }
 
 /** The fds of @now not in @before, or changed, as "N -> target" (for a failure's message). */
@@ -66,7 +53,7 @@ async function quietBase(d: TestDaemon, names: string[]): Promise<{ fds: number;
     last = now;
     return still;
   }, 60000);
-  return { fds: last, names, rss: rssKb(d.pid), table: fdTargets(d.pid) };
+  return { fds: last, names, rss: rssKb(d.pid), table: fdTable(d.pid) };
 }
 
 /** Run @n cycles of @cycle, @PARALLEL at a time; throws with the first failure. */
@@ -96,7 +83,7 @@ rootTest(`${CYCLES} containode attach/detach cycles leave fds, objects and memor
   await cycles(CYCLES, (i) => one(1000 + i));
   await settled('the daemon to settle', base);
   t.deepEqual(await objectNames(d), base.names, 'the same objects');
-  t.is(d.fdCount(), base.fds, `the same number of fds open (${fdDiff(base.table, fdTargets(d.pid))})`);
+  t.is(d.fdCount(), base.fds, `the same number of fds open (${fdDiff(base.table, fdTable(d.pid))})`);
   const rss = rssKb(d.pid);
   t.log(`daemon VmRSS ${(base.rss / 1024).toFixed(1)} MB before, ${(rss / 1024).toFixed(1)} MB after ${CYCLES} cycles`);
   // Allow the JS heap its slack (it grows until a collection), not a leak per cycle.
@@ -143,7 +130,7 @@ const cniMissing = hostLocalMissing();
   await lanesRun(CYCLES);
   await waitFor('the daemon to settle', async () => d.fdCount() === base.fds && JSON.stringify(await objectNames(d)) === JSON.stringify(base.names), 30000).catch(() => undefined);
   t.deepEqual(await objectNames(d), base.names, 'the same objects');
-  t.is(d.fdCount(), base.fds, `the same number of fds open (${fdDiff(base.table, fdTargets(d.pid))})`);
+  t.is(d.fdCount(), base.fds, `the same number of fds open (${fdDiff(base.table, fdTable(d.pid))})`);
   t.deepEqual(leases(), [], 'every address released');
   for (const ns of lanes) t.not((await inNetns(ns, ['ip', 'link', 'show', 'eth0'])).exitCode, 0, `no eth0 left in ${ns}`);
   const rss = rssKb(d.pid);

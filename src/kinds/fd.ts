@@ -14,7 +14,7 @@ import { ProtocolError, bool, checkName, onlyFields, posInt, str, thread, type B
 import { native } from '../native.js';
 import type { Call, KindContext } from './kind.js';
 import { lanNamed } from './lan.js';
-import { checkThread, portFields, portHooks, type PortObject } from './port.js';
+import { checkThread, portFields, portHooks, unpersist, type PortObject } from './port.js';
 import { register } from './registry.js';
 import { field, runVerb, savedOwner, savedThread } from './saved.js';
 
@@ -191,16 +191,7 @@ register<FdObject>({
   noun: 'port',
   ...hooks,
   remove(ctx, p) {
-    // A port removed for good takes its tap along (a daemon that stops does not
-    // come here, and leaves it for the next one). A port that broke did so in
-    // the engine already (its down hook), before its fd was closed.
-    if (p.persist) {
-      try {
-        if (!ctx.engine().portStats(p.id).broken) ctx.engine().setPort(p.id, { persist: false });
-      } catch (e) {
-        ctx.log.warn(`port ${p.name}: tap ${p.ifname} stays persistent: ${(e as Error).message}`);
-      }
-    }
+    unpersist(ctx, p, `port ${p.name}: tap ${p.ifname}`);
     hooks.remove(ctx, p);
   },
   save(p) {

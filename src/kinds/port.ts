@@ -60,6 +60,21 @@ export function checkThread(ctx: KindContext, verb: string, thread: number | und
   if (thread !== undefined && thread >= n) throw new ProtocolError(`${verb}: "thread" ${thread} does not exist (the daemon runs ${n})`);
 }
 
+/**
+ * Clear the persistence of port @p's tap before the port goes for good, so its
+ * device goes with its fd (a daemon that stops does not come here, and leaves
+ * persistent taps for the next one; a port that broke had it cleared in the
+ * engine already, by its down hook). @what names the tap in the warning.
+ */
+export function unpersist(ctx: KindContext, p: PortObject & { persist?: boolean }, what: string): void {
+  if (!p.persist) return;
+  try {
+    if (!ctx.engine().portStats(p.id).broken) ctx.engine().setPort(p.id, { persist: false });
+  } catch (e) {
+    ctx.log.warn(`${what} stays persistent: ${(e as Error).message}`);
+  }
+}
+
 /** Checks of a named port about to be added: its lan (returned; the daemon's
  *  default when none is named), its name free, its thread there. */
 export function newPortChecks(ctx: KindContext, req: { verb: string; name: string; lan?: string; thread?: number }): LanObject {

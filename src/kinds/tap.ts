@@ -15,7 +15,7 @@ import { positiveInt, threadIndex } from '../cli/args.js';
 import { native } from '../native.js';
 import type { Call, KindContext } from './kind.js';
 import type { LanObject } from './lan.js';
-import { newPortChecks, portFields, portHooks, type PortObject } from './port.js';
+import { newPortChecks, portFields, portHooks, unpersist, type PortObject } from './port.js';
 import { register } from './registry.js';
 import { field, runVerb, savedOwner, savedThread } from './saved.js';
 
@@ -212,15 +212,7 @@ register<TapObject>({
   noun: 'tap',
   ...hooks,
   remove(ctx, p) {
-    // Removed for good: a persistent tap must go with its fd (a port that broke
-    // had it cleared by the engine already).
-    if (p.persist) {
-      try {
-        if (!ctx.engine().portStats(p.id).broken) ctx.engine().setPort(p.id, { persist: false });
-      } catch (e) {
-        ctx.log.warn(`tap ${p.name} stays persistent: ${(e as Error).message}`);
-      }
-    }
+    unpersist(ctx, p, `tap ${p.name}`);
     hooks.remove(ctx, p);
     const t0 = Date.now();
     if (!waitGone(p.ifname)) ctx.log.warn(`tap ${p.name}: the device is still there ${GONE_WAIT_MS} ms after its port was removed`);

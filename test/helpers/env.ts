@@ -7,7 +7,7 @@
 import anyTest, { type ExecutionContext, type TestFn } from 'ava';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { constants as osConstants, tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
@@ -290,6 +290,19 @@ export async function runContainode(args: string[], timeoutMs = 60000) {
 /** The init pid of a running container: containode's child (pid 1 inside). */
 export async function containerInitPid(c: TestContainer): Promise<number> {
   return waitFor('the container init', () => childrenOf(c.pid)[0] ?? 0);
+}
+
+/** Open fds of process @pid: fd number to what it points at (socket:[N], /dev/net/tun ...). */
+export function fdTable(pid: number): Map<string, string> {
+  const m = new Map<string, string>();
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      m.set(fd, readlinkSync(`/proc/${pid}/fd/${fd}`));
+    } catch {
+      /* closed meanwhile */
+    }
+  }
+  return m;
 }
 
 /** Direct children of @pid (from /proc/PID/task/*\/children). */
