@@ -26,19 +26,36 @@ interface Seen {
   lines: string[];
 }
 
-/** Run `tcpdump -i @tap -nn -l @filter` in @ns (killed by pid at teardown)
- *  while @fn runs, then stop it and sort what it printed. */
-async function tcpdumpDuring(t: ExecutionContext, ns: string, tap: string, fn: () => Promise<void>, filter = 'icmp'): Promise<Seen> {
+/** The frames lines tcpdump printed in @text. */
+function frameLines(text: string): string[] {
+  return text.split('\n').filter((l) => / (IP|ARP,) /.test(l));
+}
+
+/**
+ * Run `tcpdump -i @tap -nn -l @filter` in @ns (killed by pid at teardown)
+ * while @fn runs, then stop it and sort what it printed. With @until, tcpdump
+ * is stopped once its lines satisfy it (or after 30 s, to fail with what it
+ * saw); without, after a moment (for a check that something is absent, which a
+ * late frame cannot make fail wrongly).
+ */
+async function tcpdumpDuring(
+  t: ExecutionContext,
+  ns: string,
+  tap: string,
+  fn: () => Promise<void>,
+  filter = 'icmp',
+  until?: (lines: string[]) => boolean,
+): Promise<Seen> {
   const child = spawn('ip', ['netns', 'exec', ns, 'tcpdump', '-i', tap, '-nn', '-l', '-U', filter], { stdio: ['ignore', 'pipe', 'pipe'] });
   const out = collectOutput(child);
   t.teardown(() => stopChild(child));
   await waitFor('tcpdump to listen', () => /listening on/.test(out.output()), 15000);
   await fn();
-  // What the last ping moved reaches tcpdump through the tap's socket: a moment.
-  await new Promise((r) => setTimeout(r, 500));
+  if (until) await waitFor('tcpdump to print what was sent', () => until(frameLines(out.stdout())), 30000).catch(() => undefined);
+  else await new Promise((r) => setTimeout(r, 500));
   process.kill(child.pid!, 'SIGINT');
   await out.closed;
-  const lines = out.stdout().split('\n').filter((l) => / (IP|ARP,) /.test(l));
+  const lines = frameLines(out.stdout());
   return {
     lines,
     requests: lines.filter((l) => /ICMP echo request/.test(l)).map((l) => / IP (\S+) >/.exec(l)![1]!),
@@ -73,12 +90,12 @@ rootTest('mirror to a host tap: tcpdump on the tap sees a container\'s echo requ
   for (const dir of ['both', 'in', 'out'] as const) {
     r = await d.cli('add', 'mirror', m, '--select', p1, '--to', tap, ...(dir === 'both' ? [] : ['--dir', dir]));
     t.is(r.exitCode, 0, r.stderr);
-    const seen = await tcpdumpDuring(t, ns, tap, async () => {
-      t.is(await shell(c1.c, 'ping -c 3 -i 0.2 -W 5 10.90.0.2'), 0, c1.c.output());
-    });
     // c1's requests are what its port receives (in), the replies what it sends to c1 (out).
     const wantReq = dir === 'out' ? 0 : 3;
     const wantRep = dir === 'in' ? 0 : 3;
+    const seen = await tcpdumpDuring(t, ns, tap, async () => {
+      t.is(await shell(c1.c, 'ping -c 3 -i 0.2 -W 5 10.90.0.2'), 0, c1.c.output());
+    }, 'icmp', (lines) => lines.filter((l) => /ICMP echo (request|reply)/.test(l)).length >= wantReq + wantRep);
     t.is(seen.requests.length, wantReq, `dir ${dir}: ${seen.lines.join('\n')}`);
     t.is(seen.replies.length, wantRep, `dir ${dir}: ${seen.lines.join('\n')}`);
     t.true(seen.requests.every((s) => s === '10.90.0.1'), seen.lines.join('\n'));
@@ -99,7 +116,7 @@ rootTest('mirror to a host tap: tcpdump on the tap sees a container\'s echo requ
       // ... and with dir out they are copied: c1's port sends them.
       const arp = await tcpdumpDuring(t, ns, tap, async () => {
         await shell(c2.c, 'ping -c 1 -W 1 10.90.0.78');
-      }, 'arp');
+      }, 'arp', (lines) => lines.some((l) => /who-has 10\.90\.0\.78/.test(l)));
       t.true(arp.lines.some((l) => /who-has 10\.90\.0\.78 tell 10\.90\.0\.2/.test(l)), arp.lines.join('\n'));
     }
     if (dir === 'both') {
@@ -273,19 +290,24 @@ rootTest('a TCP transfer mirrored (two threads): GSO frames reach the output tap
   t.is((await inNetns(ns, ['ip', 'link', 'set', 'lo', 'up'])).exitCode, 0);
   await waitFor('the server', async () => (await inNetns(ns, ['python3', '-c', `import socket; socket.create_connection(('10.92.0.1', ${port}), 1)`])).exitCode === 0, 30000);
   // tcpdump on the output: the server's segments as the container's port sends them (GSO frames larger than the MTU).
-  const dump = spawn('ip', ['netns', 'exec', ns, 'tcpdump', '-i', outTap, '-nn', '-l', '-U', 'tcp'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // A 64 MiB capture buffer: tcpdump's own kernel buffer must not be what drops frames on a busy machine.
+  const dump = spawn('ip', ['netns', 'exec', ns, 'tcpdump', '-i', outTap, '-B', '65536', '-nn', '-l', '-U', 'tcp'], { stdio: ['ignore', 'pipe', 'pipe'] });
   const out = collectOutput(dump);
   t.teardown(() => stopChild(dump));
   await waitFor('tcpdump to listen', () => /listening on/.test(out.output()), 15000);
   const got = path.join(tempDir(t), 'got');
   t.is(await shell(c.c, `busybox wget -q -O ${got} http://10.92.0.1:${port}/blob`, 60000), 0, c.c.output());
   t.is(createHash('sha256').update(readFileSync(got)).digest('hex'), createHash('sha256').update(body).digest('hex'));
-  await new Promise((res) => setTimeout(res, 500));
+  /** Payload lengths of the server's segments tcpdump printed so far. */
+  const lengths = () => [...out.stdout().matchAll(/10\.92\.0\.1\.\d+ > 10\.92\.0\.2\.\d+: .* length (\d+)/g)].map((x) => Number(x[1]));
+  const total = () => lengths().reduce((a, b) => a + b, 0);
+  // tcpdump prints as it reads: wait for every byte (or give up and say what it saw), then stop it.
+  await waitFor('tcpdump to print every mirrored byte', () => total() >= body.length, 60000).catch(() => undefined);
   process.kill(dump.pid!, 'SIGINT');
   await out.closed;
-  const lens = [...out.stdout().matchAll(/10\.92\.0\.1\.\d+ > 10\.92\.0\.2\.\d+: .* length (\d+)/g)].map((x) => Number(x[1]));
-  const seen = lens.reduce((a, b) => a + b, 0);
-  t.true(seen >= body.length, `tcpdump saw ${seen} bytes of payload in ${lens.length} frames`);
+  const lens = lengths();
+  const seen = total();
+  t.true(seen >= body.length, `tcpdump saw ${seen} bytes of payload in ${lens.length} frames; it said: ${out.stderr().trim().split('\n').slice(-3).join(' / ')}`);
   t.true(lens.some((l) => l > 1500), `no frame larger than the MTU: ${lens.slice(0, 20).join(',')}`);
   const st = await statsOf(d, m, 'mirrors');
   t.true(Number(st.bytes) >= body.length, JSON.stringify(st));
