@@ -265,39 +265,50 @@ rootTest('--state: a mirror between two host taps is made again after a crash', 
   }
 });
 
-rootTest('a TCP transfer mirrored (two threads): GSO frames reach the output tap whole, the transfer is intact, nothing dropped', async (t) => {
+/** A daemon (run with @args) in a namespace of its own with a host tap serving
+ *  HTTP on NET.1, a container at NET.2 and a mirror of the container's port to
+ *  a second host tap; and the 4 MiB blob the server offers. */
+async function mirroredServer(t: ExecutionContext, net: string, args: string[]) {
   const ns = await netns(t, 'mi');
-  const d = await startDaemon(t, { netns: ns, args: ['--threads', '2'] });
+  const d = await startDaemon(t, { netns: ns, args });
   const srvTap = uniqueName('ms');
   const outTap = uniqueName('mo');
-  let r = await d.cli('add', 'tap', srvTap, '--ip', '10.92.0.1/24');
+  let r = await d.cli('add', 'tap', srvTap, '--ip', `${net}.1/24`);
   t.is(r.exitCode, 0, r.stderr);
   r = await d.cli('add', 'tap', outTap);
   t.is(r.exitCode, 0, r.stderr);
-  const c = await shellContainer(t, d, '10.92.0.2/24');
+  const c = await shellContainer(t, d, `${net}.2/24`);
   const m = uniqueName('m');
   r = await d.cli('add', 'mirror', m, '--select', `${c.id}.eth0`, '--to', outTap);
   t.is(r.exitCode, 0, r.stderr);
-
   const dir = tempDir(t);
   const body = randomBytes(4 << 20);
   writeFileSync(path.join(dir, 'blob'), body);
   const port = String(20000 + Math.floor(Math.random() * 10000));
-  const srv = spawn('ip', ['netns', 'exec', ns, 'python3', '-m', 'http.server', '--bind', '10.92.0.1', '--directory', dir, port], { stdio: 'ignore' });
+  const srv = spawn('ip', ['netns', 'exec', ns, 'python3', '-m', 'http.server', '--bind', `${net}.1`, '--directory', dir, port], { stdio: 'ignore' });
   t.teardown(() => {
     if (srv.exitCode === null && srv.signalCode === null && srv.pid) process.kill(srv.pid, 'SIGKILL');
   });
   t.is((await inNetns(ns, ['ip', 'link', 'set', 'lo', 'up'])).exitCode, 0);
-  await waitFor('the server', async () => (await inNetns(ns, ['python3', '-c', `import socket; socket.create_connection(('10.92.0.1', ${port}), 1)`])).exitCode === 0, 30000);
+  await waitFor('the server', async () => (await inNetns(ns, ['python3', '-c', `import socket; socket.create_connection(('${net}.1', ${port}), 1)`])).exitCode === 0, 30000);
+  /** The container fetches the blob; it must arrive intact. */
+  const fetch = async () => {
+    const got = path.join(tempDir(t), 'got');
+    t.is(await shell(c.c, `busybox wget -q -O ${got} http://${net}.1:${port}/blob`, 60000), 0, c.c.output());
+    t.is(createHash('sha256').update(readFileSync(got)).digest('hex'), createHash('sha256').update(body).digest('hex'));
+  };
+  return { ns, d, outTap, m, body, fetch };
+}
+
+rootTest('a TCP transfer mirrored (two threads): GSO frames reach the output tap whole, the transfer is intact, nothing dropped', async (t) => {
+  const { ns, d, outTap, m, body, fetch } = await mirroredServer(t, '10.92.0', ['--threads', '2']);
   // tcpdump on the output: the server's segments as the container's port sends them (GSO frames larger than the MTU).
   // A 64 MiB capture buffer: tcpdump's own kernel buffer must not be what drops frames on a busy machine.
   const dump = spawn('ip', ['netns', 'exec', ns, 'tcpdump', '-i', outTap, '-B', '65536', '-nn', '-l', '-U', 'tcp'], { stdio: ['ignore', 'pipe', 'pipe'] });
   const out = collectOutput(dump);
   t.teardown(() => stopChild(dump));
   await waitFor('tcpdump to listen', () => /listening on/.test(out.output()), 15000);
-  const got = path.join(tempDir(t), 'got');
-  t.is(await shell(c.c, `busybox wget -q -O ${got} http://10.92.0.1:${port}/blob`, 60000), 0, c.c.output());
-  t.is(createHash('sha256').update(readFileSync(got)).digest('hex'), createHash('sha256').update(body).digest('hex'));
+  await fetch();
   /** Payload lengths of the server's segments tcpdump printed so far. */
   const lengths = () => [...out.stdout().matchAll(/10\.92\.0\.1\.\d+ > 10\.92\.0\.2\.\d+: .* length (\d+)/g)].map((x) => Number(x[1]));
   const total = () => lengths().reduce((a, b) => a + b, 0);
@@ -315,35 +326,12 @@ rootTest('a TCP transfer mirrored (two threads): GSO frames reach the output tap
 });
 
 rootTest('a packet pool too small for the copies: what cannot be copied is counted as the mirror\'s drops, and the traffic goes on', async (t) => {
-  const ns = await netns(t, 'mi');
-  const d = await startDaemon(t, { netns: ns, args: ['--pool-size', '3'] });
-  const srvTap = uniqueName('ms');
-  const outTap = uniqueName('mo');
-  let r = await d.cli('add', 'tap', srvTap, '--ip', '10.93.0.1/24');
-  t.is(r.exitCode, 0, r.stderr);
-  r = await d.cli('add', 'tap', outTap);
-  t.is(r.exitCode, 0, r.stderr);
-  const c = await shellContainer(t, d, '10.93.0.2/24');
-  const m = uniqueName('m');
-  r = await d.cli('add', 'mirror', m, '--select', `${c.id}.eth0`, '--to', outTap);
-  t.is(r.exitCode, 0, r.stderr);
-  const dir = tempDir(t);
-  const body = randomBytes(4 << 20);
-  writeFileSync(path.join(dir, 'blob'), body);
-  const port = String(20000 + Math.floor(Math.random() * 10000));
-  const srv = spawn('ip', ['netns', 'exec', ns, 'python3', '-m', 'http.server', '--bind', '10.93.0.1', '--directory', dir, port], { stdio: 'ignore' });
-  t.teardown(() => {
-    if (srv.exitCode === null && srv.signalCode === null && srv.pid) process.kill(srv.pid, 'SIGKILL');
-  });
-  t.is((await inNetns(ns, ['ip', 'link', 'set', 'lo', 'up'])).exitCode, 0);
-  await waitFor('the server', async () => (await inNetns(ns, ['python3', '-c', `import socket; socket.create_connection(('10.93.0.1', ${port}), 1)`])).exitCode === 0, 30000);
-  const got = path.join(tempDir(t), 'got');
-  t.is(await shell(c.c, `busybox wget -q -O ${got} http://10.93.0.1:${port}/blob`, 60000), 0, c.c.output());
-  t.is(createHash('sha256').update(readFileSync(got)).digest('hex'), createHash('sha256').update(body).digest('hex'));
+  const { d, m, fetch } = await mirroredServer(t, '10.93.0', ['--pool-size', '3']);
+  await fetch();
   const st = await statsOf(d, m, 'mirrors');
   t.true(Number(st.frames) > 0, JSON.stringify(st));
   t.true(Number(st.drops) > 0, JSON.stringify(st));
-  r = await d.cli('stats', m);
+  const r = await d.cli('stats', m);
   t.regex(r.stdout, new RegExp(`^${m} +\\d+ +\\S+( \\S+)? +[1-9]\\d*$`, 'm'));
 });
 
