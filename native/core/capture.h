@@ -30,7 +30,7 @@
 struct ctn_engine;
 
 #define CTN_CAPTURE_SNAPLEN 262144u         /**< default snap length (tcpdump's) */
-#define CTN_CAPTURE_RING_BYTES (4u << 20)   /**< default ring memory of one capture, all workers */
+#define CTN_CAPTURE_RING_BYTES (16u << 20)  /**< default ring memory of one capture, all workers */
 
 /** What to capture and how to write it. */
 struct ctn_capture_cfg {
