@@ -48,6 +48,7 @@
 #include "closer.h"
 #include "encap.h"
 #include "engine.h"
+#include "gro.h"
 #include "gso.h"
 #include "kind.h"
 #include "mactable.h"
@@ -141,6 +142,8 @@ struct tun_port {
 	uint32_t rx_off;       /**< offset of its next datagram */
 	uint32_t rx_seg;       /**< its GRO segment size (0: one datagram) */
 	int rx_remote;         /**< remote index of its sender, or -1 (dropped) */
+	struct tun_gro gro;    /**< TCP segments of the run being put back together */
+	uint64_t gro_merged;   /**< segments taken into a frame before them */
 	uint64_t rx_datagrams, bad_header, bad_vni, unknown_src, rx_too_big, oam, learned;
 };
 
@@ -212,13 +215,12 @@ static void rx_begin(struct tun_port *tp, uint32_t i)
 	tp->rx_remote = rx_sender(tp, &tp->rxfrom[i]);
 }
 
-/** Check datagram @d (@n bytes) from remote @remote and copy its frame into a
- *  packet of @w's pool. Returns the packet, or NULL (dropped and counted). */
-static struct ctn_pkt *rx_datagram(struct tun_port *tp, struct ctn_worker *w, const uint8_t *d, uint32_t n,
-				   int remote)
+/** Check datagram @d (@n bytes): its overlay header, VNI and inner length.
+ *  Returns its frame (*@len bytes), or NULL (dropped and counted: the caller
+ *  then takes it off the batch). */
+static const uint8_t *rx_check(struct tun_port *tp, struct ctn_worker *w, const uint8_t *d, uint32_t n, uint32_t *len)
 {
 	struct ctn_port_stats *st = &tp->base.local[w->id].st;
-	tp->rx_datagrams++;
 	uint32_t off = 0;
 	enum tun_bad bad = tun_decap(tp->type, tp->vni, d, n, &off);
 	if (bad == TUN_BAD_VNI) {
@@ -233,42 +235,51 @@ static struct ctn_pkt *rx_datagram(struct tun_port *tp, struct ctn_worker *w, co
 		tp->bad_header++;
 		return NULL;
 	}
-	uint32_t len = n - off;
-	if (len < CTN_FRAME_MIN) {
+	*len = n - off;
+	if (*len < CTN_FRAME_MIN) {
 		st->drops[CTN_DROP_RUNT]++;
 		return NULL;
 	}
-	if (len > tp->mtu + 18 || len > CTN_FRAME_MAX) { /* ethernet header and one VLAN tag */
+	if (*len > tp->mtu + 18 || *len > CTN_FRAME_MAX) { /* ethernet header and one VLAN tag */
 		tp->rx_too_big++;
 		st->drops[CTN_DROP_TOO_BIG]++;
 		return NULL;
 	}
+	return d + off;
+}
+
+/** Copy frame @f (@len bytes) from remote @remote into a packet of @w's pool,
+ *  learning its source station. Returns it, or NULL (counted). */
+static struct ctn_pkt *rx_copy(struct tun_port *tp, struct ctn_worker *w, const uint8_t *f, uint32_t len, int remote)
+{
+	struct ctn_port_stats *st = &tp->base.local[w->id].st;
 	struct ctn_pkt *pkt = ctn_pkt_alloc(&w->pool);
 	if (!pkt) {
 		st->drops[CTN_DROP_NO_BUFFER]++;
 		return NULL;
 	}
-	memcpy(pkt->data, d + off, len);
+	memcpy(pkt->data, f, len);
 	pkt->len = len;
 	pkt->in_port = tp->base.id;
 	const uint8_t *src = pkt->data + 6;
 	if (!(src[0] & 1))
 		ctn_mactable_learn(&tp->macs, src, 0, (uint32_t)remote, w->now_ms);
-	st->rx_packets++;
-	st->rx_bytes += len;
 	return pkt;
 }
 
 /** rx_burst hook: cut the batches read into datagrams, reading more while
  *  there is room; a short burst means the socket is empty and nothing is left
- *  of the last batch. */
+ *  of the last batch. Within a GRO run, the TCP segments of one flow are put
+ *  back together (gro.h). */
 static int tun_rx_burst(struct ctn_port *p, struct ctn_worker *w, struct ctn_pkt **pkts, int max)
 {
 	struct tun_port *tp = tunp(p);
+	struct ctn_port_stats *st = &p->local[w->id].st;
 	int got = 0;
 	uint32_t bytes = 0;
-	while (got < max && bytes < CTN_BURST_BYTES && !p->broken) {
+	while (bytes < CTN_BURST_BYTES && !p->broken) {
 		if (tp->rx_i >= tp->rx_n) {
+			tun_gro_finish(&tp->gro);
 			tp->rx_n = rx_fill(tp);
 			if (tp->rx_n == 0)
 				break;
@@ -276,6 +287,7 @@ static int tun_rx_burst(struct ctn_port *p, struct ctn_worker *w, struct ctn_pkt
 		}
 		uint32_t total = tp->rxmsg[tp->rx_i].msg_len;
 		if (tp->rx_off >= total || tp->rx_remote < 0 || (tp->rxmsg[tp->rx_i].msg_hdr.msg_flags & MSG_TRUNC)) {
+			tun_gro_finish(&tp->gro);
 			if (tp->rx_i + 1 < tp->rx_n)
 				rx_begin(tp, tp->rx_i + 1);
 			else
@@ -286,13 +298,32 @@ static int tun_rx_burst(struct ctn_port *p, struct ctn_worker *w, struct ctn_pkt
 		if (tp->rx_seg && n > tp->rx_seg)
 			n = tp->rx_seg;
 		const uint8_t *d = tp->rxbuf + (size_t)tp->rx_i * RX_BUF + tp->rx_off;
-		tp->rx_off += n;
-		struct ctn_pkt *pkt = rx_datagram(tp, w, d, n, tp->rx_remote);
-		if (pkt) {
-			pkts[got++] = pkt;
-			bytes += pkt->len;
+		uint32_t len;
+		const uint8_t *f = rx_check(tp, w, d, n, &len);
+		if (f && tp->gro.pkt && tun_gro_merge(&tp->gro, f, len)) {
+			tp->rx_off += n;
+			tp->rx_datagrams++;
+			tp->gro_merged++;
+			st->rx_bytes += len;
+			bytes += len;
+			continue;
 		}
+		if (f && got == max)
+			break; /* the next burst takes it: it stays where it is */
+		tp->rx_off += n;
+		tp->rx_datagrams++;
+		tun_gro_finish(&tp->gro);
+		struct ctn_pkt *pkt = f ? rx_copy(tp, w, f, len, tp->rx_remote) : NULL;
+		if (!pkt)
+			continue;
+		st->rx_packets++;
+		st->rx_bytes += len;
+		pkts[got++] = pkt;
+		bytes += len;
+		if (tp->rx_seg)
+			tun_gro_start(&tp->gro, pkt);
 	}
+	tun_gro_finish(&tp->gro);
 	return got;
 }
 
@@ -590,6 +621,7 @@ static void tun_info(const struct ctn_port *p, struct ctn_port_info *info)
 	ctn_port_info_counter(info, "bad_vni", tp->bad_vni);
 	ctn_port_info_counter(info, "unknown_src", tp->unknown_src);
 	ctn_port_info_counter(info, "oam", tp->oam);
+	ctn_port_info_counter(info, "gro_merged", tp->gro_merged);
 	ctn_port_info_counter(info, "learned_remotes", tp->learned);
 	ctn_port_info_counter(info, "macs", atomic_load_explicit(&tp->macs.count, memory_order_relaxed));
 }
