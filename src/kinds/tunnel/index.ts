@@ -105,8 +105,8 @@ function addTunnel(ctx: KindContext, kind: TunnelKind, req: AddTunnelRequest, ca
     udpCsum: req.udpCsum,
   };
   ctx.model.add(port);
-  const to = req.remotes.length ? req.remotes.join(',') : 'no remote yet';
-  ctx.log.info(`port ${req.name} (${kind}${kind === 'c2c' ? ` from ${lan.name}` : ''} vni ${vni} to ${to}${req.learn ? ', learning remotes' : ''}: ${info.state || '-'}) joined ${lan.name}`);
+  const to = req.remotes.length ? `to ${req.remotes.join(',')}` : 'no remote yet';
+  ctx.log.info(`port ${req.name} (${kind}${kind === 'c2c' ? ', its VNI from the lan name' : ''}, ${to}: ${info.state || '-'}) joined ${lan.name}`);
 }
 
 /** Make saved tunnel @name of @kind again through its add verb. The remotes
