@@ -13,7 +13,7 @@ import path from 'node:path';
 import { request } from '../src/client.js';
 import { attachTap, startContainet, type Containet } from './containet.js';
 import { pingRtts, startIperfServer, tcpGbps } from './measure.js';
-import { addNetns, addVeth, ipIn, readNetAttr, setAddress, waitReachable } from './netns.js';
+import { addNetns, addVeth, ipIn, nsExec, readNetAttr, setAddress, waitReachable } from './netns.js';
 import { onPath } from './ovs.js';
 import type { Endpoints } from './paths.js';
 import { errorText } from './proc.js';
@@ -99,6 +99,33 @@ async function linkCounters(ns: string, ifname: string): Promise<string> {
   return `rx ${packets(v.rx_packets!, v.rx_bytes!)}, tx ${packets(v.tx_packets!, v.tx_bytes!)}, ${losses.length > 0 ? losses.join(' ') : 'no drops or errors'}`;
 }
 
+/** The counters of /proc/net/snmp as seen in @ns, by protocol ("Tcp", "Udp") and name. */
+async function snmp(ns: string): Promise<Record<string, Record<string, number>>> {
+  const r = await nsExec(ns, ['cat', '/proc/net/snmp'], 10000);
+  if (r.code !== 0) throw new Error(`cannot read /proc/net/snmp in ${ns}: ${r.stderr.trim()}`);
+  const out: Record<string, Record<string, number>> = {};
+  const lines = r.stdout.trim().split('\n');
+  for (let i = 0; i + 1 < lines.length; i += 2) {
+    const [proto, ...names] = lines[i]!.split(/\s+/);
+    const values = lines[i + 1]!.split(/\s+/).slice(1).map(Number);
+    const p = (out[proto!.replace(/:$/, '')] = {} as Record<string, number>);
+    names.forEach((n, j) => (p[n] = values[j]!));
+  }
+  return out;
+}
+
+/** Notes shared by both paths: the sender's TCP retransmissions and each host's UDP receive errors (all since the path was built). */
+async function stackNotes(h: [string, string], ep: Endpoints): Promise<string[]> {
+  const a = await snmp(ep.a.ns);
+  const tcp = `A's TCP: ${a.Tcp?.RetransSegs} segments retransmitted of ${a.Tcp?.OutSegs} sent`;
+  const udp: string[] = [];
+  for (const [i, ns] of h.entries()) {
+    const u = (await snmp(ns)).Udp ?? {};
+    udp.push(`H${i + 1}'s UDP: InDatagrams ${u.InDatagrams}, InErrors ${u.InErrors}, RcvbufErrors ${u.RcvbufErrors}, SndbufErrors ${u.SndbufErrors}`);
+  }
+  return [tcp, ...udp];
+}
+
 /** The kernel's VXLAN: in each host a bridge with a vxlan device and a veth pair to the station. */
 const kernelVxlan: SectionPathDef = {
   key: 'vx0',
@@ -128,6 +155,7 @@ const kernelVxlan: SectionPathDef = {
     return tunnelRig(ctx, ep, async () => [
       `H1's ${vx}: ${await linkCounters(h[0], vx)}`,
       `H2's ${vx}: ${await linkCounters(h[1], vx)}`,
+      ...(await stackNotes(h, ep)),
     ]);
   },
 };
@@ -156,6 +184,14 @@ async function portCounters(d: Containet, port: string): Promise<string> {
   return `rx ${packets(p.rxPackets, p.rxBytes)}, tx ${packets(p.txPackets, p.txBytes)}, drops ${drops.join(' ') || 'none'}${other.length > 0 ? `, ${other.join(' ')}` : ''}${p.broken ? `, BROKEN: ${p.reason ?? ''}` : ''}`;
 }
 
+/** "inner MTU N, state S" of the port named @port of daemon @d, as `show` says. */
+async function portShow(d: Containet, port: string): Promise<string> {
+  const show = (await request(d.sock, { show: {} })) as { objects: { name: string; mtu?: number | null; state?: string }[] };
+  const o = show.objects.find((x) => x.name === port);
+  if (o === undefined) return `no object ${port} in show`;
+  return `inner MTU ${o.mtu ?? 'not stated'}, state ${o.state || '-'}`;
+}
+
 /** containet: a daemon in each host namespace, the station a vnet tap on its default lan, a vxlan port toward the other host. */
 const containetVxlan: SectionPathDef = {
   key: 'vx1',
@@ -180,9 +216,11 @@ const containetVxlan: SectionPathDef = {
     }
     await waitReachable(ep.a.ns, ep.b.ip);
     await startIperfServer(ctx.scope, ep);
+    const shown = await Promise.all(daemons.map((d) => portShow(d, port)));
     return tunnelRig(ctx, ep, async () => [
-      `H1's ${port}: ${await portCounters(daemons[0]!, port)}`,
-      `H2's ${port}: ${await portCounters(daemons[1]!, port)}`,
+      `H1's ${port} (${shown[0]}): ${await portCounters(daemons[0]!, port)}`,
+      `H2's ${port} (${shown[1]}): ${await portCounters(daemons[1]!, port)}`,
+      ...(await stackNotes(h, ep)),
     ]);
   },
 };
