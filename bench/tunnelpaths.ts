@@ -123,7 +123,20 @@ async function stackNotes(h: [string, string], ep: Endpoints): Promise<string[]>
     const u = (await snmp(ns)).Udp ?? {};
     udp.push(`H${i + 1}'s UDP: InDatagrams ${u.InDatagrams}, InErrors ${u.InErrors}, RcvbufErrors ${u.RcvbufErrors}, SndbufErrors ${u.SndbufErrors}`);
   }
+  for (const [i, ns] of h.entries()) udp.push(`H${i + 1}'s UDP sockets on port ${DSTPORT}: ${await tunnelSockets(ns)}`);
   return [tcp, ...udp];
+}
+
+/** The UDP sockets on port DSTPORT in @ns, as `ss -uanm` gives them: local address, receive buffer size and drops. */
+async function tunnelSockets(ns: string): Promise<string> {
+  const r = await nsExec(ns, ['ss', '-Huanm', 'sport', '=', `:${DSTPORT}`], 10000);
+  if (r.code !== 0) return `ss failed: ${r.stderr.trim()}`;
+  const socks: string[] = [];
+  for (const m of r.stdout.matchAll(/^\S+\s+\d+\s+\d+\s+(\S+)\s+\S+\s*\n?\s*skmem:\(([^)]*)\)/gm)) {
+    const mem = Object.fromEntries(m[2]!.split(',').map((kv) => [kv.replace(/\d+$/, ''), kv.replace(/^\D+/, '')]));
+    socks.push(`${m[1]} rcvbuf ${mem.rb} B, sndbuf ${mem.tb} B, drops ${mem.d ?? '?'}`);
+  }
+  return socks.length > 0 ? socks.join('; ') : 'none listed';
 }
 
 /** The kernel's VXLAN: in each host a bridge with a vxlan device and a veth pair to the station. */
