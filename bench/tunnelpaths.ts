@@ -85,7 +85,7 @@ function tunnelRig(ctx: SectionContext, ep: Endpoints, counters: () => Promise<s
   };
 }
 
-/** @packets and their mean size from @bytes: "N (mean B bytes)". */
+/** @packets and their mean size from @bytes: "N (mean S B)". */
 function packets(packets: number, bytes: number): string {
   return `${packets}${packets > 0 ? ` (mean ${Math.round(bytes / packets)} B)` : ''}`;
 }
