@@ -64,6 +64,9 @@
 #ifndef UDP_GRO
 #define UDP_GRO 104
 #endif
+#ifndef UDP_NO_CHECK6_RX
+#define UDP_NO_CHECK6_RX 102
+#endif
 #ifndef SO_NO_CHECK
 #define SO_NO_CHECK 11
 #endif
@@ -789,6 +792,10 @@ static int open_sockets(struct tun_port *tp, const struct tun_cfg *c, char *err,
 	if (setsockopt(tp->rx_sock, SOL_SOCKET, SO_RCVBUFFORCE, &buf, sizeof(buf)) < 0)
 		setsockopt(tp->rx_sock, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
 	setsockopt(tp->rx_sock, SOL_UDP, UDP_GRO, &one, sizeof(one)); /* best effort: datagrams one by one without */
+	/* Zero UDP checksums over IPv6 accepted, as RFC 6935 allows tunnels
+	 * (Linux's vxlan: udp6zerocsumrx); over IPv4 they always are. */
+	if (tp->family == AF_INET6)
+		setsockopt(tp->rx_sock, SOL_UDP, UDP_NO_CHECK6_RX, &one, sizeof(one));
 	uint16_t lo = c->srcport_lo, hi = c->srcport_hi;
 	if (!lo && !hi)
 		local_port_range(&lo, &hi);
