@@ -81,7 +81,8 @@
 #define GSO_BYTES_MAX 65000u    /**< UDP payload of one UDP GSO datagram, at most (under 65507) */
 #define MACS 4096               /**< stations the learned-remote table holds */
 #define AGING_MS 300000u        /**< the table's aging until the lan's is read */
-#define SOCK_BUF (4 << 20)      /**< socket buffer sizes asked for */
+#define SOCK_BUF (4 << 20)      /**< send buffer size asked for */
+#define RCV_BUF (16 << 20)      /**< receive buffer size asked for: room for the worker's scheduling delays */
 
 /** Counters of one worker's transmissions (any worker sends on the port). */
 struct tun_txstats {
@@ -788,7 +789,7 @@ static int open_sockets(struct tun_port *tp, const struct tun_cfg *c, char *err,
 			 tp->local, strerror(errno));
 		return -1;
 	}
-	int one = 1, buf = SOCK_BUF;
+	int one = 1, buf = RCV_BUF;
 	if (setsockopt(tp->rx_sock, SOL_SOCKET, SO_RCVBUFFORCE, &buf, sizeof(buf)) < 0)
 		setsockopt(tp->rx_sock, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
 	setsockopt(tp->rx_sock, SOL_UDP, UDP_GRO, &one, sizeof(one)); /* best effort: datagrams one by one without */
