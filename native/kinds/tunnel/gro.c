@@ -123,8 +123,13 @@ void tun_gro_finish(struct tun_gro *g)
 {
 	struct ctn_pkt *p = g->pkt;
 	g->pkt = NULL;
-	if (!p || g->segs < 2)
+	if (!p)
 		return;
+	if (g->segs < 2) {
+		/* Checked on the way in: whoever takes it need not check again. */
+		p->vnet.flags = CTN_VNET_F_DATA_VALID;
+		return;
+	}
 	uint8_t *f = p->data;
 	uint32_t l3 = g->l3, l4 = g->l4, l4len = p->len - l4;
 	if (g->ipv6) {

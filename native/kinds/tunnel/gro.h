@@ -39,7 +39,8 @@ void tun_gro_start(struct tun_gro *g, struct ctn_pkt *pkt);
 bool tun_gro_merge(struct tun_gro *g, const uint8_t *f, uint32_t len);
 
 /** Finish @g's frame (lengths, checksums, GSO metadata when it has more than
- *  one segment) and leave @g empty. */
+ *  one segment; a lone segment, whose checksum was checked, marked
+ *  DATA_VALID) and leave @g empty. */
 void tun_gro_finish(struct tun_gro *g);
 
 #endif

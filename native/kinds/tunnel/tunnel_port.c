@@ -273,17 +273,18 @@ static struct ctn_pkt *rx_copy(struct tun_port *tp, struct ctn_worker *w, const 
 
 /** rx_burst hook: cut the batches read into datagrams, reading more while
  *  there is room; a short burst means the socket is empty and nothing is left
- *  of the last batch. Within a GRO run, the TCP segments of one flow are put
- *  back together (gro.h). */
+ *  of the last batch. Consecutive TCP segments of one flow (within a GRO
+ *  run and across datagrams) are put back together (gro.h); the frame being
+ *  made is finished before the burst is handed over. */
 static int tun_rx_burst(struct ctn_port *p, struct ctn_worker *w, struct ctn_pkt **pkts, int max)
 {
 	struct tun_port *tp = tunp(p);
 	struct ctn_port_stats *st = &p->local[w->id].st;
 	int got = 0;
 	uint32_t bytes = 0;
-	while (bytes < CTN_BURST_BYTES && !p->broken) {
+	/* Past the burst's bytes, only to complete the frame being made. */
+	while ((bytes < CTN_BURST_BYTES || tp->gro.pkt) && !p->broken) {
 		if (tp->rx_i >= tp->rx_n) {
-			tun_gro_finish(&tp->gro);
 			tp->rx_n = rx_fill(tp);
 			if (tp->rx_n == 0)
 				break;
@@ -291,7 +292,6 @@ static int tun_rx_burst(struct ctn_port *p, struct ctn_worker *w, struct ctn_pkt
 		}
 		uint32_t total = tp->rxmsg[tp->rx_i].msg_len;
 		if (tp->rx_off >= total || tp->rx_remote < 0 || (tp->rxmsg[tp->rx_i].msg_hdr.msg_flags & MSG_TRUNC)) {
-			tun_gro_finish(&tp->gro);
 			if (tp->rx_i + 1 < tp->rx_n)
 				rx_begin(tp, tp->rx_i + 1);
 			else
@@ -312,7 +312,7 @@ static int tun_rx_burst(struct ctn_port *p, struct ctn_worker *w, struct ctn_pkt
 			bytes += len;
 			continue;
 		}
-		if (f && got == max)
+		if (f && (got == max || bytes >= CTN_BURST_BYTES))
 			break; /* the next burst takes it: it stays where it is */
 		tp->rx_off += n;
 		tp->rx_datagrams++;
@@ -324,8 +324,7 @@ static int tun_rx_burst(struct ctn_port *p, struct ctn_worker *w, struct ctn_pkt
 		st->rx_bytes += len;
 		pkts[got++] = pkt;
 		bytes += len;
-		if (tp->rx_seg)
-			tun_gro_start(&tp->gro, pkt);
+		tun_gro_start(&tp->gro, pkt);
 	}
 	tun_gro_finish(&tp->gro);
 	return got;
