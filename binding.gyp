@@ -52,6 +52,13 @@
       "include_dirs": ["native/core"]
     },
     {
+      # Unit tests of the tunnel kinds' headers, flow hash and remotes (encap.c).
+      "target_name": "tunnel-unit-tests",
+      "type": "executable",
+      "sources": ["native/test/test_tunnel.c", "native/kinds/tunnel/encap.c"],
+      "include_dirs": ["native/core", "native/kinds/tunnel"]
+    },
+    {
       # Unit tests of the capture file encoding (pcap, pcapng).
       "target_name": "pcapfile-unit-tests",
       "type": "executable",

@@ -201,7 +201,7 @@ test('MessageSplitter: a complete request just under MAX_REQUEST is accepted, on
 test('VERB_FDS: add-etherfd and capture carry one fd, every other verb none', (t) => {
   t.deepEqual(
     { ...VERB_FDS },
-    { 'add-etherfd': 1, 'remove-etherfd': 0, 'add-lan': 0, 'add-vhost': 0, 'add-tap': 0, 'add-nat': 0, 'add-a2b': 0, capture: 1, 'add-phy': 0, 'add-mirror': 0, set: 0, del: 0, show: 0, stats: 0, version: 0 },
+    { 'add-etherfd': 1, 'remove-etherfd': 0, 'add-lan': 0, 'add-vhost': 0, 'add-tap': 0, 'add-nat': 0, 'add-a2b': 0, capture: 1, 'add-phy': 0, 'add-mirror': 0, 'add-vxlan': 0, 'add-geneve': 0, 'add-c2c': 0, set: 0, del: 0, show: 0, stats: 0, version: 0 },
   );
 });
 
@@ -217,6 +217,9 @@ test('parseRequest: every verb of VERB_FDS parses with its minimal body, and no 
     capture: { name: 'c', of: ['p'] },
     'add-phy': { ifname: 'eth1' },
     'add-mirror': { name: 'm', select: ['p'], to: 'q' },
+    'add-vxlan': { name: 'v', vni: 1, remotes: ['10.0.0.2'] },
+    'add-geneve': { name: 'g', vni: 1, remotes: ['10.0.0.2'] },
+    'add-c2c': { name: 'c', remotes: ['10.0.0.2'] },
     set: { name: 'l' },
     del: { name: 'l' },
     show: {},

@@ -162,6 +162,13 @@ struct ctn_port *ctn_engine_port(struct ctn_engine *e, uint32_t id)
 
 uint32_t ctn_engine_threads(const struct ctn_engine *e) { return e->nworkers; }
 
+uint64_t ctn_engine_lan_aging_ms(struct ctn_engine *e, uint32_t lan)
+{
+	if (lan >= CTN_MAX_LANS || !e->lans[lan])
+		return 0;
+	return atomic_load_explicit(&e->lans[lan]->macs.aging_ms, memory_order_relaxed);
+}
+
 void ctn_engine_emit(struct ctn_engine *e, const struct ctn_event *ev)
 {
 	if (e->on_event) {

@@ -139,6 +139,9 @@ int ctn_engine_port_observe(struct ctn_engine *e, uint32_t port, struct ctn_obs 
 int ctn_engine_port_output_only(struct ctn_engine *e, uint32_t port, bool on, char *err, size_t errlen);
 /** Number of worker threads. */
 uint32_t ctn_engine_threads(const struct ctn_engine *e);
+/** The MAC aging time of lan @lan, in ms (0: no such lan). For a port's hooks
+ *  that run on worker 0 with the others paused (start, tick). */
+uint64_t ctn_engine_lan_aging_ms(struct ctn_engine *e, uint32_t lan);
 /** Remove the port when process @pid exits (pidfd). */
 int ctn_engine_port_watch_pid(struct ctn_engine *e, uint32_t port, pid_t pid, char *err,
 			      size_t errlen);

@@ -15,7 +15,9 @@
 	X(vhost)     \
 	X(nat)       \
 	X(a2b)       \
-	X(phy)
+	X(phy)       \
+	X(vxlan)     \
+	X(geneve)
 
 #define DECLARE(k) extern const struct ctn_kind ctn_kind_##k;
 CTN_KINDS(DECLARE)

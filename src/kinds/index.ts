@@ -13,5 +13,6 @@ import './a2b/index.js';
 import './capture.js';
 import './phy.js';
 import './mirror.js';
+import './tunnel/index.js';
 
 export { kindOf, kinds, kindVerbs, sections, setFields, setKeyOwner, verbNamed } from './registry.js';

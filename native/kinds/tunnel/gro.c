@@ -1,0 +1,148 @@
+/* gro.c - TCP receive coalescing of a tunnel's segments (see gro.h). */
+#include "gro.h"
+
+#include <string.h>
+
+#include "gso.h"
+#include "offload.h"
+
+#define TCP_FIN 0x01
+#define TCP_SYN 0x02
+#define TCP_RST 0x04
+#define TCP_PSH 0x08
+#define TCP_ACK 0x10
+
+/** Big-endian 16 and 32-bit reads and writes. */
+static inline uint32_t rd32(const uint8_t *p) { return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]; }
+static inline void wr16(uint8_t *p, uint32_t v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
+
+/** Ones' complement sum of the pseudo header of the segment at @f (layout of
+ *  @g) for @l4len bytes of TCP. */
+static uint32_t pseudo(const struct tun_gro *g, const uint8_t *f, uint32_t l4len)
+{
+	uint8_t ph[40] = {0};
+	uint32_t n;
+	if (g->ipv6) {
+		memcpy(ph, f + g->l3 + 8, 32);
+		n = 40;
+		ph[34] = (uint8_t)(l4len >> 8);
+		ph[35] = (uint8_t)l4len;
+		ph[39] = 6;
+	} else {
+		memcpy(ph, f + g->l3 + 12, 8);
+		n = 12;
+		ph[9] = 6;
+		ph[10] = (uint8_t)(l4len >> 8);
+		ph[11] = (uint8_t)l4len;
+	}
+	return ctn_csum_fold(ph, n, 0);
+}
+
+/** Is the TCP checksum of segment @f (@len bytes, layout of @g) right? */
+static bool csum_ok(const struct tun_gro *g, const uint8_t *f, uint32_t len)
+{
+	uint32_t l4len = len - g->l4;
+	return ctn_csum_fold(f + g->l4, l4len, pseudo(g, f, l4len)) == 0xffff;
+}
+
+void tun_gro_start(struct tun_gro *g, struct ctn_pkt *pkt)
+{
+	g->pkt = NULL;
+	const uint8_t *f = pkt->data;
+	uint32_t l3, l4;
+	bool ipv6;
+	uint8_t proto;
+	if (pkt->vnet.gso_type != CTN_GSO_NONE || pkt->vnet.flags)
+		return;
+	if (ctn_parse_l4(f, pkt->len, &l3, &l4, &ipv6, &proto) < 0 || proto != 6)
+		return;
+	/* Plain headers only: IPv4 without options, IPv6 without extensions. */
+	if (ipv6 ? l4 != l3 + 40 : (l4 != l3 + 20 || (f[l3 + 6] & 0x3f) || f[l3 + 7]))
+		return;
+	if (l4 + 20 > pkt->len)
+		return;
+	uint32_t hdr = l4 + (uint32_t)(f[l4 + 12] >> 4) * 4;
+	uint8_t flags = f[l4 + 13];
+	if (hdr < l4 + 20 || hdr >= pkt->len || (flags & ~(TCP_ACK | TCP_PSH)) || !(flags & TCP_ACK) || (flags & TCP_PSH))
+		return;
+	uint32_t iplen = ipv6 ? (uint32_t)(f[l3 + 4] << 8 | f[l3 + 5]) + 40 : (uint32_t)(f[l3 + 2] << 8 | f[l3 + 3]);
+	if (iplen != pkt->len - l3) /* padded or truncated */
+		return;
+	*g = (struct tun_gro){.l3 = l3, .l4 = l4, .hdr = hdr, .mss = pkt->len - hdr, .ipv6 = ipv6, .segs = 1};
+	if (!csum_ok(g, f, pkt->len))
+		return;
+	g->pkt = pkt;
+	g->next_seq = rd32(f + l4 + 4) + g->mss;
+}
+
+bool tun_gro_merge(struct tun_gro *g, const uint8_t *f, uint32_t len)
+{
+	struct ctn_pkt *p = g->pkt;
+	if (!p || g->closed || len <= g->hdr || len - g->hdr > g->mss || p->len + (len - g->hdr) > CTN_FRAME_MAX)
+		return false;
+	const uint8_t *h = p->data;
+	uint32_t l3 = g->l3, l4 = g->l4;
+	/* Ethernet (and tags), then IP but for lengths, id and checksum. */
+	if (memcmp(f, h, l3) != 0)
+		return false;
+	if (g->ipv6) {
+		if (memcmp(f + l3, h + l3, 4) || memcmp(f + l3 + 6, h + l3 + 6, 34))
+			return false;
+		if ((uint32_t)(f[l3 + 4] << 8 | f[l3 + 5]) + 40 != len - l3)
+			return false;
+	} else {
+		if (memcmp(f + l3, h + l3, 2) || (f[l3 + 6] & 0x3f) || f[l3 + 7] || memcmp(f + l3 + 6, h + l3 + 6, 4) ||
+		    memcmp(f + l3 + 12, h + l3 + 12, 8))
+			return false;
+		if ((uint32_t)(f[l3 + 2] << 8 | f[l3 + 3]) != len - l3)
+			return false;
+		if (p->len + (len - g->hdr) - l3 > 65535)
+			return false;
+	}
+	/* TCP: ports, ack, header length, window, urgent and options alike;
+	 * the next sequence number; ACK, and maybe PSH, alone. */
+	uint8_t flags = f[l4 + 13];
+	if (memcmp(f + l4, h + l4, 4) || memcmp(f + l4 + 8, h + l4 + 8, 5) || memcmp(f + l4 + 14, h + l4 + 14, 2) ||
+	    memcmp(f + l4 + 18, h + l4 + 18, g->hdr - l4 - 18) || (flags & ~(TCP_ACK | TCP_PSH)) || !(flags & TCP_ACK))
+		return false;
+	if (rd32(f + l4 + 4) != g->next_seq || !csum_ok(g, f, len))
+		return false;
+	uint32_t pay = len - g->hdr;
+	memcpy(p->data + p->len, f + g->hdr, pay);
+	p->len += pay;
+	g->next_seq += pay;
+	g->segs++;
+	if (pay < g->mss || (flags & TCP_PSH)) {
+		p->data[l4 + 13] |= (uint8_t)(flags & TCP_PSH);
+		g->closed = true;
+	}
+	return true;
+}
+
+void tun_gro_finish(struct tun_gro *g)
+{
+	struct ctn_pkt *p = g->pkt;
+	g->pkt = NULL;
+	if (!p || g->segs < 2)
+		return;
+	uint8_t *f = p->data;
+	uint32_t l3 = g->l3, l4 = g->l4, l4len = p->len - l4;
+	if (g->ipv6) {
+		wr16(f + l3 + 4, p->len - l3 - 40);
+	} else {
+		wr16(f + l3 + 2, p->len - l3);
+		f[l3 + 10] = f[l3 + 11] = 0;
+		uint16_t ipc = (uint16_t)~ctn_csum_fold(f + l3, 20, 0); /* in memory order, as folded */
+		memcpy(f + l3 + 10, &ipc, 2);
+	}
+	/* The checksum field holds the pseudo header's sum, for whoever
+	 * finishes it (NEEDS_CSUM), as a vnet tap hands such frames over. */
+	uint16_t ps = (uint16_t)pseudo(g, f, l4len);
+	memcpy(f + l4 + 16, &ps, 2);
+	p->vnet = (struct ctn_vnet){.flags = CTN_VNET_F_NEEDS_CSUM,
+				    .gso_type = g->ipv6 ? CTN_GSO_TCPV6 : CTN_GSO_TCPV4,
+				    .hdr_len = (uint16_t)g->hdr,
+				    .gso_size = (uint16_t)g->mss,
+				    .csum_start = (uint16_t)l4,
+				    .csum_offset = 16};
+}
