@@ -23,7 +23,7 @@ struct ctn_engine;
 struct ctn_port;
 
 #define CTN_KIND_MAX_SIDES 2    /**< ports one object of a kind may make (a link has two) */
-#define CTN_KIND_CFG_MAX 1024   /**< bytes of the largest settings struct of any kind */
+#define CTN_KIND_CFG_MAX 2048   /**< bytes of the largest settings struct of any kind */
 
 /** A kind of port. Every hook runs on worker 0 with the other workers paused. */
 struct ctn_kind {
