@@ -181,12 +181,24 @@ export async function container(t: ExecutionContext, d: TestDaemon, addr: string
  * A Linux vxlan device (VNI @vni, remote @remote, local @local, dstport 4789,
  * nolearning) in host @h, on a Linux bridge with a namespace of the test's
  * behind it (a veth, address @addr/24): the endpoint is that namespace.
+ *
+ * Host @h's underlay veth gets transmit checksum offload off. With it on, the
+ * kernel leaves the checksum of an inner TCP segment for "the hardware" to
+ * fill in (CHECKSUM_PARTIAL), and a veth carries the packet to the other
+ * namespace as it is: Linux's own vxlan receiver is fine with that (the state
+ * travels with the packet), but a VTEP that reads its datagrams from a UDP
+ * socket (containet, or OVS's userspace datapath) gets inner segments whose
+ * checksum holds only the pseudo-header sum, and their receiver drops them
+ * (seen: every SYN-ACK from behind the vxlan device arrived "incorrect"). A
+ * real NIC fills the checksum in on the wire; with offload off the kernel
+ * does so before the veth.
  */
 export async function linuxVtep(t: ExecutionContext, h: Host, o: { vni: number; remote: string; local: string; addr: string }): Promise<Endpoint & { ns: string; vx: string; br: string }> {
   const vx = uniqueName('vx');
   const br = uniqueName('br');
   const vb = uniqueName('vb');
   const behind = await netns(t, 'tnb');
+  await run('ip', ['netns', 'exec', h.ns, 'ethtool', '-K', h.dev, 'tx', 'off']);
   await run('ip', ['-n', h.ns, 'link', 'add', vx, 'type', 'vxlan', 'id', String(o.vni), 'remote', o.remote, 'local', o.local, 'dstport', '4789', 'nolearning']);
   await run('ip', ['-n', h.ns, 'link', 'add', br, 'type', 'bridge']);
   await run('ip', ['-n', h.ns, 'link', 'add', vb, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', behind]);
@@ -324,6 +336,31 @@ export function vxlanHeader(id: number, flags = 0x08): Buffer {
   h[0] = flags;
   h.writeUIntBE(id, 4, 3);
   return h;
+}
+
+/**
+ * A Geneve header (RFC 8926 section 3.4) for VNI @id followed by @o.options:
+ * version @o.ver (0), option length @o.optWords (the options' own, in 4-byte
+ * words), the O (OAM) and C (critical options) bits, protocol @o.proto
+ * (0x6558, an ethernet frame).
+ */
+export function geneveHeader(id: number, o: { ver?: number; optWords?: number; oam?: boolean; critical?: boolean; proto?: number; options?: Buffer } = {}): Buffer {
+  const opts = o.options ?? Buffer.alloc(0);
+  const h = Buffer.alloc(8);
+  h[0] = ((o.ver ?? 0) << 6) | ((o.optWords ?? opts.length / 4) & 0x3f);
+  h[1] = (o.oam ? 0x80 : 0) | (o.critical ? 0x40 : 0);
+  h.writeUInt16BE(o.proto ?? 0x6558, 2);
+  h.writeUIntBE(id, 4, 3);
+  return Buffer.concat([h, opts]);
+}
+
+/** A Geneve option: class @cls, type @type, data @data (a multiple of 4 bytes, at most 124). */
+export function geneveOption(cls: number, type: number, data: Buffer): Buffer {
+  const h = Buffer.alloc(4);
+  h.writeUInt16BE(cls, 0);
+  h[2] = type;
+  h[3] = (data.length / 4) & 0x1f;
+  return Buffer.concat([h, data]);
 }
 
 /**
