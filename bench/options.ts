@@ -42,7 +42,7 @@ export function parseOptions(argv: string[]): Settings {
   const cmd = new Command('npm run bench --')
     .description('Packet-path benchmark: containet against a Linux bridge, a veth pair and Open vSwitch (and, over vhost-user, OVS-DPDK and DPDK), side by side')
     .option('--quick', 'one repetition, shorter runs (1 s, 100 pings)')
-    .option('--only <paths>', 'comma-separated path keys or names to run, e.g. a,b (default: all)')
+    .option('--only <paths>', 'comma-separated path keys or names to run, e.g. a,b or vx0,vx1 (default: all)')
     .option('--reps <n>', 'repetitions of every measurement (default 3; vhost-user, NAT and a2b paths 2; 1 with --quick)', positiveInt)
     .option('--seconds <n>', 'seconds per iperf3 run and per UDP window (default 3; 1 with --quick)', positiveInt)
     .option('--vhost-seconds <n>', 'seconds per vhost-user packet-rate window (default 1)', positiveInt)

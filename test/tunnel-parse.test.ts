@@ -21,10 +21,10 @@ import {
   endpointsClash,
   engineSettings,
   fnv1a32,
-  mtuMax,
   parseAddTunnel,
   parsePortRange,
   stateMtu,
+  tunnelFamily,
   underlayAddr,
   type AddTunnelRequest,
 } from '../src/kinds/tunnel/settings.js';
@@ -147,6 +147,7 @@ test('every verb refuses bad input with the field named and the reason', (t) => 
     [{ name: 'v', remotes: ['fe80::1%eth0'] }, /"fe80::1%eth0" has a zone/],
     [{ name: 'v', remotes: ['::ffff:10.0.0.2'] }, /::ffff:10.0.0.2 is an IPv4-mapped IPv6 address: write it as IPv4 \(10.0.0.2\)/],
     [{ name: 'v', remotes: Array.from({ length: 65 }, (_, i) => `10.0.1.${i + 1}`) }, /"remotes" lists 65 addresses; at most 64/],
+    [{ name: 'v', remotes: Array.from({ length: 40 }, (_, i) => `2001:db8:1234:5678:9abc:def0:1234:${(i + 1).toString(16)}`) }, /"remotes" written out take \d+ bytes \(comma-separated\); at most 1023: list fewer remotes/],
     [{ name: 'v', remotes: ['10.0.0.2'], local: 'fd00::1' }, /"local" fd00::1 is IPv6 but "remotes" are IPv4/],
     [{ name: 'v', remotes: ['10.0.0.2'], local: '10.0.0.2' }, /10.0.0.2 is both "local" and a remote/],
     [{ name: 'v', remotes: ['10.0.0.2'], local: '0.0.0.0' }, /"local" 0.0.0.0 is the unspecified address/],
@@ -161,9 +162,8 @@ test('every verb refuses bad input with the field named and the reason', (t) => 
     [{ name: 'v', remotes: ['10.0.0.2'], srcportRange: '1000' }, /"srcportRange" must be "LO-HI"/],
     [{ name: 'v', remotes: ['10.0.0.2'], srcportRange: [1000] }, /"srcportRange" must be "LO-HI"/],
     [{ name: 'v', remotes: ['10.0.0.2'], srcportRange: [1000.5, 2000] }, /"srcportRange" must be "LO-HI"/],
-    [{ name: 'v', remotes: ['10.0.0.2'], mtu: 67 }, /"mtu" must be an integer from 68 to 65485/],
-    [{ name: 'v', remotes: ['10.0.0.2'], mtu: 65486 }, /"mtu" must be an integer from 68 to 65485/],
-    [{ name: 'v', remotes: ['fd00::2'], mtu: 65506 }, /"mtu" must be an integer from 68 to 65505/],
+    [{ name: 'v', remotes: ['10.0.0.2'], mtu: 67 }, /"mtu" must be an integer from 68 to 65000/],
+    [{ name: 'v', remotes: ['fd00::2'], mtu: 65001 }, /"mtu" must be an integer from 68 to 65000/],
     [{ name: 'v', remotes: ['10.0.0.2'], ttl: 256 }, /"ttl" must be an integer from 0 to 255/],
     [{ name: 'v', remotes: ['10.0.0.2'], tos: -1 }, /"tos" must be an integer from 0 to 255/],
     [{ name: 'v', remotes: ['10.0.0.2'], thread: 64 }, /"thread" must be an integer from 0 to 63/],
@@ -196,7 +196,9 @@ test('learn: a tunnel may start with no remote and take them from what arrives',
   const r = parse({ 'add-vxlan': { name: 'v', vni: 9, learn: true } }) as AddTunnelRequest;
   t.deepEqual(r.remotes, []);
   t.true(r.learn);
-  t.is(parseAddTunnel({ name: 'v', vni: 9, learn: true, local: 'fd00::1', mtu: 65505 }, 'geneve').mtu, 65505, 'the IPv6 bound follows "local" when there is no remote');
+  t.is(tunnelFamily(parseAddTunnel({ name: 'v', vni: 9, learn: true, local: 'fd00::1' }, 'geneve')), 6, 'the family follows "local" when there is no remote');
+  t.is(tunnelFamily(parseAddTunnel({ name: 'v', vni: 9, learn: true }, 'geneve')), 4, 'neither: IPv4, as the engine takes it');
+  t.is(tunnelFamily(parseAddTunnel({ name: 'v', vni: 9, remotes: ['fd00::2'] }, 'geneve')), 6);
   t.is(parseAddTunnel({ name: 'c', learn: true, remotes: [] }, 'c2c').remotes.length, 0);
 });
 
@@ -205,9 +207,8 @@ test('underlayAddr and parsePortRange on their own', (t) => {
   t.deepEqual(underlayAddr('127.0.0.1', '"local"', 'add-vxlan'), { addr: '127.0.0.1', family: 4 }, 'loopback is taken: two daemons on one host');
   t.deepEqual(parsePortRange(' 1 - 65535 ', 'add-vxlan'), [1, 65535]);
   t.deepEqual(parsePortRange([4000, 4015], 'add-vxlan'), [4000, 4015]);
-  t.is(mtuMax(4), 65485);
-  t.is(mtuMax(6), 65505);
-  t.is(mtuMax(undefined), 65485);
+  const sixtyFour = Array.from({ length: 64 }, (_, i) => `10.0.${i}.${200 + (i % 50)}`);
+  t.is(parseAddTunnel({ name: 'v', vni: 1, remotes: sixtyFour }, 'vxlan').remotes.length, 64, '64 IPv4 remotes fit the engine\'s string');
 });
 
 // ---------------------------------------------------------------- c2c's VNI
@@ -256,17 +257,19 @@ test('engineSettings: the C side names, the default port filled in, absent setti
     learn: true,
     udpcsum: true,
   });
-  t.deepEqual(engineSettings(parseAddTunnel({ name: 'v', vni: 1, learn: true }, 'vxlan'), 1, 4789).remotes, '');
+  t.deepEqual(engineSettings(parseAddTunnel({ name: 'v', vni: 1, learn: true }, 'vxlan'), 1, 4789), { vni: 1, dstport: 4789, learn: true, udpcsum: false }, 'no remote: no "remotes" (the engine takes strings only non-empty)');
 });
 
-test('endpointsClash: one socket per UDP port and address; "any" takes the port on every address', (t) => {
-  t.true(endpointsClash({ local: undefined, dstport: 4789 }, { local: undefined, dstport: 4789 }));
-  t.true(endpointsClash({ local: '10.0.0.1', dstport: 4789 }, { local: undefined, dstport: 4789 }));
-  t.true(endpointsClash({ local: undefined, dstport: 4789 }, { local: 'fd00::1', dstport: 4789 }));
-  t.true(endpointsClash({ local: '10.0.0.1', dstport: 4789 }, { local: '10.0.0.1', dstport: 4789 }));
-  t.false(endpointsClash({ local: '10.0.0.1', dstport: 4789 }, { local: '10.0.0.9', dstport: 4789 }));
-  t.false(endpointsClash({ local: undefined, dstport: 4789 }, { local: undefined, dstport: 4790 }));
-  t.false(endpointsClash({ local: '10.0.0.1', dstport: 4789 }, { local: 'fd00::1', dstport: 4789 }));
+test('endpointsClash: one socket per UDP port and address of a family; "any" takes the port on every address of its family', (t) => {
+  const at = (family: 4 | 6, local: string | undefined, dstport = 4789) => ({ family, local, dstport });
+  t.true(endpointsClash(at(4, undefined), at(4, undefined)));
+  t.true(endpointsClash(at(4, '10.0.0.1'), at(4, undefined)));
+  t.true(endpointsClash(at(6, undefined), at(6, 'fd00::1')));
+  t.true(endpointsClash(at(4, '10.0.0.1'), at(4, '10.0.0.1')));
+  t.false(endpointsClash(at(4, '10.0.0.1'), at(4, '10.0.0.9')));
+  t.false(endpointsClash(at(4, undefined), at(4, undefined, 4790)));
+  t.false(endpointsClash(at(4, undefined), at(6, undefined)), 'IPv6 sockets are V6ONLY');
+  t.false(endpointsClash(at(4, '10.0.0.1'), at(6, 'fd00::1')));
 });
 
 test('stateMtu reads the MTU the engine states', (t) => {
@@ -305,7 +308,7 @@ function fakeDaemon(): { ctx: KindContext; added: AddCall[]; deleted: number[] }
     broken: false,
     reason: '',
     thread,
-    state: `vni ${String(s.vni)}, dstport ${String(s.dstport)}, mtu ${String(s.mtu ?? 1450)}, ${String(s.remotes).split(',').filter(Boolean).length} remotes, ipv4`,
+    state: `vni ${String(s.vni)}, dstport ${String(s.dstport)}, mtu ${String(s.mtu ?? 1450)}, ${String(s.remotes ?? '').split(',').filter(Boolean).length} remotes, ipv4`,
     counters: { rx_datagrams: 0, bad_vni: 0 },
   });
   const engine = {
@@ -362,15 +365,18 @@ test('add: a second tunnel on a UDP endpoint in use is refused before the engine
     ['add-geneve', { name: 'vx2', vni: 2, remotes: ['10.0.0.3'], dstport: 4789 }],
     ['add-c2c', { name: 'vx2', remotes: ['10.0.0.3'] }],
   ] as const) {
-    t.throws(() => run(ctx, verb, body), { instanceOf: ProtocolError, message: /UDP .* port 4789 is taken by vxlan vx1 \(any address port 4789\): one port per UDP endpoint/ }, verb);
+    t.throws(() => run(ctx, verb, body), { instanceOf: ProtocolError, message: /UDP .* port 4789 is taken by vxlan vx1 \(any IPv4 address port 4789\): one port per UDP endpoint/ }, verb);
   }
   t.is(added.length, 1);
+  run(ctx, 'add-vxlan', { name: 'vx6', vni: 2, remotes: ['fd00::3'] });
+  t.throws(() => run(ctx, 'add-c2c', { name: 'c6', learn: true, local: 'fd00::1' }), { message: /add-c2c: UDP fd00::1 port 4789 is taken by vxlan vx6 \(any IPv6 address port 4789\)/ });
+  t.is(added.length, 2, 'IPv4 and IPv6 on one port are two endpoints');
   run(ctx, 'add-vxlan', { name: 'vx2', vni: 2, remotes: ['10.0.0.3'], dstport: 4790, local: '10.0.0.1' });
   run(ctx, 'add-vxlan', { name: 'vx3', vni: 3, remotes: ['10.0.0.3'], dstport: 4790, local: '10.0.0.9' });
   t.throws(() => run(ctx, 'add-geneve', { name: 'g', vni: 3, remotes: ['10.0.0.3'], dstport: 4790, local: '10.0.0.9' }), {
     message: /add-geneve: UDP 10.0.0.9 port 4790 is taken by vxlan vx3 \(10.0.0.9 port 4790\)/,
   });
-  t.is(added.length, 3);
+  t.is(added.length, 4);
   t.throws(() => run(ctx, 'add-vxlan', { name: 'vx1', vni: 1, remotes: ['10.0.0.2'], dstport: 5000 }), { message: /an object named "vx1" already exists/ });
   t.throws(() => run(ctx, 'add-vxlan', { name: 'v9', vni: 1, remotes: ['10.0.0.2'], dstport: 5000, lan: 'red' }), { message: /no lan named "red"/ });
   t.throws(() => run(ctx, 'add-vxlan', { name: 'v9', vni: 1, remotes: ['10.0.0.2'], dstport: 5000, thread: 2 }), { message: /"thread" 2 does not exist/ });

@@ -79,7 +79,7 @@ struct ctn_port_local {
 #define CTN_CAP_USO 4u  /**< UDP GSO frames (GSO_UDP_L4) */
 #define CTN_CAP_VNET (CTN_CAP_CSUM | CTN_CAP_TSO) /**< the usual set of a vnet tap */
 
-#define CTN_PORT_COUNTERS 12 /**< kind-specific counters a port may report */
+#define CTN_PORT_COUNTERS 16 /**< kind-specific counters a port may report */
 
 /** What a port says about itself, for show/stats. */
 struct ctn_port_info {

@@ -64,6 +64,9 @@
 #ifndef UDP_GRO
 #define UDP_GRO 104
 #endif
+#ifndef UDP_NO_CHECK6_RX
+#define UDP_NO_CHECK6_RX 102
+#endif
 #ifndef SO_NO_CHECK
 #define SO_NO_CHECK 11
 #endif
@@ -78,7 +81,8 @@
 #define GSO_BYTES_MAX 65000u    /**< UDP payload of one UDP GSO datagram, at most (under 65507) */
 #define MACS 4096               /**< stations the learned-remote table holds */
 #define AGING_MS 300000u        /**< the table's aging until the lan's is read */
-#define SOCK_BUF (4 << 20)      /**< socket buffer sizes asked for */
+#define SOCK_BUF (4 << 20)      /**< send buffer size asked for */
+#define RCV_BUF (16 << 20)      /**< receive buffer size asked for: room for the worker's scheduling delays */
 
 /** Counters of one worker's transmissions (any worker sends on the port). */
 struct tun_txstats {
@@ -785,10 +789,14 @@ static int open_sockets(struct tun_port *tp, const struct tun_cfg *c, char *err,
 			 tp->local, strerror(errno));
 		return -1;
 	}
-	int one = 1, buf = SOCK_BUF;
+	int one = 1, buf = RCV_BUF;
 	if (setsockopt(tp->rx_sock, SOL_SOCKET, SO_RCVBUFFORCE, &buf, sizeof(buf)) < 0)
 		setsockopt(tp->rx_sock, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
 	setsockopt(tp->rx_sock, SOL_UDP, UDP_GRO, &one, sizeof(one)); /* best effort: datagrams one by one without */
+	/* Zero UDP checksums over IPv6 accepted, as RFC 6935 allows tunnels
+	 * (Linux's vxlan: udp6zerocsumrx); over IPv4 they always are. */
+	if (tp->family == AF_INET6)
+		setsockopt(tp->rx_sock, SOL_UDP, UDP_NO_CHECK6_RX, &one, sizeof(one));
 	uint16_t lo = c->srcport_lo, hi = c->srcport_hi;
 	if (!lo && !hi)
 		local_port_range(&lo, &hi);

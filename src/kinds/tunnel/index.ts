@@ -23,7 +23,9 @@ import {
   engineSettings,
   parseAddTunnel,
   stateMtu,
+  tunnelFamily,
   type AddTunnelRequest,
+  type Endpoint,
   type TunnelKind,
 } from './settings.js';
 
@@ -35,6 +37,8 @@ export interface TunnelObject extends PortObject {
   vni: number;
   /** the configured remotes, canonical */
   remotes: string[];
+  /** the underlay's family: the remotes', else the local address's, else 4 */
+  family: 4 | 6;
   /** the local address, if one was given (else any) */
   local: string | undefined;
   /** the UDP port it listens on and sends to */
@@ -65,9 +69,9 @@ function tunnels(ctx: KindContext): TunnelObject[] {
   return TUNNEL_KINDS.flatMap((k) => ctx.model.ofKind<TunnelObject>(k));
 }
 
-/** "10.0.0.1 port 4789" or "any address port 4789", for messages. */
-function endpointText(local: string | undefined, dstport: number): string {
-  return `${local ?? 'any address'} port ${dstport}`;
+/** "10.0.0.1 port 4789" or "any IPv4 address port 4789", for messages. */
+function endpointText(e: Endpoint): string {
+  return `${e.local ?? `any IPv${e.family} address`} port ${e.dstport}`;
 }
 
 /** add-KIND: refuse an endpoint another tunnel receives on, make the engine
@@ -75,10 +79,11 @@ function endpointText(local: string | undefined, dstport: number): string {
 function addTunnel(ctx: KindContext, kind: TunnelKind, req: AddTunnelRequest, call: Call): void {
   const lan = newPortChecks(ctx, req);
   const dstport = req.dstport ?? DEFAULT_DSTPORT[kind];
-  const clash = tunnels(ctx).find((t) => endpointsClash(t, { local: req.local, dstport }));
+  const at: Endpoint = { family: tunnelFamily(req), local: req.local, dstport };
+  const clash = tunnels(ctx).find((t) => endpointsClash(t, at));
   if (clash)
     throw new ProtocolError(
-      `${req.verb}: UDP ${endpointText(req.local, dstport)} is taken by ${clash.kind} ${clash.name} (${endpointText(clash.local, clash.dstport)}): ` +
+      `${req.verb}: UDP ${endpointText(at)} is taken by ${clash.kind} ${clash.name} (${endpointText(clash)}): ` +
         'one port per UDP endpoint (a port lists all its remotes); give this one another "dstport", or both ports a different "local"',
     );
   const vni = kind === 'c2c' ? c2cVni(lan.name) : req.vni!;
@@ -89,6 +94,7 @@ function addTunnel(ctx: KindContext, kind: TunnelKind, req: AddTunnelRequest, ca
     name: req.name,
     vni,
     remotes: req.remotes,
+    family: at.family,
     local: req.local,
     dstport,
     srcportRange: req.srcportRange,
@@ -99,8 +105,8 @@ function addTunnel(ctx: KindContext, kind: TunnelKind, req: AddTunnelRequest, ca
     udpCsum: req.udpCsum,
   };
   ctx.model.add(port);
-  const to = req.remotes.length ? req.remotes.join(',') : 'no remote yet';
-  ctx.log.info(`port ${req.name} (${kind}${kind === 'c2c' ? ` from ${lan.name}` : ''} vni ${vni} to ${to}${req.learn ? ', learning remotes' : ''}: ${info.state || '-'}) joined ${lan.name}`);
+  const to = req.remotes.length ? `to ${req.remotes.join(',')}` : 'no remote yet';
+  ctx.log.info(`port ${req.name} (${kind}${kind === 'c2c' ? ', its VNI from the lan name' : ''}, ${to}: ${info.state || '-'}) joined ${lan.name}`);
 }
 
 /** Make saved tunnel @name of @kind again through its add verb. The remotes

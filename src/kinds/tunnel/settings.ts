@@ -19,9 +19,13 @@ export type TunnelVerb = `add-${TunnelKind}`;
 /** Largest VNI: 24 bits. */
 export const VNI_MAX = 0xffffff;
 
-/** Most remotes one tunnel takes (configured ones; learned ones are the
- *  engine's table). */
+/** Most remotes one tunnel takes, given and learned together (the engine's
+ *  MAX_REMOTES in native/kinds/tunnel/tunnel_port.c). */
 export const MAX_REMOTES = 64;
+
+/** Most bytes of the remotes written out, comma-separated (the engine's
+ *  "remotes" setting is a string of at most this many). */
+export const REMOTES_MAX_BYTES = 1023;
 
 /** The UDP port each kind sends to and listens on when "dstport" is left out:
  *  IANA's (RFC 7348, RFC 8926), never Linux's 8472. */
@@ -30,20 +34,12 @@ export const DEFAULT_DSTPORT: Readonly<Record<TunnelKind, number>> = { vxlan: 47
 /** The engine kind that carries each tunnel kind's frames. */
 export const ENGINE_KIND: Readonly<Record<TunnelKind, 'vxlan' | 'geneve'>> = { vxlan: 'vxlan', geneve: 'geneve', c2c: 'vxlan' };
 
-/** Bytes of encapsulation in front of an inner IP packet: outer IP header, UDP
- *  (8), the VXLAN or option-less Geneve header (8), the inner ethernet header
- *  (14). */
-export const OVERHEAD: Readonly<Record<4 | 6, number>> = { 4: 20 + 8 + 8 + 14, 6: 40 + 8 + 8 + 14 };
-
 /** Smallest inner MTU taken (IPv4's floor, as a tap's). */
 export const MTU_MIN = 68;
 
-/** Largest inner MTU over an underlay of @family (unknown: the smaller,
- *  IPv4's): an outer IPv4 packet is at most 65535 bytes in all, an IPv6
- *  payload at most 65535 bytes after its 40-byte header. */
-export function mtuMax(family: 4 | 6 | undefined): number {
-  return family === 6 ? 65535 + 40 - OVERHEAD[6] : 65535 - OVERHEAD[4];
-}
+/** Largest inner MTU taken: the engine's bound (a UDP GSO run's payload),
+ *  under what one datagram could carry (65485 over IPv4, 65505 over IPv6). */
+export const MTU_MAX = 65000;
 
 /** Fields of an add request, as on the wire; c2c takes all but vni. */
 export const TUNNEL_FIELDS = ['name', 'lan', 'thread', 'vni', 'remotes', 'local', 'dstport', 'srcportRange', 'mtu', 'ttl', 'tos', 'learn', 'udpCsum'] as const;
@@ -137,6 +133,9 @@ export function parseRemotes(v: unknown, verb: string): { remotes: string[]; fam
   const remotes = list.map((x) => x.addr);
   const twice = remotes.find((x, i) => remotes.indexOf(x) !== i);
   if (twice !== undefined) throw new ProtocolError(`${verb}: "remotes" gives ${twice} twice`);
+  const bytes = remotes.join(',').length;
+  if (bytes > REMOTES_MAX_BYTES)
+    throw new ProtocolError(`${verb}: "remotes" written out take ${bytes} bytes (comma-separated); at most ${REMOTES_MAX_BYTES}: list fewer remotes`);
   return { remotes, family: first?.family };
 }
 
@@ -191,19 +190,17 @@ export function parseAddTunnel<K extends TunnelKind>(b: Body, kind: K): AddTunne
   if (remotes.length === 0 && !learn)
     throw new ProtocolError(`${verb}: "remotes" must list at least one address (or set "learn" to take the remotes from what arrives)`);
   r.remotes = remotes;
-  let fam = family;
   if (b.local !== undefined) {
     const local = underlayAddr(b.local, '"local"', verb);
     if (family !== undefined && local.family !== family)
       throw new ProtocolError(`${verb}: "local" ${local.addr} is IPv${local.family} but "remotes" are IPv${family}`);
     if (remotes.includes(local.addr)) throw new ProtocolError(`${verb}: ${local.addr} is both "local" and a remote`);
     r.local = local.addr;
-    fam = local.family;
   }
   const dstport = posInt(b, 'dstport', verb, 65535);
   if (dstport !== undefined) r.dstport = dstport;
   if (b.srcportRange !== undefined) r.srcportRange = parsePortRange(b.srcportRange, verb);
-  const mtu = posInt(b, 'mtu', verb, mtuMax(fam), MTU_MIN);
+  const mtu = posInt(b, 'mtu', verb, MTU_MAX, MTU_MIN);
   if (mtu !== undefined) r.mtu = mtu;
   const ttl = posInt(b, 'ttl', verb, 255, 0);
   if (ttl !== undefined) r.ttl = ttl;
@@ -227,11 +224,20 @@ export function c2cVni(lan: string): number {
   return (fnv1a32(lan) % (VNI_MAX - 1)) + 1;
 }
 
+/** The underlay family of tunnel @req: its remotes', else its local
+ *  address's, else IPv4 (as the engine takes a learning port with neither). */
+export function tunnelFamily(req: { remotes: string[]; local?: string | undefined }): 4 | 6 {
+  const a = req.remotes[0] ?? req.local;
+  return a !== undefined && isIP(a) === 6 ? 6 : 4;
+}
+
 /** The engine's settings of tunnel @req with VNI @vni (add-c2c's derived)
  *  and UDP port @dstport (the default filled in): the C side's names, absent
- *  ones left out. */
+ *  ones left out (no remote: no "remotes", which the engine takes only
+ *  non-empty). */
 export function engineSettings(req: AddTunnelRequest, vni: number, dstport: number): Record<string, unknown> {
-  const s: Record<string, unknown> = { vni, remotes: req.remotes.join(','), dstport, learn: req.learn, udpcsum: req.udpCsum };
+  const s: Record<string, unknown> = { vni, dstport, learn: req.learn, udpcsum: req.udpCsum };
+  if (req.remotes.length) s.remotes = req.remotes.join(',');
   if (req.local !== undefined) s.local = req.local;
   if (req.srcportRange) [s.srcport_lo, s.srcport_hi] = req.srcportRange;
   if (req.mtu !== undefined) s.mtu = req.mtu;
@@ -240,21 +246,24 @@ export function engineSettings(req: AddTunnelRequest, vni: number, dstport: numb
   return s;
 }
 
-/** Where a tunnel receives: its local address (undefined: any) and UDP port. */
+/** Where a tunnel receives: its underlay family, its local address
+ *  (undefined: any of that family) and UDP port. */
 export interface Endpoint {
+  family: 4 | 6;
   local: string | undefined;
   dstport: number;
 }
 
 /**
- * Would tunnels receiving at @a and @b need the same UDP socket? Yes when the
- * ports are equal and the addresses are, or either is "any" (a socket bound
- * to any address takes the port on every address, of either family when it is
- * IPv6). Two sockets bound to one address and port would share its datagrams
- * by hash (SO_REUSEPORT) or fail (EADDRINUSE): one port per endpoint.
+ * Would tunnels receiving at @a and @b need the same UDP socket? Yes when
+ * family and port are the same and the addresses are too, or either is "any"
+ * (a socket bound to any address takes the port on every address of its
+ * family; the engine's IPv6 sockets are IPV6_V6ONLY, so the families do not
+ * meet). Two sockets on one endpoint would share its datagrams by hash
+ * (SO_REUSEPORT) or fail (EADDRINUSE): one port per endpoint.
  */
 export function endpointsClash(a: Endpoint, b: Endpoint): boolean {
-  return a.dstport === b.dstport && (a.local === undefined || b.local === undefined || a.local === b.local);
+  return a.family === b.family && a.dstport === b.dstport && (a.local === undefined || b.local === undefined || a.local === b.local);
 }
 
 /** The inner MTU the engine states in a tunnel port's state ("vni 42,
