@@ -45,14 +45,30 @@ void ctn_vnet_encode(const struct ctn_vnet *v, uint8_t *dst, uint32_t hdr_len)
 
 uint16_t ctn_csum_fold(const uint8_t *data, uint32_t len, uint32_t seed)
 {
-	uint64_t sum = seed;
+	/* Ones' complement addition is order independent and 2^16 is 1 modulo
+	 * 2^16 - 1, so 64-bit words may be added up (their carries kept in the
+	 * upper half of a 128-bit sum) and folded to 16 bits at the end: two
+	 * sums, 32 bytes a turn, keep the adder busy. */
+	unsigned __int128 a = seed, b = 0;
 	uint32_t i = 0;
-	/* 8 bytes at a time; ones' complement addition is order independent. */
+	for (; i + 32 <= len; i += 32) {
+		uint64_t w[4];
+		memcpy(w, data + i, 32);
+		a += w[0];
+		b += w[1];
+		a += w[2];
+		b += w[3];
+	}
 	for (; i + 8 <= len; i += 8) {
 		uint64_t w;
 		memcpy(&w, data + i, 8);
-		sum += (w & 0xffffffffu) + (w >> 32);
+		a += w;
 	}
+	a += b;
+	uint64_t lo = (uint64_t)a, hi = (uint64_t)(a >> 64);
+	uint64_t sum = lo + hi;
+	sum += sum < lo; /* end-around carry */
+	sum = (sum & 0xffffffffu) + (sum >> 32);
 	for (; i + 2 <= len; i += 2) {
 		uint16_t w;
 		memcpy(&w, data + i, 2);
