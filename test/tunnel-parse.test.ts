@@ -55,12 +55,12 @@ test('add-vxlan: the smallest request, and every field given', (t) => {
         remotes: ['10.0.0.2', '10.0.0.3'],
         local: '10.0.0.1',
         dstport: 8472,
-        srcportRange: '49152-65535',
+        'srcport-range': '49152-65535',
         mtu: 1450,
         ttl: 64,
         tos: 0x10,
         learn: true,
-        udpCsum: true,
+        'udp-csum': true,
       },
     }),
     {
@@ -83,7 +83,7 @@ test('add-vxlan: the smallest request, and every field given', (t) => {
 });
 
 test('add-geneve takes the same fields; VNI 0 and TTL 0 are values, not absences', (t) => {
-  t.deepEqual(parse({ 'add-geneve': { name: 'gn1', vni: 0, remotes: ['fd00::2'], ttl: 0, srcportRange: [1000, 1000] } }), {
+  t.deepEqual(parse({ 'add-geneve': { name: 'gn1', vni: 0, remotes: ['fd00::2'], ttl: 0, 'srcport-range': [1000, 1000] } }), {
     verb: 'add-geneve',
     name: 'gn1',
     vni: 0,
@@ -127,7 +127,7 @@ test('every verb refuses bad input with the field named and the reason', (t) => 
     [{ name: 'v', remotes: [] }, /"remotes" must list at least one address \(or set "learn"/],
     [{ name: 'v' }, /"remotes" must list at least one address/],
     [{ name: 'v', remotes: ['10.0.0.2'], learn: 'yes' }, /"learn" must be true or false/],
-    [{ name: 'v', remotes: ['10.0.0.2'], udpCsum: 1 }, /"udpCsum" must be true or false/],
+    [{ name: 'v', remotes: ['10.0.0.2'], 'udp-csum': 1 }, /"udp-csum" must be true or false/],
     [{ name: 'v', remotes: ['host.example'] }, /"remotes"\[0\] "host.example" is not an IPv4 or IPv6 address \(no host names, brackets or ports\)/],
     [{ name: 'v', remotes: ['10.0.0.2:4789'] }, /"remotes"\[0\] "10.0.0.2:4789" is not an IPv4 or IPv6 address/],
     [{ name: 'v', remotes: ['[fd00::2]'] }, /is not an IPv4 or IPv6 address/],
@@ -155,13 +155,13 @@ test('every verb refuses bad input with the field named and the reason', (t) => 
     [{ name: 'v', remotes: ['10.0.0.2'], dstport: 0 }, /"dstport" must be an integer from 1 to 65535/],
     [{ name: 'v', remotes: ['10.0.0.2'], dstport: 65536 }, /"dstport" must be an integer from 1 to 65535/],
     [{ name: 'v', remotes: ['10.0.0.2'], dstport: '4789' }, /"dstport" must be an integer/],
-    [{ name: 'v', remotes: ['10.0.0.2'], srcportRange: '5000-4000' }, /"srcportRange" 5000-4000: LO is above HI/],
-    [{ name: 'v', remotes: ['10.0.0.2'], srcportRange: [5000, 4000] }, /"srcportRange" 5000-4000: LO is above HI/],
-    [{ name: 'v', remotes: ['10.0.0.2'], srcportRange: '0-100' }, /"srcportRange" must be "LO-HI"/],
-    [{ name: 'v', remotes: ['10.0.0.2'], srcportRange: '1000-70000' }, /"srcportRange" must be "LO-HI"/],
-    [{ name: 'v', remotes: ['10.0.0.2'], srcportRange: '1000' }, /"srcportRange" must be "LO-HI"/],
-    [{ name: 'v', remotes: ['10.0.0.2'], srcportRange: [1000] }, /"srcportRange" must be "LO-HI"/],
-    [{ name: 'v', remotes: ['10.0.0.2'], srcportRange: [1000.5, 2000] }, /"srcportRange" must be "LO-HI"/],
+    [{ name: 'v', remotes: ['10.0.0.2'], 'srcport-range': '5000-4000' }, /"srcport-range" 5000-4000: LO is above HI/],
+    [{ name: 'v', remotes: ['10.0.0.2'], 'srcport-range': [5000, 4000] }, /"srcport-range" 5000-4000: LO is above HI/],
+    [{ name: 'v', remotes: ['10.0.0.2'], 'srcport-range': '0-100' }, /"srcport-range" must be "LO-HI"/],
+    [{ name: 'v', remotes: ['10.0.0.2'], 'srcport-range': '1000-70000' }, /"srcport-range" must be "LO-HI"/],
+    [{ name: 'v', remotes: ['10.0.0.2'], 'srcport-range': '1000' }, /"srcport-range" must be "LO-HI"/],
+    [{ name: 'v', remotes: ['10.0.0.2'], 'srcport-range': [1000] }, /"srcport-range" must be "LO-HI"/],
+    [{ name: 'v', remotes: ['10.0.0.2'], 'srcport-range': [1000.5, 2000] }, /"srcport-range" must be "LO-HI"/],
     [{ name: 'v', remotes: ['10.0.0.2'], mtu: 67 }, /"mtu" must be an integer from 68 to 65000/],
     [{ name: 'v', remotes: ['fd00::2'], mtu: 65001 }, /"mtu" must be an integer from 68 to 65000/],
     [{ name: 'v', remotes: ['10.0.0.2'], ttl: 256 }, /"ttl" must be an integer from 0 to 255/],
@@ -241,7 +241,7 @@ test('engineSettings: the C side names, the default port filled in, absent setti
   const r = parseAddTunnel({ name: 'v', vni: 42, remotes: ['10.0.0.2', '10.0.0.3'] }, 'vxlan');
   t.deepEqual(engineSettings(r, 42, 4789), { vni: 42, remotes: '10.0.0.2,10.0.0.3', dstport: 4789, learn: false, udpcsum: false });
   const all = parseAddTunnel(
-    { name: 'v', vni: 1, remotes: ['fd00::2'], local: 'fd00::1', dstport: 6082, srcportRange: '40000-40015', mtu: 1400, ttl: 8, tos: 0, learn: true, udpCsum: true },
+    { name: 'v', vni: 1, remotes: ['fd00::2'], local: 'fd00::1', dstport: 6082, 'srcport-range': '40000-40015', mtu: 1400, ttl: 8, tos: 0, learn: true, 'udp-csum': true },
     'geneve',
   );
   t.deepEqual(engineSettings(all, 1, 6082), {
@@ -384,7 +384,7 @@ test('add: a second tunnel on a UDP endpoint in use is refused before the engine
 
 test('show states the VNI, remotes, port and the MTU the engine uses; stats passes its counters', (t) => {
   const { ctx } = fakeDaemon();
-  run(ctx, 'add-vxlan', { name: 'vx1', vni: 42, remotes: ['10.0.0.2', '10.0.0.3'], srcportRange: '50000-50015', udpCsum: true });
+  run(ctx, 'add-vxlan', { name: 'vx1', vni: 42, remotes: ['10.0.0.2', '10.0.0.3'], 'srcport-range': '50000-50015', 'udp-csum': true });
   const kind = kinds().find((k) => k.name === 'vxlan')!;
   const o = ctx.model.get('vx1')!;
   t.like(kind.show(ctx, o), {
@@ -407,7 +407,7 @@ test('show states the VNI, remotes, port and the MTU the engine uses; stats pass
 
 test('save keeps what was asked (a c2c no VNI); restore makes the same port again through the add verb', (t) => {
   const a = fakeDaemon();
-  run(a.ctx, 'add-geneve', { name: 'g1', lan: 'blue', vni: 7, remotes: ['fd00::2'], local: 'fd00::1', srcportRange: [40000, 40015], mtu: 1400, ttl: 9, tos: 4, learn: true, udpCsum: true, thread: 1 });
+  run(a.ctx, 'add-geneve', { name: 'g1', lan: 'blue', vni: 7, remotes: ['fd00::2'], local: 'fd00::1', 'srcport-range': [40000, 40015], mtu: 1400, ttl: 9, tos: 4, learn: true, 'udp-csum': true, thread: 1 });
   run(a.ctx, 'add-c2c', { name: 'c1', remotes: ['10.0.0.2'] });
   const saved = a.ctx.model.all().filter((o) => o.kind !== 'lan').map((o) => ({ kind: o.kind, name: o.name, rec: JSON.parse(JSON.stringify(kinds().find((k) => k.name === o.kind)!.save!(o))) as Record<string, unknown> }));
   t.deepEqual(saved[0]!.rec, { lan: 'blue', vni: 7, remotes: ['fd00::2'], local: 'fd00::1', dstport: 6081, srcportRange: [40000, 40015], mtu: 1400, ttl: 9, tos: 4, learn: true, udpCsum: true, thread: 1, owner: { pid: 1, uid: 0 } });
@@ -449,12 +449,12 @@ test('CLI: every option becomes its field; --remote repeats and splits at commas
       remotes: ['10.0.0.2', '10.0.0.3', '10.0.0.4'],
       local: '10.0.0.1',
       dstport: 4789,
-      srcportRange: '49152-65535',
+      'srcport-range': '49152-65535',
       mtu: 1450,
       ttl: 64,
       tos: 16,
       learn: true,
-      udpCsum: true,
+      'udp-csum': true,
       thread: 1,
     },
   });

@@ -117,16 +117,16 @@ function restoreTunnel(ctx: KindContext, kind: TunnelKind, name: string, rec: Re
   const body: Body = { name, lan: field(rec, 'lan', 'string', true)!, remotes, dstport: field(rec, 'dstport', 'number', true)! };
   if (kind !== 'c2c') body.vni = field(rec, 'vni', 'number', true)!;
   const range = rec.srcportRange;
-  if (range !== undefined && range !== null) body.srcportRange = range;
+  if (range !== undefined && range !== null) body['srcport-range'] = range;
   const local = field(rec, 'local', 'string', false);
   if (local !== undefined) body.local = local;
   for (const k of ['mtu', 'ttl', 'tos'] as const) {
     const v = field(rec, k, 'number', false);
     if (v !== undefined) body[k] = v;
   }
-  for (const k of ['learn', 'udpCsum'] as const) {
+  for (const [k, wire] of [['learn', 'learn'], ['udpCsum', 'udp-csum']] as const) {
     const v = field(rec, k, 'boolean', false);
-    if (v !== undefined) body[k] = v;
+    if (v !== undefined) body[wire] = v;
   }
   const t = savedThread(ctx, rec);
   if (t !== undefined) body.thread = t;
@@ -151,8 +151,9 @@ export function collectRemotes(v: string, prev: string[] = []): string[] {
 export function tunnelBody(kind: TunnelKind, name: string, opts: Record<string, unknown>): Body {
   const b: Body = { name, remotes: opts.remote ?? [] };
   if (kind !== 'c2c') b.vni = opts.vni;
-  // commander names each option's value as the wire names the field.
-  for (const k of ['lan', 'local', 'dstport', 'srcportRange', 'mtu', 'ttl', 'tos', 'learn', 'udpCsum', 'thread']) if (opts[k] !== undefined) b[k] = opts[k];
+  // commander's camelCase option names, and the wire's names of the fields.
+  const wire: Record<string, string> = { srcportRange: 'srcport-range', udpCsum: 'udp-csum' };
+  for (const k of ['lan', 'local', 'dstport', 'srcportRange', 'mtu', 'ttl', 'tos', 'learn', 'udpCsum', 'thread']) if (opts[k] !== undefined) b[wire[k] ?? k] = opts[k];
   return b;
 }
 

@@ -42,7 +42,7 @@ export const MTU_MIN = 68;
 export const MTU_MAX = 65000;
 
 /** Fields of an add request, as on the wire; c2c takes all but vni. */
-export const TUNNEL_FIELDS = ['name', 'lan', 'thread', 'vni', 'remotes', 'local', 'dstport', 'srcportRange', 'mtu', 'ttl', 'tos', 'learn', 'udpCsum'] as const;
+export const TUNNEL_FIELDS = ['name', 'lan', 'thread', 'vni', 'remotes', 'local', 'dstport', 'srcport-range', 'mtu', 'ttl', 'tos', 'learn', 'udp-csum'] as const;
 
 /** An add-vxlan, add-geneve or add-c2c request, validated. */
 export interface AddTunnelRequest<V extends TunnelVerb = TunnelVerb> {
@@ -146,7 +146,7 @@ function isPort(n: unknown): n is number {
 
 /** Check a source port range, "LO-HI" or [LO, HI] (@verb names the request). */
 export function parsePortRange(v: unknown, verb: string): [number, number] {
-  const bad = () => new ProtocolError(`${verb}: "srcportRange" must be "LO-HI" (like "49152-65535") or [LO, HI], ports from 1 to 65535`);
+  const bad = () => new ProtocolError(`${verb}: "srcport-range" must be "LO-HI" (like "49152-65535") or [LO, HI], ports from 1 to 65535`);
   let lo: unknown;
   let hi: unknown;
   if (typeof v === 'string') {
@@ -157,7 +157,7 @@ export function parsePortRange(v: unknown, verb: string): [number, number] {
     [lo, hi] = v;
   } else throw bad();
   if (!isPort(lo) || !isPort(hi)) throw bad();
-  if (lo > hi) throw new ProtocolError(`${verb}: "srcportRange" ${lo}-${hi}: LO is above HI`);
+  if (lo > hi) throw new ProtocolError(`${verb}: "srcport-range" ${lo}-${hi}: LO is above HI`);
   return [lo, hi];
 }
 
@@ -176,7 +176,7 @@ export function parseAddTunnel<K extends TunnelKind>(b: Body, kind: K): AddTunne
     name: checkName(b.name, `${verb}: "name"`),
     remotes: [],
     learn,
-    udpCsum: bool(b, 'udpCsum', verb) ?? false,
+    udpCsum: bool(b, 'udp-csum', verb) ?? false,
   };
   const lan = str(b, 'lan', verb, false);
   if (lan !== undefined) r.lan = checkName(lan, `${verb}: "lan"`);
@@ -199,7 +199,7 @@ export function parseAddTunnel<K extends TunnelKind>(b: Body, kind: K): AddTunne
   }
   const dstport = posInt(b, 'dstport', verb, 65535);
   if (dstport !== undefined) r.dstport = dstport;
-  if (b.srcportRange !== undefined) r.srcportRange = parsePortRange(b.srcportRange, verb);
+  if (b['srcport-range'] !== undefined) r.srcportRange = parsePortRange(b['srcport-range'], verb);
   const mtu = posInt(b, 'mtu', verb, MTU_MAX, MTU_MIN);
   if (mtu !== undefined) r.mtu = mtu;
   const ttl = posInt(b, 'ttl', verb, 255, 0);
