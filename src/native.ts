@@ -148,6 +148,9 @@ export interface NativeEngine {
    *  ports[i]) into @fd; returns its id. @fd is the capture's only if this
    *  returns. Throws with libpcap's message for a bad filter. */
   captureStart(fd: number, ports: { id: number; name: string }[], opts: NativeCaptureOptions): number;
+  /** Watch port @port too in capture @id, as interface @name (a port that
+   *  joined a lan being captured). Throws when the capture ended or is full. */
+  captureAddPort(id: number, port: number, name: string): void;
   /** A running capture's counters. */
   captureStats(id: number): NativeCaptureStats;
   /** Stop a capture (what its rings hold is written out briefly), close its fd;

@@ -116,6 +116,23 @@ rootTest('capture of a lan with two threads: every port of it, each its own inte
   await waitFor('no fd left behind', () => d.fdCount() <= fds);
 });
 
+rootTest('capture of a lan follows it: a port that joins after the start is captured too, on an interface of its own (pcapng)', async (t) => {
+  const d = await startDaemon(t);
+  const a = await shellContainer(t, d, '10.0.0.2/24');
+  const pa = `${a.id}.eth0`;
+  const ts = pipeline(t, `${cli(d)} capture lan0 --name cap9 --filter icmp -c 4 -w - | tshark -r - -T fields -e frame.interface_name -e frame.packet_flags_direction -e icmp.type 2>/dev/null`);
+  await running(d, 'cap9');
+  const b = await shellContainer(t, d, '10.0.0.1/24');
+  const pb = `${b.id}.eth0`;
+  t.regex(await d.logged(/capture cap9: port \S+ joined lan0, captured too/), new RegExp(`capture cap9: port ${pb.replace(/\./g, '\\.')} joined lan0, captured too`));
+  const show = (await d.request({ show: {} })) as { objects: { name: string; ports?: string[] }[] };
+  t.deepEqual(show.objects.find((o) => o.name === 'cap9')!.ports, [pa, pb]);
+  t.is(await shell(a.c, 'ping -c 1 -W 5 10.0.0.1 >/dev/null'), 0, a.c.output());
+  t.is(await ts.done, 0, ts.out.output());
+  const rows = ts.out.stdout().trim().split('\n').map((l) => l.split('\t')).map(([ifname, flags, type]) => `${ifname} ${Number(flags) & 3} ${type}`);
+  t.deepEqual(rows, [`${pa} 1 8`, `${pb} 2 8`, `${pb} 1 0`, `${pa} 2 0`], ts.out.stdout());
+});
+
 /** The pid of the containet CLI in pipeline @p (its shell's child running bin/containet.js). */
 async function cliPid(p: { child: ChildProcess }): Promise<number> {
   return waitFor('the capture command', () => childrenOf(p.child.pid!).find((pid) => {

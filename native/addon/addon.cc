@@ -183,6 +183,7 @@ class Engine : public Napi::ObjectWrap<Engine> {
                            InstanceMethod("threads", &Engine::Threads),
                            InstanceMethod("captureStart", &Engine::CaptureStart),
                            InstanceMethod("captureStats", &Engine::CaptureStats),
+                           InstanceMethod("captureAddPort", &Engine::CaptureAddPort),
                            InstanceMethod("captureStop", &Engine::CaptureStop),
                            InstanceMethod("mirrorStart", &Engine::MirrorStart),
                            InstanceMethod("mirrorStats", &Engine::MirrorStats),
@@ -538,6 +539,18 @@ class Engine : public Napi::ObjectWrap<Engine> {
     auto it = captures_.find(id);
     if (it == captures_.end()) throw Napi::Error::New(info.Env(), "no capture " + std::to_string(id));
     return it->second;
+  }
+
+  // captureAddPort(id, port, name): watch one more port (a lan's new port).
+  Napi::Value CaptureAddPort(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    ctn_capture* c = CaptureArg(info);
+    uint32_t port = U32Arg(info, 1, "port");
+    if (info.Length() < 3 || !info[2].IsString()) throw Napi::TypeError::New(env, "captureAddPort(id, port, name: string)");
+    std::string name = info[2].As<Napi::String>().Utf8Value();
+    char err[256] = "";
+    if (ctn_capture_add_port(c, port, name.c_str(), err, sizeof(err)) < 0) throw Napi::Error::New(env, err);
+    return env.Undefined();
   }
 
   // captureStats(id) -> { frames, bytes, drops, filtered, done, reason }

@@ -29,6 +29,8 @@
 #define IDLE_MS 5                  /**< writer's sleep when the rings are empty */
 #define FLUSH_MS 500               /**< how long a capture being freed tries to write what is left */
 #define REC_PAD UINT32_MAX         /**< ifid of a record that only fills the ring's end */
+#define POINTS_MORE 256            /**< ports a capture may gain after it started (a lan's new ports) */
+#define META_Q (64u << 10)         /**< bytes of interface blocks waiting for the writer */
 
 /** A frame's record in a ring: this header, then caplen bytes, to 8 bytes. */
 struct rec {
@@ -72,6 +74,7 @@ struct ctn_capture {
 	uint32_t nrings;              /**< one per worker */
 	struct ring *rings;           /**< by worker id */
 	uint32_t npoints;             /**< ports watched */
+	uint32_t cap_points;          /**< room in points */
 	struct point *points;         /**< one per port, by interface number */
 	int fd;                       /**< output */
 	int wakefd;                   /**< eventfd: stop asked, or a ring filling up */
@@ -81,8 +84,12 @@ struct ctn_capture {
 	_Atomic bool done;            /**< ended on its own; observers copy nothing more */
 	_Atomic bool kicked;          /**< a worker woke the writer, which has not drained since */
 	_Atomic uint64_t frames, bytes; /**< records taken for writing, and their frame bytes */
-	pthread_mutex_t lock;         /**< guards reason */
+	pthread_mutex_t lock;         /**< guards reason and the interface blocks queued */
 	char reason[128];             /**< why it ended, when done */
+	uint8_t *meta_q;              /**< pcapng interface blocks of ports added since the start, to write */
+	size_t meta_qlen;             /**< bytes in it */
+	uint32_t ifaces_queued;       /**< interfaces described so far, queued or written (under lock) */
+	uint32_t ifaces_out;          /**< interfaces whose blocks are in a batch (writer): records of later ones wait */
 	uint8_t *out;                 /**< the writer's meta buffer: file header, records' heads and tails */
 	size_t olen;                  /**< bytes used in it */
 	struct iovec iov[BATCH_RECS * 3]; /**< the batch being written (the file header at first) */
@@ -273,6 +280,15 @@ static uint64_t cap_fill(struct ctn_capture *c)
 		atomic_store_explicit(&c->rings[i].tail, c->rings[i].rtail, memory_order_release);
 	c->niov = c->iov_at = 0;
 	c->olen = 0;
+	pthread_mutex_lock(&c->lock);
+	if (c->meta_qlen) { /* interfaces added: described before their first frame */
+		memcpy(c->out, c->meta_q, c->meta_qlen);
+		c->iov[c->niov++] = (struct iovec){c->out, c->meta_qlen};
+		c->olen = c->meta_qlen;
+		c->meta_qlen = 0;
+	}
+	c->ifaces_out = c->ifaces_queued;
+	pthread_mutex_unlock(&c->lock);
 	uint64_t moved = 0, frames = atomic_load(&c->frames), bytes = 0;
 	while (moved < BATCH_RECS && bytes < BATCH_BYTES && !(c->cfg.count && frames >= c->cfg.count)) {
 		struct ring *best = NULL;
@@ -284,8 +300,8 @@ static uint64_t cap_fill(struct ctn_capture *c)
 				best = &c->rings[i];
 			}
 		}
-		if (!bh)
-			break;
+		if (!bh || bh->ifid >= c->ifaces_out)
+			break; /* none, or of a port whose block is in the next batch */
 		uint32_t dir = bh->dir == CTN_OBS_IN ? 1 : 2;
 		uint8_t *m = c->out + c->olen;
 		size_t hn = ctn_pcap_record_head(m, c->cfg.format, bh->ifid, dir, bh->ts_ns, bh->caplen, bh->len);
@@ -422,6 +438,7 @@ static void cap_release(struct ctn_capture *c)
 		free(c->rings[i].mem);
 	free(c->rings);
 	free(c->points);
+	free(c->meta_q);
 	free(c->out);
 	if (c->wakefd >= 0)
 		close(c->wakefd);
@@ -475,9 +492,12 @@ struct ctn_capture *ctn_capture_new(struct ctn_engine *e, int fd, const struct c
 	if (rsize < RING_MIN)
 		rsize = RING_MIN;
 	c->rings = aligned_alloc(64, sizeof(struct ring) * c->nrings);
-	c->points = calloc(n, sizeof(*c->points));
+	c->cap_points = n + POINTS_MORE;
+	c->points = calloc(c->cap_points, sizeof(*c->points));
+	c->meta_q = malloc(META_Q);
 	c->out = malloc(OUT_BYTES);
-	if (c->wakefd < 0 || !c->rings || !c->points || !c->out) {
+	c->ifaces_queued = c->ifaces_out = n;
+	if (c->wakefd < 0 || !c->rings || !c->points || !c->out || !c->meta_q) {
 		snprintf(err, errlen, "out of memory");
 		free(c->rings);
 		c->rings = NULL;
@@ -532,6 +552,40 @@ struct ctn_capture *ctn_capture_new(struct ctn_engine *e, int fd, const struct c
 	if (c->fd != fd)
 		close(fd); /* the capture writes through its own copy */
 	return c;
+}
+
+int ctn_capture_add_port(struct ctn_capture *c, uint32_t port, const char *name, char *err, size_t errlen)
+{
+	if (atomic_load(&c->done)) {
+		snprintf(err, errlen, "the capture has ended");
+		return -1;
+	}
+	if (c->npoints == c->cap_points) {
+		snprintf(err, errlen, "the capture watches %u ports already, its most", c->cap_points);
+		return -1;
+	}
+	uint32_t i = c->npoints;
+	pthread_mutex_lock(&c->lock);
+	if (c->cfg.format == CTN_PCAP_NG) {
+		size_t w = ctn_pcap_idb(c->meta_q + c->meta_qlen, META_Q - c->meta_qlen, c->cfg.snaplen, name);
+		if (!w) {
+			pthread_mutex_unlock(&c->lock);
+			snprintf(err, errlen, "too many ports joined at once for the capture's writer");
+			return -1;
+		}
+		c->meta_qlen += w;
+	}
+	c->ifaces_queued = i + 1;
+	pthread_mutex_unlock(&c->lock);
+	/* Its interface number is taken even if the port cannot be watched
+	 * (numbers follow the blocks in the file); it then stays silent. */
+	c->npoints = i + 1;
+	struct point *pt = &c->points[i];
+	*pt = (struct point){.obs = {.fn = cap_observe, .dirs = c->cfg.dirs}, .c = c, .port = port, .ifid = i};
+	if (ctn_engine_port_observe(c->eng, port, &pt->obs, true, err, errlen) < 0)
+		return -1;
+	pt->on = true;
+	return 0;
 }
 
 void ctn_capture_stats(struct ctn_capture *c, struct ctn_capture_stats *st)

@@ -68,6 +68,11 @@ struct ctn_capture *ctn_capture_new(struct ctn_engine *e, int fd, const struct c
 /** Read @c's counters (any thread). */
 void ctn_capture_stats(struct ctn_capture *c, struct ctn_capture_stats *st);
 
+/** Watch port @port too (a port that joined a lan being captured), as
+ *  interface @name: its description goes into the file before its first
+ *  frame. Returns 0, or -1 with @err (the capture ended, or is full). */
+int ctn_capture_add_port(struct ctn_capture *c, uint32_t port, const char *name, char *err, size_t errlen);
+
 /** Take @c's observers off its ports, write out what its rings hold (briefly:
  *  a reader that does not read loses it), close its fd and free it; @st (may
  *  be NULL) gets its final counters. */

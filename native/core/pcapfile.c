@@ -67,20 +67,29 @@ size_t ctn_pcap_header(uint8_t *out, size_t cap, enum ctn_pcap_format fmt, uint3
 	uint64_t len = UINT64_MAX; /* section length unknown */
 	put(&p, &len, 8);
 	end_block(b, &p);
-	for (uint32_t i = 0; i < n; i++) { /* one interface per port */
-		b = p;
-		put32(&p, 1);
-		put32(&p, 0);
-		put16(&p, 1); /* LINKTYPE_ETHERNET */
-		put16(&p, 0);
-		put32(&p, snaplen);
-		size_t nl = strlen(names[i]);
-		put_opt(&p, 2, names[i], (uint16_t)(nl > 255 ? 255 : nl)); /* if_name */
-		uint8_t tsresol = 9;                                      /* ns */
-		put_opt(&p, 9, &tsresol, 1);
-		put32(&p, 0); /* opt_endofopt */
-		end_block(b, &p);
-	}
+	for (uint32_t i = 0; i < n; i++) /* one interface per port */
+		p += ctn_pcap_idb(p, CTN_PCAP_IDB_MAX, snaplen, names[i]);
+	return (size_t)(p - out);
+}
+
+size_t ctn_pcap_idb(uint8_t *out, size_t cap, uint32_t snaplen, const char *name)
+{
+	size_t nl = strlen(name);
+	if (nl > 255)
+		nl = 255;
+	if (cap < 20 + 4 + ((nl + 3) & ~(size_t)3) + 8 + 4 + 4)
+		return 0;
+	uint8_t *p = out, *b = p;
+	put32(&p, 1);
+	put32(&p, 0);
+	put16(&p, 1); /* LINKTYPE_ETHERNET */
+	put16(&p, 0);
+	put32(&p, snaplen);
+	put_opt(&p, 2, name, (uint16_t)nl); /* if_name */
+	uint8_t tsresol = 9;               /* ns */
+	put_opt(&p, 9, &tsresol, 1);
+	put32(&p, 0); /* opt_endofopt */
+	end_block(b, &p);
 	return (size_t)(p - out);
 }
 

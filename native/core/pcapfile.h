@@ -27,6 +27,17 @@ enum ctn_pcap_format {
 size_t ctn_pcap_header(uint8_t *out, size_t cap, enum ctn_pcap_format fmt, uint32_t snaplen,
 		       const char *const *names, uint32_t n);
 
+/** Bytes of the longest interface description block (a 255-byte name). */
+#define CTN_PCAP_IDB_MAX (20 + 4 + 256 + 8 + 4 + 4)
+
+/**
+ * Write one pcapng interface description block into @out (@cap bytes):
+ * interface @name (cut to 255 bytes), ethernet, @snaplen, ns timestamps. Its
+ * index is the number of blocks written before it in the section. Returns
+ * the bytes written, 0 when @cap is too small.
+ */
+size_t ctn_pcap_idb(uint8_t *out, size_t cap, uint32_t snaplen, const char *name);
+
 /**
  * Write one frame's record into @out (room for CTN_PCAP_RECORD_MAX(@caplen)):
  * @caplen bytes of @data, of a frame of @len bytes, seen at @ts_ns (ns since the

@@ -17,6 +17,14 @@ export interface ModelObject {
 /** All objects by name. */
 export class ObjectModel {
   private readonly byName = new Map<string, ModelObject>();
+  private readonly added = new Set<(o: ModelObject) => void>();
+
+  /** Call @fn with every object added from now on (a capture of a lan
+   *  follows the lan's new ports); returns what stops it. */
+  onAdd(fn: (o: ModelObject) => void): () => void {
+    this.added.add(fn);
+    return () => this.added.delete(fn);
+  }
 
   /** Is @name taken? */
   has(name: string): boolean {
@@ -32,6 +40,7 @@ export class ObjectModel {
   add(o: ModelObject): void {
     if (this.byName.has(o.name)) throw new Error(`an object named "${o.name}" already exists`);
     this.byName.set(o.name, o);
+    for (const fn of [...this.added]) fn(o);
   }
 
   /** Forget the object named @name. */

@@ -43,6 +43,10 @@ export interface CaptureObject extends ModelObject {
   why?: string;
   /** the poll that notices it ended on its own */
   timer: NodeJS.Timeout;
+  /** stops following the lans of `of` (new ports on them are captured too) */
+  unfollow: () => void;
+  /** engine ids of the ports watched */
+  portIds: number[];
   /** answers the capture request (once) */
   answer: (r: Reply) => void;
 }
@@ -96,19 +100,21 @@ function parseCapture(b: Body): CaptureRequest {
   };
 }
 
+/** The ports of @o with their lans, paired (a link has one on each lan), and
+ *  the name each gets as an interface of a capture. */
+function sides(o: ModelObject): { id: number; lan: string | undefined; name: string }[] {
+  const k = kindOf(o);
+  const ports = k.ports(o);
+  const lans = k.lans(o);
+  return ports.map((id, i) => ({ id, lan: lans[i], name: ports.length > 1 ? `${o.name}:${lans[i] ?? i}` : o.name }));
+}
+
 /** The engine ports named by @of (ports, or lans for every port on them),
  *  each once, with the name its interface gets. */
 function resolvePorts(ctx: KindContext, of: string[]): { id: number; name: string }[] {
   const out: { id: number; name: string }[] = [];
   const add = (id: number, name: string) => {
     if (!out.some((p) => p.id === id)) out.push({ id, name });
-  };
-  /** The ports of @o with their lans, paired (a link has one on each lan). */
-  const sides = (o: ModelObject) => {
-    const k = kindOf(o);
-    const ports = k.ports(o);
-    const lans = k.lans(o);
-    return ports.map((id, i) => ({ id, lan: lans[i], name: ports.length > 1 ? `${o.name}:${lans[i] ?? i}` : o.name }));
   };
   for (const name of of) {
     const o = ctx.model.get(name);
@@ -123,6 +129,23 @@ function resolvePorts(ctx: KindContext, of: string[]): { id: number; name: strin
   }
   if (!out.length) throw new ProtocolError(`capture: no ports on ${of.join(', ')}`);
   return out;
+}
+
+/** A lan capture @c of @lans: port object @o just made; watch its sides on
+ *  those lans too (the file gains an interface for each). */
+function follow(ctx: KindContext, c: CaptureObject, lans: string[], o: ModelObject): void {
+  if (o.kind === 'capture' || ctx.model.get(c.name) !== c) return;
+  for (const s of sides(o)) {
+    if (s.lan === undefined || !lans.includes(s.lan) || c.portIds.includes(s.id)) continue;
+    try {
+      ctx.call((e) => e.captureAddPort(c.id, s.id, s.name));
+      c.portIds.push(s.id);
+      c.ports.push(s.name);
+      ctx.log.info(`capture ${c.name}: port ${s.name} joined ${s.lan}, captured too`);
+    } catch (e) {
+      ctx.log.warn(`capture ${c.name}: port ${s.name} joined ${s.lan} but is not captured: ${(e as Error).message}`);
+    }
+  }
 }
 
 /** The reply of a capture that ended, from its final counters. */
@@ -154,6 +177,8 @@ function runCapture(ctx: KindContext, req: CaptureRequest, call: Call): Reply {
     segment: req.segment === true,
     owner: call.client,
     answer,
+    portIds: ports.map((p) => p.id),
+    unfollow: () => undefined,
     timer: setInterval(() => {
       let st: NativeCaptureStats;
       try {
@@ -165,6 +190,8 @@ function runCapture(ctx: KindContext, req: CaptureRequest, call: Call): Reply {
     }, POLL_MS),
   };
   ctx.model.add(c);
+  const lans = req.of.filter((n) => ctx.model.get(n)?.kind === 'lan');
+  if (lans.length) c.unfollow = ctx.model.onAdd((o) => follow(ctx, c, lans, o));
   call.onClose(() => {
     if (ctx.model.get(c.name) === c) {
       c.why = 'client gone';
@@ -275,6 +302,7 @@ register<CaptureObject>({
   ports: () => [],
   remove(ctx, c) {
     clearInterval(c.timer);
+    c.unfollow();
     const st = ctx.call((e) => e.captureStop(c.id));
     c.answer(endReply(c, st));
     ctx.log.info(`capture ${c.name}: ${st.frames} frames written, ${st.drops} dropped, ${st.filtered} filtered out`);
