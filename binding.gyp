@@ -55,7 +55,8 @@
       # Unit tests of the tunnel kinds' headers, flow hash and remotes (encap.c).
       "target_name": "tunnel-unit-tests",
       "type": "executable",
-      "sources": ["native/test/test_tunnel.c", "native/kinds/tunnel/encap.c"],
+      "sources": ["native/test/test_tunnel.c", "native/kinds/tunnel/encap.c", "native/kinds/tunnel/gro.c",
+                  "native/core/gso.c", "native/core/offload.c"],
       "include_dirs": ["native/core", "native/kinds/tunnel"]
     },
     {

@@ -3,7 +3,9 @@
  * lay them out and read back; every malformed header refused with its reason
  * (short, I flag clear, Geneve version, protocol, critical options, OAM, VNI);
  * Geneve options skipped; the flow hash equal for a flow's frames and spread
- * over flows; remote lists parsed, and refused with the reason.
+ * over flows; remote lists parsed, and refused with the reason; TCP segments
+ * put back together (gro.c) into the GSO frame they were cut from, which cuts
+ * into the same segments again, and every segment that must not join refused.
  */
 #include <arpa/inet.h>
 #include <stdint.h>
@@ -11,6 +13,9 @@
 #include <string.h>
 
 #include "encap.h"
+#include "gro.h"
+#include "gso.h"
+#include "offload.h"
 #include "unit.h"
 
 /** VXLAN: the I flag, zero reserved bits, the VNI in bytes 4-6. */
@@ -123,8 +128,149 @@ static void test_remotes(void)
 	CHECK(tun_overhead(AF_INET) == 50 && tun_overhead(AF_INET6) == 70);
 }
 
+static uint8_t gso_buf[CTN_BUF_SIZE], seg_bufs[8][CTN_BUF_SIZE], again[CTN_BUF_SIZE];
+
+/** A GSO frame of IPv4 TCP (or IPv6 with @v6), @payload bytes, MSS @mss, PSH
+ *  set, in gso_buf, described in @p. */
+static void gso_frame(struct ctn_pkt *p, bool v6, uint32_t payload, uint16_t mss)
+{
+	uint8_t *f = gso_buf + CTN_HEADROOM;
+	uint32_t l3 = 14, l4 = l3 + (v6 ? 40 : 20), hdr = l4 + 20;
+	memset(f, 0, hdr);
+	memset(f, 0x02, 6);
+	memset(f + 6, 0x04, 6);
+	f[12] = v6 ? 0x86 : 0x08, f[13] = v6 ? 0xdd : 0x00;
+	if (v6) {
+		f[l3] = 0x60;
+		f[l3 + 4] = (uint8_t)((payload + 20) >> 8), f[l3 + 5] = (uint8_t)(payload + 20);
+		f[l3 + 6] = 6, f[l3 + 7] = 64;
+		f[l3 + 8] = 0xfd, f[l3 + 23] = 1, f[l3 + 24] = 0xfd, f[l3 + 39] = 2;
+	} else {
+		f[l3] = 0x45;
+		f[l3 + 2] = (uint8_t)((hdr - l3 + payload) >> 8), f[l3 + 3] = (uint8_t)(hdr - l3 + payload);
+		f[l3 + 6] = 0x40, f[l3 + 8] = 64, f[l3 + 9] = 6;
+		f[l3 + 12] = 10, f[l3 + 15] = 1, f[l3 + 16] = 10, f[l3 + 19] = 2;
+	}
+	f[l4] = 0x9c, f[l4 + 1] = 0x40, f[l4 + 2] = 0x14, f[l4 + 3] = 0x51;
+	f[l4 + 4] = 0x12, f[l4 + 7] = 0x34; /* seq */
+	f[l4 + 11] = 1;                     /* ack */
+	f[l4 + 12] = 5 << 4, f[l4 + 13] = 0x18, f[l4 + 14] = 2;
+	for (uint32_t i = 0; i < payload; i++)
+		f[hdr + i] = (uint8_t)(i * 31 + 7);
+	*p = (struct ctn_pkt){.buf = gso_buf, .data = f, .len = hdr + payload};
+	p->vnet = (struct ctn_vnet){.flags = CTN_VNET_F_NEEDS_CSUM, .gso_type = v6 ? CTN_GSO_TCPV6 : CTN_GSO_TCPV4,
+				    .hdr_len = (uint16_t)hdr, .gso_size = mss, .csum_start = (uint16_t)l4, .csum_offset = 16};
+	/* The pseudo header's sum in the checksum field, as a tap hands it over. */
+	uint8_t ph[40] = {0};
+	uint32_t n = v6 ? 40 : 12, l4len = 20 + payload;
+	if (v6) {
+		memcpy(ph, f + l3 + 8, 32);
+		ph[34] = (uint8_t)(l4len >> 8), ph[35] = (uint8_t)l4len, ph[39] = 6;
+	} else {
+		memcpy(ph, f + l3 + 12, 8);
+		ph[9] = 6, ph[10] = (uint8_t)(l4len >> 8), ph[11] = (uint8_t)l4len;
+	}
+	uint16_t ps = ctn_csum_fold(ph, n, 0);
+	memcpy(f + l4 + 16, &ps, 2);
+}
+
+/** Cut @p into segments (seg_bufs); returns how many and their lengths. */
+static uint32_t cut(const struct ctn_pkt *p, uint8_t bufs[][CTN_BUF_SIZE], uint32_t *lens)
+{
+	struct ctn_gso g;
+	if (ctn_gso_start(&g, p) < 0)
+		return 0;
+	uint32_t n = 0, len;
+	while ((len = ctn_gso_next(&g, bufs[n] + CTN_HEADROOM)) != 0)
+		lens[n++] = len;
+	return n;
+}
+
+/** Segments of one GSO frame, joined by gro.c, make that frame again; cut
+ *  again, the same segments (IPv4 ids and all). */
+static void test_gro_roundtrip(void)
+{
+	for (int v6 = 0; v6 <= 1; v6++) {
+		struct ctn_pkt orig;
+		gso_frame(&orig, v6, 450, 100);
+		uint32_t lens[8], n = cut(&orig, seg_bufs, lens);
+		CHECK(n == 5);
+		static uint8_t head_buf[CTN_BUF_SIZE];
+		struct ctn_pkt head = {.buf = head_buf, .data = head_buf + CTN_HEADROOM, .len = lens[0]};
+		memcpy(head.data, seg_bufs[0] + CTN_HEADROOM, lens[0]);
+		struct tun_gro g;
+		tun_gro_start(&g, &head);
+		CHECK(g.pkt == &head);
+		for (uint32_t i = 1; i < n; i++)
+			CHECK(tun_gro_merge(&g, seg_bufs[i] + CTN_HEADROOM, lens[i]));
+		CHECK(g.closed); /* the last is shorter (and has PSH) */
+		tun_gro_finish(&g);
+		CHECK(head.len == orig.len);
+		CHECK(head.vnet.gso_type == orig.vnet.gso_type && head.vnet.gso_size == 100 &&
+		      head.vnet.hdr_len == orig.vnet.hdr_len && (head.vnet.flags & CTN_VNET_F_NEEDS_CSUM));
+		CHECK(memcmp(head.data + orig.vnet.hdr_len, orig.data + orig.vnet.hdr_len, 450) == 0);
+		CHECK(head.data[orig.vnet.csum_start + 13] == 0x18); /* PSH back on */
+		static uint8_t again_bufs[8][CTN_BUF_SIZE];
+		uint32_t lens2[8], n2 = cut(&head, again_bufs, lens2);
+		CHECK(n2 == n);
+		int same = 0;
+		for (uint32_t i = 0; i < n && i < n2; i++)
+			same += lens[i] == lens2[i] && memcmp(seg_bufs[i] + CTN_HEADROOM, again_bufs[i] + CTN_HEADROOM, lens[i]) == 0;
+		CHECK(same == (int)n);
+	}
+}
+
+/** What must not join: a gap in sequence, a bad checksum, another flow, SYN
+ *  or FIN, a segment longer than the first, anything after a shorter one. */
+static void test_gro_refusals(void)
+{
+	struct ctn_pkt orig;
+	gso_frame(&orig, false, 400, 100);
+	uint32_t lens[8], n = cut(&orig, seg_bufs, lens);
+	CHECK(n == 4);
+	static uint8_t head_buf[CTN_BUF_SIZE];
+	struct ctn_pkt head = {.buf = head_buf, .data = head_buf + CTN_HEADROOM, .len = lens[0]};
+	struct tun_gro g;
+	uint8_t *s2 = seg_bufs[2] + CTN_HEADROOM;
+	uint32_t l4 = 34;
+	/* a gap: segment 2 after segment 0 */
+	memcpy(head.data, seg_bufs[0] + CTN_HEADROOM, lens[0]);
+	tun_gro_start(&g, &head);
+	CHECK(!tun_gro_merge(&g, s2, lens[2]));
+	/* a bad checksum */
+	uint8_t *s1 = seg_bufs[1] + CTN_HEADROOM;
+	s1[lens[1] - 1] ^= 0xff;
+	CHECK(!tun_gro_merge(&g, s1, lens[1]));
+	s1[lens[1] - 1] ^= 0xff;
+	/* another flow (source port), then FIN */
+	s1[l4 + 1] ^= 1;
+	CHECK(!tun_gro_merge(&g, s1, lens[1]));
+	s1[l4 + 1] ^= 1;
+	s1[l4 + 13] |= 0x01;
+	CHECK(!tun_gro_merge(&g, s1, lens[1]));
+	s1[l4 + 13] &= (uint8_t)~0x01;
+	CHECK(tun_gro_merge(&g, s1, lens[1]));
+	tun_gro_finish(&g);
+	CHECK(head.vnet.gso_type == CTN_GSO_TCPV4 && head.len == lens[0] + 100);
+	/* a lone segment, checked, goes on marked DATA_VALID; a SYN never starts */
+	memcpy(head.data, seg_bufs[3] + CTN_HEADROOM, lens[3]);
+	head.len = lens[3];
+	head.vnet = (struct ctn_vnet){0};
+	tun_gro_start(&g, &head);
+	CHECK(g.pkt == &head);
+	tun_gro_finish(&g);
+	CHECK(head.vnet.flags == CTN_VNET_F_DATA_VALID && head.vnet.gso_type == CTN_GSO_NONE);
+	head.vnet = (struct ctn_vnet){0};
+	head.data[l4 + 13] |= 0x02;
+	tun_gro_start(&g, &head);
+	CHECK(g.pkt == NULL);
+	(void)again;
+}
+
 int main(void)
 {
+	RUN(test_gro_roundtrip);
+	RUN(test_gro_refusals);
 	RUN(test_vxlan_header);
 	RUN(test_geneve_header);
 	RUN(test_flow_hash);

@@ -63,12 +63,14 @@ void tun_gro_start(struct tun_gro *g, struct ctn_pkt *pkt)
 		return;
 	uint32_t hdr = l4 + (uint32_t)(f[l4 + 12] >> 4) * 4;
 	uint8_t flags = f[l4 + 13];
-	if (hdr < l4 + 20 || hdr >= pkt->len || (flags & ~(TCP_ACK | TCP_PSH)) || !(flags & TCP_ACK) || (flags & TCP_PSH))
+	if (hdr < l4 + 20 || hdr >= pkt->len || (flags & ~(TCP_ACK | TCP_PSH)) || !(flags & TCP_ACK))
 		return;
 	uint32_t iplen = ipv6 ? (uint32_t)(f[l3 + 4] << 8 | f[l3 + 5]) + 40 : (uint32_t)(f[l3 + 2] << 8 | f[l3 + 3]);
 	if (iplen != pkt->len - l3) /* padded or truncated */
 		return;
-	*g = (struct tun_gro){.l3 = l3, .l4 = l4, .hdr = hdr, .mss = pkt->len - hdr, .ipv6 = ipv6, .segs = 1};
+	/* A PSH segment ends its frame: alone, it is only checked. */
+	*g = (struct tun_gro){.l3 = l3, .l4 = l4, .hdr = hdr, .mss = pkt->len - hdr, .ipv6 = ipv6, .segs = 1,
+			      .closed = (flags & TCP_PSH) != 0};
 	if (!csum_ok(g, f, pkt->len))
 		return;
 	g->pkt = pkt;
