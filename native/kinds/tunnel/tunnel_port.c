@@ -823,6 +823,12 @@ static int open_sockets(struct tun_port *tp, const struct tun_cfg *c, char *err,
 					continue;
 				}
 			}
+			/* Nothing is read from a send socket: what strays to its
+			 * port may take the least room the kernel allows. */
+			int least = 1;
+			setsockopt(s, SOL_SOCKET, SO_RCVBUF, &least, sizeof(least));
+			if (s0 >= 0)
+				setsockopt(s0, SOL_SOCKET, SO_RCVBUF, &least, sizeof(least));
 			tp->send[tp->nsend] = s;
 			tp->send0[tp->nsend] = s0;
 			tp->sport[tp->nsend++] = (uint16_t)port;
