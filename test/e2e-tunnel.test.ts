@@ -21,6 +21,9 @@
  *     remote (dropped and counted; learned with --learn, and traffic then
  *     flows), an unreachable remote: each counted, the daemon up, and a ping
  *     across the tunnel works after each.
+ * On the wire (tcpdump -vv on the underlay): outer UDP source ports spread
+ * over flows within --srcport-range, --ttl and --tos in the outer header, zero
+ * UDP checksums over IPv4, real ones with --udp-csum.
  *
  * Traffic goes only to addresses in namespaces the test made (the
  * "unreachable" remote is one made unroutable in the sending namespace).
@@ -32,8 +35,9 @@
  * with generous timeouts for a busy 2-CPU machine.
  */
 import anyTest, { type ExecutionContext, type TestFn } from 'ava';
+import { spawn } from 'node:child_process';
 
-import { isRoot, netns, rootTest, run, startDaemon, uniqueName, waitFor, type TestDaemon } from './helpers/env.js';
+import { collectOutput, isRoot, netns, rootTest, run, startDaemon, stopChild, uniqueName, waitFor, type TestDaemon } from './helpers/env.js';
 import {
   UNDERLAY_MTU,
   add,
@@ -539,3 +543,71 @@ rootTest('vxlan (e): a remote that cannot be reached (no listener; then routed n
   t.log(await transfer(t, lx, ca, 2 << 20));
   await logTunnel(t, d, tn, 'A');
 });
+
+// ------------------------------------------------------------------ on the wire
+
+/**
+ * What host @h sends to UDP port 4789, as tcpdump -vv prints it, while @fn
+ * runs: one entry per datagram, its IPv4 header's line and its UDP line.
+ */
+async function onTheWire(t: ExecutionContext, h: Host, fn: () => Promise<void>): Promise<{ ip: string; udp: string }[]> {
+  const td = spawn('ip', ['netns', 'exec', h.ns, 'tcpdump', '-i', h.dev, '-nn', '-vv', '-l', '-Q', 'out', `udp and dst port 4789 and src host ${h.v4}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const out = collectOutput(td);
+  t.teardown(() => stopChild(td));
+  await out.until('tcpdump to listen', () => /listening on/.test(out.output()), 30000);
+  await fn();
+  // tcpdump prints each datagram as it comes (-l); one still in its socket
+  // when it stops is not counted, which the callers' bounds allow.
+  await stopChild(td);
+  const lines = out.stdout().split('\n');
+  const got: { ip: string; udp: string }[] = [];
+  for (let i = 0; i + 1 < lines.length; i++) if (/^\d.*IP \(/.test(lines[i]!)) got.push({ ip: lines[i]!, udp: lines[i + 1]!.trim() });
+  return got;
+}
+
+rootTest('vxlan on the wire: outer source ports from a hash of the inner flow within --srcport-range, --ttl and --tos set, zero UDP checksums over IPv4 (real ones with --udp-csum)', async (t) => {
+  t.timeout(300000);
+  const { hosts } = await underlay(t, 2);
+  const [ha, hb] = hosts as [Host, Host];
+  // Checksums computed before tcpdump sees them (not left to "the hardware").
+  await run('ip', ['netns', 'exec', ha.ns, 'ethtool', '-K', ha.dev, 'tx', 'off']);
+  const [da, db] = [await startDaemon(t, { netns: ha.ns }), await startDaemon(t, { netns: hb.ns })];
+  const id = String(vni());
+  const [ta, tb] = [uniqueName('tn'), uniqueName('tn')];
+  await add(t, da, 'vxlan', ta, '--vni', id, '--remote', hb.v4, '--srcport-range', '40000-40015', '--ttl', '9', '--tos', '0x10');
+  await add(t, db, 'vxlan', tb, '--vni', id, '--remote', ha.v4);
+  const net = innerNet();
+  const ca = await container(t, da, `${net}.1`);
+  const cb = await container(t, db, `${net}.2`);
+  await pingOk(t, ca, cb);
+
+  // Eight TCP connections (each fetch a flow of its own) and a ping.
+  const sent = await onTheWire(t, ha, async () => {
+    for (let i = 0; i < 8; i++) await transfer(t, cb, ca, 64 << 10);
+    await pingOk(t, ca, cb);
+  });
+  t.true(sent.length >= 16, `datagrams seen: ${sent.length}`);
+  const ports = new Set<number>();
+  for (const d of sent) {
+    t.regex(d.ip, /tos 0x10, ttl 9,/, d.ip);
+    const m = /\.(\d+) > [\d.]+\.4789: \[([^\]]+)\]/.exec(d.udp);
+    t.truthy(m, d.udp);
+    if (!m) continue;
+    const port = Number(m[1]);
+    t.true(port >= 40000 && port <= 40015, `source port ${port} within 40000-40015: ${d.udp}`);
+    ports.add(port);
+    t.is(m[2], 'no cksum', `a single datagram over IPv4 goes with a zero checksum: ${d.udp}`);
+  }
+  t.true(ports.size >= 2, `eight flows spread over source ports ${[...ports].join(', ')}`);
+  t.log(`${sent.length} datagrams from A, source ports ${[...ports].sort().join(', ')}`);
+
+  // --udp-csum: the same datagrams with their checksums.
+  t.is((await da.cli('del', ta)).exitCode, 0);
+  await add(t, da, 'vxlan', ta, '--vni', id, '--remote', hb.v4, '--udp-csum');
+  const summed = await onTheWire(t, ha, async () => {
+    await pingOk(t, ca, cb);
+  });
+  t.true(summed.length >= 1, `datagrams seen: ${summed.length}`);
+  for (const d of summed) t.regex(d.udp, /\[udp sum ok\]/, d.udp);
+});
+
