@@ -45,6 +45,8 @@ export interface Ovs {
   ofctl(...args: string[]): Promise<string>;
   /** ovs-vswitchd's log so far. */
   log(): string;
+  /** ovs-vswitchd's pid while it runs, else null. */
+  vswitchdPid(): number | null;
 }
 
 /** Where openvswitch-switch-dpdk puts its DPDK-enabled ovs-vswitchd. */
@@ -112,6 +114,7 @@ export async function startOvs(
   return {
     vsctl,
     ofctl,
+    vswitchdPid: () => daemonPid(dir, 'ovs-vswitchd', path.basename(bin)),
     log: () => {
       try {
         return readFileSync(path.join(dir, 'ovs-vswitchd.log'), 'utf8');

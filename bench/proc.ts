@@ -5,6 +5,7 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 
 /** How a finished command ended and what it printed. */
 export interface ExecResult {
@@ -182,4 +183,18 @@ export function sleep(ms: number): Promise<void> {
 /** The message of an error (or anything thrown), on one line. */
 export function errorText(e: unknown): string {
   return (e instanceof Error ? e.message : String(e)).replace(/\s*\n\s*/g, ' / ').trim();
+}
+
+/** CPU seconds process @pid has used so far, all its threads (user and
+ *  system, from /proc/PID/stat in clock ticks of 1/100 s), or null when it is
+ *  gone. */
+export function cpuSeconds(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces) in parentheses.
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return null;
+  }
 }

@@ -64,7 +64,7 @@ export function formatTable(rep: RunReport): string {
  */
 export function formatVhostTable(rep: RunReport): string {
   const baselines = [...new Set(VHOST_FIGURES.flatMap((f) => f.baselines))];
-  const rows: string[][] = [['vhost-user path', 'figure', 'value', ...baselines.map((b) => `×${b}`), 'offered Mpps', 'CPU placement']];
+  const rows: string[][] = [['vhost-user path', 'figure', 'value', ...baselines.map((b) => `×${b}`), 'offered Mpps', 'switch CPU µs/frame', 'CPU placement']];
   const notes: string[] = [];
   for (const p of rep.vhost) {
     const f = VHOST_FIGURES.find((x) => x.key === p.figure)!;
@@ -75,7 +75,7 @@ export function formatVhostTable(rep: RunReport): string {
     }
     const value = p.value === null ? (p.error ? 'error' : '-') : fmt(p.value, f.digits);
     const ratios = baselines.map((b) => (f.baselines.includes(b) ? fmt(p.ratios[b] ?? null, 2) : ''));
-    rows.push([p.name, `${f.label} ${f.unit}`, value, ...ratios, p.figure === 'mpps' ? fmt(p.offeredMpps, 2) : '', p.placement]);
+    rows.push([p.name, `${f.label} ${f.unit}`, value, ...ratios, p.figure === 'mpps' ? fmt(p.offeredMpps, 2) : '', fmt(p.cpuUsPerFrame ?? null, 3), p.placement]);
     if (p.error) notes.push(`${p.name}: ${p.error}`);
   }
   const s = rep.settings;
@@ -86,7 +86,8 @@ export function formatVhostTable(rep: RunReport): string {
     columns(rows),
     '',
     `Medians of ${s.vhostReps} repetition(s). Mpps: 64-byte frames (testpmd --txpkts=64) received by testpmd B (rxonly) over ${s.vhostSeconds} s after ${s.vhostWarmupS} s of warm-up;`,
-    `offered = what testpmd A (txonly) put on its ring. TCP from a VM: ${s.vmMiB} MiB with busybox nc from a TCG guest, first to last byte at the receiver (TCG is the limit).`,
+    `offered = what testpmd A (txonly) put on its ring; switch CPU = the switch process's CPU seconds (all its threads; dpdk-vhost: testpmd B, the backend) over the frames B received in the window.`,
+    `TCP from a VM: ${s.vmMiB} MiB with busybox nc from a TCG guest, first to last byte at the receiver (TCG is the limit).`,
     ...(targets.length > 0 ? [`targets: ${targets.join('; ')}`] : []),
     ...notes.map((n) => `! ${n}`),
     ...rep.vhost.flatMap((p) => p.notes.map((n) => `  ${p.name}: ${n}`)),

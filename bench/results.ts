@@ -114,6 +114,9 @@ export interface VhostPathResult {
   /** Packet paths: median rate the sender's port counted as sent (TX-packets), Mpps. */
   offeredMpps: number | null;
   offeredSamples: number[];
+  /** Packet paths: median µs of CPU the switch's threads spent per frame received (its CPU seconds over frames). */
+  cpuUsPerFrame: number | null;
+  cpuSamples: number[];
   /** Where each busy thread ran. */
   placement: string;
   /** Counters and remarks gathered after the measurements (drops, flooding). */

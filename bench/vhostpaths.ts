@@ -23,7 +23,7 @@ import { buildInitramfs, guestMissing, startGuest } from './guest.js';
 import { addNetns } from './netns.js';
 import type { Settings } from './options.js';
 import { OVS_VSWITCHD_DPDK, ovsDpdkMissing, startOvs } from './ovs.js';
-import { errorText, sleep, start, type Proc } from './proc.js';
+import { cpuSeconds, errorText, sleep, start, type Proc } from './proc.js';
 import type { VhostFigureKey } from './results.js';
 import type { Scope } from './scope.js';
 
@@ -70,6 +70,8 @@ export interface VhostContext {
 export interface VhostSample {
   value: number;
   offeredMpps?: number;
+  /** µs of CPU the switch's threads spent per frame B received (packet paths) */
+  cpuUsPerFrame?: number;
 }
 
 /** A built rig. */
@@ -130,8 +132,11 @@ function receiverSpec(ctx: VhostContext, socket: string) {
 /**
  * The packet-rate rig of A and B (B's counted port @bPort): links up, B
  * announces itself (one txonly burst, then rxonly), A waits for `start`.
+ * With @switchPid, the switch's CPU time over the window is read too (on 2
+ * CPUs frames per second mostly measures who gets a CPU; CPU per frame is the
+ * switch's own cost).
  */
-async function packetRig(ctx: VhostContext, a: Testpmd, b: Testpmd, notes?: () => Promise<string[]>): Promise<VhostRig> {
+async function packetRig(ctx: VhostContext, a: Testpmd, b: Testpmd, notes?: () => Promise<string[]>, switchPid?: () => number | null): Promise<VhostRig> {
   await b.waitLinkUp(0);
   await a.waitLinkUp(0);
   await b.command('start tx_first 1');
@@ -142,12 +147,17 @@ async function packetRig(ctx: VhostContext, a: Testpmd, b: Testpmd, notes?: () =
       await a.command('start');
       try {
         await sleep(s.vhostWarmupS * 1000);
+        const pid = switchPid?.() ?? null;
+        const c0 = pid === null ? null : cpuSeconds(pid);
         const [a0, b0] = await Promise.all([timed(() => a.stats(0)), timed(() => b.stats(0))]);
         await sleep(s.vhostSeconds * 1000);
         const [a1, b1] = await Promise.all([timed(() => a.stats(0)), timed(() => b.stats(0))]);
+        const c1 = pid === null ? null : cpuSeconds(pid);
+        const frames = b1.v.rxPackets - b0.v.rxPackets;
         return {
-          value: (b1.v.rxPackets - b0.v.rxPackets) / ((b1.at - b0.at) / 1000) / 1e6,
+          value: frames / ((b1.at - b0.at) / 1000) / 1e6,
           offeredMpps: (a1.v.txPackets - a0.v.txPackets) / ((a1.at - a0.at) / 1000) / 1e6,
+          ...(c0 !== null && c1 !== null && frames > 0 ? { cpuUsPerFrame: ((c1 - c0) * 1e6) / frames } : {}),
         };
       } finally {
         await a.command('stop').catch(() => undefined);
@@ -205,7 +215,7 @@ function containetVhostPath(o: { key: string; name: string; title: string; daemo
       await request(d.sock, { 'add-vhost': { name: 'v2', socket: s2 } });
       const b = await startTestpmd(ctx.scope, receiverSpec(ctx, s2));
       const a = await startTestpmd(ctx.scope, senderSpec(ctx, s1));
-      return packetRig(ctx, a, b, () => containetNotes(d));
+      return packetRig(ctx, a, b, () => containetNotes(d), () => d.proc.pid);
     },
   };
 }
@@ -257,13 +267,19 @@ const ovsDpdkPath: VhostPathDef = {
     await ovs.ofctl('add-flow', br, 'in_port=2,actions=output:1');
     const b = await startTestpmd(ctx.scope, receiverSpec(ctx, path.join(ctx.dir, 'vhu2')));
     const a = await startTestpmd(ctx.scope, senderSpec(ctx, path.join(ctx.dir, 'vhu1')));
-    const rig = await packetRig(ctx, a, b, async () => {
+    const rig = await packetRig(
+      ctx,
+      a,
+      b,
+      async () => {
       const flows = await ovs.ofctl('dump-flows', br).catch(() => '');
       return flows
         .split('\n')
         .filter((l) => /n_packets/.test(l))
         .map((l) => `flow ${/in_port=[^ ,]+/.exec(l)?.[0] ?? '?'}: ${/n_packets=\d+/.exec(l)?.[0] ?? '?'}`);
-    });
+      },
+      () => ovs.vswitchdPid(),
+    );
     // A port that failed to configure (e.g. its mempool: "No buffer space available") forwards nothing.
     const errors = ovs.log().split('\n').filter((l) => /\|ERR\|/.test(l));
     if (errors.length > 0) throw new Error(`ovs-vswitchd: ${errors.slice(-2).join(' / ')}`);
@@ -298,7 +314,8 @@ const dpdkVhostPath: VhostPathDef = {
       mode: 'rxonly',
     });
     const a = await startTestpmd(ctx.scope, senderSpec(ctx, sock));
-    return packetRig(ctx, a, b);
+    // B is the backend: its CPU is the "switch's" (with its receiving).
+    return packetRig(ctx, a, b, undefined, () => b.proc.pid);
   },
 };
 

@@ -25,6 +25,8 @@ async function benchVhostPath(def: VhostPathDef, id: string, subnet: string, roo
     ratios: {},
     offeredMpps: null,
     offeredSamples: [],
+    cpuUsPerFrame: null,
+    cpuSamples: [],
     placement: def.placement,
     notes: [],
     seconds: 0,
@@ -51,8 +53,10 @@ async function benchVhostPath(def: VhostPathDef, id: string, subnet: string, roo
         const v = await rig.measure(rep);
         r.samples.push(v.value);
         if (v.offeredMpps !== undefined) r.offeredSamples.push(v.offeredMpps);
+        if (v.cpuUsPerFrame !== undefined) r.cpuSamples.push(v.cpuUsPerFrame);
         const offered = v.offeredMpps === undefined ? '' : ` (offered ${v.offeredMpps.toFixed(2)} Mpps)`;
-        progress(def.name, `rep ${rep}/${s.vhostReps} ${fig.key} ${v.value.toFixed(fig.digits + 1)} ${fig.unit}${offered}`);
+        const cpu = v.cpuUsPerFrame === undefined ? '' : `, switch CPU ${v.cpuUsPerFrame.toFixed(3)} us/frame`;
+        progress(def.name, `rep ${rep}/${s.vhostReps} ${fig.key} ${v.value.toFixed(fig.digits + 1)} ${fig.unit}${offered}${cpu}`);
       } catch (e) {
         r.error ??= errorText(e);
         progress(def.name, `rep ${rep}/${s.vhostReps} failed: ${errorText(e)}`);
@@ -62,6 +66,7 @@ async function benchVhostPath(def: VhostPathDef, id: string, subnet: string, roo
     if (rig.notes) r.notes = await rig.notes().catch((e) => [`notes: ${errorText(e)}`]);
     r.value = median(r.samples);
     r.offeredMpps = median(r.offeredSamples);
+    r.cpuUsPerFrame = median(r.cpuSamples);
   } finally {
     await endPath(scope, r, t0);
   }
