@@ -13,9 +13,9 @@ import { request } from '../src/client.js';
 import { packageRoot } from '../src/native.js';
 import { attachTap, startContainet } from './containet.js';
 import { startIperfServer, tcpGbps } from './measure.js';
-import { addNetns, addVeth, ipIn, setAddress, waitReachable } from './netns.js';
+import { addNetns, waitReachable } from './netns.js';
 import { onPath } from './ovs.js';
-import type { Endpoints } from './paths.js';
+import { bridgeStations, type Endpoints } from './paths.js';
 import { errorText, run, sleep, start, type Proc } from './proc.js';
 import type { SectionContext, SectionDef, SectionPathDef, SectionRig } from './section.js';
 
@@ -153,15 +153,7 @@ const bridgeCapturePath: SectionPathDef = {
   unavailable: () => (!onPath('iperf3') ? 'iperf3 not installed' : !onPath('tcpdump') ? 'tcpdump not installed' : null),
   setup: async (ctx) => {
     const ep = await captureStations(ctx);
-    const sw = await addNetns(ctx.scope, `${ctx.id}s`);
-    const br = `${ctx.id}br`;
-    await ipIn(sw, 'link', 'add', br, 'type', 'bridge');
-    await ipIn(sw, 'link', 'set', br, 'up');
-    for (const [st, port] of [[ep.a, `${ctx.id}pa`], [ep.b, `${ctx.id}pb`]] as const) {
-      await addVeth({ ns: st.ns, name: st.ifname }, { ns: sw, name: port });
-      await ipIn(sw, 'link', 'set', port, 'master', br);
-      await setAddress(st.ns, st.ifname, st.ip);
-    }
+    const sw = await bridgeStations(ctx.scope, ctx.id, ep);
     await waitReachable(ep.a.ns, ep.b.ip);
     await startIperfServer(ctx.scope, ep);
     return measureCapture(ctx, ep, (name, kind) => startTcpdump(sw, ctx.dir, `${ctx.id}pa`, name, kind));

@@ -92,6 +92,24 @@ export function containetPath(o: ContainetPathOptions): PathDef {
   };
 }
 
+/**
+ * A Linux bridge ID+"br" in a namespace ID+"s" of its own (made in @scope),
+ * stations @ep's A and B each on a veth pair to it (bridge ports ID+"pa" and
+ * ID+"pb"), addressed. Returns the bridge's namespace.
+ */
+export async function bridgeStations(scope: Scope, id: string, ep: Endpoints): Promise<string> {
+  const sw = await addNetns(scope, `${id}s`);
+  const br = `${id}br`;
+  await ipIn(sw, 'link', 'add', br, 'type', 'bridge');
+  await ipIn(sw, 'link', 'set', br, 'up');
+  for (const [s, port] of [[ep.a, `${id}pa`], [ep.b, `${id}pb`]] as const) {
+    await addVeth({ ns: s.ns, name: s.ifname }, { ns: sw, name: port });
+    await ipIn(sw, 'link', 'set', port, 'master', br);
+    await setAddress(s.ns, s.ifname, s.ip);
+  }
+  return sw;
+}
+
 /** Linux bridge in namespace ID+"s", one veth pair per station. */
 const bridgePath: PathDef = {
   key: 'b',
@@ -99,15 +117,7 @@ const bridgePath: PathDef = {
   title: 'Linux bridge in its own namespace, a veth pair to each station (MTU 1500)',
   setup: async (ctx) => {
     const ep = await stations(ctx);
-    const sw = await addNetns(ctx.scope, `${ctx.id}s`);
-    const br = `${ctx.id}br`;
-    await ipIn(sw, 'link', 'add', br, 'type', 'bridge');
-    await ipIn(sw, 'link', 'set', br, 'up');
-    for (const [s, port] of [[ep.a, `${ctx.id}pa`], [ep.b, `${ctx.id}pb`]] as const) {
-      await addVeth({ ns: s.ns, name: s.ifname }, { ns: sw, name: port });
-      await ipIn(sw, 'link', 'set', port, 'master', br);
-      await setAddress(s.ns, s.ifname, s.ip);
-    }
+    await bridgeStations(ctx.scope, ctx.id, ep);
     return ep;
   },
 };
