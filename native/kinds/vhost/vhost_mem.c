@@ -2,10 +2,23 @@
 #include "vhost_mem.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/magic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
+
+/** Can @fd never shrink? Sealed with F_SEAL_SHRINK (seals are never removed),
+ *  and not on hugetlbfs, where touching a page the frontend punched out can
+ *  still fail with SIGBUS when no huge page is free. */
+static bool cannot_shrink(int fd)
+{
+	int seals = fcntl(fd, F_GET_SEALS);
+	struct statfs sf;
+	return seals >= 0 && (seals & F_SEAL_SHRINK) && fstatfs(fd, &sf) == 0 && sf.f_type != HUGETLBFS_MAGIC;
+}
 
 void ctn_vmem_clear(struct ctn_vmem *m)
 {
@@ -40,11 +53,14 @@ int ctn_vmem_set(struct ctn_vmem *m, const struct ctn_vmem_desc *d, const int *f
 		}
 		size_t len = (size_t)(r->mmap_offset + r->size);
 		/* Touching a mapping past the end of its file raises SIGBUS: a region
-		 * larger than its fd would let the frontend crash us. */
+		 * larger than its fd is refused here; one whose fd shrinks later is
+		 * what the guard (vhost_guard.h) is for. The seals are read first:
+		 * once F_SEAL_SHRINK is on, the size fstat gives can only grow. */
+		bool sealed = cannot_shrink(fds[i]);
 		struct stat st = {0};
 		if (fstat(fds[i], &st) < 0 || (S_ISREG(st.st_mode) && (uint64_t)st.st_size < len)) {
-			snprintf(err, errlen, "memory region %u: %zu bytes asked of an fd of %lld", i, len,
-				 (long long)st.st_size);
+			snprintf(err, errlen, "memory region %u does not fit its fd: %zu bytes asked of an fd of %lld", i,
+				 len, (long long)st.st_size);
 			goto bad;
 		}
 		void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fds[i], 0);
@@ -59,9 +75,13 @@ int ctn_vmem_set(struct ctn_vmem *m, const struct ctn_vmem_desc *d, const int *f
 			.host = (uint8_t *)p + r->mmap_offset,
 			.map = p,
 			.map_len = len,
+			.sealed = sealed,
 		};
 		m->n = i + 1;
 	}
+	m->sealed = true;
+	for (uint32_t i = 0; i < n; i++)
+		m->sealed = m->sealed && m->r[i].sealed;
 	return 0;
 bad:
 	ctn_vmem_clear(m);

@@ -6,10 +6,14 @@
  * Descriptors carry guest physical addresses; ring addresses are given in the
  * frontend's user addresses. Every translation here is bounded by one region:
  * an address or a length the table does not cover is refused, never guessed.
+ * A region must fit its fd when it is mapped; whether the fd can still shrink
+ * afterwards (it has no F_SEAL_SHRINK) decides whether accesses to it need a
+ * guard against SIGBUS (vhost_guard.h).
  */
 #ifndef CTN_VHOST_MEM_H
 #define CTN_VHOST_MEM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -24,11 +28,13 @@ struct ctn_vmem_region {
 	uint8_t *host;     /**< our address of its first byte */
 	void *map;         /**< what mmap returned (the fd mapped from 0) */
 	size_t map_len;    /**< its length */
+	bool sealed;       /**< its fd can never shrink (F_SEAL_SHRINK, not hugetlbfs) */
 };
 
 /** A memory table. */
 struct ctn_vmem {
 	uint32_t n;                                          /**< regions in use */
+	bool sealed;                                         /**< every region is: no guard needed */
 	struct ctn_vmem_region r[CTN_VMEM_MAX_REGIONS];      /**< the regions */
 };
 
@@ -42,6 +48,17 @@ struct ctn_vmem_desc {
  *  @m left empty (its old mappings are released either way). */
 int ctn_vmem_set(struct ctn_vmem *m, const struct ctn_vmem_desc *d, const int *fds, uint32_t n, char *err,
 		 size_t errlen);
+
+/** The region whose mapping holds @addr, or -1. Async-signal-safe. */
+static inline int ctn_vmem_region_at(const struct ctn_vmem *m, const void *addr)
+{
+	for (uint32_t i = 0; i < m->n; i++) {
+		const struct ctn_vmem_region *r = &m->r[i];
+		if ((uintptr_t)addr - (uintptr_t)r->map < r->map_len)
+			return (int)i;
+	}
+	return -1;
+}
 
 /** Unmap everything. */
 void ctn_vmem_clear(struct ctn_vmem *m);
