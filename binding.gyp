@@ -87,8 +87,9 @@
       "target_name": "vhost-unit-tests",
       "type": "executable",
       "sources": ["native/test/test_vhost.c", "native/kinds/vhost/vhost_user.c", "native/kinds/vhost/virtq.c",
-                  "native/kinds/vhost/vhost_mem.c"],
-      "include_dirs": ["native/kinds/vhost"]
+                  "native/kinds/vhost/vhost_mem.c", "native/kinds/vhost/vhost_guard.c"],
+      "include_dirs": ["native/kinds/vhost"],
+      "libraries": ["-lpthread"]
     }
   ]
 }

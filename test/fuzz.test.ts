@@ -33,7 +33,7 @@ const HARNESSES: Harness[] = [
   {
     name: 'vhost',
     what: 'hostile vhost-user sessions (messages, memory tables, rings)',
-    sources: ['kinds/vhost/vhost_user.c', 'kinds/vhost/virtq.c', 'kinds/vhost/vhost_mem.c'],
+    sources: ['kinds/vhost/vhost_user.c', 'kinds/vhost/virtq.c', 'kinds/vhost/vhost_mem.c', 'kinds/vhost/vhost_guard.c'],
     includes: ['kinds/vhost'],
     seconds: 20,
     maxLen: 8192,

@@ -2,13 +2,19 @@
  * walker, driven as a frontend would (features, memory table in a memfd, ring
  * setup), with rings written by hand: plain, chained and indirect chains, and
  * the broken ones a hostile guest could offer (a loop, an address outside its
- * memory, a wrong direction). */
+ * memory, a wrong direction), and a frontend that shrinks its memory under us
+ * (a SIGBUS caught by the guard, a sealed memfd that cannot shrink). */
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include "vhost_guard.h"
 #include "vhost_user.h"
 #include "unit.h"
 
@@ -342,6 +348,110 @@ static void test_hostile(void)
 	ctn_vhost_reset(&d);
 }
 
+/** Read the @n pieces of @iov under a guard for @mem, as the ports copy
+ *  (twice over: a second fault must be caught as well as the first). Returns
+ *  the bytes' sum, or -1 when guest memory faulted. */
+static __attribute__((noinline)) long guarded_sum(const struct ctn_vmem *mem, const struct ctn_vbuf *iov, int n)
+{
+	struct ctn_vguard g;
+	if (sigsetjmp(g.env, 0))
+		return -1;
+	ctn_vguard_on(&g, mem);
+	long sum = 0;
+	for (int i = 0; i < n; i++)
+		for (uint32_t j = 0; j < iov[i].len; j++)
+			sum += ((volatile uint8_t *)iov[i].p)[j];
+	ctn_vguard_off(&g);
+	return sum;
+}
+
+/** A frontend that shrinks its memory: the guard turns the SIGBUS into a
+ *  reason, every time; a sealed memfd cannot shrink and needs no guard; a
+ *  SIGBUS outside guest memory still kills as before. */
+static void test_shrink(void)
+{
+	const size_t size = 0x10000;
+	struct {
+		uint32_t n, pad;
+		struct ctn_vmem_desc r[1];
+	} mt = {1, 0, {{GPA_BASE, size, UVA_BASE, 0}}};
+	struct ctn_vhost_msg r;
+	bool a;
+	/* Unsealed: rings in the first pages, a buffer at 0x8000. */
+	int mem = memfd_create("shrink", MFD_ALLOW_SEALING);
+	CHECK(mem >= 0 && ftruncate(mem, (off_t)size) == 0);
+	uint8_t *gm = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, mem, 0);
+	CHECK(gm != MAP_FAILED);
+	struct ctn_vhost_dev d;
+	ctn_vhost_init(&d);
+	uint64_t f = CTN_BIT(CTN_VIRTIO_F_VERSION_1);
+	CHECK(simple(&d, CTN_VHOST_SET_FEATURES, &f, 8) == CTN_VHOST_OK);
+	int fd = dup(mem);
+	CHECK(msg(&d, CTN_VHOST_SET_MEM_TABLE, 0, &mt, 8 + 32, &fd, 1, &r, &a) == CTN_VHOST_OK);
+	close(fd);
+	CHECK(!d.mem.sealed);
+	uint32_t num[2] = {1, QSZ};
+	CHECK(simple(&d, CTN_VHOST_SET_VRING_NUM, num, 8) == CTN_VHOST_OK);
+	struct {
+		uint32_t index, flags;
+		uint64_t desc, used, avail, log;
+	} addr = {1, 0, UVA_BASE + DESC_OFF, UVA_BASE + USED_OFF, UVA_BASE + AVAIL_OFF, 0};
+	CHECK(simple(&d, CTN_VHOST_SET_VRING_ADDR, &addr, 40) == CTN_VHOST_OK);
+	d.vq[1].enabled = true;
+	((struct ctn_vring_desc *)gm)[0] = (struct ctn_vring_desc){GPA_BASE + 0x8000, 64, 0, 0};
+	struct ctn_vring_avail *av = (void *)(gm + AVAIL_OFF);
+	av->ring[0] = 0;
+	av->idx = 1;
+	struct ctn_vbuf iov[4];
+	uint16_t head;
+	uint32_t total;
+	CHECK(ctn_virtq_pop(&d.vq[1], &d.mem, false, iov, 4, &head, &total) == 1);
+	CHECK(guarded_sum(&d.mem, iov, 1) == 0);
+	/* The frontend cuts its memory to the rings: the buffer is gone. */
+	CHECK(ftruncate(mem, 0x4000) == 0);
+	CHECK(guarded_sum(&d.mem, iov, 1) == -1);
+	char why[160];
+	ctn_vguard_reason(&d.mem, why, sizeof(why));
+	CHECK(strstr(why, "shrank under us: SIGBUS at offset 0x8000 of region 0") != NULL);
+	CHECK(guarded_sum(&d.mem, iov, 1) == -1); /* SIGBUS is not left blocked */
+	CHECK(ctn_vguard_cur == NULL);
+	/* And to nothing: the control path reads the used index (at 0x2002) when rings are
+	 * given, under its own guard. */
+	CHECK(ftruncate(mem, 0) == 0);
+	CHECK(simple(&d, CTN_VHOST_SET_VRING_ADDR, &addr, 40) == CTN_VHOST_FATAL);
+	if (!strstr(d.err, "shrank under us: SIGBUS at offset 0x2002"))
+		fprintf(stderr, "control path: \"%s\"\n", d.err);
+	CHECK(strstr(d.err, "shrank under us: SIGBUS at offset 0x2002") != NULL);
+	ctn_vhost_reset(&d);
+	/* Sealed against shrinking: the table says so, and the frontend cannot. */
+	CHECK(ftruncate(mem, (off_t)size) == 0);
+	CHECK(fcntl(mem, F_ADD_SEALS, F_SEAL_SHRINK) == 0);
+	ctn_vhost_init(&d);
+	fd = dup(mem);
+	CHECK(msg(&d, CTN_VHOST_SET_MEM_TABLE, 0, &mt, 8 + 32, &fd, 1, &r, &a) == CTN_VHOST_OK);
+	close(fd);
+	CHECK(d.mem.sealed && d.mem.r[0].sealed);
+	CHECK(ftruncate(mem, 0x4000) < 0);
+	ctn_vhost_reset(&d);
+	munmap(gm, size);
+	close(mem);
+	/* A SIGBUS that is not in guarded guest memory kills as before (in a child). */
+	pid_t pid = fork();
+	if (pid == 0) {
+		int m2 = memfd_create("other", 0);
+		if (m2 < 0 || ftruncate(m2, 8192) < 0)
+			_exit(2);
+		volatile uint8_t *p = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, m2, 0);
+		if (ftruncate(m2, 0) < 0)
+			_exit(2);
+		(void)p[4096];
+		_exit(0);
+	}
+	int status = 0;
+	CHECK(waitpid(pid, &status, 0) == pid);
+	CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGBUS);
+}
+
 int main(void)
 {
 	memfd = memfd_create("guest", 0);
@@ -355,5 +465,6 @@ int main(void)
 	RUN(test_chains);
 	RUN(test_hostile);
 	RUN(test_reconnect_base);
+	RUN(test_shrink);
 	return unit_report("vhost");
 }

@@ -11,9 +11,12 @@
  * carried out by vhost_user.c. A frontend that breaks the protocol or hands us a
  * bad ring (a looped chain, an address outside its memory) is disconnected with
  * the reason logged and kept in the port's state; the port stays, waits for the
- * next connection, and the rest of the switch forwards on.
+ * next connection, and the rest of the switch forwards on. So is a frontend
+ * that shrinks its memory under us: unless it is sealed against that, every
+ * burst runs under a guard (vhost_guard.h) that turns the SIGBUS into a reason.
  */
 #include <errno.h>
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stddef.h>
@@ -30,6 +33,7 @@
 #include "kind.h"
 #include "offload.h"
 #include "port.h"
+#include "vhost_guard.h"
 #include "vhost_user.h"
 
 #define SUB_LISTEN 1      /**< control sub-fd: the listening socket */
@@ -188,6 +192,10 @@ static void handle_message(struct vhost_port *vp)
 	}
 	if (rc == CTN_VHOST_REFUSED)
 		ctn_engine_log(vp->base.eng, "vhost %s: %s", vp->path, vp->dev.err);
+	if (rc == CTN_VHOST_OK && vp->in.request == CTN_VHOST_SET_MEM_TABLE)
+		ctn_engine_log(vp->base.eng, "vhost %s: memory table of %u region(s), %s", vp->path, vp->dev.mem.n,
+			       vp->dev.mem.sealed ? "sealed against shrinking: accessed unguarded"
+						  : "not sealed against shrinking: accessed under the SIGBUS guard");
 	if (answer && send_reply(vp, &reply) < 0) {
 		disconnect(vp, "cannot answer the frontend");
 		return;
@@ -286,13 +294,43 @@ static void vh_tick(struct ctn_port *p, uint64_t now_ms)
 		try_connect(vp, now_ms);
 }
 
-/** A worker found the device's rings bad: have worker 0 disconnect it. */
-static void dev_break(struct vhost_port *vp, const char *why)
+/** A worker found the device's rings or memory bad: have worker 0 disconnect
+ *  it, with the reason. */
+static void dev_break(struct vhost_port *vp, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void dev_break(struct vhost_port *vp, const char *fmt, ...)
 {
 	if (atomic_exchange(&vp->dev_broken, true))
 		return;
-	snprintf(vp->dev_reason, sizeof(vp->dev_reason), "bad guest ring: %s", why);
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(vp->dev_reason, sizeof(vp->dev_reason), fmt, ap);
+	va_end(ap);
 	ctn_port_request_control(&vp->base);
+}
+
+/**
+ * Run @fn(@arg), which touches @vp's guest memory, under a guard against its
+ * shrinking (vhost_guard.h), or straight when the memory is sealed against
+ * that. Returns what @fn returned, or -1 when the guest's memory faulted: the
+ * device is then broken with the reason, and what @fn left in @arg says what
+ * to undo (it stores it before the guest access it covers, with a compiler
+ * barrier). Not inlined, so that the recovery point is in a frame of its own
+ * whose locals do not change after sigsetjmp.
+ */
+static __attribute__((noinline)) int guarded(struct vhost_port *vp, int (*fn)(void *), void *arg)
+{
+	if (vp->dev.mem.sealed)
+		return fn(arg);
+	struct ctn_vguard g;
+	if (sigsetjmp(g.env, 0)) {
+		char why[sizeof(vp->dev_reason)];
+		dev_break(vp, "%s", ctn_vguard_reason(&vp->dev.mem, why, sizeof(why)));
+		return -1;
+	}
+	ctn_vguard_on(&g, &vp->dev.mem);
+	int r = fn(arg);
+	ctn_vguard_off(&g);
+	return r;
 }
 
 /** Copy chain pieces @iov (@n of them, @total bytes) into @pkt: the virtio-net
@@ -326,13 +364,26 @@ static int chain_to_pkt(struct vhost_port *vp, const struct ctn_vbuf *iov, int n
 	return ctn_vnet_decode(&w, pkt->len, &pkt->vnet) < 0 ? CTN_DROP_BAD_VNET : 0;
 }
 
-/** rx_burst hook: frames the guest sent, from its tx rings. */
-static int vh_rx_burst(struct ctn_port *p, struct ctn_worker *w, struct ctn_pkt **pkts, int max)
+/** One rx burst, as guarded() runs it. */
+struct vh_rx {
+	struct vhost_port *vp;
+	struct ctn_worker *w;
+	struct ctn_pkt **pkts; /**< where the frames go */
+	int max;               /**< room in @pkts */
+	int held;              /**< packets of @pkts that are ours, one being filled included */
+};
+
+/** guarded() fn: frames the guest sent, from its tx rings, into the burst
+ *  @arg (a struct vh_rx). Returns how many there are. */
+static int rx_rings(void *arg)
 {
-	struct vhost_port *vp = vp_of(p);
+	struct vh_rx *rx = arg;
+	struct vhost_port *vp = rx->vp;
+	struct ctn_worker *w = rx->w;
+	struct ctn_pkt **pkts = rx->pkts;
+	int max = rx->max;
+	struct ctn_port *p = &vp->base;
 	struct ctn_port_stats *st = &p->local[w->id].st;
-	if (vp->cfd < 0 || atomic_load_explicit(&vp->dev_broken, memory_order_relaxed))
-		return 0;
 	int got = 0;
 	uint32_t bytes = 0;
 	struct ctn_vbuf iov[MAX_IOV];
@@ -349,7 +400,7 @@ static int vh_rx_burst(struct ctn_port *p, struct ctn_worker *w, struct ctn_pkt 
 			uint32_t total;
 			int n = ctn_virtq_pop(vq, &vp->dev.mem, false, iov, MAX_IOV, &head, &total);
 			if (n < 0) {
-				dev_break(vp, vq->broken);
+				dev_break(vp, "bad guest ring: %s", vq->broken);
 				goto out;
 			}
 			if (n == 0) {
@@ -363,10 +414,15 @@ static int vh_rx_burst(struct ctn_port *p, struct ctn_worker *w, struct ctn_pkt 
 				st->drops[CTN_DROP_NO_BUFFER]++;
 				break;
 			}
+			pkts[got] = pkt;
+			rx->held = got + 1;
+			atomic_signal_fence(memory_order_seq_cst); /* both stored before the copy */
 			int drop = chain_to_pkt(vp, iov, n, total, pkt);
 			ctn_virtq_push(vq, head, 0);
 			if (drop) {
 				st->drops[drop]++;
+				rx->held = got;
+				atomic_signal_fence(memory_order_seq_cst); /* not ours before it is freed */
 				ctn_pkt_free(&w->pool, pkt);
 				continue;
 			}
@@ -374,7 +430,7 @@ static int vh_rx_burst(struct ctn_port *p, struct ctn_worker *w, struct ctn_pkt 
 			st->rx_packets++;
 			st->rx_bytes += pkt->len;
 			bytes += pkt->len;
-			pkts[got++] = pkt;
+			got++;
 		}
 		ctn_virtq_flush(vq);
 		/* Chains left for later (the burst is full): no kick will come for
@@ -390,11 +446,32 @@ out:
 	return got;
 }
 
-/** Where vh_emit writes: one guest rx ring and the calling worker's counters. */
+/** rx_burst hook: frames the guest sent, from its tx rings; under the guard
+ *  unless its memory is sealed (a fault frees what the burst took). */
+static int vh_rx_burst(struct ctn_port *p, struct ctn_worker *w, struct ctn_pkt **pkts, int max)
+{
+	struct vhost_port *vp = vp_of(p);
+	if (vp->cfd < 0 || atomic_load_explicit(&vp->dev_broken, memory_order_relaxed))
+		return 0;
+	struct vh_rx rx = {vp, w, pkts, max, 0};
+	int got = guarded(vp, rx_rings, &rx);
+	if (got < 0) {
+		for (int i = 0; i < rx.held; i++)
+			ctn_pkt_free(&w->pool, pkts[i]);
+		return 0;
+	}
+	return got;
+}
+
+/** One tx burst, as guarded() runs it; vh_emit writes to its ring. */
 struct vh_tx {
 	struct vhost_port *vp;
-	struct ctn_virtq *vq;
-	struct ctn_port_stats *st;
+	struct ctn_virtq *vq;      /**< the guest rx ring */
+	struct ctn_port_stats *st; /**< the calling worker's counters */
+	struct ctn_worker *w;
+	struct ctn_pkt **pkts;     /**< the frames */
+	int n;                     /**< how many */
+	int done;                  /**< frames finished */
 };
 
 /** Write @len bytes of @src at cursor (@iov, *@i, *@off), across pieces. */
@@ -434,7 +511,7 @@ static int vh_emit(void *arg, uint8_t *data, uint32_t len, const struct ctn_vnet
 		uint32_t total;
 		int n = ctn_virtq_pop(vq, &vp->dev.mem, true, iov + npieces, MAX_IOV - npieces, &head, &total);
 		if (n < 0) {
-			dev_break(vp, vq->broken);
+			dev_break(vp, "bad guest ring: %s", vq->broken);
 			return CTN_DROP_TX_DOWN;
 		}
 		if (n == 0)
@@ -467,13 +544,28 @@ short_of_room:
 	return CTN_DROP_TX_FULL;
 }
 
+/** guarded() fn: the frames of burst @arg (a struct vh_tx) into its ring. */
+static int tx_frames(void *arg)
+{
+	struct vh_tx *tx = arg;
+	for (int i = 0; i < tx->n; i++) {
+		int drop = ctn_offload_egress(tx->pkts[i], tx->vp->base.caps, tx->w->scratch, vh_emit, tx);
+		if (drop)
+			tx->st->drops[drop]++;
+		tx->done = i + 1;
+		atomic_signal_fence(memory_order_seq_cst); /* stored before the next frame's copy */
+	}
+	ctn_virtq_flush(tx->vq);
+	return 0;
+}
+
 /** tx_burst hook: frames for the guest, into one of its rx rings (the calling
  *  worker's, by index, so workers do not share a ring while there are enough;
  *  a ring shared anyway is taken in turns, one burst at a time). */
 static void vh_tx_burst(struct ctn_port *p, struct ctn_worker *w, struct ctn_pkt **pkts, int n)
 {
 	struct vhost_port *vp = vp_of(p);
-	struct vh_tx tx = {vp, NULL, &p->local[w->id].st};
+	struct vh_tx tx = {vp, NULL, &p->local[w->id].st, w, pkts, n, 0};
 	if (vp->cfd < 0 || atomic_load_explicit(&vp->dev_broken, memory_order_relaxed)) {
 		tx.st->drops[CTN_DROP_TX_DOWN] += (uint64_t)n;
 		return;
@@ -488,12 +580,9 @@ static void vh_tx_burst(struct ctn_port *p, struct ctn_worker *w, struct ctn_pkt
 	}
 	while (atomic_flag_test_and_set_explicit(&vp->rxq_lock[qp], memory_order_acquire))
 		;
-	for (int i = 0; i < n; i++) {
-		int drop = ctn_offload_egress(pkts[i], p->caps, w->scratch, vh_emit, &tx);
-		if (drop)
-			tx.st->drops[drop]++;
-	}
-	ctn_virtq_flush(tx.vq);
+	/* A fault in the guest's memory: the frames not sent are dropped. */
+	if (guarded(vp, tx_frames, &tx) < 0)
+		tx.st->drops[CTN_DROP_TX_DOWN] += (uint64_t)(n - tx.done);
 	atomic_flag_clear_explicit(&vp->rxq_lock[qp], memory_order_release);
 }
 

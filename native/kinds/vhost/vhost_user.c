@@ -6,10 +6,13 @@
  */
 #include "vhost_user.h"
 
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "vhost_guard.h"
 
 const uint64_t ctn_vhost_features =
 	CTN_BIT(CTN_VIRTIO_F_VERSION_1) | CTN_BIT(CTN_VIRTIO_NET_F_MRG_RXBUF) | CTN_BIT(CTN_VIRTIO_NET_F_CSUM) |
@@ -44,6 +47,7 @@ static void close_fd(int *fd)
 
 void ctn_vhost_init(struct ctn_vhost_dev *d)
 {
+	ctn_vguard_install(); /* before any memory table can be mapped */
 	memset(d, 0, sizeof(*d));
 	for (int i = 0; i < CTN_VHOST_MAX_VQ; i++)
 		d->vq[i].kickfd = d->vq[i].callfd = -1;
@@ -374,7 +378,16 @@ enum ctn_vhost_result ctn_vhost_handle(struct ctn_vhost_dev *d, const struct ctn
 	} else if (m->size < def->size) {
 		return say(d, CTN_VHOST_FATAL, "%s with %u bytes of payload (needs %u)", def->name, m->size, def->size);
 	} else {
+		/* Handlers read rings (map_queue reads the used index): a frontend
+		 * that shrank its memory since it was mapped gets a SIGBUS there. */
+		struct ctn_vguard g;
+		if (sigsetjmp(g.env, 0)) {
+			char why[sizeof(d->err)];
+			return say(d, CTN_VHOST_FATAL, "%s", ctn_vguard_reason(&d->mem, why, sizeof(why)));
+		}
+		ctn_vguard_on(&g, &d->mem);
 		rc = def->fn(d, m, fds, nfds, reply);
+		ctn_vguard_off(&g);
 		if (def->answers) {
 			*send_reply = rc != CTN_VHOST_FATAL;
 			return rc;
