@@ -10,6 +10,14 @@
  * the used ring published. Anything the handler or the walker accepts must be
  * safe to touch: AddressSanitizer checks every byte.
  *
+ * Two requests no frontend sends stand for what a hostile one does to its
+ * memory fd between messages: FUZZ_TRUNCATE (payload: u32 new size, modulo
+ * GUEST_MEM + 1) shrinks or grows it, FUZZ_SEAL adds F_SEAL_SHRINK. The walker
+ * runs under the SIGBUS guard unless the memory table is sealed, as the port
+ * does: a fault there hangs up like a fatal message, and a fault anywhere else
+ * (a sealed table that could shrink after all, a handler's unguarded access)
+ * kills the fuzzer, which reports it.
+ *
  * Build and run (test/fuzz.test.ts does this for a bounded time):
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Inative/kinds/vhost \
  *     native/fuzz/fuzz_vhost.c native/kinds/vhost/vhost_user.c native/kinds/vhost/virtq.c \
@@ -17,6 +25,8 @@
  *   build/fuzz_vhost -max_total_time=30 CORPUS_COPY native/fuzz/corpus/vhost
  */
 #define _GNU_SOURCE
+#include <fcntl.h>
+#include <setjmp.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -24,12 +34,15 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "vhost_guard.h"
 #include "vhost_user.h"
 
 #define GUEST_MEM 8192 /**< bytes of fuzzed guest memory */
+#define FUZZ_TRUNCATE 0x100 /**< not a vhost-user request: ftruncate the memory fd */
+#define FUZZ_SEAL 0x101     /**< not a vhost-user request: seal it against shrinking */
 
 /** Walk every ready queue as rx_burst and vh_emit do. */
-static void walk(struct ctn_vhost_dev *d)
+static void walk_queues(struct ctn_vhost_dev *d)
 {
 	struct ctn_vbuf iov[64];
 	for (int q = 0; q < CTN_VHOST_MAX_VQ; q++) {
@@ -58,9 +71,26 @@ static void walk(struct ctn_vhost_dev *d)
 	}
 }
 
+/** walk_queues under the guard unless the memory is sealed, as the port's
+ *  bursts run. Returns 0, or -1 when the guest's memory faulted. */
+static __attribute__((noinline)) int walk(struct ctn_vhost_dev *d)
+{
+	if (d->mem.sealed) {
+		walk_queues(d);
+		return 0;
+	}
+	struct ctn_vguard g;
+	if (sigsetjmp(g.env, 0))
+		return -1;
+	ctn_vguard_on(&g, &d->mem);
+	walk_queues(d);
+	ctn_vguard_off(&g);
+	return 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	int mem = memfd_create("guest", 0);
+	int mem = memfd_create("guest", MFD_ALLOW_SEALING);
 	if (mem < 0 || ftruncate(mem, GUEST_MEM) < 0)
 		return 0;
 	if (size < 2) {
@@ -96,6 +126,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		data += pl;
 		size -= pl;
 
+		if (m.request == FUZZ_TRUNCATE) {
+			if (ftruncate(mem, (off_t)(m.payload.u64 % (GUEST_MEM + 1))) < 0) {
+				/* sealed: it cannot shrink */
+			}
+			continue; /* the next message and walk find out */
+		}
+		if (m.request == FUZZ_SEAL) {
+			if (fcntl(mem, F_ADD_SEALS, F_SEAL_SHRINK) < 0)
+				__builtin_trap();
+			continue;
+		}
 		int fds[CTN_VHOST_MAX_FDS];
 		int nfds = 0;
 		if (m.request == CTN_VHOST_SET_MEM_TABLE) {
@@ -117,7 +158,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			__builtin_trap(); /* a reply we could not send whole */
 		if (rc == CTN_VHOST_FATAL)
 			break; /* the port hangs up here */
-		walk(&d);
+		if (walk(&d) < 0)
+			break; /* so it does after a fault in guest memory */
 	}
 	ctn_vhost_reset(&d);
 	close(mem);

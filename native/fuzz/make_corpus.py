@@ -8,6 +8,7 @@ import os, struct
 GPA, UVA, MEM = 0x100000, 0x7f0000000000, 8192
 DESC, AVAIL, USED, BUF, IND = 0x0, 0x400, 0x800, 0x1000, 0xc00
 QSZ = 8
+TRUNCATE, SEAL = 0x100, 0x101  # fuzz_vhost.c's stand-ins for ftruncate and F_ADD_SEALS on the memory fd
 FEATURES = (1 << 32) | (1 << 15) | (1 << 28) | (1 << 29) | (1 << 30) | 3 | (1 << 7) | (1 << 8) | (1 << 11) | (1 << 12)
 
 
@@ -19,15 +20,16 @@ def desc(addr, ln, flags, nxt):
     return struct.pack('<QIHH', addr, ln, flags, nxt)
 
 
-def session(mem, queues, extra=b''):
-    m = msg(1) + msg(15) + msg(16, struct.pack('<Q', (1 << 0) | (1 << 3))) + msg(2, struct.pack('<Q', FEATURES))
+def session(mem, queues, extra=b'', first=b'', enable=True):
+    m = first + msg(1) + msg(15) + msg(16, struct.pack('<Q', (1 << 0) | (1 << 3))) + msg(2, struct.pack('<Q', FEATURES))
     m += msg(3) + msg(5, struct.pack('<II', 1, 0) + struct.pack('<QQQQ', GPA, MEM, UVA, 0))
     for q in queues:
         m += msg(8, struct.pack('<II', q, QSZ))
         m += msg(9, struct.pack('<IIQQQQ', q, 0, UVA + DESC, UVA + USED, UVA + AVAIL, 0))
         m += msg(10, struct.pack('<II', q, 0))
         m += msg(12, struct.pack('<Q', q)) + msg(13, struct.pack('<Q', q))
-        m += msg(18, struct.pack('<II', q, 1), flags=1 | 8)
+        if enable:
+            m += msg(18, struct.pack('<II', q, 1), flags=1 | 8)
     m += extra + msg(11, struct.pack('<II', queues[0], 0))
     return struct.pack('<H', len(mem)) + mem + m
 
@@ -51,6 +53,20 @@ seeds = {
     'rx-writable': session(memory({0: desc(GPA + BUF, 2048, 2, 0), 1: desc(GPA + BUF + 2048, 2048, 2, 0)}, [0, 1]), [0]),
     'loop': session(memory({0: desc(GPA + BUF, 8, 1, 1), 1: desc(GPA + BUF, 8, 1, 0)}, [0]), [1]),
     'two-queues': session(memory({0: desc(GPA + BUF, 100, 0, 0)}, [0]), [1, 3]),
+    # The frontend shrinks its memory after the rings are set up: to the
+    # rings' page (the buffer goes) before it enables the ring, so the walker
+    # finds the chain only then; or to nothing, before the next ring message
+    # (the handler reads the used index); or it sealed the memory first, so
+    # it cannot.
+    'shrink-buffer': session(memory({0: desc(GPA + BUF, 64, 0, 0)}, [0]), [1],
+                             msg(TRUNCATE, struct.pack('<Q', 0x1000)) + msg(18, struct.pack('<II', 1, 1)), enable=False),
+    'shrink-rx': session(memory({0: desc(GPA + BUF, 2048, 2, 0)}, [0]), [0],
+                         msg(TRUNCATE, struct.pack('<Q', 0x1000)) + msg(18, struct.pack('<II', 0, 1)), enable=False),
+    'shrink-all': session(memory({0: desc(GPA + BUF, 64, 0, 0)}, [0]), [1],
+                          msg(TRUNCATE, struct.pack('<Q', 0)) + msg(8, struct.pack('<II', 1, QSZ))),
+    'shrink-sealed': session(memory({0: desc(GPA + BUF, 64, 0, 0)}, [0]), [1],
+                             msg(TRUNCATE, struct.pack('<Q', 0)) + msg(18, struct.pack('<II', 1, 1)),
+                             first=msg(SEAL), enable=False),
 }
 out = os.path.join('native', 'fuzz', 'corpus', 'vhost')
 os.makedirs(out, exist_ok=True)

@@ -1,4 +1,7 @@
 /* vhost_mem.c - mapping and translating a vhost-user frontend's memory. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* F_GET_SEALS (the fuzzer builds this file alone) */
+#endif
 #include "vhost_mem.h"
 
 #include <errno.h>
