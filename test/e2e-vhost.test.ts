@@ -171,7 +171,7 @@ for (const plain of [false, true]) {
 for (const [mode, reason] of [
   ['loop', /looped descriptor chain/],
   ['outside', /outside guest memory/],
-  ['bigregion', /bytes asked of an fd/],
+  ['bigregion', /does not fit its fd/],
   ['garbage', /payload too large/],
 ] as const) {
   rootTest(`a hostile vhost-user frontend (${mode}) is disconnected with the reason; the switch forwards on`, async (t) => {
