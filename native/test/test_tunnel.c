@@ -267,9 +267,106 @@ static void test_gro_refusals(void)
 	(void)again;
 }
 
+/** Make @f's TCP checksum (transport at @l4, @l4len bytes, IPv4) what a
+ *  kernel leaves for the hardware: the pseudo header's sum alone. */
+static void make_partial(uint8_t *f, uint32_t l4, uint32_t l4len)
+{
+	uint8_t ph[12] = {0};
+	memcpy(ph, f + 14 + 12, 8);
+	ph[9] = 6, ph[10] = (uint8_t)(l4len >> 8), ph[11] = (uint8_t)l4len;
+	uint16_t ps = ctn_csum_fold(ph, 12, 0);
+	memcpy(f + l4 + 16, &ps, 2);
+}
+
+/** Segments whose checksum a sender left unfinished (a veth underlay with
+ *  offloads on) go on with NEEDS_CSUM: joined, alone, a SYN, a padded ACK. */
+static void test_gro_partial(void)
+{
+	struct ctn_pkt orig;
+	gso_frame(&orig, false, 300, 100);
+	uint32_t lens[8], n = cut(&orig, seg_bufs, lens);
+	CHECK(n == 3);
+	uint32_t l4 = 34;
+	for (uint32_t i = 0; i < n; i++)
+		make_partial(seg_bufs[i] + CTN_HEADROOM, l4, lens[i] - l4);
+	static uint8_t head_buf[CTN_BUF_SIZE];
+	struct ctn_pkt head = {.buf = head_buf, .data = head_buf + CTN_HEADROOM, .len = lens[0]};
+	memcpy(head.data, seg_bufs[0] + CTN_HEADROOM, lens[0]);
+	struct tun_gro g;
+	tun_gro_start(&g, &head);
+	CHECK(g.pkt == &head && g.partial);
+	CHECK(tun_gro_merge(&g, seg_bufs[1] + CTN_HEADROOM, lens[1]));
+	CHECK(tun_gro_merge(&g, seg_bufs[2] + CTN_HEADROOM, lens[2]));
+	tun_gro_finish(&g);
+	CHECK(head.len == orig.len && head.vnet.gso_type == CTN_GSO_TCPV4 && (head.vnet.flags & CTN_VNET_F_NEEDS_CSUM));
+	/* cut again in software (checksums computed): the segments the sender
+	 * meant, byte for byte */
+	uint32_t lens2[8], lens3[8];
+	static uint8_t again_bufs[8][CTN_BUF_SIZE], fresh_bufs[8][CTN_BUF_SIZE];
+	CHECK(cut(&head, again_bufs, lens2) == 3);
+	gso_frame(&orig, false, 300, 100);
+	CHECK(cut(&orig, fresh_bufs, lens3) == 3);
+	int same = 0;
+	for (uint32_t i = 0; i < 3; i++)
+		same += lens2[i] == lens3[i] && memcmp(again_bufs[i] + CTN_HEADROOM, fresh_bufs[i] + CTN_HEADROOM, lens3[i]) == 0;
+	CHECK(same == 3);
+	/* alone (then a SYN, which never joins): NEEDS_CSUM at the TCP checksum */
+	memcpy(head.data, seg_bufs[0] + CTN_HEADROOM, lens[0]);
+	head.len = lens[0];
+	head.vnet = (struct ctn_vnet){0};
+	head.data[l4 + 13] |= 0x02;
+	make_partial(head.data, l4, lens[0] - l4);
+	tun_gro_start(&g, &head);
+	CHECK(g.pkt == NULL);
+	CHECK(head.vnet.flags == CTN_VNET_F_NEEDS_CSUM && head.vnet.csum_start == l4 && head.vnet.csum_offset == 16);
+	CHECK(ctn_csum_complete(&head) == 0);
+	/* a pure ACK padded to 60 bytes: the IP length, not the frame's, counts */
+	head.len = 54;
+	head.vnet = (struct ctn_vnet){0};
+	head.data[14 + 2] = 0, head.data[14 + 3] = 40;
+	head.data[l4 + 13] = 0x10;
+	make_partial(head.data, l4, 20);
+	memset(head.data + 54, 0xee, 6);
+	head.len = 60;
+	tun_gro_start(&g, &head);
+	CHECK(g.pkt == NULL && head.vnet.flags == CTN_VNET_F_NEEDS_CSUM && head.vnet.csum_start == l4);
+	/* a wrong checksum is neither: the frame goes on as it came */
+	head.vnet = (struct ctn_vnet){0};
+	head.data[l4 + 16] ^= 0x55;
+	tun_gro_start(&g, &head);
+	CHECK(g.pkt == NULL && head.vnet.flags == 0);
+}
+
+/** A sender's uncut 64 KB segment (a UDP tunnel GSO packet that crossed a
+ *  veth): GSO metadata given back, with the MSS given or cut to the MTU;
+ *  anything but such a TCP frame refused. */
+static void test_gro_super(void)
+{
+	struct ctn_pkt p;
+	gso_frame(&p, false, 3000, 1448);
+	CHECK(tun_ip_end(p.data, p.len) == p.len);
+	CHECK(tun_ip_end(p.data, 13) == 0);
+	p.vnet = (struct ctn_vnet){0};
+	CHECK(tun_gro_super(&p, 1448, 1500));
+	CHECK(p.vnet.gso_type == CTN_GSO_TCPV4 && p.vnet.gso_size == 1448 && p.vnet.hdr_len == 54 &&
+	      p.vnet.flags == CTN_VNET_F_NEEDS_CSUM && p.vnet.csum_start == 34 && p.vnet.csum_offset == 16);
+	uint32_t lens[8];
+	CHECK(cut(&p, seg_bufs, lens) == 3 && lens[0] == 54 + 1448);
+	p.vnet = (struct ctn_vnet){0};
+	CHECK(tun_gro_super(&p, 0, 1450)); /* no MSS given: segments fit the tunnel's MTU */
+	CHECK(p.vnet.gso_size == 1450 - 40);
+	p.len -= 10; /* the IP header says more than there is */
+	CHECK(!tun_gro_super(&p, 1448, 1500));
+	gso_frame(&p, false, 3000, 1448);
+	p.data[14 + 9] = 17; /* not TCP */
+	CHECK(!tun_gro_super(&p, 1448, 1500));
+}
+
 int main(void)
 {
+	RUN(test_gro_super);
 	RUN(test_gro_roundtrip);
+	RUN(test_gro_partial);
 	RUN(test_gro_refusals);
 	RUN(test_vxlan_header);
 	RUN(test_geneve_header);

@@ -191,14 +191,15 @@ export async function container(t: ExecutionContext, d: TestDaemon, addr: string
  * checksum holds only the pseudo-header sum, and their receiver drops them
  * (seen: every SYN-ACK from behind the vxlan device arrived "incorrect"). A
  * real NIC fills the checksum in on the wire; with offload off the kernel
- * does so before the veth.
+ * does so before the veth. With @o.offload it is left on: containet then
+ * takes such segments as unfinished (NEEDS_CSUM), as the kernel would.
  */
-export async function linuxVtep(t: ExecutionContext, h: Host, o: { vni: number; remote: string; local: string; addr: string }): Promise<Endpoint & { ns: string; vx: string; br: string }> {
+export async function linuxVtep(t: ExecutionContext, h: Host, o: { vni: number; remote: string; local: string; addr: string; offload?: boolean }): Promise<Endpoint & { ns: string; vx: string; br: string }> {
   const vx = uniqueName('vx');
   const br = uniqueName('br');
   const vb = uniqueName('vb');
   const behind = await netns(t, 'tnb');
-  await run('ip', ['netns', 'exec', h.ns, 'ethtool', '-K', h.dev, 'tx', 'off']);
+  if (!o.offload) await run('ip', ['netns', 'exec', h.ns, 'ethtool', '-K', h.dev, 'tx', 'off']);
   await run('ip', ['-n', h.ns, 'link', 'add', vx, 'type', 'vxlan', 'id', String(o.vni), 'remote', o.remote, 'local', o.local, 'dstport', '4789', 'nolearning']);
   await run('ip', ['-n', h.ns, 'link', 'add', br, 'type', 'bridge']);
   await run('ip', ['-n', h.ns, 'link', 'add', vb, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', behind]);

@@ -145,8 +145,10 @@ struct tun_port {
 	uint32_t rx_i;         /**< the one being cut into datagrams */
 	uint32_t rx_off;       /**< offset of its next datagram */
 	uint32_t rx_seg;       /**< its GRO segment size (0: one datagram) */
+	uint32_t rx_super;     /**< it is one datagram of a sender's uncut 64 KB segment (veth): the inner MSS */
 	int rx_remote;         /**< remote index of its sender, or -1 (dropped) */
 	struct tun_gro gro;    /**< TCP segments of the run being put back together */
+	uint64_t super_frames; /**< uncut 64 KB segments taken from a sender on a veth (rx_super) */
 	uint64_t gro_merged;   /**< segments taken into a frame before them */
 	uint64_t rx_datagrams, bad_header, bad_vni, unknown_src, rx_too_big, oam, learned;
 };
@@ -216,6 +218,18 @@ static void rx_begin(struct tun_port *tp, uint32_t i)
 			if (seg > 0)
 				tp->rx_seg = (uint32_t)seg;
 		}
+	tp->rx_super = 0;
+	/* A sender whose kernel left a TCP segment uncut for "the hardware"
+	 * (UDP tunnel GSO) on a veth underlay: one datagram, over the MTU, whose
+	 * inner packet says it fills it; a size given with it is its inner MSS
+	 * (without one, segments are cut to the tunnel's MTU). */
+	uint32_t total = tp->rxmsg[i].msg_len, off = 0;
+	const uint8_t *d = tp->rxbuf + (size_t)i * RX_BUF;
+	if (total > TUN_HDR_LEN + tp->mtu + 18 && tun_decap(tp->type, tp->vni, d, total, &off) == TUN_OK &&
+	    off + tun_ip_end(d + off, total - off) == total) {
+		tp->rx_super = tp->rx_seg ? tp->rx_seg : UINT32_MAX;
+		tp->rx_seg = 0;
+	}
 	tp->rx_remote = rx_sender(tp, &tp->rxfrom[i]);
 }
 
@@ -224,6 +238,7 @@ static void rx_begin(struct tun_port *tp, uint32_t i)
  *  then takes it off the batch). */
 static const uint8_t *rx_check(struct tun_port *tp, struct ctn_worker *w, const uint8_t *d, uint32_t n, uint32_t *len)
 {
+	uint32_t most = tp->rx_super ? CTN_FRAME_MAX : tp->mtu + 18; /* an uncut segment is cut by whoever takes it */
 	struct ctn_port_stats *st = &tp->base.local[w->id].st;
 	uint32_t off = 0;
 	enum tun_bad bad = tun_decap(tp->type, tp->vni, d, n, &off);
@@ -244,7 +259,7 @@ static const uint8_t *rx_check(struct tun_port *tp, struct ctn_worker *w, const 
 		st->drops[CTN_DROP_RUNT]++;
 		return NULL;
 	}
-	if (*len > tp->mtu + 18 || *len > CTN_FRAME_MAX) { /* ethernet header and one VLAN tag */
+	if (*len > most || *len > CTN_FRAME_MAX) { /* ethernet header and one VLAN tag */
 		tp->rx_too_big++;
 		st->drops[CTN_DROP_TOO_BIG]++;
 		return NULL;
@@ -320,11 +335,20 @@ static int tun_rx_burst(struct ctn_port *p, struct ctn_worker *w, struct ctn_pkt
 		struct ctn_pkt *pkt = f ? rx_copy(tp, w, f, len, tp->rx_remote) : NULL;
 		if (!pkt)
 			continue;
+		if (tp->rx_super && len > tp->mtu + 18 && !tun_gro_super(pkt, tp->rx_super == UINT32_MAX ? 0 : (uint16_t)tp->rx_super, tp->mtu)) {
+			tp->rx_too_big++; /* an uncut frame that is not TCP: nobody cuts it */
+			st->drops[CTN_DROP_TOO_BIG]++;
+			ctn_pkt_free(&w->pool, pkt);
+			continue;
+		}
 		st->rx_packets++;
 		st->rx_bytes += len;
 		pkts[got++] = pkt;
 		bytes += len;
-		tun_gro_start(&tp->gro, pkt);
+		if (pkt->vnet.gso_type == CTN_GSO_NONE)
+			tun_gro_start(&tp->gro, pkt);
+		else
+			tp->super_frames++;
 	}
 	tun_gro_finish(&tp->gro);
 	return got;
@@ -625,6 +649,7 @@ static void tun_info(const struct ctn_port *p, struct ctn_port_info *info)
 	ctn_port_info_counter(info, "unknown_src", tp->unknown_src);
 	ctn_port_info_counter(info, "oam", tp->oam);
 	ctn_port_info_counter(info, "gro_merged", tp->gro_merged);
+	ctn_port_info_counter(info, "uncut_in", tp->super_frames);
 	ctn_port_info_counter(info, "learned_remotes", tp->learned);
 	ctn_port_info_counter(info, "macs", atomic_load_explicit(&tp->macs.count, memory_order_relaxed));
 }
