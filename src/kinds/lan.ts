@@ -11,6 +11,7 @@ import { positiveInt } from '../cli/args.js';
 import { ProtocolError, bool, checkName, onlyFields, posInt, type Body } from '../daemon/fields.js';
 import { table } from '../format.js';
 import { OVS_LAN_NAME_RE, bridgeName, joinDeviceName, joinPortName } from '../ovs/names.js';
+import { splitStatistics } from './ovsport.js';
 import type { KindContext, ModelObject, Section } from './kind.js';
 import { kindOf, register } from './registry.js';
 import { field, runVerb, savedOwner } from './saved.js';
@@ -171,6 +172,14 @@ function ovsState(ctx: KindContext, lan: LanObject): Record<string, unknown> {
   return { ovs: { bridge: lan.ovs.bridge, join: lan.ovs.joinPort, state } };
 }
 
+/** The counters of an OVS lan's join as OVS has them (its rx: frames from
+ *  containet's lan into the bridge). */
+function joinCounters(ctx: KindContext, lan: LanObject): Record<string, unknown> {
+  if (!lan.ovs) return {};
+  const st = splitStatistics(ctx.ovs().iface(lan.ovs.joinPort)?.statistics as Record<string, number> | undefined);
+  return { join: { rxPackets: st.rxPackets, rxBytes: st.rxBytes, txPackets: st.txPackets, txBytes: st.txBytes, drops: st.drops } };
+}
+
 /** The lans' section of show and stats. */
 const LANS: Section = {
   key: 'lans',
@@ -240,7 +249,11 @@ register<LanObject>({
     const st = ctx.call((e) => e.lanStats(l.id));
     return { name: l.name, kind: 'lan', ports: st.ports, macs: st.macs, aging: l.aging, macTableSize: st.macCapacity, ...ovsState(ctx, l) };
   },
-  stats: (ctx, l) => ({ name: l.name, ...ctx.call((e) => e.lanStats(l.id)), ...ovsState(ctx, l) }),
+  stats(ctx, l) {
+    const o = ovsState(ctx, l);
+    if (o.ovs) Object.assign(o.ovs as object, joinCounters(ctx, l));
+    return { name: l.name, ...ctx.call((e) => e.lanStats(l.id)), ...o };
+  },
   cli: {
     add: {
       description: 'add a lan (a learning switch)',

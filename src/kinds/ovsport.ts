@@ -84,12 +84,6 @@ export function delOvsPort(ctx: KindContext, p: PortObject & { ovs?: OvsPortInfo
   }
 }
 
-/** A number of an OVS map ('statistics'), 0 when absent. */
-function num(m: unknown, key: string): number {
-  const v = (m as Record<string, unknown> | undefined)?.[key];
-  return typeof v === 'number' ? v : 0;
-}
-
 /** The interface record of @p, if OVS has it. */
 function record(ctx: KindContext, p: PortObject & { ovs?: OvsPortInfo }): OvsRecord | undefined {
   return p.ovs ? ctx.ovs().iface(p.ovs.port) : undefined;
@@ -105,23 +99,32 @@ export function ovsPortState(ctx: KindContext, p: PortObject & { ovs?: OvsPortIn
   return typeof r.link_state === 'string' ? `link ${r.link_state}` : 'link unknown';
 }
 
-/** Counters of OVS port @p, as every port's stats entry has them, from OVS's
- *  statistics (its rx: what OVS received from the port's peer). */
+/** Packet and byte counts of port @p, as every port's stats entry has them,
+ *  from OVS's statistics column (its rx: what OVS received from the port's
+ *  peer), which ovs-vswitchd writes every 5 s (stats-update-interval, at
+ *  least 5000 ms). null where OVS gives none: OVS 3.1 with DPDK 22.11 reports
+ *  no packet counts for its vhost-user ports ("could not retrieve stats"). */
 export function ovsPortCounters(ctx: KindContext, p: PortObject & { ovs?: OvsPortInfo }): {
-  rxPackets: number;
-  rxBytes: number;
-  txPackets: number;
-  txBytes: number;
+  rxPackets: number | null;
+  rxBytes: number | null;
+  txPackets: number | null;
+  txBytes: number | null;
   drops: Record<string, number>;
   counters: Record<string, number>;
 } {
-  const s = record(ctx, p)?.statistics as Record<string, number> | undefined;
+  return splitStatistics(record(ctx, p)?.statistics as Record<string, number> | undefined);
+}
+
+/** An OVS statistics map as a stats entry's counts, drops and other counters. */
+export function splitStatistics(s: Record<string, number> | undefined): ReturnType<typeof ovsPortCounters> {
   const drops: Record<string, number> = {};
   const counters: Record<string, number> = {};
+  const main = ['rx_packets', 'rx_bytes', 'tx_packets', 'tx_bytes'];
   for (const [k, v] of Object.entries(s ?? {})) {
-    if (['rx_packets', 'rx_bytes', 'tx_packets', 'tx_bytes'].includes(k)) continue;
+    if (main.includes(k)) continue;
     if (/dropped|errors|drops/.test(k)) drops[k] = v;
     else counters[k] = v;
   }
-  return { rxPackets: num(s, 'rx_packets'), rxBytes: num(s, 'rx_bytes'), txPackets: num(s, 'tx_packets'), txBytes: num(s, 'tx_bytes'), drops, counters };
+  const n = (k: string) => (s && typeof s[k] === 'number' ? s[k]! : null);
+  return { rxPackets: n('rx_packets'), rxBytes: n('rx_bytes'), txPackets: n('tx_packets'), txBytes: n('tx_bytes'), drops, counters };
 }

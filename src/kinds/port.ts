@@ -117,10 +117,11 @@ export const PORTS: Section = {
         return [
           String(p.name),
           String(p.lan),
-          Number(p.rxPackets),
-          bytes(Number(p.rxBytes)),
-          Number(p.txPackets),
-          bytes(Number(p.txBytes)),
+          // null: the port's switch (OVS) gives no count.
+          p.rxPackets === null ? '-' : Number(p.rxPackets),
+          p.rxBytes === null ? '-' : bytes(Number(p.rxBytes)),
+          p.txPackets === null ? '-' : Number(p.txPackets),
+          p.txBytes === null ? '-' : bytes(Number(p.txBytes)),
           drops.length ? drops.map(([k, n]) => `${k}=${n}`).join(' ') : '0',
           other.length ? other.map(([k, n]) => `${k}=${n}`).join(' ') : '-',
         ];

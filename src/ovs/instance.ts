@@ -16,7 +16,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { accessSync, constants, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { accessSync, constants, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 
 import { execaSync } from 'execa';
@@ -41,6 +41,12 @@ const DPDK_MEM_MB = 2048;
 
 /** Most microseconds an idle PMD thread sleeps (OVS 3.1's pmd-maxsleep). */
 const PMD_MAXSLEEP_US = 100;
+
+/** The DPDK --file-prefix of the private OVS in @dir (its runtime files are
+ *  in /var/run/dpdk/PREFIX). */
+export function dpdkPrefix(dir: string): string {
+  return `ctn-${createHash('sha1').update(path.resolve(dir)).digest('hex').slice(0, 10)}`;
+}
 
 /** Block the thread for @ms (the daemon's start and stop are synchronous). */
 export function sleepSync(ms: number): void {
@@ -136,7 +142,7 @@ export class PrivateOvs {
     this.db = `unix:${path.join(opts.dir, 'db.sock')}`;
     this.env = { OVS_RUNDIR: opts.dir, OVS_DBDIR: opts.dir, OVS_LOGDIR: opts.dir };
     this.vsctl = new Vsctl(this.db, 20, this.env);
-    this.prefix = `ctn-${createHash('sha1').update(path.resolve(opts.dir)).digest('hex').slice(0, 10)}`;
+    this.prefix = dpdkPrefix(opts.dir);
   }
 
   /** The directory. */
@@ -281,6 +287,16 @@ export class PrivateOvs {
     }
     rmSync(path.join(DPDK_RUNTIME_DIR, this.prefix), { recursive: true, force: true });
     for (const f of this.runFiles()) rmSync(f, { force: true });
+    // The sockets an ovs-vswitchd that died leaves (its bridges' .mgmt and
+    // .snoop, its dpdkvhostuser ports').
+    for (const f of readdirSafe(this.opts.dir)) {
+      const p = path.join(this.opts.dir, f);
+      try {
+        if (lstatSync(p).isSocket()) rmSync(p, { force: true });
+      } catch {
+        /* gone meanwhile */
+      }
+    }
   }
 
   /** Stop daemon @name: ask it, then kill the pid we started. */
@@ -309,6 +325,15 @@ function navigatorCpus(): number {
     n += b === undefined ? 1 : b - a! + 1;
   }
   return Math.max(1, n);
+}
+
+/** The entries of directory @d, none when unreadable. */
+function readdirSafe(d: string): string[] {
+  try {
+    return readdirSync(d);
+  } catch {
+    return [];
+  }
 }
 
 /** A file's text, '' when unreadable. */
