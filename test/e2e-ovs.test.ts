@@ -46,12 +46,14 @@ interface OvsRig {
   list(table: string): Promise<OvsRecord[]>;
 }
 
-async function ovsRig(t: ExecutionContext): Promise<OvsRig> {
-  const ns = await netns(t, 'ctnovs');
-  await run('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
-  const dir = tempDir(t);
+/** Start a daemon with a private OVS (@extra: more daemon options) in a new
+ *  namespace, or in @reuse's namespace and directories (a restart). */
+async function ovsRig(t: ExecutionContext, extra: string[] = [], reuse?: OvsRig): Promise<OvsRig> {
+  const ns = reuse?.ns ?? (await netns(t, 'ctnovs'));
+  if (!reuse) await run('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+  const dir = reuse?.dir ?? tempDir(t);
   const rundir = path.join(dir, 'ovs');
-  const d = await startDaemon(t, { netns: ns, args: ['--ovs-rundir', rundir] });
+  const d = await startDaemon(t, { netns: ns, args: ['--ovs-rundir', rundir, ...extra] });
   const vsctl = (...args: string[]) => run('ovs-vsctl', [`--db=unix:${path.join(rundir, 'db.sock')}`, '--timeout=20', ...args]);
   return { d, ns, rundir, dir, vsctl, list: async (table) => decodeTable(await vsctl('--format=json', 'list', table)) };
 }
@@ -301,4 +303,24 @@ ovsTest('bad input: --ovs without OVS, an OVS not installed, unknown devargs, dp
   // The first still forwards across its join.
   t.is((await d.cli('show')).exitCode, 0);
   await rig.vsctl('del-br', '_b_hand');
+});
+
+ovsTest('--state: an OVS lan and its vhost port are made again in a new private OVS when the daemon restarts', async (t) => {
+  const first = await ovsRig(t);
+  const state = path.join(first.dir, 'state.json');
+  await stopChild(first.d.child, 25000);
+  const rig = await ovsRig(t, ['--state', state], first);
+  await add(t, rig.d, 'lan', 'os', '--ovs');
+  const sock = path.join(rig.dir, 's.sock');
+  await add(t, rig.d, 'vhost', 'sv', '--lan', 'os', '--socket', sock);
+  await stopChild(rig.d.child, 25000);
+  t.false((await links(rig.ns)).includes('ovs-netdev'));
+  const again = await ovsRig(t, ['--state', state], rig);
+  t.regex(again.d.log(), /restored \d+ of \d+ objects/);
+  t.true((await again.list('Bridge')).some((b) => b.name === '_b_os'));
+  t.is((await again.list('Interface')).find((i) => i.name === '_k_sv_0')?.type, 'dpdkvhostuser');
+  const pmd = await testpmd(t, { socket: sock, mode: 'icmpecho' });
+  await pmd.ready;
+  const c = await shellContainer(t, again.d, '10.44.0.1/24', ['-l', 'os']);
+  t.is(await shell(c.c, 'ping -c 2 -W 5 10.44.0.99'), 0, c.c.output());
 });

@@ -164,6 +164,13 @@ export class PrivateOvs {
   static start(opts: PrivateOvsOptions): PrivateOvs {
     const missing = privateOvsMissing(opts.vswitchd);
     if (missing) throw new Error(`cannot start Open vSwitch: ${missing}`);
+    // A daemon killed with SIGKILL leaves its instance's ovs-netdev tap (the
+    // OVS daemons die with it): found with the dead pidfile in DIR, it is ours.
+    const stalePid = Number(readText(path.join(opts.dir, 'ovs-vswitchd.pid')).trim());
+    if (existsSync(`/sys/class/net/${OVS_NETDEV_TAP}`) && Number.isInteger(stalePid) && stalePid > 1 && !alive(stalePid)) {
+      const r = execaSync('ip', ['link', 'del', OVS_NETDEV_TAP], { reject: false });
+      opts.log.warn(`Open vSwitch: ${r.failed ? 'could not delete' : 'deleted'} the ${OVS_NETDEV_TAP} tap left by the instance that ran in ${opts.dir} before (pid ${stalePid})`);
+    }
     if (existsSync(`/sys/class/net/${OVS_NETDEV_TAP}`))
       throw new Error(
         `cannot start Open vSwitch: a tap ${OVS_NETDEV_TAP} exists in this network namespace, so another OVS userspace datapath runs (or ran) here and two collide on it: use it with --ovs-db, run containet in a network namespace of its own, or delete the tap (ip link del ${OVS_NETDEV_TAP}) if nothing uses it`,
@@ -184,6 +191,8 @@ export class PrivateOvs {
     return ['conf.db', '.conf.db.~lock~', 'db.sock', 'ovsdb-server.pid', 'ovsdb-server.ctl', 'ovs-vswitchd.pid', 'ovs-vswitchd.ctl'].map((f) => path.join(d, f));
   }
 
+  /** Make the database, start ovsdb-server, configure DPDK, start @vswitchd
+   *  and wait for DPDK to be initialized; throws with the reason. */
   private boot(vswitchd: string): void {
     const d = this.opts.dir;
     mkdirSync(d, { recursive: true, mode: 0o700 });
