@@ -305,7 +305,7 @@ ovsTest('bad input: --ovs without OVS, an OVS not installed, unknown devargs, dp
   await rig.vsctl('del-br', '_b_hand');
 });
 
-ovsTest('--state: an OVS lan and its vhost port are made again in a new private OVS when the daemon restarts', async (t) => {
+ovsTest('--state: an OVS lan and its vhost port are made again in a new private OVS when the daemon restarts, also after a SIGKILL (its taps removed)', async (t) => {
   const first = await ovsRig(t);
   const state = path.join(first.dir, 'state.json');
   await stopChild(first.d.child, 25000);
@@ -313,9 +313,16 @@ ovsTest('--state: an OVS lan and its vhost port are made again in a new private 
   await add(t, rig.d, 'lan', 'os', '--ovs');
   const sock = path.join(rig.dir, 's.sock');
   await add(t, rig.d, 'vhost', 'sv', '--lan', 'os', '--socket', sock);
-  await stopChild(rig.d.child, 25000);
-  t.false((await links(rig.ns)).includes('ovs-netdev'));
+  // Killed without a chance to stop its OVS: the OVS daemons die with it
+  // (pdeathsig) and leave their taps; the next daemon removes them.
+  const exited = new Promise((r) => rig.d.child.once('exit', r));
+  process.kill(rig.d.pid, 'SIGKILL');
+  await exited;
+  await waitFor('its OVS to die with it', async () => (await links(rig.ns)).includes('ovs-netdev') && !existsSync(path.join(rig.rundir, 'ovs-vswitchd.pid')), 10000);
+  t.true((await links(rig.ns)).includes('_b_os'), 'the bridge tap is left');
   const again = await ovsRig(t, ['--state', state], rig);
+  t.regex(again.d.log(), /deleted tap ovs-netdev, left by the instance that ran in/);
+  t.regex(again.d.log(), /deleted tap _b_os, left by/);
   t.regex(again.d.log(), /restored \d+ of \d+ objects/);
   t.true((await again.list('Bridge')).some((b) => b.name === '_b_os'));
   t.is((await again.list('Interface')).find((i) => i.name === '_k_sv_0')?.type, 'dpdkvhostuser');

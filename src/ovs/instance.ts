@@ -16,7 +16,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { accessSync, constants, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { accessSync, constants, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 import { execaSync } from 'execa';
@@ -35,6 +35,10 @@ export const DPDK_RUNTIME_DIR = '/var/run/dpdk';
 
 /** The tap the netdev datapath makes (one per network namespace). */
 export const OVS_NETDEV_TAP = 'ovs-netdev';
+
+/** The file in DIR listing the taps a running instance has (ovs-netdev and
+ *  its bridges'): there until it stops cleanly. */
+const TAPS_FILE = 'containet-taps.json';
 
 /** DPDK memory of ovs-vswitchd, MB (no hugepages: ordinary shared memory). */
 const DPDK_MEM_MB = 2048;
@@ -164,12 +168,22 @@ export class PrivateOvs {
   static start(opts: PrivateOvsOptions): PrivateOvs {
     const missing = privateOvsMissing(opts.vswitchd);
     if (missing) throw new Error(`cannot start Open vSwitch: ${missing}`);
-    // A daemon killed with SIGKILL leaves its instance's ovs-netdev tap (the
-    // OVS daemons die with it): found with the dead pidfile in DIR, it is ours.
-    const stalePid = Number(readText(path.join(opts.dir, 'ovs-vswitchd.pid')).trim());
-    if (existsSync(`/sys/class/net/${OVS_NETDEV_TAP}`) && Number.isInteger(stalePid) && stalePid > 1 && !alive(stalePid)) {
-      const r = execaSync('ip', ['link', 'del', OVS_NETDEV_TAP], { reject: false });
-      opts.log.warn(`Open vSwitch: ${r.failed ? 'could not delete' : 'deleted'} the ${OVS_NETDEV_TAP} tap left by the instance that ran in ${opts.dir} before (pid ${stalePid})`);
+    // A daemon killed with SIGKILL leaves its instance's taps (its OVS
+    // daemons die with it, their pidfiles removed): the list it kept in DIR
+    // says which are ours.
+    const left = readText(path.join(opts.dir, TAPS_FILE));
+    if (left) {
+      let names: string[] = [];
+      try {
+        names = (JSON.parse(left) as unknown[]).filter((x): x is string => typeof x === 'string');
+      } catch {
+        /* a torn file: ovs-netdev at least */
+      }
+      for (const tap of [OVS_NETDEV_TAP, ...names]) {
+        if (!existsSync(`/sys/class/net/${tap}`)) continue;
+        const r = execaSync('ip', ['link', 'del', tap], { reject: false });
+        opts.log.warn(`Open vSwitch: ${r.failed ? 'could not delete' : 'deleted'} tap ${tap}, left by the instance that ran in ${opts.dir} before and did not stop`);
+      }
     }
     if (existsSync(`/sys/class/net/${OVS_NETDEV_TAP}`))
       throw new Error(
@@ -188,7 +202,7 @@ export class PrivateOvs {
   /** Files of a run, in DIR (the logs are kept). */
   private runFiles(): string[] {
     const d = this.opts.dir;
-    return ['conf.db', '.conf.db.~lock~', 'db.sock', 'ovsdb-server.pid', 'ovsdb-server.ctl', 'ovs-vswitchd.pid', 'ovs-vswitchd.ctl'].map((f) => path.join(d, f));
+    return [TAPS_FILE, 'conf.db', '.conf.db.~lock~', 'db.sock', 'ovsdb-server.pid', 'ovsdb-server.ctl', 'ovs-vswitchd.pid', 'ovs-vswitchd.ctl'].map((f) => path.join(d, f));
   }
 
   /** Make the database, start ovsdb-server, configure DPDK, start @vswitchd
@@ -202,7 +216,9 @@ export class PrivateOvs {
         throw new Error(`cannot start Open vSwitch: ${name} (pid ${pid}) already runs in ${d}`);
     }
     for (const f of this.runFiles()) rmSync(f, { force: true });
+    this.removeSockets();
     rmSync(path.join(DPDK_RUNTIME_DIR, this.prefix), { recursive: true, force: true });
+    this.recordTaps([]);
     const conf = path.join(d, 'conf.db');
     const mk = execaSync('ovsdb-tool', ['create', conf, OVS_SCHEMA], { reject: false, env: this.env });
     if (mk.failed) throw new Error(`ovsdb-tool create ${conf}: ${mk.stderr.trim() || mk.shortMessage}`);
@@ -223,6 +239,16 @@ export class PrivateOvs {
     this.spawnChild('ovs-vswitchd', vswitchd, [this.db]);
     this.waitFor('DPDK to initialize in ovs-vswitchd', 60000, () => this.vsctl.get('Open_vSwitch', '.', 'dpdk_initialized') === 'true');
     this.opts.log.info(`Open vSwitch started in ${d} (ovsdb-server pid ${this.pid('ovsdb-server')}, ${path.basename(vswitchd)} pid ${this.pid('ovs-vswitchd')}, DPDK --file-prefix=${this.prefix}, no hugepages)`);
+  }
+
+  /** Keep in DIR the names of the bridges' taps besides ovs-netdev (for the
+   *  next start, should this daemon die without stopping it). */
+  recordTaps(bridges: string[]): void {
+    try {
+      writeFileSync(path.join(this.opts.dir, TAPS_FILE), JSON.stringify(bridges));
+    } catch (e) {
+      this.opts.log.warn(`Open vSwitch: ${path.join(this.opts.dir, TAPS_FILE)}: ${(e as Error).message}`);
+    }
   }
 
   /** Start OVS daemon @name (program @bin) as our child, its files in DIR. */
@@ -296,8 +322,13 @@ export class PrivateOvs {
     }
     rmSync(path.join(DPDK_RUNTIME_DIR, this.prefix), { recursive: true, force: true });
     for (const f of this.runFiles()) rmSync(f, { force: true });
-    // The sockets an ovs-vswitchd that died leaves (its bridges' .mgmt and
-    // .snoop, its dpdkvhostuser ports').
+    this.removeSockets();
+  }
+
+  /** Remove the sockets in DIR that an ovs-vswitchd that died leaves (its
+   *  bridges' .mgmt and .snoop, its dpdkvhostuser ports'): a stale one would
+   *  keep the next from listening there. */
+  private removeSockets(): void {
     for (const f of readdirSafe(this.opts.dir)) {
       const p = path.join(this.opts.dir, f);
       try {

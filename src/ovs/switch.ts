@@ -128,11 +128,13 @@ export class OvsSwitch {
   /** Containet made bridge @bridge for lan @lan (it goes on close). */
   trackBridge(bridge: string, lan: string): void {
     this.bridges.set(bridge, lan);
+    this.instance?.recordTaps([...this.bridges.keys()]);
   }
 
   /** Bridge @bridge went. */
   untrackBridge(bridge: string): void {
     this.bridges.delete(bridge);
+    this.instance?.recordTaps([...this.bridges.keys()]);
   }
 
   /** File @p (a link made for an OVS port) goes on close unless released. */
