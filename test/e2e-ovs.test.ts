@@ -331,3 +331,44 @@ ovsTest('--state: an OVS lan and its vhost port are made again in a new private 
   const c = await shellContainer(t, again.d, '10.44.0.1/24', ['-l', 'os']);
   t.is(await shell(c.c, 'ping -c 2 -W 5 10.44.0.99'), 0, c.c.output());
 });
+
+ovsTest('a mirror of an OVS vhost port, to a dpdk port whose kernel side is in a namespace of the test: tcpdump there sees the copies; del removes the OVS mirror', async (t) => {
+  const rig = await ovsRig(t);
+  const { d } = rig;
+  await add(t, d, 'lan', 'om', '--ovs');
+  const sock = path.join(rig.dir, 'm.sock');
+  await add(t, d, 'vhost', 'echo', '--lan', 'om', '--socket', sock);
+  const pmd = await testpmd(t, { socket: sock, mode: 'icmpecho' });
+  await pmd.ready;
+  const peer = await netns(t, 'ctnspan');
+  const a = uniqueName('sd');
+  const b = uniqueName('sp');
+  await run('ip', ['-n', rig.ns, 'link', 'add', a, 'type', 'veth', 'peer', 'name', b, 'netns', peer]);
+  await run('ip', ['-n', rig.ns, 'link', 'set', a, 'up']);
+  await run('ip', ['-n', peer, 'link', 'set', b, 'up']);
+  await add(t, d, 'dpdk', 'span', '--lan', 'om', '--devargs', `net_af_packet_span,iface=${a}`);
+  // A mirror of a containet port to an OVS port is refused.
+  const c = await shellContainer(t, d, '10.45.0.1/24', ['-l', 'om']);
+  let r = await d.cli('add', 'mirror', 'bad', '--select', `${c.id}.eth0`, '--to', 'span');
+  t.regex(r.stderr, /is not a port of the same OVS lan/);
+  await add(t, d, 'mirror', 'm1', '--select', 'echo', '--to', 'span');
+  const m = (await rig.list('Mirror')).find((x) => x.name === 'm_m1')!;
+  const ports = await rig.list('Port');
+  const uuid = (n: string) => ports.find((p) => p.name === n)!._uuid;
+  t.is(m.output_port, uuid('_k_span_0'));
+  t.deepEqual(m.select_src_port, uuid('_k_echo_0'));
+  t.deepEqual(m.select_dst_port, uuid('_k_echo_0'));
+  t.true(((await rig.list('Bridge')).find((x) => x.name === '_b_om')!.mirrors as unknown) === m._uuid);
+
+  const pcap = path.join(tempDir(t), 'span.pcap');
+  const dump = inNetns(peer, ['timeout', '30', 'tcpdump', '-i', b, '-n', '-U', '-c', '6', '-w', pcap, 'icmp'], { timeout: 40000 });
+  await waitFor('tcpdump to listen', () => existsSync(pcap), 20000);
+  t.is(await shell(c.c, 'ping -c 3 -i 0.2 -W 5 10.45.0.99'), 0, c.c.output());
+  const done = await dump;
+  const read = await inNetns(peer, ['tcpdump', '-r', pcap, '-n']);
+  const lines = read.stdout.split('\n').filter((l) => /ICMP echo/.test(l));
+  t.true(lines.filter((l) => /echo request/.test(l)).length >= 3 && lines.filter((l) => /echo reply/.test(l)).length >= 3, `tcpdump (${done.exitCode}) saw: ${read.stdout} ${read.stderr}`);
+  t.regex((await d.cli('show')).stdout, /m1\s+echo\s+both\s+span/);
+  t.is((await d.cli('del', 'm1')).exitCode, 0);
+  t.deepEqual(await rig.list('Mirror'), []);
+});
