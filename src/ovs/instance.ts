@@ -226,7 +226,7 @@ export class PrivateOvs {
     this.spawnChild('ovsdb-server', 'ovsdb-server', [conf, `--remote=punix:${path.join(d, 'db.sock')}`]);
     this.waitFor('ovsdb-server to listen', 10000, () => existsSync(path.join(d, 'db.sock')));
     this.vsctl.transact([['--no-wait', 'init']]);
-    const cpus = navigatorCpus();
+    const cpus = allowedCpus();
     const config: Record<string, string> = {
       'dpdk-init': 'true',
       'dpdk-extra': `--no-pci --no-huge -m ${DPDK_MEM_MB} --legacy-mem --file-prefix=${this.prefix}`,
@@ -356,7 +356,7 @@ export class PrivateOvs {
 }
 
 /** The number of CPUs this process may run on (at least 1). */
-function navigatorCpus(): number {
+function allowedCpus(): number {
   const m = /Cpus_allowed_list:\s*(\S+)/.exec(readText('/proc/self/status'));
   if (!m) return 1;
   let n = 0;
