@@ -201,7 +201,7 @@ test('MessageSplitter: a complete request just under MAX_REQUEST is accepted, on
 test('VERB_FDS: add-etherfd and capture carry one fd, every other verb none', (t) => {
   t.deepEqual(
     { ...VERB_FDS },
-    { 'add-etherfd': 1, 'remove-etherfd': 0, 'add-lan': 0, 'add-vhost': 0, 'add-tap': 0, 'add-nat': 0, 'add-a2b': 0, capture: 1, 'add-phy': 0, 'add-mirror': 0, 'add-vxlan': 0, 'add-geneve': 0, 'add-c2c': 0, set: 0, del: 0, show: 0, stats: 0, version: 0 },
+    { 'add-etherfd': 1, 'remove-etherfd': 0, 'add-lan': 0, 'add-vhost': 0, 'add-dpdk': 0, 'add-tap': 0, 'add-nat': 0, 'add-a2b': 0, capture: 1, 'add-phy': 0, 'add-mirror': 0, 'add-vxlan': 0, 'add-geneve': 0, 'add-c2c': 0, set: 0, del: 0, show: 0, stats: 0, version: 0 },
   );
 });
 
@@ -211,6 +211,7 @@ test('parseRequest: every verb of VERB_FDS parses with its minimal body, and no 
     'remove-etherfd': { nodeid: 'n' },
     'add-lan': { name: 'l' },
     'add-vhost': { name: 'v', socket: '/run/v.sock' },
+    'add-dpdk': { name: 'd', devargs: 'net_null0' },
     'add-tap': { name: 't' },
     'add-nat': { name: 'n' },
     'add-a2b': { name: 'x', a: 'la', b: 'lb' },
@@ -460,6 +461,14 @@ test('parseRequest: add-tap takes a device name, addresses (IPv4 and IPv6), an M
   ] as const) {
     t.throws(() => parse({ 'add-tap': body }), { instanceOf: ProtocolError, message: re }, JSON.stringify(body));
   }
+});
+
+test('parseRequest: add-dpdk takes a name and devargs, lan optional; add-lan takes ovs', (t) => {
+  t.deepEqual(parse({ 'add-dpdk': { name: 'd1', devargs: 'net_tap0,iface=x', lan: 'fast' } }), { verb: 'add-dpdk', name: 'd1', devargs: 'net_tap0,iface=x', lan: 'fast' });
+  t.throws(() => parse({ 'add-dpdk': { name: 'd1' } }), { instanceOf: ProtocolError, message: /"devargs" must be a non-empty string/ });
+  t.throws(() => parse({ 'add-dpdk': { name: 'd1', devargs: 'a b' } }), { instanceOf: ProtocolError, message: /without spaces/ });
+  t.deepEqual(parse({ 'add-lan': { name: 'fast', ovs: true } }), { verb: 'add-lan', name: 'fast', ovs: true });
+  t.throws(() => parse({ 'add-lan': { name: 'fast', ovs: 'yes' } }), { instanceOf: ProtocolError, message: /"ovs" must be true or false/ });
 });
 
 test('parseRequest: add-phy takes an interface name; the port is named after it unless name says; lan, thread and tpacket are optional', (t) => {

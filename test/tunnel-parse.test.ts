@@ -331,6 +331,9 @@ function fakeDaemon(): { ctx: KindContext; added: AddCall[]; deleted: number[] }
     engine: () => engine,
     call: (f) => f(engine),
     remove: () => {},
+    ovs: () => {
+      throw new Error('no Open vSwitch here');
+    },
   };
   return { ctx, added, deleted };
 }

@@ -50,6 +50,9 @@ function runDaemon(cmd: Command): void {
     threads: number;
     pollUs: number;
     state?: string;
+    ovsRundir?: string;
+    ovsDb?: string;
+    ovsVswitchd?: string;
   };
   const logger = new Logger(o.logLevel);
   const daemon = new Daemon({
@@ -62,6 +65,9 @@ function runDaemon(cmd: Command): void {
     threads: o.threads,
     pollUs: o.pollUs,
     state: o.state === undefined ? undefined : path.resolve(o.state),
+    ovsRundir: o.ovsRundir === undefined ? undefined : path.resolve(o.ovsRundir),
+    ovsDb: o.ovsDb,
+    ovsVswitchd: o.ovsVswitchd,
     logger,
   });
   try {
@@ -74,11 +80,13 @@ function runDaemon(cmd: Command): void {
     if (stopping) return;
     stopping = true;
     logger.info(`${sig}: shutting down`);
-    // Hard deadline: a stuck shutdown must not keep the process alive.
+    // Hard deadline: a stuck shutdown must not keep the process alive (with
+    // Open vSwitch: its bridges removed and a private one stopped, a few s).
+    const deadlineS = o.ovsRundir !== undefined || o.ovsDb !== undefined ? 20 : 5;
     setTimeout(() => {
-      logger.error('shutdown took more than 5 s; exiting');
+      logger.error(`shutdown took more than ${deadlineS} s; exiting`);
       process.exit(1);
-    }, 5000).unref();
+    }, deadlineS * 1000).unref();
     daemon.stop();
     process.exit(0);
   };
@@ -116,6 +124,9 @@ export function buildProgram(): Command {
     .addOption(new Option('--poll-us <us>', 'adaptive polling: a worker keeps polling this long after the last frame before it sleeps (0: off)').default(50).argParser(nonNegInt))
     .addOption(new Option('--threads <n>', 'dataplane worker threads, 1 to 8; each port is polled by one of them').default(1).argParser(threadCount))
     .option('--state <file>', 'daemon: keep its objects (lans, nats, a2bs, vhost and container ports) in FILE, written on every change, and make them again at start; container taps outlive the daemon (docs/state.md)')
+    .option('--ovs-rundir <dir>', 'daemon: run a private Open vSwitch with DPDK (no hugepages), its database, sockets and logs in DIR, for lans added with --ovs; stopped and removed at exit (docs/ovs.md)')
+    .option('--ovs-db <unix:path>', 'daemon: use the running Open vSwitch whose database socket this is, for lans added with --ovs (containet removes only what it made)')
+    .option('--ovs-vswitchd <path>', 'daemon: the ovs-vswitchd with DPDK that --ovs-rundir runs (default: openvswitch-switch-dpdk\'s)')
     .addOption(new Option('--log-level <level>', 'log level').choices(['debug', 'info', 'warn', 'error']).default('info'))
     .allowExcessArguments(false)
     // The daemon's options come before the command (`-s PATH add vhost ...

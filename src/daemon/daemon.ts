@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 
 import { Logger } from '../log.js';
+import { OvsSwitch } from '../ovs/switch.js';
 import { native, packageRoot, type EngineEvent, type NativeEngine } from '../native.js';
 import { kindOf, kinds, sections, setKeyOwner, verbNamed } from '../kinds/index.js';
 import type { Call, KindContext, Reply } from '../kinds/kind.js';
@@ -36,6 +37,12 @@ export interface DaemonOptions {
   /** the state file: objects are kept there on every change and made again at
    *  start (docs/state.md); none: nothing outlives the daemon */
   state?: string | undefined;
+  /** run a private Open vSwitch with DPDK, its files in this directory (docs/ovs.md) */
+  ovsRundir?: string | undefined;
+  /** use the running Open vSwitch whose database is here, unix:PATH */
+  ovsDb?: string | undefined;
+  /** the DPDK ovs-vswitchd a private OVS runs (default: openvswitch-switch-dpdk's) */
+  ovsVswitchd?: string | undefined;
   logger: Logger;
 }
 
@@ -60,6 +67,8 @@ function packageVersion(): string {
 export class Daemon {
   readonly model = new ObjectModel();
   private engine: NativeEngine | undefined;
+  /** Open vSwitch, when the daemon was given one (--ovs-rundir, --ovs-db). */
+  private ovs: OvsSwitch | undefined;
   private readonly conns = new Map<number, Conn>();
   private readonly log: Logger;
   private stopped = false;
@@ -93,6 +102,11 @@ export class Daemon {
         }
       },
       remove: (o, why) => this.remove(o, why),
+      ovs: () => {
+        if (!this.ovs)
+          throw new ProtocolError('this containet has no Open vSwitch: start the daemon with --ovs-rundir DIR (a private OVS-DPDK of its own) or --ovs-db unix:PATH (a running OVS)');
+        return this.ovs;
+      },
     };
     this.state = opts.state === undefined ? undefined : new StateFile(opts.state);
   }
@@ -108,10 +122,14 @@ export class Daemon {
     try {
       // Claim the socket first: a refused path must be the only thing said.
       this.engine.listen(this.opts.socket);
+      if (this.opts.ovsRundir !== undefined || this.opts.ovsDb !== undefined)
+        this.ovs = OvsSwitch.open({ rundir: this.opts.ovsRundir, db: this.opts.ovsDb, vswitchd: this.opts.ovsVswitchd, owner: this.opts.socket, log: this.log });
       // The default lan, made as a client's add-lan would make it (unless the
       // state has it, with its own settings, to be made in its place).
       if (!saved.some((e) => e.name === this.opts.defaultLan)) this.addDefaultLan();
     } catch (e) {
+      this.ovs?.close();
+      this.ovs = undefined;
       this.engine.close();
       this.engine = undefined;
       throw e;
@@ -188,6 +206,10 @@ export class Daemon {
     this.stopped = true;
     for (const c of this.conns.values()) for (const fd of c.splitter.drainFds()) if (fd >= 0) native().closeFd(fd);
     this.conns.clear();
+    // What containet made in OVS goes first (OVS's ends of the joins let go
+    // of containet's vhost-user ports), then a private OVS stops.
+    this.ovs?.close();
+    this.ovs = undefined;
     this.engine?.close();
     this.engine = undefined;
     this.log.info('containet stopped');

@@ -7,6 +7,7 @@
 import './lan.js';
 import './fd.js';
 import './vhost.js';
+import './dpdk.js';
 import './tap.js';
 import './nat/index.js';
 import './a2b/index.js';

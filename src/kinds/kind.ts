@@ -13,6 +13,7 @@ import type { Logger } from '../log.js';
 import type { NativeEngine } from '../native.js';
 import type { Body } from '../daemon/fields.js';
 import type { ModelObject, ObjectModel } from '../daemon/model.js';
+import type { OvsSwitch } from '../ovs/switch.js';
 
 export type { Body } from '../daemon/fields.js';
 export type { ModelObject } from '../daemon/model.js';
@@ -61,6 +62,9 @@ export interface KindContext {
   call<T>(f: (e: NativeEngine) => T): T;
   /** Take object @o away (its kind's remove, then the model), logging @why. */
   remove(o: ModelObject, why: string): void;
+  /** The daemon's Open vSwitch (--ovs-rundir or --ovs-db); a ProtocolError
+   *  saying how to give it one when it has none. */
+  ovs(): OvsSwitch;
 }
 
 /** Who sent a request, and the fds it carried. */

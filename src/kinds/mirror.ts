@@ -15,6 +15,7 @@ import { Option } from 'commander';
 import { ProtocolError, checkName, onlyFields, type Body } from '../daemon/fields.js';
 import { bytes, table } from '../format.js';
 import type { KindContext, ModelObject, Section } from './kind.js';
+import type { PortObject } from './port.js';
 import { kindOf, register } from './registry.js';
 import { field, runVerb, savedOwner } from './saved.js';
 
@@ -34,6 +35,8 @@ export interface MirrorObject extends ModelObject {
   to: string;
   /** who asked for it */
   owner: { pid: number; uid: number };
+  /** a mirror of ports Open vSwitch runs: OVS's Mirror record (id -1) */
+  ovs?: { bridge: string; mirror: string };
 }
 
 /** add-mirror, validated. */
@@ -83,18 +86,58 @@ function mirrors(ctx: KindContext): MirrorObject[] {
   return ctx.model.all().filter((o): o is MirrorObject => o.kind === 'mirror');
 }
 
+/** The OVS port of the object named @name, when it is a port OVS runs. */
+function ovsPortOf(ctx: KindContext, name: string): PortObject['ovs'] {
+  return (ctx.model.get(name) as PortObject | undefined)?.ovs;
+}
+
+/**
+ * A mirror of ports OVS runs (on an OVS lan's bridge), to another of them: an
+ * OVS Mirror (select-src-port: what the ports received from their peers,
+ * select-dst-port: what they sent them; output-port: OVS then gives that port
+ * nothing else), made and added to the bridge in one transaction.
+ */
+function addOvsMirror(ctx: KindContext, req: AddMirrorRequest, client: { pid: number; uid: number }): MirrorObject {
+  const sel = req.select.map((n) => ({ n, p: ovsPortOf(ctx, n) }));
+  const out = ovsPortOf(ctx, req.to);
+  const bridge = out?.bridge ?? sel.find((x) => x.p)!.p!.bridge;
+  const foreign = [...sel, { n: req.to, p: out }].find((x) => !x.p || x.p.bridge !== bridge);
+  if (foreign)
+    throw new ProtocolError(`add-mirror: "${foreign.n}" is not a port of the same OVS lan: a mirror of ports Open vSwitch runs copies to one of them, on the same lan (and a mirror of containet's ports to one of containet's)`);
+  const ovs = ctx.ovs();
+  const mirror = `m_${req.name}`;
+  const ids = sel.map((_, i) => `@p${i}`);
+  const cmds: string[][] = sel.map((x, i) => [`--id=${ids[i]}`, 'get', 'Port', x.p!.port]);
+  cmds.push(['--id=@o', 'get', 'Port', out!.port]);
+  const create = ['--id=@m', 'create', 'Mirror', `name=${mirror}`, 'output-port=@o', `external_ids:containet-owner=${ovs.owner}`];
+  if (req.dir !== 'out') create.push(`select-src-port=${ids.join(',')}`);
+  if (req.dir !== 'in') create.push(`select-dst-port=${ids.join(',')}`);
+  cmds.push(create, ['add', 'Bridge', bridge, 'mirrors', '@m']);
+  try {
+    ovs.checkUsable();
+    ovs.transact(cmds);
+  } catch (e) {
+    throw new ProtocolError(`add-mirror: Open vSwitch: ${(e as Error).message}`);
+  }
+  const m: MirrorObject = { kind: 'mirror', name: req.name, created: new Date(), id: -1, select: req.select, dir: req.dir, to: req.to, owner: client, ovs: { bridge, mirror } };
+  ctx.model.add(m);
+  ctx.log.info(`mirror ${m.name}: ${m.select.join(', ')} (dir ${m.dir}) to ${m.to}, as Open vSwitch mirror ${mirror} on ${bridge}`);
+  return m;
+}
+
 /** add-mirror: refuse what cannot be (a chain of mirrors included: an output
  *  is never selected, so copies are never copied again), then start it. */
 function addMirror(ctx: KindContext, req: AddMirrorRequest, client: { pid: number; uid: number }): MirrorObject {
   if (ctx.model.has(req.name)) throw new ProtocolError(`an object named "${req.name}" already exists`);
-  const ports = req.select.map((n) => portOf(ctx, n, 'selected port'));
-  const out = portOf(ctx, req.to, 'output');
   for (const m of mirrors(ctx)) {
     if (m.to === req.to) throw new ProtocolError(`add-mirror: port "${req.to}" is already the output of mirror "${m.name}"`);
     if (m.select.includes(req.to)) throw new ProtocolError(`add-mirror: port "${req.to}" is selected by mirror "${m.name}": it cannot be an output`);
     const taken = req.select.find((n) => n === m.to);
     if (taken !== undefined) throw new ProtocolError(`add-mirror: port "${taken}" is the output of mirror "${m.name}": it cannot be selected`);
   }
+  if ([...req.select, req.to].some((n) => ovsPortOf(ctx, n))) return addOvsMirror(ctx, req, client);
+  const ports = req.select.map((n) => portOf(ctx, n, 'selected port'));
+  const out = portOf(ctx, req.to, 'output');
   const id = ctx.call((e) => e.mirrorStart(ports, out, req.dir));
   const m: MirrorObject = { kind: 'mirror', name: req.name, created: new Date(), id, select: req.select, dir: req.dir, to: req.to, owner: client };
   ctx.model.add(m);
@@ -137,6 +180,14 @@ register<MirrorObject>({
   ports: () => [],
   needs: (m) => [...m.select.map((name) => ({ name, as: 'selected port' })), { name: m.to, as: 'output port' }],
   remove(ctx, m) {
+    if (m.ovs) {
+      try {
+        ctx.ovs().transact([['--id=@m', 'get', 'Mirror', m.ovs.mirror], ['remove', 'Bridge', m.ovs.bridge, 'mirrors', '@m']]);
+      } catch (e) {
+        ctx.log.warn(`mirror ${m.name}: removing Open vSwitch mirror ${m.ovs.mirror}: ${(e as Error).message}`);
+      }
+      return;
+    }
     const st = ctx.call((e) => e.mirrorStop(m.id));
     ctx.log.info(`mirror ${m.name}: ${st.frames} frames (${st.bytes} bytes) mirrored, ${st.drops} dropped; ${m.to} is back on its lan`);
   },
@@ -150,6 +201,16 @@ register<MirrorObject>({
     created: m.created.toISOString(),
   }),
   stats(ctx, m) {
+    if (m.ovs) {
+      // OVS's counters (written every 5 s): what it sent out of the output.
+      let st: Record<string, number> = {};
+      try {
+        st = (ctx.ovs().vsctl.list('Mirror', ['name', 'statistics']).find((r) => r.name === m.ovs!.mirror)?.statistics ?? {}) as Record<string, number>;
+      } catch {
+        /* OVS is gone: no figures */
+      }
+      return { name: m.name, frames: st.tx_packets ?? 0, bytes: st.tx_bytes ?? 0, drops: 0 };
+    }
     const st = ctx.call((e) => e.mirrorStats(m.id));
     return { name: m.name, frames: st.frames, bytes: st.bytes, drops: st.drops };
   },

@@ -9,6 +9,7 @@ import { bytes, table } from '../format.js';
 import type { NativePortInfo } from '../native.js';
 import type { Kind, KindContext, ModelObject, Section } from './kind.js';
 import { lanNamed, type LanObject } from './lan.js';
+import { delOvsPort, ovsPortCounters, ovsPortState, type OvsPortInfo } from './ovsport.js';
 
 /** A port on a lan. */
 export interface PortObject extends ModelObject {
@@ -32,8 +33,11 @@ export interface PortObject extends ModelObject {
   packetInfo: boolean;
   /** offloads the port takes as they are ('csum', 'tso', 'uso') */
   offloads: string[];
-  /** the engine's worker thread that polls its input */
+  /** the engine's worker thread that polls its input (-1: OVS's port) */
   thread: number;
+  /** the port is Open vSwitch's, on an OVS lan's bridge (docs/ovs.md): it
+   *  has no engine port (id -1) */
+  ovs?: OvsPortInfo;
 }
 
 /** The fields of a new port object from what the engine said of it. */
@@ -100,7 +104,7 @@ export const PORTS: Section = {
         p.pid === null ? '-' : Number(p.pid),
         [p.packetInfo ? 'packet-info' : '', p.vnetHdr ? 'vnet-hdr' : ''].filter(Boolean).join('+') || 'plain',
         ((p.offloads as string[] | undefined) ?? []).join(',') || '-',
-        Number(p.thread),
+        Number(p.thread) < 0 ? '-' : Number(p.thread),
         String(p.state || '-'),
       ]),
     ),
@@ -113,10 +117,11 @@ export const PORTS: Section = {
         return [
           String(p.name),
           String(p.lan),
-          Number(p.rxPackets),
-          bytes(Number(p.rxBytes)),
-          Number(p.txPackets),
-          bytes(Number(p.txBytes)),
+          // null: the port's switch (OVS) gives no count.
+          p.rxPackets === null ? '-' : Number(p.rxPackets),
+          p.rxBytes === null ? '-' : bytes(Number(p.rxBytes)),
+          p.txPackets === null ? '-' : Number(p.txPackets),
+          p.txBytes === null ? '-' : bytes(Number(p.txBytes)),
           drops.length ? drops.map(([k, n]) => `${k}=${n}`).join(' ') : '0',
           other.length ? other.map(([k, n]) => `${k}=${n}`).join(' ') : '-',
         ];
@@ -135,11 +140,11 @@ export function portHooks<P extends PortObject>(
   return {
     section: PORTS,
     lans: (p) => [p.lan],
-    ports: (p) => [p.id],
-    remove: (ctx, p) => ctx.call((e) => e.delPort(p.id)),
+    ports: (p) => (p.ovs ? [] : [p.id]),
+    remove: (ctx, p) => (p.ovs ? delOvsPort(ctx, p) : ctx.call((e) => e.delPort(p.id))),
     show(ctx, p) {
       // Offloads and state can change (a vhost-user frontend negotiates them).
-      const live = ctx.call((e) => e.portStats(p.id));
+      const live = p.ovs ? { offloads: [], state: ovsPortState(ctx, p) } : ctx.call((e) => e.portStats(p.id));
       return {
         name: p.name,
         kind: 'port',
@@ -154,12 +159,13 @@ export function portHooks<P extends PortObject>(
         offloads: live.offloads,
         thread: p.thread,
         ...extra(p),
+        ...(p.ovs ? { ovs: p.ovs } : {}),
         state: live.state,
         created: p.created.toISOString(),
       };
     },
     stats(ctx, p) {
-      const st = ctx.call((e) => e.portStats(p.id));
+      const st = p.ovs ? ovsPortCounters(ctx, p) : ctx.call((e) => e.portStats(p.id));
       return {
         name: p.name,
         lan: p.lan,

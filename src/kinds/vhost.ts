@@ -3,12 +3,17 @@
  * (virtio_user) joins a lan through shared-memory rings; containet listens at
  * the socket, or with "client" connects to it and reconnects. See docs/vhost.md.
  */
+import { lstatSync, symlinkSync, unlinkSync } from 'node:fs';
 import path from 'node:path';
 
 import { Option, type Command } from 'commander';
 
 import { ProtocolError, bool, checkName, onlyFields, str, thread, type Body } from '../daemon/fields.js';
 import { threadIndex } from '../cli/args.js';
+import { portName } from '../ovs/names.js';
+import type { KindContext } from './kind.js';
+import type { LanObject } from './lan.js';
+import { addOvsPort } from './ovsport.js';
 import { newPortChecks, portFields, portHooks, type PortObject } from './port.js';
 import { register } from './registry.js';
 import { field, runVerb, savedOwner, savedThread } from './saved.js';
@@ -41,10 +46,62 @@ declare module './kind.js' {
 /** Longest socket path (sun_path holds 108 bytes with the NUL). */
 const MAX_PATH = 107;
 
+/**
+ * Port @req on OVS lan @lan: Open vSwitch's vhost-user port on the lan's
+ * bridge (OVS-DPDK is the backend). Listening (dpdkvhostuser), OVS makes its
+ * socket in its own directory, named as the port, and the requested path is
+ * made a symbolic link to it; as a client (dpdkvhostuserclient) OVS connects
+ * to the path and reconnects.
+ */
+function addOvsVhost(ctx: KindContext, req: AddVhostRequest, lan: LanObject, owner: { pid: number; uid: number }): VhostObject {
+  if (req.thread !== undefined) throw new ProtocolError(`add-vhost: "thread" does not apply on OVS lan ${lan.name} (Open vSwitch's PMD threads poll its ports)`);
+  if (!req.client) {
+    let st;
+    try {
+      st = lstatSync(req.socket);
+    } catch {
+      st = undefined;
+    }
+    if (st && !st.isSymbolicLink()) throw new ProtocolError(`add-vhost: ${req.socket} exists (on an OVS lan, containet makes it a link to Open vSwitch's socket)`);
+  }
+  const settings = req.client ? ['type=dpdkvhostuserclient', `options:vhost-server-path=${req.socket}`] : ['type=dpdkvhostuser'];
+  const fields = addOvsPort(ctx, lan, req.name, 'add-vhost', settings, owner);
+  if (!req.client) {
+    const target = ctx.ovs().vhostUserSocket(portName(req.name));
+    try {
+      try {
+        unlinkSync(req.socket);
+      } catch {
+        /* none there */
+      }
+      symlinkSync(target, req.socket);
+      ctx.ovs().trackFile(req.socket);
+    } catch (e) {
+      ctx.ovs().transact([['--if-exists', 'del-port', fields.ovs.bridge, fields.ovs.port]]);
+      throw new ProtocolError(`add-vhost: cannot link ${req.socket} to ${target}: ${(e as Error).message}`);
+    }
+  }
+  return { ...fields, kind: 'vhost', name: req.name, socket: req.socket, client: req.client };
+}
+
+const hooks = portHooks<VhostObject>((p) => ({ socket: p.socket, client: p.client }));
+
 register<VhostObject>({
   name: 'vhost',
   noun: 'port',
-  ...portHooks((p) => ({ socket: p.socket, client: p.client })),
+  ...hooks,
+  remove(ctx, p) {
+    hooks.remove(ctx, p);
+    // The link made to OVS's socket.
+    if (p.ovs && !p.client) {
+      ctx.ovs().untrackFile(p.socket);
+      try {
+        if (lstatSync(p.socket).isSymbolicLink()) unlinkSync(p.socket);
+      } catch {
+        /* gone already */
+      }
+    }
+  },
   // Made again as it was: a server listens at its socket again (the frontend
   // reconnects), a client connects again.
   save: (p) => ({ lan: p.lan, socket: p.socket, client: p.client, thread: p.thread, owner: p.owner }),
@@ -75,6 +132,12 @@ register<VhostObject>({
         const lan = newPortChecks(ctx, req);
         const other = ctx.model.ofKind<VhostObject>('vhost').find((p) => p.socket === req.socket);
         if (other) throw new ProtocolError(`port ${other.name} already uses ${req.socket}`);
+        if (lan.ovs) {
+          const port = addOvsVhost(ctx, req, lan, call.client);
+          ctx.model.add(port);
+          ctx.log.info(`port ${req.name} (Open vSwitch ${port.type} ${port.ifname}, ${req.client ? 'client of' : 'socket'} ${req.socket}) joined OVS lan ${lan.name}`);
+          return {};
+        }
         const info = ctx.call((e) => e.addPort('vhost', [lan.id], { path: req.socket, client: req.client }, req.thread))[0]!;
         const port: VhostObject = { ...portFields(info, lan, call.client), kind: 'vhost', name: req.name, socket: req.socket, client: req.client };
         ctx.model.add(port);
@@ -85,7 +148,7 @@ register<VhostObject>({
   ],
   cli: {
     add: {
-      description: 'add a vhost-user port: a VM (QEMU) or a DPDK application (virtio_user) on a lan',
+      description: "add a vhost-user port: a VM (QEMU) or a DPDK application (virtio_user) on a lan (on an OVS lan, Open vSwitch's port)",
       verb: 'add-vhost',
       configure(cmd: Command) {
         cmd
