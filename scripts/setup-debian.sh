@@ -8,16 +8,17 @@
 #                kernel whose virtio modules go into the test guest's
 #                initramfs), clang and libFuzzer for the fuzz test, podman
 #                (with crun, conmon and the reference CNI plugins) for the
-#                CNI plugin's test, Open vSwitch (a VXLAN and Geneve peer of
-#                the tunnel tests, run privately by the test);
+#                CNI plugin's test, Open vSwitch with DPDK (a VXLAN and Geneve
+#                peer of the tunnel tests; the OVS lans' tests), each run
+#                privately by the test;
 #   --bench      also what `npm run bench` drives and compares against
-#                (trafgen from netsniff-ng, OVS-DPDK, slirp4netns
-#                and pasta for the NAT section; tc's tbf comes with iproute2).
+#                (trafgen from netsniff-ng, slirp4netns and pasta for the
+#                NAT section; tc's tbf comes with iproute2).
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 pkgs=(build-essential python3 pkg-config ca-certificates libslirp-dev libglib2.0-dev libpcap-dev
       iproute2 iputils-ping util-linux procps busybox-static)
-test_pkgs=(iperf3 tcpdump tshark ethtool openvswitch-switch isc-dhcp-client clang libclang-rt-14-dev dpdk-dev qemu-system-x86 linux-image-amd64
+test_pkgs=(iperf3 tcpdump tshark ethtool openvswitch-switch openvswitch-switch-dpdk isc-dhcp-client clang libclang-rt-14-dev dpdk-dev qemu-system-x86 linux-image-amd64
            podman crun conmon containernetworking-plugins)
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
   pkgs+=(nodejs npm libnode-dev)
@@ -25,7 +26,7 @@ fi
 for arg in "$@"; do
   case "$arg" in
     --test) pkgs+=("${test_pkgs[@]}") ;;
-    --bench) pkgs+=("${test_pkgs[@]}" netsniff-ng openvswitch-switch-dpdk slirp4netns passt) ;;
+    --bench) pkgs+=("${test_pkgs[@]}" netsniff-ng slirp4netns passt) ;;
     *) echo "setup-debian: unknown option $arg (known: --test, --bench)" >&2; exit 2 ;;
   esac
 done
