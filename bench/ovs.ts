@@ -8,26 +8,18 @@
 import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 
+import { OVS_SCHEMA as SCHEMA, OVS_VSWITCHD_DPDK, findProgram } from '../src/ovs/instance.js';
 import { exec, run, sleep } from './proc.js';
 import type { Scope } from './scope.js';
 
-/** The OVS database schema of the Debian package. */
-const SCHEMA = '/usr/share/openvswitch/vswitch.ovsschema';
+export { OVS_VSWITCHD_DPDK };
 
 /** The programs this needs. */
 const TOOLS = ['ovsdb-tool', 'ovsdb-server', 'ovs-vswitchd', 'ovs-vsctl', 'ovs-appctl'];
 
 /** True when @file is an executable found in $PATH or the sbin directories. */
 export function onPath(file: string): boolean {
-  const dirs = [...(process.env.PATH ?? '').split(':'), '/usr/sbin', '/sbin', '/usr/bin'];
-  return dirs.some((d) => {
-    try {
-      accessSync(path.join(d, file), constants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  });
+  return findProgram(file) !== undefined;
 }
 
 /** Why OVS cannot run here (a missing program or schema), or null when it can. */
@@ -49,8 +41,6 @@ export interface Ovs {
   vswitchdPid(): number | null;
 }
 
-/** Where openvswitch-switch-dpdk puts its DPDK-enabled ovs-vswitchd. */
-export const OVS_VSWITCHD_DPDK = '/usr/lib/openvswitch-switch-dpdk/ovs-vswitchd-dpdk';
 
 /** Why OVS-DPDK cannot run here, or null when it can. */
 export function ovsDpdkMissing(): string | null {

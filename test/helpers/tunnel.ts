@@ -14,9 +14,11 @@
 import type { ExecutionContext } from 'ava';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { accessSync, constants, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
+
+import { OVS_SCHEMA, findProgram } from '../../src/ovs/instance.js';
 
 import { collectOutput, containerInitPid, netns, run, stopChild, tempDir, uniqueName, waitFor, type TestDaemon } from './env.js';
 import { shellContainer, type ShellContainer } from './containers.js';
@@ -437,26 +439,11 @@ export async function watchFrames(t: ExecutionContext, on: Endpoint, etypes: num
 
 // ---------------------------------------------------------------- Open vSwitch
 
-/** The OVS database schema of the Debian package. */
-const OVS_SCHEMA = '/usr/share/openvswitch/vswitch.ovsschema';
-
-/** True when @file is an executable in $PATH or the sbin directories. */
-function onPath(file: string): boolean {
-  const dirs = [...(process.env.PATH ?? '').split(':'), '/usr/sbin', '/sbin', '/usr/bin'];
-  return dirs.some((d) => {
-    try {
-      accessSync(path.join(d, file), constants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  });
-}
 
 /** Why Open vSwitch cannot run here, or null when it can. */
 export function ovsMissing(): string | null {
   for (const p of ['ovsdb-tool', 'ovsdb-server', 'ovs-vswitchd', 'ovs-vsctl', 'ovs-appctl'])
-    if (!onPath(p)) return `${p} is not installed (apt-get install openvswitch-switch)`;
+    if (!findProgram(p)) return `${p} is not installed (apt-get install openvswitch-switch)`;
   if (!existsSync(OVS_SCHEMA)) return `${OVS_SCHEMA} is missing`;
   return null;
 }
