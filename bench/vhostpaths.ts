@@ -13,7 +13,7 @@
  *
  * CPU placement (2 CPUs): see PLACEMENT.
  */
-import { rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 import { request } from '../src/client.js';
@@ -429,6 +429,45 @@ const vhostTcpPath: VhostPathDef = {
   },
 };
 
+/**
+ * An OVS lan of a containet daemon (`add lan --ovs`, the daemon's private
+ * OVS-DPDK under --ovs-rundir): A and B on two of its vhost-user ports, which
+ * are OVS dpdkvhostuser ports on bridge _b_<lan> (NORMAL forwarding, learning)
+ * joined to the containet lan of the same name. Optional: it needs
+ * openvswitch-switch-dpdk, and OVS-DPDK's PMD shares the CPUs like ovs-dpdk's.
+ */
+const containetOvsLanPath: VhostPathDef = {
+  key: 'v6',
+  name: 'containet-ovs-lan',
+  title: 'containet daemon with an OVS lan (add lan --ovs: its private OVS-DPDK), two vhost-user ports on it; testpmd A (txonly) -> B (rxonly)',
+  figure: 'mpps',
+  optional: true,
+  placement: `A fwd lcore CPU ${PLACEMENT.senderCpu}, B fwd lcore CPU ${PLACEMENT.receiverCpu}, OVS PMD where OVS puts it, containet (taskset) CPU ${PLACEMENT.switchCpu}`,
+  unavailable: () => testpmdMissing() ?? ovsDpdkMissing(),
+  setup: async (ctx) => {
+    const rundir = path.join(ctx.dir, 'ovs');
+    const d = await startContainet(ctx.scope, ctx.dir, ['--ovs-rundir', rundir], { cpus: String(PLACEMENT.switchCpu) });
+    await request(d.sock, { 'add-lan': { name: 'ol', ovs: true } }).catch((e: unknown) => {
+      throw new CannotRunHere(`the OVS lan does not start here: ${errorText(e)}`);
+    });
+    const s1 = path.join(ctx.dir, 'v1.sock');
+    const s2 = path.join(ctx.dir, 'v2.sock');
+    await request(d.sock, { 'add-vhost': { name: 'v1', lan: 'ol', socket: s1 } });
+    await request(d.sock, { 'add-vhost': { name: 'v2', lan: 'ol', socket: s2 } });
+    const b = await startTestpmd(ctx.scope, receiverSpec(ctx, s2));
+    const a = await startTestpmd(ctx.scope, senderSpec(ctx, s1));
+    /** The private OVS's vswitchd, from its pidfile. */
+    const vswitchd = () => {
+      try {
+        return Number(readFileSync(path.join(rundir, 'ovs-vswitchd.pid'), 'utf8').trim()) || null;
+      } catch {
+        return null;
+      }
+    };
+    return packetRig(ctx, a, b, () => containetNotes(d), vswitchd);
+  },
+};
+
 /** Every vhost-user path, in table order (the optional ones only when --only names them). */
 export const VHOST_PATHS: VhostPathDef[] = [
   containetVhostPath({
@@ -438,6 +477,7 @@ export const VHOST_PATHS: VhostPathDef[] = [
     daemonArgs: [],
   }),
   ovsDpdkPath,
+  containetOvsLanPath,
   dpdkVhostPath,
   vhostTcpPath,
   containetVhostPath({
