@@ -57,6 +57,8 @@ export interface TapSpec {
   nodeid: string;
   /** MTU of the tap (default 1500). */
   mtu?: number;
+  /** Lan to join (default: the daemon's default lan). */
+  lan?: string;
 }
 
 /**
@@ -77,7 +79,7 @@ export async function attachTap(d: Containet, spec: TapSpec): Promise<void> {
     loUp: true,
   });
   try {
-    await request(d.sock, { 'add-etherfd': { ifname: 'eth0', nodeid: spec.nodeid } }, fd);
+    await request(d.sock, { 'add-etherfd': { ifname: 'eth0', nodeid: spec.nodeid, ...(spec.lan ? { lan: spec.lan } : {}) } }, fd);
   } finally {
     native().closeFd(fd);
   }

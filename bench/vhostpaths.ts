@@ -20,7 +20,7 @@ import { request } from '../src/client.js';
 import { attachTap, startContainet, type Containet } from './containet.js';
 import { DPDK_RUNTIME_DIR, startTestpmd, testpmdMissing, type Testpmd } from './dpdk.js';
 import { buildInitramfs, guestMissing, startGuest } from './guest.js';
-import { addNetns } from './netns.js';
+import { addNetns, nsExec, readCounter, readNetAttr } from './netns.js';
 import type { Settings } from './options.js';
 import { OVS_VSWITCHD_DPDK, ovsDpdkMissing, startOvs } from './ovs.js';
 import { cpuSeconds, errorText, sleep, start, type Proc } from './proc.js';
@@ -468,6 +468,76 @@ const containetOvsLanPath: VhostPathDef = {
   },
 };
 
+/**
+ * Across an OVS lan's join: testpmd A (txonly) on an OVS vhost port of a
+ * containet OVS lan sends 64-byte frames to station B, a namespace on a
+ * vnet tap on the containet side of that lan; the figure is what B's eth0
+ * counts received. The frames cross OVS-DPDK, the join (DPDK virtio_user to a
+ * containet vhost port) and containet. Switch CPU: containet's and the
+ * private ovs-vswitchd's together. Optional, as v6.
+ */
+const containetOvsJoinPath: VhostPathDef = {
+  key: 'v7',
+  name: 'containet-ovs-join',
+  title: 'containet OVS lan: testpmd A (txonly) on an OVS vhost port -> OVS-DPDK -> the join -> containet -> a vnet tap in namespace B',
+  figure: 'mpps',
+  optional: true,
+  placement: `A fwd lcore CPU ${PLACEMENT.senderCpu}, OVS PMD where OVS puts it, containet (taskset) CPU ${PLACEMENT.switchCpu}, B's kernel anywhere`,
+  unavailable: () => testpmdMissing() ?? ovsDpdkMissing(),
+  setup: async (ctx) => {
+    const rundir = path.join(ctx.dir, 'ovs');
+    const d = await startContainet(ctx.scope, ctx.dir, ['--ovs-rundir', rundir], { cpus: String(PLACEMENT.switchCpu) });
+    await request(d.sock, { 'add-lan': { name: 'ol', ovs: true } }).catch((e: unknown) => {
+      throw new CannotRunHere(`the OVS lan does not start here: ${errorText(e)}`);
+    });
+    const s1 = path.join(ctx.dir, 'v1.sock');
+    await request(d.sock, { 'add-vhost': { name: 'v1', lan: 'ol', socket: s1 } });
+    const ns = await addNetns(ctx.scope, `${ctx.id}b`);
+    await attachTap(d, { ns, ip: `${ctx.subnet}.2`, vnetHdr: true, nodeid: 'benchB', lan: 'ol' });
+    const mac = (await readNetAttr(ns, 'eth0', 'address')).trim();
+    // B speaks first (an ARP for nobody), so containet and OVS learn where it is.
+    await nsExec(ns, ['ping', '-c', '2', '-i', '0.2', '-W', '1', `${ctx.subnet}.9`]);
+    const a = await startTestpmd(ctx.scope, { ...senderSpec(ctx, s1), args: ['--txpkts=64', `--eth-peer=0,${mac}`] });
+    await a.waitLinkUp(0);
+    const s = ctx.settings;
+    /** The CPU seconds of containet and the private ovs-vswitchd together. */
+    const cpu = () => {
+      let pid = 0;
+      try {
+        pid = Number(readFileSync(path.join(rundir, 'ovs-vswitchd.pid'), 'utf8').trim());
+      } catch {
+        return null;
+      }
+      const x = cpuSeconds(d.proc.pid);
+      const y = pid ? cpuSeconds(pid) : null;
+      return x === null || y === null ? null : x + y;
+    };
+    return {
+      measure: async () => {
+        await a.command('start');
+        try {
+          await sleep(s.vhostWarmupS * 1000);
+          const c0 = cpu();
+          const [a0, b0] = await Promise.all([timed(() => a.stats(0)), readCounter(ns, 'eth0', 'rx_packets')]);
+          await sleep(s.vhostSeconds * 1000);
+          const [a1, b1] = await Promise.all([timed(() => a.stats(0)), readCounter(ns, 'eth0', 'rx_packets')]);
+          const c1 = cpu();
+          const frames = b1.value - b0.value;
+          return {
+            value: frames / ((b1.atMs - b0.atMs) / 1000) / 1e6,
+            offeredMpps: (a1.v.txPackets - a0.v.txPackets) / ((a1.at - a0.at) / 1000) / 1e6,
+            ...(c0 !== null && c1 !== null && frames > 0 ? { cpuUsPerFrame: ((c1 - c0) * 1e6) / frames } : {}),
+          };
+        } finally {
+          await a.command('stop').catch(() => undefined);
+          await sleep(100);
+        }
+      },
+      notes: () => containetNotes(d),
+    };
+  },
+};
+
 /** Every vhost-user path, in table order (the optional ones only when --only names them). */
 export const VHOST_PATHS: VhostPathDef[] = [
   containetVhostPath({
@@ -478,6 +548,7 @@ export const VHOST_PATHS: VhostPathDef[] = [
   }),
   ovsDpdkPath,
   containetOvsLanPath,
+  containetOvsJoinPath,
   dpdkVhostPath,
   vhostTcpPath,
   containetVhostPath({
