@@ -359,75 +359,87 @@ const VM_PORT = 5001;
  * @settings.vmMiB per repetition, 0.5 s apart (so that one has drained
  * before the next starts: what nc leaves in its socket, at most a few MB, is
  * sent after nc exits), each with busybox nc from a file in the guest's tmpfs.
+ * With @o.ovs the lan is an OVS lan (the daemon's private OVS-DPDK): the
+ * guest's vhost port is OVS's, and the frames cross the join to the
+ * namespace on the containet side (optional, as v6).
  */
-const vhostTcpPath: VhostPathDef = {
-  key: 'v4',
-  name: 'containet-vhost-tcp',
-  title: 'TCP from a QEMU guest (TCG, busybox nc) on a containet vhost-user port to a namespace (vnet tap) on the same lan',
-  figure: 'vmtcp',
-  placement: 'all threads free on both CPUs (QEMU vCPU, containet, receiver)',
-  unavailable: guestMissing,
-  setup: async (ctx) => {
-    const s = ctx.settings;
-    const ns = await addNetns(ctx.scope, `${ctx.id}b`);
-    const d = await startContainet(ctx.scope, ctx.dir, []);
-    const nsIp = `${ctx.subnet}.1`;
-    const vmIp = `${ctx.subnet}.2`;
-    await attachTap(d, { ns, ip: nsIp, vnetHdr: true, nodeid: 'benchB' });
-    const sock = path.join(ctx.dir, 'vm.sock');
-    await request(d.sock, { 'add-vhost': { name: 'vm', socket: sock } });
-    const script = path.join(ctx.dir, 'receiver.py');
-    writeFileSync(script, RECEIVER);
-    let rx: Proc | undefined;
-    ctx.scope.defer('stop the receiver', () => rx?.stop('SIGKILL', 1000));
-    rx = start('ip', ['netns', 'exec', ns, 'python3', script, nsIp, String(VM_PORT), String(s.vhostReps + 1)]);
-    const recv = rx;
-    const until = Date.now() + 10000;
-    while (!recv.output().includes('ready')) {
-      if (recv.hasExited() || Date.now() > until) throw new Error(`the receiver does not start: ${recv.output().trim()}`);
-      await sleep(50);
-    }
-    const send = (file: string) =>
-      `n=0; until nc -w 10 ${nsIp} ${VM_PORT} < ${file}; do n=$((n+1)); [ $n -gt 80 ] && { echo "@@ERROR@@ cannot connect to ${nsIp}:${VM_PORT}"; exit 1; }; sleep 0.25; done`;
-    const initrd = buildInitramfs(ctx.dir, `${vmIp}/24`, [
-      `head -c ${s.vmMiB * 1048576} /dev/zero > /tmp/s.bin`,
-      'head -c 4194304 /dev/zero > /tmp/w.bin',
-      send('/tmp/w.bin'),
-      'echo "@@RESULT@@ warm"',
-      'sleep 0.5',
-      `i=0; while [ $i -lt ${s.vhostReps} ]; do ${send('/tmp/s.bin')}; i=$((i+1)); echo "@@RESULT@@ sent $i"; sleep 0.5; done`,
-    ].join('\n'));
-    const vm = startGuest(ctx.scope, sock, initrd, '52:54:00:cb:00:02');
-    await vm.waitFor('@@READY@@', 120000);
-    /** The @i-th (0-based) `conn` line of the receiver, once there. */
-    const conn = async (i: number, timeoutMs: number) => {
-      const deadline = Date.now() + timeoutMs;
-      let exitedAt: number | undefined;
-      for (;;) {
-        const lines = recv.output().split('\n').filter((l) => l.startsWith('conn '));
-        if (lines.length > i) {
-          const [, bytes, ns] = lines[i]!.split(' ').map(Number);
-          if (!bytes || !ns) throw new Error(`transfer ${i} is empty: ${lines[i]}`);
-          return { bytes, ns };
-        }
-        const failed = vm.failure();
-        if (failed !== null) throw new Error(`guest: ${failed}`);
-        if (vm.proc.hasExited()) exitedAt ??= Date.now();
-        if (Date.now() > deadline || (exitedAt !== undefined && Date.now() - exitedAt > 5000))
-          throw new Error(`no transfer ${i}${exitedAt ? ' (QEMU exited)' : ''} after ${timeoutMs} ms: ${recv.output().trim()}`);
-        await sleep(100);
+function vhostTcpPath(o: { key: string; name: string; title: string; ovs: boolean }): VhostPathDef {
+  return {
+    key: o.key,
+    name: o.name,
+    title: o.title,
+    figure: 'vmtcp',
+    ...(o.ovs ? { optional: true } : {}),
+    placement: `all threads free on both CPUs (QEMU vCPU, containet${o.ovs ? ', OVS' : ''}, receiver)`,
+    unavailable: o.ovs ? () => guestMissing() ?? ovsDpdkMissing() : guestMissing,
+    setup: async (ctx) => {
+      const s = ctx.settings;
+      const ns = await addNetns(ctx.scope, `${ctx.id}b`);
+      const d = await startContainet(ctx.scope, ctx.dir, o.ovs ? ['--ovs-rundir', path.join(ctx.dir, 'ovs')] : []);
+      // On an OVS lan, the guest's vhost port is OVS's and the namespace is across the join.
+      const lan = o.ovs ? { lan: 'ol' } : {};
+      if (o.ovs)
+        await request(d.sock, { 'add-lan': { name: 'ol', ovs: true } }).catch((e: unknown) => {
+          throw new CannotRunHere(`the OVS lan does not start here: ${errorText(e)}`);
+        });
+      const nsIp = `${ctx.subnet}.1`;
+      const vmIp = `${ctx.subnet}.2`;
+      await attachTap(d, { ns, ip: nsIp, vnetHdr: true, nodeid: 'benchB', ...lan });
+      const sock = path.join(ctx.dir, 'vm.sock');
+      await request(d.sock, { 'add-vhost': { name: 'vm', socket: sock, ...lan } });
+      const script = path.join(ctx.dir, 'receiver.py');
+      writeFileSync(script, RECEIVER);
+      let rx: Proc | undefined;
+      ctx.scope.defer('stop the receiver', () => rx?.stop('SIGKILL', 1000));
+      rx = start('ip', ['netns', 'exec', ns, 'python3', script, nsIp, String(VM_PORT), String(s.vhostReps + 1)]);
+      const recv = rx;
+      const until = Date.now() + 10000;
+      while (!recv.output().includes('ready')) {
+        if (recv.hasExited() || Date.now() > until) throw new Error(`the receiver does not start: ${recv.output().trim()}`);
+        await sleep(50);
       }
-    };
-    await conn(0, 120000); // the warm-up
-    return {
-      measure: async (rep) => {
-        const c = await conn(rep, 180000);
-        return { value: (c.bytes * 8) / (c.ns / 1e9) / 1e6 };
-      },
-      notes: () => containetNotes(d),
-    };
-  },
-};
+      const send = (file: string) =>
+        `n=0; until nc -w 10 ${nsIp} ${VM_PORT} < ${file}; do n=$((n+1)); [ $n -gt 80 ] && { echo "@@ERROR@@ cannot connect to ${nsIp}:${VM_PORT}"; exit 1; }; sleep 0.25; done`;
+      const initrd = buildInitramfs(ctx.dir, `${vmIp}/24`, [
+        `head -c ${s.vmMiB * 1048576} /dev/zero > /tmp/s.bin`,
+        'head -c 4194304 /dev/zero > /tmp/w.bin',
+        send('/tmp/w.bin'),
+        'echo "@@RESULT@@ warm"',
+        'sleep 0.5',
+        `i=0; while [ $i -lt ${s.vhostReps} ]; do ${send('/tmp/s.bin')}; i=$((i+1)); echo "@@RESULT@@ sent $i"; sleep 0.5; done`,
+      ].join('\n'));
+      const vm = startGuest(ctx.scope, sock, initrd, '52:54:00:cb:00:02');
+      await vm.waitFor('@@READY@@', 120000);
+      /** The @i-th (0-based) `conn` line of the receiver, once there. */
+      const conn = async (i: number, timeoutMs: number) => {
+        const deadline = Date.now() + timeoutMs;
+        let exitedAt: number | undefined;
+        for (;;) {
+          const lines = recv.output().split('\n').filter((l) => l.startsWith('conn '));
+          if (lines.length > i) {
+            const [, bytes, ns] = lines[i]!.split(' ').map(Number);
+            if (!bytes || !ns) throw new Error(`transfer ${i} is empty: ${lines[i]}`);
+            return { bytes, ns };
+          }
+          const failed = vm.failure();
+          if (failed !== null) throw new Error(`guest: ${failed}`);
+          if (vm.proc.hasExited()) exitedAt ??= Date.now();
+          if (Date.now() > deadline || (exitedAt !== undefined && Date.now() - exitedAt > 5000))
+            throw new Error(`no transfer ${i}${exitedAt ? ' (QEMU exited)' : ''} after ${timeoutMs} ms: ${recv.output().trim()}`);
+          await sleep(100);
+        }
+      };
+      await conn(0, 120000); // the warm-up
+      return {
+        measure: async (rep) => {
+          const c = await conn(rep, 180000);
+          return { value: (c.bytes * 8) / (c.ns / 1e9) / 1e6 };
+        },
+        notes: () => containetNotes(d),
+      };
+    },
+  };
+}
 
 /**
  * An OVS lan of a containet daemon (`add lan --ovs`, the daemon's private
@@ -550,7 +562,18 @@ export const VHOST_PATHS: VhostPathDef[] = [
   containetOvsLanPath,
   containetOvsJoinPath,
   dpdkVhostPath,
-  vhostTcpPath,
+  vhostTcpPath({
+    key: 'v4',
+    name: 'containet-vhost-tcp',
+    title: 'TCP from a QEMU guest (TCG, busybox nc) on a containet vhost-user port to a namespace (vnet tap) on the same lan',
+    ovs: false,
+  }),
+  vhostTcpPath({
+    key: 'v8',
+    name: 'containet-ovs-vm-tcp',
+    title: 'TCP from a QEMU guest (TCG, busybox nc) on an OVS vhost port of a containet OVS lan, across the join, to a namespace (vnet tap) on its containet side',
+    ovs: true,
+  }),
   containetVhostPath({
     key: 'v5',
     name: 'containet-vhost-nopoll',
