@@ -354,6 +354,28 @@ for i in range(n):
 const VM_PORT = 5001;
 
 /**
+ * A containet daemon (on the switch's CPU, or anywhere with @free) with its
+ * private OVS-DPDK in DIR/ovs and an OVS lan "ol"; with the private
+ * ovs-vswitchd's pid while it runs (its pidfile). An OVS lan that does not
+ * start skips the path.
+ */
+async function ovsLanDaemon(ctx: VhostContext, free = false): Promise<{ d: Containet; vswitchd: () => number | null }> {
+  const rundir = path.join(ctx.dir, 'ovs');
+  const d = await startContainet(ctx.scope, ctx.dir, ['--ovs-rundir', rundir], free ? {} : { cpus: String(PLACEMENT.switchCpu) });
+  await request(d.sock, { 'add-lan': { name: 'ol', ovs: true } }).catch((e: unknown) => {
+    throw new CannotRunHere(`the OVS lan does not start here: ${errorText(e)}`);
+  });
+  const vswitchd = () => {
+    try {
+      return Number(readFileSync(path.join(rundir, 'ovs-vswitchd.pid'), 'utf8').trim()) || null;
+    } catch {
+      return null;
+    }
+  };
+  return { d, vswitchd };
+}
+
+/**
  * A QEMU guest (TCG) on a containet vhost-user port sends MiB to a namespace
  * with a vnet tap on the same lan: one warm-up transfer of 4 MiB, then one of
  * @settings.vmMiB per repetition, 0.5 s apart (so that one has drained
@@ -375,13 +397,9 @@ function vhostTcpPath(o: { key: string; name: string; title: string; ovs: boolea
     setup: async (ctx) => {
       const s = ctx.settings;
       const ns = await addNetns(ctx.scope, `${ctx.id}b`);
-      const d = await startContainet(ctx.scope, ctx.dir, o.ovs ? ['--ovs-rundir', path.join(ctx.dir, 'ovs')] : []);
+      const d = o.ovs ? (await ovsLanDaemon(ctx, true)).d : await startContainet(ctx.scope, ctx.dir, []);
       // On an OVS lan, the guest's vhost port is OVS's and the namespace is across the join.
       const lan = o.ovs ? { lan: 'ol' } : {};
-      if (o.ovs)
-        await request(d.sock, { 'add-lan': { name: 'ol', ovs: true } }).catch((e: unknown) => {
-          throw new CannotRunHere(`the OVS lan does not start here: ${errorText(e)}`);
-        });
       const nsIp = `${ctx.subnet}.1`;
       const vmIp = `${ctx.subnet}.2`;
       await attachTap(d, { ns, ip: nsIp, vnetHdr: true, nodeid: 'benchB', ...lan });
@@ -457,25 +475,13 @@ const containetOvsLanPath: VhostPathDef = {
   placement: `A fwd lcore CPU ${PLACEMENT.senderCpu}, B fwd lcore CPU ${PLACEMENT.receiverCpu}, OVS PMD where OVS puts it, containet (taskset) CPU ${PLACEMENT.switchCpu}`,
   unavailable: () => testpmdMissing() ?? ovsDpdkMissing(),
   setup: async (ctx) => {
-    const rundir = path.join(ctx.dir, 'ovs');
-    const d = await startContainet(ctx.scope, ctx.dir, ['--ovs-rundir', rundir], { cpus: String(PLACEMENT.switchCpu) });
-    await request(d.sock, { 'add-lan': { name: 'ol', ovs: true } }).catch((e: unknown) => {
-      throw new CannotRunHere(`the OVS lan does not start here: ${errorText(e)}`);
-    });
+    const { d, vswitchd } = await ovsLanDaemon(ctx);
     const s1 = path.join(ctx.dir, 'v1.sock');
     const s2 = path.join(ctx.dir, 'v2.sock');
     await request(d.sock, { 'add-vhost': { name: 'v1', lan: 'ol', socket: s1 } });
     await request(d.sock, { 'add-vhost': { name: 'v2', lan: 'ol', socket: s2 } });
     const b = await startTestpmd(ctx.scope, receiverSpec(ctx, s2));
     const a = await startTestpmd(ctx.scope, senderSpec(ctx, s1));
-    /** The private OVS's vswitchd, from its pidfile. */
-    const vswitchd = () => {
-      try {
-        return Number(readFileSync(path.join(rundir, 'ovs-vswitchd.pid'), 'utf8').trim()) || null;
-      } catch {
-        return null;
-      }
-    };
     return packetRig(ctx, a, b, () => containetNotes(d), vswitchd);
   },
 };
@@ -497,11 +503,7 @@ const containetOvsJoinPath: VhostPathDef = {
   placement: `A fwd lcore CPU ${PLACEMENT.senderCpu}, OVS PMD where OVS puts it, containet (taskset) CPU ${PLACEMENT.switchCpu}, B's kernel anywhere`,
   unavailable: () => testpmdMissing() ?? ovsDpdkMissing(),
   setup: async (ctx) => {
-    const rundir = path.join(ctx.dir, 'ovs');
-    const d = await startContainet(ctx.scope, ctx.dir, ['--ovs-rundir', rundir], { cpus: String(PLACEMENT.switchCpu) });
-    await request(d.sock, { 'add-lan': { name: 'ol', ovs: true } }).catch((e: unknown) => {
-      throw new CannotRunHere(`the OVS lan does not start here: ${errorText(e)}`);
-    });
+    const { d, vswitchd } = await ovsLanDaemon(ctx);
     const s1 = path.join(ctx.dir, 'v1.sock');
     await request(d.sock, { 'add-vhost': { name: 'v1', lan: 'ol', socket: s1 } });
     const ns = await addNetns(ctx.scope, `${ctx.id}b`);
@@ -514,14 +516,9 @@ const containetOvsJoinPath: VhostPathDef = {
     const s = ctx.settings;
     /** The CPU seconds of containet and the private ovs-vswitchd together. */
     const cpu = () => {
-      let pid = 0;
-      try {
-        pid = Number(readFileSync(path.join(rundir, 'ovs-vswitchd.pid'), 'utf8').trim());
-      } catch {
-        return null;
-      }
+      const pid = vswitchd();
       const x = cpuSeconds(d.proc.pid);
-      const y = pid ? cpuSeconds(pid) : null;
+      const y = pid === null ? null : cpuSeconds(pid);
       return x === null || y === null ? null : x + y;
     };
     return {
