@@ -213,6 +213,28 @@ static inline void ctn_port_observe(struct ctn_port *p, struct ctn_worker *w, ui
 			o->fn(o, w, p, dir, pkts, n);
 }
 
+/**
+ * The end of one frame of a port's rx_burst: a frame to drop (@drop, an enum
+ * ctn_drop, non-zero) is counted and @pkt given back to @pool; one to keep is
+ * marked as read by @p, counted and appended to the burst (@pkts[*@got], its
+ * bytes added to *@bytes). Returns whether it was kept.
+ */
+static inline bool ctn_port_rx_take(struct ctn_port *p, struct ctn_port_stats *st, struct ctn_pktpool *pool,
+				    struct ctn_pkt *pkt, int drop, struct ctn_pkt **pkts, int *got, uint32_t *bytes)
+{
+	if (drop) {
+		st->drops[drop]++;
+		ctn_pkt_free(pool, pkt);
+		return false;
+	}
+	pkt->in_port = p->id;
+	st->rx_packets++;
+	st->rx_bytes += pkt->len;
+	pkts[(*got)++] = pkt;
+	*bytes += pkt->len;
+	return true;
+}
+
 /** Take @p out of service, from any worker: it stops being polled and sent to at
  *  once; the engine's first worker then closes its fds, removes it from its lan
  *  and reports @fmt to the control plane. The first reason given wins. */

@@ -129,16 +129,7 @@ static int fd_rx_burst(struct ctn_port *p, struct ctn_worker *w, struct ctn_pkt 
 		}
 		int drop = (!fp->tap && (size_t)n > CTN_FRAME_MAX) ? CTN_DROP_TOO_BIG
 								     : rx_decode(fp, pkt, (size_t)n);
-		if (drop) {
-			st->drops[drop]++;
-			ctn_pkt_free(pool, pkt);
-			continue;
-		}
-		pkt->in_port = p->id;
-		st->rx_packets++;
-		st->rx_bytes += pkt->len;
-		pkts[got++] = pkt;
-		bytes += pkt->len;
+		ctn_port_rx_take(p, st, pool, pkt, drop, pkts, &got, &bytes);
 	}
 	return got;
 }

@@ -217,16 +217,7 @@ static int rx_v2(struct phy_port *pp, struct ctn_worker *w, struct ctn_pkt **pkt
 		int drop = rx_frame(pp, &slot, pkt);
 		__atomic_store_n(&h->tp_status, TP_STATUS_KERNEL, __ATOMIC_RELEASE);
 		pp->blk = (pp->blk + 1) % V2_FRAMES;
-		if (drop) {
-			st->drops[drop]++;
-			ctn_pkt_free(pool, pkt);
-			continue;
-		}
-		pkt->in_port = pp->base.id;
-		st->rx_packets++;
-		st->rx_bytes += pkt->len;
-		pkts[got++] = pkt;
-		bytes += pkt->len;
+		ctn_port_rx_take(&pp->base, st, pool, pkt, drop, pkts, &got, &bytes);
 	}
 	return got;
 }
@@ -270,16 +261,7 @@ static int rx_v3(struct phy_port *pp, struct ctn_worker *w, struct ctn_pkt **pkt
 			__atomic_store_n(&b->hdr.bh1.block_status, TP_STATUS_KERNEL, __ATOMIC_RELEASE);
 			pp->blk = (pp->blk + 1) % BLOCK_NR;
 		}
-		if (drop) {
-			st->drops[drop]++;
-			ctn_pkt_free(pool, pkt);
-			continue;
-		}
-		pkt->in_port = p->id;
-		st->rx_packets++;
-		st->rx_bytes += pkt->len;
-		pkts[got++] = pkt;
-		bytes += pkt->len;
+		ctn_port_rx_take(p, st, pool, pkt, drop, pkts, &got, &bytes);
 	}
 	return got;
 }
