@@ -5,29 +5,22 @@
  * logs in a private directory, so the ovs-netdev tap and the bridge's
  * internal port live in that namespace and vanish with it.
  */
-import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
+import { accessSync, constants, readFileSync } from 'node:fs';
 import path from 'node:path';
 
-import { OVS_SCHEMA as SCHEMA, OVS_VSWITCHD_DPDK, findProgram } from '../src/ovs/instance.js';
+import { OVS_SCHEMA as SCHEMA, OVS_VSWITCHD_DPDK, findProgram, ovsMissing } from '../src/ovs/instance.js';
 import { exec, run, sleep } from './proc.js';
 import type { Scope } from './scope.js';
 
 export { OVS_VSWITCHD_DPDK };
 
-/** The programs this needs. */
-const TOOLS = ['ovsdb-tool', 'ovsdb-server', 'ovs-vswitchd', 'ovs-vsctl', 'ovs-appctl'];
 
 /** True when @file is an executable found in $PATH or the sbin directories. */
 export function onPath(file: string): boolean {
   return findProgram(file) !== undefined;
 }
 
-/** Why OVS cannot run here (a missing program or schema), or null when it can. */
-export function ovsMissing(): string | null {
-  for (const t of TOOLS) if (!onPath(t)) return `${t} is not installed (apt-get install openvswitch-switch)`;
-  if (!existsSync(SCHEMA)) return `${SCHEMA} is missing`;
-  return null;
-}
+export { ovsMissing };
 
 /** A running OVS instance. */
 export interface Ovs {

@@ -98,6 +98,15 @@ export function dpdkVswitchd(wanted?: string): string {
   throw new Error(`no ovs-vswitchd with DPDK is installed (apt-get install openvswitch-switch-dpdk: ${OVS_VSWITCHD_DPDK})`);
 }
 
+/** Why Open vSwitch (userspace datapath, no DPDK) cannot run here: a missing
+ *  program or schema, or null when it can. */
+export function ovsMissing(): string | null {
+  for (const t of ['ovsdb-tool', 'ovsdb-server', 'ovs-vswitchd', 'ovs-vsctl', 'ovs-appctl'])
+    if (!findProgram(t)) return `${t} is not installed (apt-get install openvswitch-switch)`;
+  if (!existsSync(OVS_SCHEMA)) return `${OVS_SCHEMA} is missing (apt-get install openvswitch-switch)`;
+  return null;
+}
+
 /** Why a private OVS-DPDK cannot start here (a missing program), or null. */
 export function privateOvsMissing(vswitchd?: string): string | null {
   for (const t of ['ovsdb-tool', 'ovsdb-server', 'ovs-vsctl', 'ovs-appctl'])

@@ -14,11 +14,11 @@
 import type { ExecutionContext } from 'ava';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 
-import { OVS_SCHEMA, findProgram } from '../../src/ovs/instance.js';
+import { OVS_SCHEMA } from '../../src/ovs/instance.js';
 
 import { collectOutput, containerInitPid, netns, run, stopChild, tempDir, uniqueName, waitFor, type TestDaemon } from './env.js';
 import { shellContainer, type ShellContainer } from './containers.js';
@@ -440,13 +440,7 @@ export async function watchFrames(t: ExecutionContext, on: Endpoint, etypes: num
 // ---------------------------------------------------------------- Open vSwitch
 
 
-/** Why Open vSwitch cannot run here, or null when it can. */
-export function ovsMissing(): string | null {
-  for (const p of ['ovsdb-tool', 'ovsdb-server', 'ovs-vswitchd', 'ovs-vsctl', 'ovs-appctl'])
-    if (!findProgram(p)) return `${p} is not installed (apt-get install openvswitch-switch)`;
-  if (!existsSync(OVS_SCHEMA)) return `${OVS_SCHEMA} is missing`;
-  return null;
-}
+export { ovsMissing } from '../../src/ovs/instance.js';
 
 /** An Open vSwitch of the test's own. */
 export interface Ovs {
