@@ -9,7 +9,8 @@
 #                initramfs), clang and libFuzzer for the fuzz test, podman
 #                (with crun, conmon and the reference CNI plugins) for the
 #                CNI plugin's test, Open vSwitch with DPDK (a VXLAN and Geneve
-#                peer of the tunnel tests; the OVS lans' tests), each run
+#                peer of the tunnel tests; the OVS lans' tests), Chromium
+#                (the graph page's browser test, driven by playwright-core), each run
 #                privately by the test;
 #   --bench      also what `npm run bench` drives and compares against
 #                (trafgen from netsniff-ng, slirp4netns and pasta for the
@@ -19,7 +20,7 @@ export DEBIAN_FRONTEND=noninteractive
 pkgs=(build-essential python3 pkg-config ca-certificates libslirp-dev libglib2.0-dev libpcap-dev
       iproute2 iputils-ping util-linux procps busybox-static)
 test_pkgs=(iperf3 tcpdump tshark ethtool openvswitch-switch openvswitch-switch-dpdk isc-dhcp-client clang libclang-rt-14-dev dpdk-dev qemu-system-x86 linux-image-amd64
-           podman crun conmon containernetworking-plugins)
+           podman crun conmon containernetworking-plugins chromium)
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
   pkgs+=(nodejs npm libnode-dev)
 fi
