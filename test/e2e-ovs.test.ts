@@ -109,6 +109,20 @@ async function stopAndCheckClean(t: ExecutionContext, rig: OvsRig, pids: number[
   t.deepEqual(files, [], `only logs in the run directory: ${files.join(' ')}`);
 }
 
+/** A daemon with OVS lan @lan, a vhost port `echo` on it served by a testpmd
+ *  answering pings (icmpecho, as 10.x.0.99 of any subnet), and a container at
+ *  @ip on the lan. */
+async function echoLan(t: ExecutionContext, lan: string, ip: string) {
+  const rig = await ovsRig(t);
+  await add(t, rig.d, 'lan', lan, '--ovs');
+  const sock = path.join(rig.dir, `${lan}.sock`);
+  await add(t, rig.d, 'vhost', 'echo', '--lan', lan, '--socket', sock);
+  const pmd = await testpmd(t, { socket: sock, mode: 'icmpecho' });
+  await pmd.ready;
+  const c = await shellContainer(t, rig.d, ip, ['-l', lan]);
+  return { rig, d: rig.d, pmd, c };
+}
+
 ovsTest('an OVS lan: its bridge and join in OVS; two testpmd frontends on its vhost ports exchange traffic; show, stats and del read and change OVS', async (t) => {
   const rig = await ovsRig(t);
   const { d } = rig;
@@ -170,14 +184,7 @@ ovsTest('an OVS lan: its bridge and join in OVS; two testpmd frontends on its vh
 });
 
 ovsTest('across the join: a container on the containet side of an OVS lan pings a testpmd (icmpecho) on an OVS vhost port', async (t) => {
-  const rig = await ovsRig(t);
-  const { d } = rig;
-  await add(t, d, 'lan', 'oj', '--ovs');
-  const sock = path.join(rig.dir, 'e.sock');
-  await add(t, d, 'vhost', 'echo', '--lan', 'oj', '--socket', sock);
-  const pmd = await testpmd(t, { socket: sock, mode: 'icmpecho' });
-  await pmd.ready;
-  const c = await shellContainer(t, d, '10.41.0.1/24', ['-l', 'oj']);
+  const { d, pmd, c } = await echoLan(t, 'oj', '10.41.0.1/24');
   t.is(await shell(c.c, 'ping -c 5 -i 0.2 -W 5 10.41.0.99'), 0, c.c.output());
   const st = await pmd.stats();
   t.true(st.rxPackets >= 5 && st.txPackets >= 5, `testpmd counted ${JSON.stringify(st)}`);
@@ -374,14 +381,7 @@ ovsTest('a mirror of an OVS vhost port, to a dpdk port whose kernel side is in a
 });
 
 ovsTest('captures of ports OVS runs: `containet capture` of an OVS lan and of its vhost port (through sinks: OVS mirrors to containet), and of a mirror of that port to a host tap, read by tshark with each frame\'s port and direction; the sinks go with the capture and the mirror', async (t) => {
-  const rig = await ovsRig(t);
-  const { d } = rig;
-  await add(t, d, 'lan', 'oc', '--ovs');
-  const sock = path.join(rig.dir, 'c.sock');
-  await add(t, d, 'vhost', 'echo', '--lan', 'oc', '--socket', sock);
-  const pmd = await testpmd(t, { socket: sock, mode: 'icmpecho' });
-  await pmd.ready;
-  const c = await shellContainer(t, d, '10.46.0.1/24', ['-l', 'oc']);
+  const { rig, d, c } = await echoLan(t, 'oc', '10.46.0.1/24');
   const cport = `${c.id}.eth0`;
   // ARP settled, so the captures see only the pings below.
   t.is(await shell(c.c, 'ping -c 1 -W 5 10.46.0.99 >/dev/null'), 0, c.c.output());
