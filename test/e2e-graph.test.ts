@@ -203,6 +203,11 @@ browserTest('graph --serve with an authtoken: 401 without it or with a wrong one
   const labJson = (await bearer.json()) as { lans: { name: string }[]; svg: string };
   t.deepEqual(labJson.lans.map((l) => l.name), ['lan0']);
   t.is(checkXml(labJson.svg), 'svg');
+  const svg = await fetch(`${url}graph.svg`, { headers: { Authorization: `Bearer ${token}` } });
+  t.is(svg.headers.get('content-type'), 'image/svg+xml; charset=utf-8');
+  const svgText = await svg.text();
+  t.is(checkXml(svgText), 'svg');
+  t.true(svgText.includes('>lan0<'));
   const bad = await fetch(`${url}capture/lan0?seconds=abc`, { headers: { Authorization: `Bearer ${token}` } });
   t.is(bad.status, 400);
   t.regex(((await bad.json()) as { error: string }).error, /"seconds" must be an integer/);

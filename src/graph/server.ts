@@ -217,6 +217,7 @@ export async function startGraphServer(o: GraphServerOptions): Promise<GraphServ
     }
     const m = /^\/capture\/([^/]+)$/.exec(url.pathname);
     if (m) {
+      if (req.method !== 'GET') return json(res, 405, { error: 'a capture is a GET' });
       let port: string;
       try {
         port = decodeURIComponent(m[1]!);
