@@ -38,7 +38,7 @@ const SHOW: Record<string, unknown>[] = [
   port('c1.eth1', 'lanB', { nodeid: 'c1' }),
   port('solo', 'lanA', { nodeid: 'solo' }),
   port('vx1', 'lanB', { type: 'vxlan', vni: 42, remotes: ['192.0.2.7', '192.0.2.8'] }),
-  { name: 'web', kind: 'node', pid: 4242, state: 'running', interfaces: [{ ifname: 'eth0', lan: 'lanA', addrs: ['10.0.0.2/24'], port: 'web.eth0' }] },
+  { name: 'web', kind: 'node', pid: 4242, state: 'running', interfaces: [{ ifname: 'eth0', lan: 'lanA', addrs: ['10.0.0.2/24', 'fd00::2/64'], port: 'web.eth0' }] },
   port('web.eth0', 'lanA'),
   { name: 'l1', kind: 'a2b', a2b: { a: 'lanA', b: 'lanB', a2b: { ...A2B_DEFAULTS, delay: 20000, loss: 1 }, b2a: { ...A2B_DEFAULTS, rate: 10e6 } } },
   { name: 'cap1', kind: 'capture', of: ['solo'], ports: ['solo'], format: 'pcapng', dir: 'both' },
@@ -56,6 +56,7 @@ test('the lab: lans (OVS marked), ports under their nodes, a tunnel with its rem
   t.is(p('solo').group, undefined, 'a nodeid that is the port\'s own name makes no group');
   t.is(p('web.eth0').group, 'web', 'a node entry claims its interfaces\' ports');
   t.deepEqual(lab.groups, [{ name: 'c1' }, { name: 'web', label: 'running, pid 4242' }]);
+  t.deepEqual(p('web.eth0').marks, ['10.0.0.2/24', 'fd00::2/64'], 'a node\'s addresses on its ports');
   t.deepEqual(p('vx1').remotes, ['192.0.2.7', '192.0.2.8']);
   t.true(p('vx1').marks.includes('vxlan'));
   t.true(p('vx1').marks.includes('mirror m1 out'));
@@ -70,10 +71,12 @@ test('the lab: lans (OVS marked), ports under their nodes, a tunnel with its rem
   t.false(lab.ports.some((x) => ['l1', 'cap1', 'm1', 'web'].includes(x.name)), 'links, captures, mirrors and nodes are no ports');
 });
 
-test('a node entry draws its ports even when no port entry shows them', (t) => {
-  const lab = buildLab([{ name: 'n1', kind: 'node', pid: 1, state: 'running', interfaces: [{ ifname: 'eth0', lan: 'lanX', port: 'n1.eth0' }] }], undefined, partOf);
-  t.deepEqual(lab.ports.map((p) => [p.name, p.lan, p.group]), [['n1.eth0', 'lanX', 'n1']]);
-  t.deepEqual(lab.lans.map((l) => l.name), ['lanX']);
+test('a node whose ports are gone (it exited) draws none of them', (t) => {
+  const node = { name: 'n1', kind: 'node', pid: null, state: 'exited (status 0)', interfaces: [{ ifname: 'eth0', lan: 'lanX', addrs: [], port: 'n1.eth0' }] };
+  const lab = buildLab([{ name: 'lanX', kind: 'lan' }, node], undefined, partOf);
+  t.deepEqual(lab.ports, []);
+  t.is(layout(lab).groups.length, 0);
+  t.deepEqual(buildLab([{ name: 'lanX', kind: 'lan' }, node, port('n1.eth0', 'lanX')], undefined, partOf).ports.map((p) => [p.name, p.group]), [['n1.eth0', 'n1']]);
 });
 
 test('rates: deltas over the time between samples; null where a switch counts nothing; a counter that went back counts from 0', (t) => {
@@ -99,7 +102,7 @@ function inside(inner: Box, outer: Box): boolean {
   return inner.x >= outer.x && inner.y >= outer.y && inner.x + inner.w <= outer.x + outer.w && inner.y + inner.h <= outer.y + outer.h;
 }
 
-test('layout: 50 lans, 300 ports, 20 links: every port inside its lan (and its node), no two boxes overlap, the same lab the same layout', (t) => {
+test('layout: 50 lans, 300 ports, 20 links: every port inside its lan (and its node), no two boxes or labels overlap, links share columns where they do not meet, the same lab the same layout', (t) => {
   const show: Record<string, unknown>[] = [];
   for (let l = 0; l < 50; l++) show.push({ name: `lan${l}`, kind: 'lan' });
   for (let p = 0; p < 300; p++) show.push(port(`p${p}`, `lan${(p * 7) % 50}`, p % 3 === 0 ? { nodeid: `node${p % 9}` } : {}));
@@ -120,11 +123,15 @@ test('layout: 50 lans, 300 ports, 20 links: every port inside its lan (and its n
   for (let i = 0; i < l.lans.length; i++) for (let j = i + 1; j < l.lans.length; j++) if (overlap(l.lans[i]!, l.lans[j]!)) t.fail(`${l.lans[i]!.name} overlaps ${l.lans[j]!.name}`);
   for (const k of l.links) for (const b of boxes) if (overlap(k.label, b)) t.fail(`the label of ${k.link.name} overlaps a lan or port`);
   for (let i = 0; i < l.links.length; i++) for (let j = i + 1; j < l.links.length; j++) t.false(overlap(l.links[i]!.label, l.links[j]!.label));
+  t.true(l.links.every((k) => k.label.x + k.label.w <= l.lans[0]!.x && k.label.y >= Math.min(k.ya, k.yb) && k.label.y + k.label.h <= Math.max(k.ya, k.yb)), 'labels left of the lans, between their two buses');
+  const cols = new Set(l.links.map((k) => k.x)).size;
+  t.true(cols < 20, `links that do not meet share a column (${cols} columns)`);
+  for (const k of l.links) for (const m of l.links) if (k !== m && k.x === m.x) t.true(Math.max(k.ya, k.yb) < Math.min(m.ya, m.yb) || Math.max(m.ya, m.yb) < Math.min(k.ya, k.yb), `${k.link.name} and ${m.link.name} share a column but meet`);
   checkXml(renderSvg(l));
 });
 
 test('SVG: well-formed, every lan, port and node named, the a2b\'s delay label there, text escaped', (t) => {
-  const show = [...SHOW, { name: 'evil', kind: 'node', pid: 1, state: '<script>alert("x")</script> & \'co\' \u0001', interfaces: [{ port: 'evil.eth0', lan: 'lanA' }] }];
+  const show = [...SHOW, { name: 'evil', kind: 'node', pid: 1, state: '<script>alert("x")</script> & \'co\' \u0001', interfaces: [{ port: 'evil.eth0', lan: 'lanA' }] }, port('evil.eth0', 'lanA')];
   const lab = buildLab(show, { ports: [counters('solo', 'lanA', 10, 12)] }, partOf);
   const svg = renderSvg(layout(lab), (p) => (p === 'solo' ? 'rx 10 <&> tx 12' : ''));
   t.is(checkXml(svg), 'svg');

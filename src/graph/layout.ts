@@ -2,8 +2,9 @@
  * Where each part of a lab goes in the picture: every lan a panel with its bus
  * along the top and its ports as boxes in rows under it (a node's ports
  * together in a box of the node's), stacked top to bottom in the lab's order;
- * every link a column of its own left of the panels, a vertical line from one
- * lan's bus to the other's with its label halfway. Deterministic: the same lab
+ * every link a vertical line left of the panels from one lan's bus to the
+ * other's, with its label halfway, in the first column where it meets no
+ * other link. Deterministic: the same lab
  * gives the same layout. See docs/graph.md.
  */
 import type { Lab, LabLink, LabPort } from './model.js';
@@ -96,7 +97,8 @@ function unitSize(u: Unit): { w: number; h: number } {
 /** Lay lab @lab out. */
 export function layout(lab: Lab): Layout {
   const out: Layout = { width: 0, height: 0, lans: [], ports: [], groups: [], links: [] };
-  const panelX = SIZE.margin + lab.links.length * SIZE.linkCol;
+  // The panels are laid out from x 0, then moved right of the links' columns.
+  const panelX = 0;
   const rowMax = SIZE.perRow * (SIZE.portW + SIZE.gap) + 2 * SIZE.groupPad;
   const labels = new Map(lab.groups.map((g) => [g.name, g.label]));
   let y = SIZE.margin;
@@ -153,14 +155,25 @@ export function layout(lab: Lab): Layout {
   }
   for (const l of out.lans) l.w = widest;
   const busOf = new Map(out.lans.map((l) => [l.name, l.busY]));
-  lab.links.forEach((link, i) => {
+  // Each link takes the first column where it crosses no other link's span.
+  const columns: [number, number][][] = [];
+  const placed = lab.links.map((link) => {
     const ya = busOf.get(link.a) ?? SIZE.margin;
     const yb = busOf.get(link.b) ?? SIZE.margin;
-    const x = SIZE.margin + i * SIZE.linkCol + SIZE.linkCol / 2;
-    const mid = (ya + yb) / 2;
-    out.links.push({ link, x, ya, yb, panelX, label: { x: x - SIZE.linkCol / 2 + 6, y: mid - SIZE.linkLabelH / 2, w: SIZE.linkCol - 12, h: SIZE.linkLabelH } });
+    const span: [number, number] = [Math.min(ya, yb), Math.max(ya, yb)];
+    let col = columns.findIndex((c) => c.every(([lo, hi]) => span[1] + SIZE.gap < lo || span[0] > hi + SIZE.gap));
+    if (col < 0) col = columns.push([]) - 1;
+    columns[col]!.push(span);
+    return { link, ya, yb, col };
   });
-  out.width = panelX + widest + SIZE.margin;
+  const dx = SIZE.margin + columns.length * SIZE.linkCol;
+  for (const b of [...out.lans, ...out.ports, ...out.groups]) b.x += dx;
+  for (const { link, ya, yb, col } of placed) {
+    const x = SIZE.margin + col * SIZE.linkCol + SIZE.linkCol / 2;
+    const mid = (ya + yb) / 2;
+    out.links.push({ link, x, ya, yb, panelX: dx, label: { x: x - SIZE.linkCol / 2 + 6, y: mid - SIZE.linkLabelH / 2, w: SIZE.linkCol - 12, h: SIZE.linkLabelH } });
+  }
+  out.width = dx + widest + SIZE.margin;
   out.height = Math.max(y - SIZE.lanGap + SIZE.margin, SIZE.margin * 2 + SIZE.linkLabelH);
   return out;
 }

@@ -74,16 +74,14 @@ function strings(v: unknown): string[] | undefined {
 /**
  * What entry @e is, from the fields it has, for a section that has no graph
  * hook: a port (`lan`), a link (`lans`, two of them), a node (`interfaces`,
- * each with its `port` and `lan`), or nothing drawn.
+ * each with its `port` and its `addrs`), or nothing drawn.
  */
 export function derivedPart(e: Record<string, unknown>): GraphPart | undefined {
   if (typeof e.lan === 'string') return { port: { lan: e.lan } };
   const lans = strings(e.lans);
   if (lans && lans.length === 2) return { link: { a: lans[0]!, b: lans[1]!, ab: '-', ba: '-' } };
   if (Array.isArray(e.interfaces)) {
-    const ports = (e.interfaces as Record<string, unknown>[]).flatMap((i) =>
-      i && typeof i.port === 'string' ? [{ name: i.port, lan: typeof i.lan === 'string' ? i.lan : undefined }] : [],
-    );
+    const ports = (e.interfaces as Record<string, unknown>[]).flatMap((i) => (i && typeof i.port === 'string' ? [{ name: i.port, marks: strings(i.addrs) }] : []));
     const label = [typeof e.state === 'string' ? e.state : '', typeof e.pid === 'number' ? `pid ${e.pid}` : ''].filter(Boolean).join(', ');
     return { group: { ports, label: label || undefined } };
   }
@@ -132,7 +130,7 @@ export function buildLab(objects: Record<string, unknown>[], stats: Record<strin
       groups.set(name, { name, label: part.group.label });
       for (const p of part.group.ports) {
         claimed.set(p.name, name);
-        if (p.lan !== undefined && !ports.has(p.name)) ports.set(p.name, { name: p.name, lan: p.lan, remotes: [], marks: [] });
+        marks.push(...(p.marks ?? []).map((mark) => ({ port: p.name, mark })));
       }
     } else marks.push(...part.marks);
   }

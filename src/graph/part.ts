@@ -41,9 +41,9 @@ export interface LinkPart {
 /** An owner of ports (a node, a container): its ports are drawn under it. */
 export interface GroupPart {
   group: {
-    /** the ports it owns, by name, with their lan when no entry of theirs
-     *  may show them (drawn anyway) */
-    ports: { name: string; lan?: string | undefined }[];
+    /** the ports it owns, by name (those no entry shows, as an exited
+     *  node's, are not drawn), with words to draw on each (its addresses) */
+    ports: { name: string; marks?: string[] | undefined }[];
     /** a line under its name ("running, pid 42") */
     label?: string | undefined;
   };
