@@ -130,7 +130,7 @@ function icmpEcho(f: Buffer, type: 0 | 8): boolean {
   return f.length >= 42 && f.readUInt16BE(12) === 0x0800 && f[23] === 1 && f[34] === type;
 }
 
-browserTest('graph: --svg draws the lans, ports and the a2b\'s delay; the served page in chromium shows them, its counters move with a ping and stop after it, a click downloads a pcapng capture of the port, and it outlives a daemon restart', async (t) => {
+browserTest('graph: --svg draws the lans, ports and the a2b\'s delay; the served page in chromium shows them, its counters move with a ping and stop after it, a click downloads a pcapng capture of the port (?count and a client that goes end one too), and it outlives a daemon restart', async (t) => {
   const d = await startDaemon(t);
   const { a, b } = await lab(t, d);
 
@@ -180,6 +180,23 @@ browserTest('graph: --svg draws the lans, ports and the a2b\'s delay; the served
   t.true(frames.filter((f) => icmpEcho(f, 0)).length >= 3, 'echo replies in the capture');
   t.is(await pinging2, 0);
   await waitFor('the capture to end', async () => !((await d.request({ show: {} })) as { objects: { kind: string }[] }).objects.some((o) => o.kind === 'capture'), 30000);
+
+  // ?count=N: the download ends by itself after N frames.
+  const pinging3 = ping(t, a, B_IP, 25);
+  const counted = await fetch(`${url}capture/${a.name}?count=4`);
+  t.is(counted.status, 200);
+  t.is(counted.headers.get('content-disposition'), `attachment; filename="${a.name}.pcapng"`);
+  t.is(pcapngFrames(Buffer.from(await counted.arrayBuffer())).length, 4);
+  // A client that goes ends its capture.
+  const ac = new AbortController();
+  const open = await fetch(`${url}capture/${a.name}`, { signal: ac.signal });
+  t.is(open.status, 200);
+  const first = await open.body!.getReader().read();
+  t.is(Buffer.from(first.value!).readUInt32LE(0), 0x0a0d0d0a, 'the stream begins with a pcapng section header');
+  t.true(((await d.request({ show: {} })) as { objects: { kind: string }[] }).objects.some((o) => o.kind === 'capture'), 'its capture runs');
+  ac.abort();
+  await waitFor('the capture of a client that went to end', async () => !((await d.request({ show: {} })) as { objects: { kind: string }[] }).objects.some((o) => o.kind === 'capture'), 30000);
+  t.is(await pinging3, 0);
 
   // The daemon restarts: the page says so, then shows the new one's lab.
   await stopChild(d.child);

@@ -153,7 +153,31 @@ export async function startGraphServer(o: GraphServerOptions): Promise<GraphServ
       ended = true;
       void o.daemon({ del: { name, force: false } }, { timeoutMs: 5000 }).catch(() => undefined);
     };
-    const timer = seconds === undefined ? undefined : setTimeout(stop, seconds * 1000);
+    const done = o.daemon({ capture: body }, { fd: theirs, timeoutMs: 2 ** 31 - 1 }).then(
+      () => undefined,
+      (e: Error) => e,
+    );
+    let timer: NodeJS.Timeout | undefined;
+    void done.then(() => {
+      // The daemon closed its copy: once ours goes, the stream ends.
+      ended = true;
+      if (timer) clearTimeout(timer);
+      captures.delete(name);
+      native().closeFd(theirs);
+    });
+    // The client went before the capture ended: end it (its reader is gone).
+    res.once('close', () => {
+      stop();
+      sock.destroy();
+    });
+    // The capture writes its file's header as it starts: wait for that, or
+    // for the daemon's refusal, before answering.
+    const refused = await Promise.race([new Promise<undefined>((r) => sock.once('readable', () => r(undefined))), done]);
+    if (refused) {
+      sock.destroy();
+      return json(res, 502, { error: `capture of ${port}: ${refused.message}` });
+    }
+    if (seconds !== undefined) timer = setTimeout(stop, seconds * 1000);
     res.writeHead(200, {
       'Content-Type': 'application/x-pcapng',
       'Content-Disposition': `attachment; filename="${port}.pcapng"`,
@@ -161,20 +185,6 @@ export async function startGraphServer(o: GraphServerOptions): Promise<GraphServ
       'X-Content-Type-Options': 'nosniff',
     });
     sock.pipe(res);
-    // The client went before the capture ended: end it (its reader is gone).
-    res.once('close', () => {
-      stop();
-      sock.destroy();
-    });
-    o.daemon({ capture: body }, { fd: theirs, timeoutMs: 2 ** 31 - 1 })
-      .catch(() => undefined)
-      .finally(() => {
-        // The daemon closed its copy: once ours goes, the stream ends.
-        ended = true;
-        if (timer) clearTimeout(timer);
-        captures.delete(name);
-        native().closeFd(theirs);
-      });
   }
 
   /** Answer @req. */
