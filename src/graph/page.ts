@@ -2,8 +2,8 @@
  * The one page `containet graph --serve` serves: self-contained (inline CSS
  * and script, no CDN, no framework). Every second it fetches /api/lab, puts
  * the picture in (the server made the SVG, every text escaped) and fills the
- * ports' table with their rates and counters; when the daemon cannot be
- * reached it says so and keeps trying. A click on a port downloads a capture
+ * ports' table with their rates and counters; when the daemon (or the server)
+ * cannot be reached it says so, with the reason, and keeps trying. A click on a port downloads a capture
  * of it from /capture/<port>. See docs/graph.md.
  */
 
@@ -75,13 +75,18 @@ function status(text, down) {
 }
 async function tick() {
   try {
-    const r = await fetch('api/lab', { cache: 'no-store' });
+    let r;
+    try {
+      r = await fetch('api/lab', { cache: 'no-store' });
+    } catch (e) {
+      throw new Error('the graph server is unreachable: ' + e.message);
+    }
     const j = await r.json().catch(() => ({ error: 'HTTP ' + r.status }));
     if (!r.ok) throw new Error(j.error || 'HTTP ' + r.status);
     fill(j);
     status('updated ' + new Date(j.at).toLocaleTimeString(), false);
   } catch (e) {
-    status('daemon unreachable: ' + e.message + ' (retrying)', true);
+    status(e.message + ' (retrying)', true);
   }
   setTimeout(tick, 1000);
 }
