@@ -4,7 +4,6 @@
  * client of the daemon like any other command. See docs/graph.md.
  */
 import { writeFileSync } from 'node:fs';
-import { isIP } from 'node:net';
 
 import { Option, type Command } from 'commander';
 
@@ -13,13 +12,8 @@ import type { CliClient } from '../kinds/kind.js';
 import { fetchLab, type DaemonRequest } from './lab.js';
 import { layout } from './layout.js';
 import { counterLine } from './rates.js';
-import { startGraphServer } from './server.js';
+import { loopbackName, startGraphServer } from './server.js';
 import { renderSvg } from './svg.js';
-
-/** True when @host is a loopback address (or localhost). */
-function loopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || (isIP(host) === 4 && host.startsWith('127.'));
-}
 
 /** Declare `containet graph` on @program. */
 export function graphCommand(program: Command, client: CliClient): void {
@@ -33,7 +27,7 @@ export function graphCommand(program: Command, client: CliClient): void {
       if (o.svg === undefined && o.serve === undefined) client.die('graph: say what to make: --svg FILE or --serve [ADDR:]PORT');
       const token = (cmd.optsWithGlobals() as { authtoken?: string }).authtoken ?? process.env.CONTAINET_AUTHTOKEN;
       const daemon: DaemonRequest = (req, ro = {}) => client.request(cmd, req, { ...ro, orThrow: true });
-      if (o.serve && !loopback(o.serve.host)) {
+      if (o.serve && !loopbackName(o.serve.host)) {
         if (!o.public) client.die(`graph: --serve ${o.serve.host} is not a loopback address: the page shows and captures the lab's traffic; pass --public to serve it there`);
         if (token === undefined) client.die('graph: --public needs the daemon\'s authtoken (--authtoken or $CONTAINET_AUTHTOKEN): every HTTP request must carry it');
       }

@@ -71,11 +71,15 @@ function tokenOf(req: http.IncomingMessage, url: URL): string | undefined {
   return undefined;
 }
 
+/** True when @name is localhost or a loopback address (127.0.0.0/8, ::1). */
+export function loopbackName(name: string): boolean {
+  return name === 'localhost' || name === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(name);
+}
+
 /** True when Host header @host names a loopback address or localhost. */
 export function loopbackHost(host: string | undefined): boolean {
   if (!host) return false;
-  const name = host.startsWith('[') ? host.slice(1, host.indexOf(']')) : host.replace(/:\d+$/, '');
-  return name === 'localhost' || name === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(name);
+  return loopbackName(host.startsWith('[') ? host.slice(1, host.indexOf(']')) : host.replace(/:\d+$/, ''));
 }
 
 /** Send @status with a JSON body. */
