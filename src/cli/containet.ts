@@ -10,6 +10,7 @@ import { Command, Option } from 'commander';
 
 import { DaemonError, request, type Reply } from '../client.js';
 import { Daemon } from '../daemon/daemon.js';
+import { graphCommand } from '../graph/command.js';
 import { kinds, sections } from '../kinds/index.js';
 import type { CliClient } from '../kinds/kind.js';
 import { Logger, type Level } from '../log.js';
@@ -193,6 +194,7 @@ export function buildProgram(): Command {
     die,
   };
   for (const k of kinds()) k.cli?.commands?.(program, client);
+  graphCommand(program, client);
 
   program
     .command('del')

@@ -288,6 +288,7 @@ const CAPTURES: Section = {
       ['CAPTURE', 'FRAMES', 'BYTES', 'DROPS', 'FILTERED'],
       cs.map((c) => [String(c.name), Number(c.frames), bytes(Number(c.bytes)), Number(c.drops), Number(c.filtered)]),
     ),
+  graph: (c) => ({ marks: (c.ports as string[]).map((port) => ({ port, mark: 'captured' })) }),
 };
 
 /** The output a capture command writes to: stdout for "-", else @file

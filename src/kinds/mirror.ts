@@ -196,6 +196,9 @@ const MIRRORS: Section = {
       ['MIRROR', 'FRAMES', 'BYTES', 'DROPS'],
       ms.map((m) => [String(m.name), Number(m.frames), bytes(Number(m.bytes)), Number(m.drops)]),
     ),
+  graph: (m) => ({
+    marks: [...(m.select as string[]).map((port) => ({ port, mark: `mirrored to ${String(m.to)}` })), { port: String(m.to), mark: `mirror ${String(m.name)} out` }],
+  }),
 };
 
 register<MirrorObject>({
