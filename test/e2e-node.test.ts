@@ -235,13 +235,41 @@ rootTest('del stops a running node (its processes gone, its ports removed), one 
   t.deepEqual(await portNames(d), []);
 
   // A program that ignores SIGTERM: SIGKILL after 5 s takes the whole container.
-  const stubborn = await addNode(t, d, { command: ['/bin/sh', '-c', "trap '' TERM; while :; do sleep 0.2; done"], interfaces: [{}] });
+  const trapped = path.join(tempDir(t), 'trapped');
+  const stubborn = await addNode(t, d, { command: ['/bin/sh', '-c', `trap '' TERM; touch ${trapped}; while :; do sleep 0.2; done`], interfaces: [{}] });
+  await waitFor('the program to ignore SIGTERM', () => existsSync(trapped), 30000);
   const t0 = Date.now();
   t.deepEqual(await ask(d, { del: { name: stubborn.name } }), {});
   t.true(Date.now() - t0 >= 4500, `del waited ${Date.now() - t0} ms`);
   t.is(startOf(stubborn.pid!), undefined);
   t.is(startOf(stubborn.initPid!), undefined);
   t.deepEqual(await portNames(d), []);
+});
+
+rootTest('del while a node starts stops it once it has; a daemon stopping without --state ends its nodes', async (t) => {
+  const d = await startDaemon(t);
+  const name = uniqueName('race');
+  t.teardown(() => {
+    for (const pid of containodesOf(name)) process.kill(pid, 'SIGKILL');
+  });
+  // add-node and del sent together, on two connections
+  const [added, deleted] = await Promise.all([
+    ask(d, { 'add-node': { name, command: ['sleep', 'infinity'], interfaces: [{ addrs: ['10.82.0.1/24'] }] } }),
+    new Promise((r) => setTimeout(r, 5)).then(() => ask(d, { del: { name } })),
+  ]);
+  t.deepEqual(deleted, {});
+  // it either started before the del came, or was told it was deleted
+  t.true(added.error === undefined || /was deleted while it started/.test(String(added.error)), JSON.stringify(added));
+  t.is(await nodeOf(d, name), undefined);
+  t.deepEqual(containodesOf(name), []);
+  t.deepEqual(await portNames(d), []);
+
+  const n = await addNode(t, d, { command: ['sleep', 'infinity'], interfaces: [{}] });
+  const exited = new Promise<void>((r) => d.child.once('exit', () => r()));
+  process.kill(d.pid, 'SIGTERM');
+  await exited;
+  await waitFor('its containode to end with the daemon', () => startOf(n.pid!) === undefined && startOf(n.initPid!) === undefined, 15000);
+  t.deepEqual(containodesOf(n.name), []);
 });
 
 rootTest('bad input: clear errors naming the field or the reason, and nothing left behind', async (t) => {

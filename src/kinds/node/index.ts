@@ -42,6 +42,8 @@ export interface NodeObject extends ModelObject {
   status: number | null;
   /** its processes, once started */
   run: Running | undefined;
+  /** settles once its start did, either way */
+  started: Promise<void>;
 }
 
 /** The state as show says it: "exited (status N)" once exited. */
@@ -119,17 +121,18 @@ function addNode(ctx: KindContext, asked: AddNodeRequest, call: Call): void {
     state: 'starting',
     status: null,
     run: undefined,
+    started: Promise.resolve(),
   };
   ctx.model.add(n); // its name is taken while it starts
-  launch(ctx, req).then(
+  n.started = launch(ctx, req).then(
     (r) => {
-      if (ctx.model.get(n.name) !== n) {
-        // deleted while starting: its del stops it
-        watch(ctx, n, r);
+      watch(ctx, n, r);
+      if (n.state === 'stopping' || ctx.model.get(n.name) !== n) {
+        // deleted while it started: that del stops it (once this has run)
+        answer({ error: `node ${n.name} was deleted while it started` });
         return;
       }
       n.state = 'running';
-      watch(ctx, n, r);
       ctx.log.info(`node ${n.name} started (containode pid ${r.pid}, init ${r.initPid}): ${portNames(n).join(', ') || 'no interfaces'}`);
       ctx.changed();
       answer({});
@@ -172,6 +175,7 @@ function restoreNode(ctx: KindContext, name: string, rec: Record<string, unknown
     state: 'running',
     status: null,
     run: undefined,
+    started: Promise.resolve(),
   };
   ctx.model.add(n);
   watch(ctx, n, follow(pid, initPid, pidStart, field(rec, 'initStart', 'string', false)));
@@ -191,11 +195,13 @@ register<NodeObject>({
     // (del stops it first): stop it without waiting.
     if (n.run && n.state !== 'exited') void stop(n.run);
   },
-  stop(ctx, n) {
-    if (!n.run || n.state === 'exited') return Promise.resolve();
-    if (n.state !== 'stopping') ctx.log.info(`node ${n.name}: stopping (SIGTERM to containode ${n.run.pid})`);
+  async stop(ctx, n) {
+    if (n.state === 'exited') return;
     n.state = 'stopping';
-    return stop(n.run);
+    await n.started; // one deleted while it starts is stopped once it has
+    if (!n.run || !alive(n.run)) return;
+    ctx.log.info(`node ${n.name}: stopping (SIGTERM to containode ${n.run.pid})`);
+    await stop(n.run);
   },
   shutdown(ctx, n) {
     // Without --state nothing outlives the daemon: its node ends (no wait;
