@@ -6,11 +6,11 @@
  * nsenter (util-linux) does the entering.
  */
 import { spawn } from 'node:child_process';
-import { constants as osConstants } from 'node:os';
 
 import type { Command } from 'commander';
 
 import type { CliClient } from '../kind.js';
+import { statusOf } from './process.js';
 
 /** PATH in a node (as containode sets it for the program). */
 const NODE_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -47,6 +47,6 @@ export function execCommand(program: Command, client: CliClient): void {
       // The terminal's signals reach the command itself (same process group).
       for (const sig of ['SIGINT', 'SIGQUIT'] as const) process.on(sig, () => undefined);
       child.once('error', (e) => client.die(`cannot run nsenter: ${e.message}`));
-      child.once('exit', (code, sig) => process.exit(code ?? 128 + (sig ? (osConstants.signals[sig] ?? 0) : 0)));
+      child.once('exit', (code, sig) => process.exit(statusOf(code, sig)));
     });
 }

@@ -46,6 +46,9 @@ export interface NodeObject extends ModelObject {
   started: Promise<void>;
 }
 
+/** How long a stopped node's ports may take to go on their own. */
+const PORTS_GONE_MS = 3000;
+
 /** The state as show says it: "exited (status N)" once exited. */
 function stateText(n: NodeObject): string {
   return n.state === 'exited' ? `exited (status ${n.status ?? 'unknown'})` : n.state;
@@ -93,6 +96,19 @@ function watch(ctx: KindContext, n: NodeObject, r: Running): void {
     else ctx.log.warn(`node ${n.name} exited (${how}); its ports went with it`);
     ctx.changed();
   });
+}
+
+/** Wait (at most PORTS_GONE_MS) until the ports of stopped node @n are gone:
+ *  the engine removes a port whose init exited (the daemon hears of it on its
+ *  loop), containode those it can; what is left then is removed here. */
+async function portsGone(ctx: KindContext, n: NodeObject): Promise<void> {
+  const left = () => portNames(n).flatMap((p) => {
+    const o = ctx.model.get(p) as (ModelObject & { nodeid?: string }) | undefined;
+    return o && o.nodeid === n.name ? [o] : [];
+  });
+  const deadline = Date.now() + PORTS_GONE_MS;
+  while (left().length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  for (const p of left()) ctx.remove(p, `its node ${n.name} was stopped`);
 }
 
 /** add-node: check what the daemon's objects must say, start containode and
@@ -202,6 +218,7 @@ register<NodeObject>({
     if (!n.run || !alive(n.run)) return;
     ctx.log.info(`node ${n.name}: stopping (SIGTERM to containode ${n.run.pid})`);
     await stop(n.run);
+    await portsGone(ctx, n);
   },
   shutdown(ctx, n) {
     // Without --state nothing outlives the daemon: its node ends (no wait;

@@ -66,7 +66,7 @@ export function containodeArgs(ctx: KindContext, req: NodeSpec): string[] {
 }
 
 /** The exit status of a process that ended with @code or of signal @sig (128 + its number). */
-function statusOf(code: number | null, sig: NodeJS.Signals | null): number {
+export function statusOf(code: number | null, sig: NodeJS.Signals | null): number {
   return code ?? 128 + (sig ? (osConstants.signals[sig] ?? 0) : 0);
 }
 
