@@ -16,7 +16,7 @@ import type { ExecutionContext } from 'ava';
 
 import { request, type Reply } from '../src/client.js';
 import { binPath, rootTest, startDaemon, tail, tempDir, uniqueName, waitFor, type TestDaemon } from './helpers/env.js';
-import { portNames } from './helpers/containers.js';
+import { busyboxRoot, portNames } from './helpers/containers.js';
 import { execa } from 'execa';
 
 /** What show says of a node. */
@@ -30,6 +30,8 @@ interface NodeEntry {
   env: Record<string, string>;
   interfaces: { ifname: string; lan: string; addrs: string[]; mtu: number; mac: string | null; port: string }[];
   routes: { dst: string; via: string }[];
+  root: string | null;
+  log: string | null;
 }
 
 /** One request on @d's socket with a long deadline (a node may take a while
@@ -159,6 +161,22 @@ rootTest('add-node: two interfaces on two lans with addresses, MTU, MAC and a ro
   const bad = await exec(d, 'no-such-node', 'true');
   t.not(bad.exitCode, 0);
   t.regex(bad.stderr, /no object named "no-such-node"/);
+});
+
+rootTest('a node on a root filesystem of its own: exec runs in that root, and its output goes to its log', async (t) => {
+  const d = await startDaemon(t);
+  const { dir, root } = busyboxRoot(t);
+  const log = path.join(dir, 'node.log');
+  const n = await addNode(t, d, { command: ['/bin/sh', '-c', 'echo to-the-log; exec sleep 1000'], root, log, interfaces: [{ addrs: ['10.83.0.1/24'] }] });
+  t.like(n, { root, log } as Partial<NodeEntry>);
+  const r = await exec(d, n.name, 'sh', '-c', 'cat /etc/passwd; readlink /bin/sh; pwd; echo $HOME');
+  t.is(r.exitCode, 0, r.stderr);
+  t.deepEqual(r.stdout.split('\n'), ['root:x:0:0:root:/home/boss:/bin/sh', 'busybox', '/', '/home/boss']);
+  await waitFor('the program to write to its log', () => readFileSync(log, 'utf8').includes('to-the-log\n'), 30000);
+  const ip = await exec(d, n.name, 'ip', 'addr', 'show', 'eth0');
+  t.regex(ip.stdout, /inet 10\.83\.0\.1\/24/);
+  t.deepEqual(await ask(d, { del: { name: n.name } }), {});
+  t.is(startOf(n.pid!), undefined);
 });
 
 rootTest('two nodes on a lan ping each other (IPv4 and IPv6)', async (t) => {
