@@ -36,8 +36,8 @@ interface NodeEntry {
 
 /** One request on @d's socket with a long deadline (a node may take a while
  *  to start on a busy machine); a refusal comes back as { error }. */
-function ask(d: TestDaemon, req: Reply): Promise<Reply> {
-  return request(d.sock, req, -1, 90000).catch((e: Error) => ({ error: e.message }));
+function ask(d: TestDaemon, req: Reply, authtoken?: string): Promise<Reply> {
+  return request(d.sock, authtoken === undefined ? req : { authtoken, ...req }, -1, 90000).catch((e: Error) => ({ error: e.message }));
 }
 
 /** Start time of process @pid (field 22 of /proc/PID/stat), undefined when gone. */
@@ -344,6 +344,22 @@ rootTest('containet add node: a single-interface node from the command line, and
   const del = await d.cli('del', name);
   t.is(del.exitCode, 0, del.stderr);
   t.false(existsSync(`/proc/${n.pid}/cmdline`) && startOf(n.pid!) !== undefined);
+});
+
+rootTest('a daemon with --authtoken: its nodes attach with its token (not on their command line)', async (t) => {
+  const token = `tok-${uniqueName('a')}`;
+  const d = await startDaemon(t, { authtoken: token });
+  const name = uniqueName('auth');
+  t.teardown(() => {
+    for (const pid of containodesOf(name)) process.kill(pid, 'SIGKILL');
+  });
+  t.regex(String((await ask(d, { 'add-node': { name, command: ['sleep', 'infinity'] } })).error), /authtoken/);
+  t.deepEqual(await ask(d, { 'add-node': { name, command: ['sleep', 'infinity'], interfaces: [{ addrs: ['10.84.0.1/24'] }] } }, token), {});
+  const [pid] = containodesOf(name);
+  t.false(readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(token));
+  t.deepEqual(await portNames(d), [`${name}.eth0`]);
+  t.deepEqual(await ask(d, { del: { name } }, token), {});
+  t.deepEqual(containodesOf(name), []);
 });
 
 rootTest('--state: a daemon killed and started again lists its running nodes, which still forward, and can delete them', async (t) => {
