@@ -310,6 +310,7 @@ rootTest('bad input: clear errors naming the field or the reason, and nothing le
     // refused by containode: the gateway is on none of its networks, the program is not there
     [{ name, command: ['true'], interfaces: [{ addrs: ['10.77.0.1/24'] }], routes: [{ dst: 'default', via: '10.99.0.1' }] }, /did not start: .*route default via 10\.99\.0\.1: the gateway is on none of the node's networks/],
     [{ name, command: ['/no/such/program'], interfaces: [{ addrs: ['10.77.0.1/24'] }] }, /did not start: containode: exec \/no\/such\/program: No such file or directory/],
+    [{ name, command: ['true'], interfaces: [{}], log: '/no/such/dir/node.log' }, /did not start: ENOENT: no such file or directory, open '\/no\/such\/dir\/node.log'/],
   ];
   for (const [body, re] of cases) {
     const r = await ask(d, { 'add-node': body });

@@ -470,14 +470,14 @@ export class Daemon {
       this.remove(o, 'deleted');
       return;
     }
-    k.stop!(this.ctx, o).then(
-      () => {
+    const refuse = (e: Error) => answer({ error: e instanceof ProtocolError ? e.message : `internal error: ${e.message}` });
+    k.stop!(this.ctx, o)
+      .then(() => {
         if (this.model.get(name) === o) this.remove(o, 'deleted');
         this.queueFlush();
         answer({});
-      },
-      (e: Error) => answer({ error: e instanceof ProtocolError ? e.message : `internal error: ${e.message}` }),
-    );
+      })
+      .catch(refuse);
   }
 
   /** Every object, for show: section by section, each in creation order. */

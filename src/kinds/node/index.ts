@@ -140,7 +140,8 @@ function addNode(ctx: KindContext, asked: AddNodeRequest, call: Call): void {
     started: Promise.resolve(),
   };
   ctx.model.add(n); // its name is taken while it starts
-  n.started = launch(ctx, req).then(
+  // (through then: whatever launch throws, even at once, is answered below)
+  n.started = Promise.resolve().then(() => launch(ctx, req)).then(
     (r) => {
       watch(ctx, n, r);
       if (n.state === 'stopping' || ctx.model.get(n.name) !== n) {
