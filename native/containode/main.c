@@ -83,36 +83,33 @@ static int wait_init(pid_t init)
  *  many. */
 static size_t ports_of(const struct cn_options *o, pid_t init, struct cn_port *ports)
 {
+	const struct cn_port base = {
+		.socket = o->socket,
+		.identity = o->identity,
+		.authtoken = o->authtoken,
+		.mtu = o->mtu,
+		.pid = init,
+	};
 	if (o->socket == NULL)
 		return 0;
 	if (o->net_count == 0) {
-		ports[0] = (struct cn_port){
-			.socket = o->socket,
-			.identity = o->identity,
-			.ifname = o->ifname,
-			.lan = o->lan,
-			.authtoken = o->authtoken,
-			.ipv4 = o->has_ipv4 ? o->ipv4 : NULL,
-			.prefix = o->prefix,
-			.mtu = o->mtu,
-			.pid = init,
-		};
+		ports[0] = base;
+		ports[0].ifname = o->ifname;
+		ports[0].lan = o->lan;
+		ports[0].ipv4 = o->has_ipv4 ? o->ipv4 : NULL;
+		ports[0].prefix = o->prefix;
 		return 1;
 	}
 	for (size_t i = 0; i < o->net_count; i++) {
 		const struct cn_net *n = &o->nets[i];
-		ports[i] = (struct cn_port){
-			.socket = o->socket,
-			.identity = o->identity,
-			.ifname = n->ifname,
-			.lan = n->lan,
-			.authtoken = o->authtoken,
-			.addrs = n->addrs,
-			.n_addrs = n->n_addrs,
-			.mac = n->mac,
-			.mtu = n->mtu ? n->mtu : o->mtu,
-			.pid = init,
-		};
+		ports[i] = base;
+		ports[i].ifname = n->ifname;
+		ports[i].lan = n->lan;
+		ports[i].addrs = n->addrs;
+		ports[i].n_addrs = n->n_addrs;
+		ports[i].mac = n->mac;
+		if (n->mtu)
+			ports[i].mtu = n->mtu;
 	}
 	return o->net_count;
 }
