@@ -30,7 +30,7 @@
       # switch socket (native/client/).
       "target_name": "containode",
       "type": "executable",
-      "sources": ["<!@(ls native/containode/*.c)", "native/client/fdmsg.c", "native/client/tapdev.c", "native/client/ifaddr.c"],
+      "sources": ["<!@(ls native/containode/*.c)", "<!@(ls native/client/*.c)"],
       "include_dirs": ["native/client"],
       "libraries": ["-lpthread"]
     },
@@ -39,8 +39,7 @@
       "target_name": "containode-unit-tests",
       "type": "executable",
       "sources": ["native/test/test_containode.c", "native/containode/options.c", "native/containode/json.c",
-                  "native/containode/attach.c", "native/client/fdmsg.c", "native/client/tapdev.c",
-                  "native/client/ifaddr.c"],
+                  "native/containode/attach.c", "<!@(ls native/client/*.c)"],
       "include_dirs": ["native/containode", "native/client"],
       "libraries": ["-lpthread"]
     },

@@ -233,6 +233,15 @@ function buildCandidates(file: string): string[] {
   return ['Release', 'Debug'].map((d) => path.join(packageRoot, 'build', d, file));
 }
 
+/** The native containode (what bin/containode execs): the first build of it
+ *  found; throws naming every path tried when there is none. */
+export function containodePath(): string {
+  const tried = buildCandidates('containode');
+  const found = tried.find((p) => existsSync(p));
+  if (!found) throw new Error(`containode is not built (tried ${tried.join(', ')}); run npm run install`);
+  return found;
+}
+
 let cached: NativeBinding | undefined;
 
 /** The addon's Engine class with the shorthands of NativeEngine that are not

@@ -7,7 +7,7 @@
  * whose changes land in the overlay's top directory, and option errors.
  */
 import type { ExecutionContext } from 'ava';
-import { existsSync, mkdirSync, readFileSync, readlinkSync, symlinkSync, copyFileSync, writeFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, readlinkSync, writeFileSync, rmSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import path from 'node:path';
 import { execa } from 'execa';
@@ -27,6 +27,7 @@ import {
   type TestContainer,
   type TestDaemon,
 } from './helpers/env.js';
+import { busyboxRoot } from './helpers/containers.js';
 
 /** Namespaces containode always makes new, unless kept with -N / -I. */
 const NAMESPACES = ['uts', 'ipc', 'mnt', 'net', 'pid'] as const;
@@ -102,21 +103,6 @@ async function waitingContainer(t: ExecutionContext, args: string[], status = 0)
 function release(c: TestContainer): Promise<number> {
   c.child.stdin!.end('go\n');
   return c.exited;
-}
-
-/**
- * A tiny root filesystem in a temp dir: busybox-static and a few applets, an
- * /etc/passwd whose root lives in /home/boss, and empty /proc, /dev, /sys.
- */
-function busyboxRoot(t: ExecutionContext): { dir: string; root: string } {
-  const dir = tempDir(t);
-  const root = path.join(dir, 'root');
-  for (const d of ['bin', 'etc', 'home/boss', 'tmp', 'proc', 'dev', 'sys']) mkdirSync(path.join(root, d), { recursive: true });
-  copyFileSync('/bin/busybox', path.join(root, 'bin/busybox'));
-  for (const applet of ['sh', 'ls', 'cat', 'hostname', 'ip', 'ping', 'echo', 'env', 'test', 'readlink'])
-    symlinkSync('busybox', path.join(root, 'bin', applet));
-  writeFileSync(path.join(root, 'etc/passwd'), 'root:x:0:0:root:/home/boss:/bin/sh\n');
-  return { dir, root };
 }
 
 // ---------------------------------------------------------------------------

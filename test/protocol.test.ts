@@ -201,7 +201,7 @@ test('MessageSplitter: a complete request just under MAX_REQUEST is accepted, on
 test('VERB_FDS: add-etherfd and capture carry one fd, every other verb none', (t) => {
   t.deepEqual(
     { ...VERB_FDS },
-    { 'add-etherfd': 1, 'remove-etherfd': 0, 'add-lan': 0, 'add-vhost': 0, 'add-dpdk': 0, 'add-tap': 0, 'add-nat': 0, 'add-a2b': 0, capture: 1, 'add-phy': 0, 'add-mirror': 0, 'add-vxlan': 0, 'add-geneve': 0, 'add-c2c': 0, set: 0, del: 0, show: 0, stats: 0, version: 0 },
+    { 'add-etherfd': 1, 'remove-etherfd': 0, 'add-lan': 0, 'add-vhost': 0, 'add-dpdk': 0, 'add-tap': 0, 'add-nat': 0, 'add-a2b': 0, capture: 1, 'add-phy': 0, 'add-mirror': 0, 'add-vxlan': 0, 'add-geneve': 0, 'add-c2c': 0, 'add-node': 0, set: 0, del: 0, show: 0, stats: 0, version: 0 },
   );
 });
 
@@ -221,6 +221,7 @@ test('parseRequest: every verb of VERB_FDS parses with its minimal body, and no 
     'add-vxlan': { name: 'v', vni: 1, remotes: ['10.0.0.2'] },
     'add-geneve': { name: 'g', vni: 1, remotes: ['10.0.0.2'] },
     'add-c2c': { name: 'c', remotes: ['10.0.0.2'] },
+    'add-node': { name: 'n1', command: ['true'] },
     set: { name: 'l' },
     del: { name: 'l' },
     show: {},
@@ -425,6 +426,75 @@ test('parseRequest: add-vhost takes a name and an absolute socket path; client, 
   ] as const) {
     t.throws(() => parse({ 'add-vhost': body }), { instanceOf: ProtocolError, message: re }, JSON.stringify(body));
   }
+});
+
+test('parseRequest: add-node takes a hostname, a command, interfaces, routes, env, root and log; each refused with the field named', (t) => {
+  t.deepEqual(parse({ 'add-node': { name: 'r1', command: ['sh'] } }), { verb: 'add-node', name: 'r1', command: ['sh'], env: {}, interfaces: [], routes: [] });
+  t.deepEqual(
+    parse({
+      'add-node': {
+        name: 'r1',
+        command: ['/bin/sh', '-c', 'sleep infinity'],
+        root: '/',
+        env: { K: 'V' },
+        interfaces: [{ ifname: 'e0', lan: 'lan0', addrs: ['10.0.0.1/24', 'fd00::1/64'], mtu: 1500, mac: '02:00:00:00:00:0A' }, { lan: 'l2' }, {}],
+        routes: [{ dst: 'default', via: '10.0.0.254' }, { dst: 'fd01::/64', via: 'fd00::2' }],
+        log: '/tmp/r1.log',
+      },
+    }),
+    {
+      verb: 'add-node',
+      name: 'r1',
+      command: ['/bin/sh', '-c', 'sleep infinity'],
+      root: '/',
+      env: { K: 'V' },
+      interfaces: [
+        { ifname: 'e0', lan: 'lan0', addrs: ['10.0.0.1/24', 'fd00::1/64'], mtu: 1500, mac: '02:00:00:00:00:0a' },
+        { ifname: 'eth1', lan: 'l2', addrs: [], mtu: 64000, mac: null },
+        { ifname: 'eth2', lan: undefined, addrs: [], mtu: 64000, mac: null },
+      ],
+      routes: [
+        { dst: 'default', via: '10.0.0.254' },
+        { dst: 'fd01::/64', via: 'fd00::2' },
+      ],
+      log: '/tmp/r1.log',
+    },
+  );
+  const c = ['true'];
+  for (const [body, re] of [
+    [{ command: c }, /add-node: "name" must be 1-64/],
+    [{ name: 'a_b', command: c }, /"name" a_b must be 1-63 letters, digits or '-'/],
+    [{ name: 'a-', command: c }, /"name" a- must be 1-63/],
+    [{ name: 'n' }, /"command" must be a non-empty list/],
+    [{ name: 'n', command: 'true' }, /"command" must be a non-empty list/],
+    [{ name: 'n', command: ['true', ''] }, /"command" must be a non-empty list of non-empty strings/],
+    [{ name: 'n', command: c, root: 'rel' }, /"root" must be an absolute path/],
+    [{ name: 'n', command: c, root: '/no/such/dir' }, /"root" \/no\/such\/dir is not a directory/],
+    [{ name: 'n', command: c, env: ['K=V'] }, /"env" must be an object of strings/],
+    [{ name: 'n', command: c, env: { '1K': 'v' } }, /"env" name "1K" must be letters/],
+    [{ name: 'n', command: c, env: { K: 1 } }, /"env" K must be a string/],
+    [{ name: 'n', command: c, interfaces: {} }, /"interfaces" must be a list/],
+    [{ name: 'n', command: c, interfaces: ['eth0'] }, /"interfaces"\[0\] must be an object/],
+    [{ name: 'n', command: c, interfaces: [{ lan: 'l', ip: [] }] }, /"interfaces"\[0\]: unknown field "ip"/],
+    [{ name: 'n', command: c, interfaces: [{ lan: 'a,b' }] }, /"interfaces"\[0\] "lan" must be 1-64/],
+    [{ name: 'n', command: c, interfaces: [{ ifname: 'x'.repeat(16) }] }, /"ifname" x+ must fit a device name/],
+    [{ name: 'n', command: c, interfaces: [{ addrs: ['10.0.0.1'] }] }, /"interfaces"\[0\]: "addrs" "10.0.0.1" must be an address with its prefix length/],
+    [{ name: 'n', command: c, interfaces: [{ addrs: ['10.0.0.1/24', '10.0.0.1/24'] }] }, /"addrs" gives 10.0.0.1\/24 twice/],
+    [{ name: 'n', command: c, interfaces: [{ mtu: 67 }] }, /"mtu" must be an integer from 68 to 65521/],
+    [{ name: 'n', command: c, interfaces: [{ mac: '01:00:5e:00:00:01' }] }, /"mac" 01:00:5e:00:00:01 is not a unicast address/],
+    [{ name: 'n', command: c, interfaces: [{}, { ifname: 'eth0' }] }, /two interfaces are named eth0/],
+    [{ name: 'n', command: c, interfaces: [{}], routes: [{ dst: 'default' }] }, /"routes"\[0\]: "via" must be a non-empty string/],
+    [{ name: 'n', command: c, interfaces: [{}], routes: [{ dst: 'default', via: 'gw' }] }, /"via" gw must be an IPv4 or IPv6 address/],
+    [{ name: 'n', command: c, interfaces: [{}], routes: [{ dst: '10.0.0.0', via: '10.0.0.1' }] }, /"dst" 10.0.0.0 must be "default" or ADDR\/PREFIX/],
+    [{ name: 'n', command: c, interfaces: [{}], routes: [{ dst: '10.1.0.0/33', via: '10.0.0.1' }] }, /must be "default" or ADDR\/PREFIX/],
+    [{ name: 'n', command: c, interfaces: [{}], routes: [{ dst: '10.1.0.1/16', via: '10.0.0.1' }] }, /"dst" 10.1.0.1\/16 has bits set past its prefix length/],
+    [{ name: 'n', command: c, interfaces: [{}], routes: [{ dst: 'fd01::1/64', via: 'fd00::1' }] }, /has bits set past its prefix length/],
+    [{ name: 'n', command: c, interfaces: [{}], routes: [{ dst: 'fd01::/64', via: '10.0.0.1' }] }, /are not of one family/],
+    [{ name: 'n', command: c, routes: [{ dst: 'default', via: '10.0.0.1' }] }, /"routes" need an interface/],
+    [{ name: 'n', command: c, log: 'out.log' }, /"log" must be an absolute path/],
+    [{ name: 'n', command: c, restart: true }, /unknown field "restart"/],
+  ] as [Record<string, unknown>, RegExp][])
+    t.throws(() => parse({ 'add-node': body }), { instanceOf: ProtocolError, message: re }, JSON.stringify(body));
 });
 
 test('parseRequest: add-tap takes a device name, addresses (IPv4 and IPv6), an MTU, a MAC; each refused with the field named', (t) => {

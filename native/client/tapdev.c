@@ -1,6 +1,7 @@
-/* tapdev.c - tap creation inside a network namespace, on a thread of its own. */
+/* tapdev.c - tap creation inside a network namespace, on a thread of its own (netns.c). */
 #include "tapdev.h"
 #include "ifaddr.h"
+#include "netns.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -9,8 +10,6 @@
 #include <net/if.h>
 #include <net/if_arp.h>
 #include <netinet/in.h>
-#include <pthread.h>
-#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -35,9 +34,7 @@ struct tap_job {
 	char err[256];  /**< reason on failure */
 };
 
-/** Parse @text ("aa:bb:cc:dd:ee:ff") into @mac; a multicast or all-zero
- *  address is refused. Returns 0, or -1 with @err filled. */
-static int parse_mac(const char *text, unsigned char mac[6], char *err, size_t errlen)
+int ctn_tap_parse_mac(const char *text, unsigned char mac[6], char *err, size_t errlen)
 {
 	unsigned v[6];
 	char end;
@@ -170,34 +167,20 @@ static int tap_rename(const char *from, const char *to, struct tap_job *j)
 	return rc;
 }
 
-/** Thread body: enter the namespace, make and configure the tap. */
-static void *tap_thread(void *arg)
+/** Make and configure the tap, inside the namespace (on netns.c's thread);
+ *  the fd goes to @j->fd, a failure's reason to @j->err. */
+static void tap_make(struct tap_job *j)
 {
-	struct tap_job *j = arg;
 	const struct ctn_tap_req *r = j->req;
-	if (r->netns) {
-		int ns = open(r->netns, O_RDONLY | O_CLOEXEC);
-		if (ns < 0) {
-			snprintf(j->err, sizeof(j->err), "open %s: %s", r->netns, strerror(errno));
-			return NULL;
-		}
-		int rc = setns(ns, CLONE_NEWNET);
-		int er = errno;
-		close(ns);
-		if (rc < 0) {
-			snprintf(j->err, sizeof(j->err), "enter %s: %s", r->netns, strerror(er));
-			return NULL;
-		}
-	}
 	/* Attaching must never create: TUNSETIFF makes a missing device. */
 	if (r->attach && if_nametoindex(r->ifname) == 0) {
 		snprintf(j->err, sizeof(j->err), "no device %s in that namespace", r->ifname);
-		return NULL;
+		return;
 	}
 	int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
 	if (fd < 0) {
 		snprintf(j->err, sizeof(j->err), "open /dev/net/tun: %s", strerror(errno));
-		return NULL;
+		return;
 	}
 	struct ifreq ifr = {0};
 	/* Exclusive: an empty name has the kernel pick a free one ("tap%d"). */
@@ -214,33 +197,44 @@ static void *tap_thread(void *arg)
 		snprintf(j->err, sizeof(j->err), "%s tap %s: %s", r->attach ? "open" : "create", r->ifname,
 			 strerror(errno));
 		close(fd);
-		return NULL;
+		return;
 	}
 	if (r->attach) {
 		if (r->unpersist && ioctl(fd, TUNSETPERSIST, 0) < 0) {
 			snprintf(j->err, sizeof(j->err), "TUNSETPERSIST 0 on %s: %s", r->ifname, strerror(errno));
 			close(fd);
-			return NULL;
+			return;
 		}
 		j->fd = fd;
-		return NULL;
+		return;
 	}
 	int hdr = 12;
 	if (r->vnet_hdr && ioctl(fd, TUNSETVNETHDRSZ, &hdr) < 0) {
 		snprintf(j->err, sizeof(j->err), "TUNSETVNETHDRSZ on %s: %s", r->ifname, strerror(errno));
 		close(fd);
-		return NULL;
+		return;
 	}
 	if (r->exclusive && tap_rename(ifr.ifr_name, r->ifname, j) < 0) {
 		close(fd);
-		return NULL;
+		return;
 	}
 	if (tap_configure(j, r->exclusive ? r->ifname : ifr.ifr_name) < 0) {
 		close(fd);
-		return NULL;
+		return;
 	}
 	j->fd = fd;
-	return NULL;
+	return;
+}
+
+/** ctn_netns_fn of tap_make: 0 with the fd in the job, or -1 with its reason. */
+static int tap_work(void *arg, char *err, size_t errlen)
+{
+	struct tap_job *j = arg;
+	tap_make(j);
+	if (j->fd >= 0)
+		return 0;
+	snprintf(err, errlen, "%s", j->err);
+	return -1;
 }
 
 int ctn_tap_create(const struct ctn_tap_req *req, char *err, size_t errlen)
@@ -261,17 +255,10 @@ int ctn_tap_create(const struct ctn_tap_req *req, char *err, size_t errlen)
 	for (int i = 0; i < req->n_addrs; i++)
 		if (ctn_ifaddr_parse(req->addrs[i], &j.addrs[i], err, errlen) < 0)
 			return -1;
-	if (req->mac && parse_mac(req->mac, j.mac, err, errlen) < 0)
+	if (req->mac && ctn_tap_parse_mac(req->mac, j.mac, err, errlen) < 0)
 		return -1;
-	pthread_t t;
-	int rc = pthread_create(&t, NULL, tap_thread, &j);
-	if (rc != 0) {
-		snprintf(err, errlen, "thread: %s", strerror(rc));
+	if (ctn_netns_run(req->netns, tap_work, &j, err, errlen) < 0)
 		return -1;
-	}
-	pthread_join(t, NULL);
-	if (j.fd < 0)
-		snprintf(err, errlen, "%s", j.err);
 	return j.fd;
 }
 

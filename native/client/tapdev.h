@@ -40,6 +40,10 @@ struct ctn_tap_req {
  *  so gone, when this returns. */
 int ctn_tap_create(const struct ctn_tap_req *req, char *err, size_t errlen);
 
+/** Parse @text ("aa:bb:cc:dd:ee:ff") into @mac; a multicast or all-zero
+ *  address is refused. Returns 0, or -1 with @err filled. */
+int ctn_tap_parse_mac(const char *text, unsigned char mac[6], char *err, size_t errlen);
+
 /** Where a tun/tap fd's device lives: the device and inode numbers of its
  *  network namespace (TUNGETDEVNETNS), in @dev and @ino. Returns 0, or -1 with
  *  errno (ENOTTY: not a tun/tap fd, or a kernel older than 5.2). */

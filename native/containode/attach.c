@@ -132,6 +132,9 @@ int cn_attach(const struct cn_port *p, char *err, size_t errlen)
 		.mtu = p->mtu,
 		.ipv4 = p->ipv4,
 		.prefix = p->prefix,
+		.addrs = p->addrs,
+		.n_addrs = p->n_addrs,
+		.mac = p->mac,
 		.up = true,
 		.lo_up = true,
 	};

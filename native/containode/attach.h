@@ -36,11 +36,14 @@ struct cn_port {
 	const char *authtoken; /**< token sent with every request, NULL: none */
 	const char *ipv4;      /**< address of the interface, NULL: none */
 	int prefix;            /**< its prefix length */
+	const char *const *addrs; /**< more addresses, "ADDR/LEN", IPv4 or IPv6 (--net's ip=) */
+	int n_addrs;           /**< how many */
+	const char *mac;       /**< its MAC, NULL: the kernel's random one */
 	int mtu;               /**< MTU of the interface */
 	pid_t pid;             /**< the container's init (its network namespace; the daemon watches it) */
 };
 
-/** Make the tap in /proc/PID/ns/net (vnet header, MTU, address, up, lo up) and
+/** Make the tap in /proc/PID/ns/net (vnet header, MTU, MAC, addresses, up, lo up) and
  *  add it to the switch, waiting for a busy daemon (see above). Returns 0, or
  *  -1 with the reason in @err (the daemon's own words when it refused). */
 int cn_attach(const struct cn_port *p, char *err, size_t errlen);

@@ -19,9 +19,17 @@
  *   abort <reason>\n  give up: the init prints "containode: aborted: <reason>"
  *                     and exits 125
  *
+ * and one line back, init to containode:
+ *
+ *   started\n         PROGRAM was executed (sent after `go`; not sent when
+ *                     exec failed, whose status then says why)
+ *
  * The init reads containode's answer once its mounts are ready; end of file
- * or a read error count as abort. After `go` the init closes the socket, so
- * PROGRAM never inherits it.
+ * or a read error count as abort. After `go` the init keeps the socket until
+ * it knows whether PROGRAM was executed, says `started` if it was (a
+ * containode that does not wait for it has closed its end: the line is lost,
+ * harmlessly), and closes it. The socket is close-on-exec: PROGRAM never
+ * inherits it.
  *
  * Exit status of the init (and so of containode):
  *
@@ -432,7 +440,7 @@ static void set_hostname(const char *name)
 
 /**
  * Step 7: read containode's answer line from the sync socket FD. Returns on
- * "go" after closing FD; anything else prints "containode: aborted: ..." and
+ * "go" (FD stays open); anything else prints "containode: aborted: ..." and
  * exits 125. Reads one byte at a time so it never consumes past the line.
  */
 static void await_go(int fd)
@@ -463,10 +471,8 @@ static void await_go(int fd)
     line[len] = '\0';
 
     if (reason == NULL) {
-        if (strcmp(line, "go") == 0) {
-            close_fd(fd, "sync fd");
-            return;
-        }
+        if (strcmp(line, "go") == 0)
+            return; /* the socket stays open for "started" */
         if (strcmp(line, "abort") == 0)
             reason = "no reason given";
         else if (strncmp(line, "abort ", 6) == 0)
@@ -577,8 +583,9 @@ _Noreturn static void exec_program(const struct cn_launch *opts, int report_fd)
 /**
  * Waits until PROGRAM either executed (the pipe FD closes) or reported an
  * exec error, which is then printed as "containode: exec PROGRAM: ...".
+ * Returns whether PROGRAM was executed.
  */
-static void report_exec_failure(int fd, const char *program)
+static bool report_exec_failure(int fd, const char *program)
 {
     int err = 0;
     size_t got = 0;
@@ -597,6 +604,7 @@ static void report_exec_failure(int fd, const char *program)
     close_fd(fd, "exec report pipe");
     if (got == sizeof err)
         fprintf(stderr, "containode: exec %s: %s\n", program, strerror(err));
+    return got != sizeof err;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -650,7 +658,9 @@ static int run_init(const struct cn_launch *opts)
     if (sigprocmask(SIG_UNBLOCK, &forwarded, NULL) < 0)
         cn_fail("sigprocmask", NULL);
 
-    report_exec_failure(report[0], opts->argv[0]);
+    if (report_exec_failure(report[0], opts->argv[0]))
+        (void)send_all(opts->sync_fd, "started\n", 8); /* nobody listening: no matter */
+    close(opts->sync_fd);
     return reap_until_program_exits(program); /* step 10 */
 }
 
@@ -669,6 +679,8 @@ static int container_init(void *arg)
 
     set_parent_death_signal(parent_before);             /* 1 */
     close_fd(opts->peer_fd, "containode's end of the sync socket");
+    if (opts->private_fd >= 0)
+        close_fd(opts->private_fd, "containode's --ready-fd");
     saved_umask = umask(0); /* create nodes and dirs with exact modes */
     make_mounts_private();                              /* 2 */
     if (opts->root != NULL)                             /* 3 */
@@ -732,6 +744,32 @@ int cn_launch_go(int sync_fd)
 {
     int rc = send_all(sync_fd, "go\n", 3);
 
+    close(sync_fd);
+    return rc;
+}
+
+int cn_launch_go_started(int sync_fd)
+{
+    char line[16];
+    size_t len = 0;
+    int rc = -1;
+
+    if (send_all(sync_fd, "go\n", 3) == 0) {
+        while (len + 1 < sizeof line) {
+            ssize_t n = read(sync_fd, &line[len], 1);
+
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n <= 0)
+                break;
+            if (line[len] == '\n') {
+                line[len] = '\0';
+                rc = strcmp(line, "started") == 0 ? 0 : -1;
+                break;
+            }
+            len++;
+        }
+    }
     close(sync_fd);
     return rc;
 }

@@ -19,6 +19,7 @@ struct cn_launch {
 	char **envs;          /**< KEY=VAL strings added to PROGRAM's environment */
 	size_t env_count;
 	char **argv;          /**< PROGRAM and its arguments, NULL-terminated */
+	int private_fd;       /**< containode's own fd the init closes at once (--ready-fd), -1: none */
 	int sync_fd;          /**< the init's end of the handshake socket (set by cn_launch_start) */
 	int peer_fd;          /**< containode's end, which the init closes (set by cn_launch_start) */
 };
@@ -37,6 +38,11 @@ pid_t cn_launch_start(struct cn_launch *l, int *sync_fd);
 /** Tell the init to run PROGRAM and close @sync_fd. Returns 0, or -1 when the
  *  init is gone (its exit status says why). */
 int cn_launch_go(int sync_fd);
+
+/** Tell the init to run PROGRAM, wait for its `started` (PROGRAM was
+ *  executed) and close @sync_fd. Returns 0 once it came, or -1 when the init
+ *  ended without it (exec failed, or it died: its exit status says why). */
+int cn_launch_go_started(int sync_fd);
 
 /** Tell the init to give up (it prints "containode: aborted: @reason" and
  *  exits 125) and close @sync_fd. */

@@ -9,6 +9,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ifaddr.h"
+#include "tapdev.h"
+
 const char cn_help_text[] =
 	"Usage: containode [options] [--] PROGRAM [ARGS...]\n"
 	"\n"
@@ -36,6 +39,15 @@ const char cn_help_text[] =
 	"  --mtu <bytes>            MTU of the interface (default: 64000)\n"
 	"  -e, --env <KEY=VALUE>    set an environment variable for PROGRAM (repeatable)\n"
 	"                           (default: [])\n"
+	"  --net <spec>             an interface (repeatable; replaces -l, -4 and\n"
+	"                           --ifname): LAN[,ifname=NAME][,ip=ADDR/LEN]...\n"
+	"                           [,mtu=N][,mac=MAC], ip IPv4 or IPv6, ifname\n"
+	"                           default ethN\n"
+	"  --route <spec>           a route, set once the interfaces are up\n"
+	"                           (repeatable): DST,via=ADDR with DST \"default\" or\n"
+	"                           ADDR/LEN\n"
+	"  --ready-fd <n>           write \"ready INITPID\" on fd N once PROGRAM has\n"
+	"                           started, then close it\n"
 	"  --authtoken <token>      token for the switch (default: $CONTAINET_AUTHTOKEN)\n"
 	"  -h, --help               display help for command\n"
 	;
@@ -54,6 +66,9 @@ enum cn_opt_id {
 	OPT_MTU,
 	OPT_ENV,
 	OPT_AUTHTOKEN,
+	OPT_NET,
+	OPT_ROUTE,
+	OPT_READY_FD,
 };
 
 /** One option: its short letter (0: none), long name, the flags as messages
@@ -79,6 +94,9 @@ static const struct cn_opt_def opt_defs[] = {
 	{0, "--ifname", "--ifname <name>", true, OPT_IFNAME},
 	{0, "--mtu", "--mtu <bytes>", true, OPT_MTU},
 	{'e', "--env", "-e, --env <KEY=VALUE>", true, OPT_ENV},
+	{0, "--net", "--net <spec>", true, OPT_NET},
+	{0, "--route", "--route <spec>", true, OPT_ROUTE},
+	{0, "--ready-fd", "--ready-fd <n>", true, OPT_READY_FD},
 	{0, "--authtoken", "--authtoken <token>", true, OPT_AUTHTOKEN},
 };
 #define OPT_COUNT (sizeof opt_defs / sizeof opt_defs[0])
@@ -416,6 +434,95 @@ void cn_suggest_option(const char *flag, char *out, size_t cap)
 		snprintf(out + pos, cap - pos, "?)");
 }
 
+/** Whether @name works as an interface name: 1-15 characters, none of them
+ *  '/', ':', ',' or white space, not "." or "..". */
+static bool good_ifname(const char *name)
+{
+	size_t len = strlen(name);
+	if (len == 0 || len >= CN_IFNAME_LEN || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+		return false;
+	for (const char *p = name; *p; p++)
+		if (*p == '/' || *p == ':' || *p == ',' || *p == ' ' || (*p >= '\t' && *p <= '\r'))
+			return false;
+	return true;
+}
+
+int cn_parse_net(const char *arg, size_t index, const struct cn_net *prev, struct cn_net *n, char *err, size_t errlen)
+{
+	char why[160];
+	memset(n, 0, sizeof *n);
+	n->spec = strdup(arg);
+	if (n->spec == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	snprintf(n->ifname, sizeof n->ifname, "eth%zu", index);
+	char *rest = n->spec, *part = strsep(&rest, ",");
+	n->lan = *part ? part : NULL;
+	while ((part = strsep(&rest, ",")) != NULL) {
+		char *eq = strchr(part, '=');
+		const char *key = part, *val = eq ? eq + 1 : "";
+		if (eq)
+			*eq = '\0';
+		if (eq && strcmp(key, "ifname") == 0) {
+			if (!good_ifname(val)) {
+				snprintf(err, errlen, "ifname \"%s\" must be 1-15 characters without '/', ':', ',' or spaces", val);
+				goto bad;
+			}
+			snprintf(n->ifname, sizeof n->ifname, "%s", val);
+		} else if (eq && strcmp(key, "ip") == 0) {
+			struct ctn_ifaddr a;
+			if (n->n_addrs == CN_NET_ADDRS_MAX) {
+				snprintf(err, errlen, "at most %d addresses on one interface", CN_NET_ADDRS_MAX);
+				goto bad;
+			}
+			if (ctn_ifaddr_parse(val, &a, err, errlen) < 0)
+				goto bad;
+			n->addrs[n->n_addrs++] = val;
+		} else if (eq && strcmp(key, "mtu") == 0) {
+			if (cn_parse_mtu(val, &n->mtu, why, sizeof why) < 0) {
+				snprintf(err, errlen, "mtu \"%s\" %s", val, why);
+				goto bad;
+			}
+		} else if (eq && strcmp(key, "mac") == 0) {
+			unsigned char mac[6];
+			if (ctn_tap_parse_mac(val, mac, err, errlen) < 0)
+				goto bad;
+			n->mac = val;
+		} else {
+			snprintf(err, errlen, "\"%s\" is not a setting of an interface (LAN first, then ifname=, ip=, mtu=, mac=)", key);
+			goto bad;
+		}
+	}
+	for (size_t i = 0; i < index; i++)
+		if (strcmp(prev[i].ifname, n->ifname) == 0) {
+			snprintf(err, errlen, "two interfaces named %s", n->ifname);
+			goto bad;
+		}
+	return 0;
+bad:
+	free(n->spec);
+	n->spec = NULL;
+	return -1;
+}
+
+int cn_parse_route(const char *arg, struct ctn_route *r, char *err, size_t errlen)
+{
+	char buf[256];
+	if (strlen(arg) >= sizeof buf) {
+		snprintf(err, errlen, "longer than %zu characters", sizeof buf - 1);
+		return -1;
+	}
+	snprintf(buf, sizeof buf, "%s", arg);
+	char *comma = strchr(buf, ',');
+	if (comma == NULL || strncmp(comma + 1, "via=", 4) != 0 || strchr(comma + 1, ',') != NULL) {
+		snprintf(err, errlen, "must be DST,via=ADDR (DST \"default\" or ADDR/LEN)");
+		return -1;
+	}
+	*comma = '\0';
+	return ctn_route_parse(buf, comma + 5, r, err, errlen);
+}
+
 /** Store @value of option @d into @o; -1 with commander's message in @err when it is invalid. */
 static int apply_option(const struct cn_opt_def *d, const char *value, struct cn_options *o, char *err, size_t errlen)
 {
@@ -451,6 +558,7 @@ static int apply_option(const struct cn_opt_def *d, const char *value, struct cn
 		break;
 	case OPT_IFNAME:
 		o->ifname = value;
+		o->ifname_given = true;
 		break;
 	case OPT_MTU:
 		rc = cn_parse_mtu(value, &o->mtu, why, sizeof why);
@@ -463,6 +571,35 @@ static int apply_option(const struct cn_opt_def *d, const char *value, struct cn
 	case OPT_AUTHTOKEN:
 		o->authtoken = value;
 		break;
+	case OPT_NET:
+		if (o->net_count == CN_NETS_MAX) {
+			snprintf(why, sizeof why, "at most %d interfaces", CN_NETS_MAX);
+			rc = -1;
+			break;
+		}
+		rc = cn_parse_net(value, o->net_count, o->nets, &o->nets[o->net_count], why, sizeof why);
+		if (rc == 0)
+			o->net_count++;
+		break;
+	case OPT_ROUTE:
+		if (o->route_count == CN_ROUTES_MAX) {
+			snprintf(why, sizeof why, "at most %d routes", CN_ROUTES_MAX);
+			rc = -1;
+			break;
+		}
+		rc = cn_parse_route(value, &o->routes[o->route_count], why, sizeof why);
+		if (rc == 0)
+			o->route_count++;
+		break;
+	case OPT_READY_FD: {
+		long long fd;
+		rc = js_integer(value, &fd) < 0 || fd < 3 || fd > 1023 ? -1 : 0;
+		if (rc < 0)
+			snprintf(why, sizeof why, "must be a file descriptor from 3 to 1023");
+		else
+			o->ready_fd = (int)fd;
+		break;
+	}
 	}
 	if (rc < 0)
 		snprintf(err, errlen, "error: option '%s' argument '%s' is invalid. %s", d->flags, value, why);
@@ -480,6 +617,7 @@ enum cn_parse_result cn_parse_options(int argc, char **argv, const char *authtok
 	memset(o, 0, sizeof *o);
 	o->ifname = "eth0";
 	o->mtu = 64000;
+	o->ready_fd = -1;
 	o->env = calloc((size_t)argc + 1, sizeof *o->env);
 	if (o->env == NULL) {
 		snprintf(err, errlen, "error: out of memory");
@@ -677,6 +815,18 @@ int cn_check_options(struct cn_options *o, char *err, size_t errlen)
 		snprintf(err, errlen, "-t needs -r (it holds the changes to that root)");
 		return -1;
 	}
+	if (o->net_count > 0 && o->socket == NULL) {
+		snprintf(err, errlen, "--net needs -s (its interfaces go on the switch)");
+		return -1;
+	}
+	if (o->net_count > 0 && (o->has_ipv4 || o->lan != NULL || o->ifname_given)) {
+		snprintf(err, errlen, "--net replaces -4, -l and --ifname: give the interface's settings in its --net");
+		return -1;
+	}
+	if (o->route_count > 0 && o->socket == NULL) {
+		snprintf(err, errlen, "--route needs -s (routes go through the switch interfaces)");
+		return -1;
+	}
 	if (o->has_ipv4 && o->socket == NULL) {
 		snprintf(err, errlen, "-4 needs -s (the address goes on the switch interface)");
 		return -1;
@@ -725,6 +875,9 @@ int cn_check_options(struct cn_options *o, char *err, size_t errlen)
 
 void cn_free_options(struct cn_options *o)
 {
+	for (size_t i = 0; i < o->net_count; i++)
+		free(o->nets[i].spec);
+	o->net_count = 0;
 	free(o->env);
 	o->env = NULL;
 	o->env_count = 0;

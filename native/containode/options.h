@@ -23,6 +23,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "route.h"
+
 /** Exit status of containode when the container could not be set up. */
 #define CN_EXIT_SETUP 125
 /** Exit status of a command-line error (commander's). */
@@ -34,6 +36,24 @@
 #define CN_IDENTITY_MAX 64
 /** Room for a dotted IPv4 address and its NUL. */
 #define CN_IPV4_LEN 16
+
+/** Most --net interfaces, addresses of one, and --route routes. */
+#define CN_NETS_MAX 16
+#define CN_NET_ADDRS_MAX 8
+#define CN_ROUTES_MAX 32
+/** Room for an interface name (IFNAMSIZ) and its NUL. */
+#define CN_IFNAME_LEN 16
+
+/** One --net LAN[,ifname=NAME][,ip=CIDR]...[,mtu=N][,mac=MAC]: an interface. */
+struct cn_net {
+	char *spec;                /**< the option's value, copied and cut at its commas (malloc) */
+	const char *lan;           /**< lan to join, NULL: the daemon's default */
+	char ifname[CN_IFNAME_LEN]; /**< ifname=, default ethN (N: its place among the --net) */
+	const char *addrs[CN_NET_ADDRS_MAX]; /**< ip=, each ADDR/LEN, IPv4 or IPv6 */
+	int n_addrs;
+	int mtu;                   /**< mtu=, 0: --mtu's */
+	const char *mac;           /**< mac=, NULL: the kernel's random one */
+};
 
 /** Everything containode was asked to do. Strings point into argv or the
  *  environment unless they are arrays here. */
@@ -49,10 +69,16 @@ struct cn_options {
 	bool keep_ipc;               /**< -I */
 	const char *lan;             /**< -l, NULL: the daemon's default lan */
 	const char *ifname;          /**< --ifname, default "eth0" */
+	bool ifname_given;           /**< --ifname was given */
 	int mtu;                     /**< --mtu, 68..65521, default 64000 */
 	char **env;                  /**< -e KEY=VALUE strings, env_count of them */
 	size_t env_count;
 	const char *authtoken;       /**< --authtoken, default $CONTAINET_AUTHTOKEN; NULL: none */
+	struct cn_net nets[CN_NETS_MAX]; /**< --net, in order: the interfaces (none: -s makes one from -l, -4, --ifname) */
+	size_t net_count;
+	struct ctn_route routes[CN_ROUTES_MAX]; /**< --route, in order */
+	size_t route_count;
+	int ready_fd;                /**< --ready-fd, -1: none */
 	char **argv;                 /**< PROGRAM and its arguments, NULL-terminated */
 	char root_abs[PATH_MAX];     /**< after cn_check_options: -r made absolute, "" without -r */
 	char top_abs[PATH_MAX];      /**< after cn_check_options: -t (or ROOT.IDENTITY) made absolute */
@@ -98,6 +124,15 @@ int cn_check_identity(const char *id, char *err, size_t errlen);
  *  0x/0o/0b, surrounding white space) and check 68..65521. Returns 0, or -1
  *  with the reason in @err. */
 int cn_parse_mtu(const char *arg, int *mtu, char *err, size_t errlen);
+
+/** Parse the --net value @arg as interface number @index (for its default
+ *  name) into @n, whose names must differ from those of the @prev before it.
+ *  Returns 0, or -1 with the reason in @err (@n holds nothing to free then). */
+int cn_parse_net(const char *arg, size_t index, const struct cn_net *prev, struct cn_net *n, char *err, size_t errlen);
+
+/** Parse the --route value @arg ("default" or ADDR/LEN, then ",via=ADDR")
+ *  into @r. Returns 0, or -1 with the reason in @err. */
+int cn_parse_route(const char *arg, struct ctn_route *r, char *err, size_t errlen);
 
 /** Whether @arg is KEY=VALUE with a KEY of letters, digits and '_', not starting
  *  with a digit. Returns 0, or -1 with the reason in @err. */

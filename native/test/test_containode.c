@@ -1,6 +1,6 @@
 /* test_containode.c - containode's command line (options.c: every option,
  * commander's messages, identities, IPv4 and MTU parsing, paths), its JSON
- * (json.c), the retry pauses (attach.c), and the client side's checks of a
+ * (json.c), --net and --route, the retry pauses (attach.c), and the client side's checks of a
  * tap's addresses and MAC (ifaddr.c, tapdev.c: refused before anything is
  * made, so no privilege is needed). Run by test/core-unit.test.ts. */
 #include <stdint.h>
@@ -283,6 +283,53 @@ static void test_parse(void)
 	parse_error((const char *[]){"--bogus", "-4", "x", NULL}, "error: unknown option '--bogus'");
 }
 
+/** --net and --route: every setting, defaults, and each kind of bad value. */
+static void test_net_route(void)
+{
+	struct cn_options o;
+	char err[512];
+
+	CHECK(parse(&o, err, NULL, (const char *[]){"-s", "/x", "--net", "lan0,ip=10.0.0.1/24,ip=fd00::1/64,mtu=1400,mac=02:00:00:00:00:01",
+						    "--net", ",ifname=up1", "--net", "b", "--route", "default,via=10.0.0.254",
+						    "--route", "fd01::/64,via=fd00::2", "--ready-fd", "7", "true", NULL}) == CN_PARSE_RUN);
+	CHECK(o.net_count == 3 && o.route_count == 2 && o.ready_fd == 7);
+	CHECK(strcmp(o.nets[0].lan, "lan0") == 0 && strcmp(o.nets[0].ifname, "eth0") == 0 && o.nets[0].n_addrs == 2);
+	CHECK(strcmp(o.nets[0].addrs[1], "fd00::1/64") == 0 && o.nets[0].mtu == 1400 && strcmp(o.nets[0].mac, "02:00:00:00:00:01") == 0);
+	CHECK(o.nets[1].lan == NULL && strcmp(o.nets[1].ifname, "up1") == 0 && o.nets[1].n_addrs == 0 && o.nets[1].mtu == 0);
+	CHECK(strcmp(o.nets[2].lan, "b") == 0 && strcmp(o.nets[2].ifname, "eth2") == 0 && o.nets[2].mac == NULL);
+	CHECK(o.routes[0].family == AF_INET && o.routes[0].dst_len == 0 && o.routes[0].via[3] == 254);
+	CHECK(o.routes[1].family == AF_INET6 && o.routes[1].dst_len == 64 && o.routes[1].dst[0] == 0xfd && o.routes[1].via[15] == 2);
+	CHECK(cn_check_options(&o, err, sizeof err) == 0);
+	cn_free_options(&o);
+	/* without --ready-fd: none */
+	CHECK(parse(&o, err, NULL, (const char *[]){"true", NULL}) == CN_PARSE_RUN);
+	CHECK(o.ready_fd == -1 && o.net_count == 0 && o.route_count == 0);
+	cn_free_options(&o);
+
+	parse_error((const char *[]){"--net", "a,foo=1", "true", NULL},
+		    "error: option '--net <spec>' argument 'a,foo=1' is invalid. \"foo\" is not a setting of an interface (LAN first, then ifname=, ip=, mtu=, mac=)");
+	parse_error((const char *[]){"--net", "a,ip=10.0.0.300/24", "true", NULL},
+		    "error: option '--net <spec>' argument 'a,ip=10.0.0.300/24' is invalid. address \"10.0.0.300/24\" is not an IPv4 or IPv6 address with a prefix length");
+	parse_error((const char *[]){"--net", "a,mac=01:00:00:00:00:01", "true", NULL},
+		    "error: option '--net <spec>' argument 'a,mac=01:00:00:00:00:01' is invalid. MAC 01:00:00:00:00:01 is not a unicast address");
+	parse_error((const char *[]){"--net", "a,mtu=10", "true", NULL},
+		    "error: option '--net <spec>' argument 'a,mtu=10' is invalid. mtu \"10\" must be 68 to 65521");
+	parse_error((const char *[]){"--net", "a,ifname=way-too-long-name", "true", NULL},
+		    "error: option '--net <spec>' argument 'a,ifname=way-too-long-name' is invalid. ifname \"way-too-long-name\" must be 1-15 characters without '/', ':', ',' or spaces");
+	parse_error((const char *[]){"--net", "a", "--net", "b,ifname=eth0", "true", NULL},
+		    "error: option '--net <spec>' argument 'b,ifname=eth0' is invalid. two interfaces named eth0");
+	parse_error((const char *[]){"--route", "10.1.0.0/16", "true", NULL},
+		    "error: option '--route <spec>' argument '10.1.0.0/16' is invalid. must be DST,via=ADDR (DST \"default\" or ADDR/LEN)");
+	parse_error((const char *[]){"--route", "10.1.0.1/16,via=10.0.0.1", "true", NULL},
+		    "error: option '--route <spec>' argument '10.1.0.1/16,via=10.0.0.1' is invalid. destination 10.1.0.1/16 has bits set past its prefix length");
+	parse_error((const char *[]){"--route", "fd00::/8,via=10.0.0.1", "true", NULL},
+		    "error: option '--route <spec>' argument 'fd00::/8,via=10.0.0.1' is invalid. destination fd00::/8 and gateway 10.0.0.1 are not of one family");
+	parse_error((const char *[]){"--route", "default,via=nowhere", "true", NULL},
+		    "error: option '--route <spec>' argument 'default,via=nowhere' is invalid. gateway \"nowhere\" is not an IPv4 or IPv6 address");
+	parse_error((const char *[]){"--ready-fd", "1", "true", NULL},
+		    "error: option '--ready-fd <n>' argument '1' is invalid. must be a file descriptor from 3 to 1023");
+}
+
 /** cn_check_options: options that do not fit together, and the root's paths. */
 static void test_check(void)
 {
@@ -294,6 +341,10 @@ static void test_check(void)
 		{"-N", "-s", "/x.sock", "true", NULL},
 		{"-r", "/no/such/root/dir", "true", NULL},
 		{"-r", "/etc/passwd", "true", NULL},
+		{"--net", "lan0", "true", NULL},
+		{"-s", "/x.sock", "--net", "lan0", "-4", "10.0.0.1/24", "true", NULL},
+		{"-s", "/x.sock", "--ifname", "e0", "--net", "lan0", "true", NULL},
+		{"--route", "default,via=10.0.0.1", "true", NULL},
 	};
 	const char *want[] = {
 		"-t needs -r (it holds the changes to that root)",
@@ -301,6 +352,10 @@ static void test_check(void)
 		"-N keeps the host network: it cannot be combined with -s",
 		"root /no/such/root/dir: ENOENT",
 		"root /etc/passwd is not a directory",
+		"--net needs -s (its interfaces go on the switch)",
+		"--net replaces -4, -l and --ifname: give the interface's settings in its --net",
+		"--net replaces -4, -l and --ifname: give the interface's settings in its --net",
+		"--route needs -s (routes go through the switch interfaces)",
 	};
 	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
 		CHECK(parse(&o, err, NULL, cases[i]) == CN_PARSE_RUN);
@@ -450,6 +505,7 @@ int main(void)
 	RUN(test_mtu);
 	RUN(test_env);
 	RUN(test_parse);
+	RUN(test_net_route);
 	RUN(test_check);
 	RUN(test_resolve);
 	RUN(test_json);

@@ -162,8 +162,11 @@ export function buildProgram(): Command {
     if (!a) continue;
     const sub = add.command(k.name).description(a.description).argument(`<${a.argument?.name ?? 'name'}>`, a.argument?.help ?? 'unique object name');
     a.configure(sub);
-    sub.action(async (name: string, opts: Record<string, unknown>, cmd: Command) => {
-      await call(cmd, { [a.verb]: a.body(name, opts) });
+    // (name, the arguments configure declared after it, opts, cmd)
+    sub.action(async (name: string, ...rest: unknown[]) => {
+      const cmd = rest.pop() as Command;
+      const opts = rest.pop() as Record<string, unknown>;
+      await call(cmd, { [a.verb]: a.body(name, opts, rest.flat() as string[]) });
     });
   }
 

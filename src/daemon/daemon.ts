@@ -92,6 +92,9 @@ export class Daemon {
       log: this.log,
       defaults: { lan: opts.defaultLan, aging: opts.aging, macTableSize: opts.macTableSize },
       persistent: opts.state !== undefined,
+      socket: opts.socket,
+      authtoken: opts.authtoken,
+      changed: () => this.queueFlush(),
       engine: () => this.eng(),
       call: (f) => {
         const e = this.eng();
@@ -206,6 +209,13 @@ export class Daemon {
     this.stopped = true;
     for (const c of this.conns.values()) for (const fd of c.splitter.drainFds()) if (fd >= 0) native().closeFd(fd);
     this.conns.clear();
+    for (const o of this.model.all()) {
+      try {
+        kindOf(o).shutdown?.(this.ctx, o);
+      } catch (e) {
+        this.log.error(`stopping ${kindOf(o).noun} ${o.name}: ${(e as Error).message}`);
+      }
+    }
     // What containet made in OVS goes first (OVS's ends of the joins let go
     // of containet's vhost-user ports), then a private OVS stops.
     this.ovs?.close();
@@ -411,7 +421,7 @@ export class Daemon {
         this.set(req);
         return {};
       case 'del':
-        this.del(req.name, req.force);
+        this.del(req.name, req.force, call);
         return {};
       case 'show':
         return { objects: this.show() };
@@ -441,8 +451,9 @@ export class Daemon {
   }
 
   /** del: remove object @name. Objects on it (the ports of a lan) go with it
-   *  only with @force. */
-  private del(name: string, force: boolean): void {
+   *  only with @force. An object whose kind has something to stop first (a
+   *  node) is removed, and @call answered, once that has ended. */
+  private del(name: string, force: boolean, call: Call): void {
     const o = this.model.get(name);
     if (!o) throw new ProtocolError(`no object named "${name}"`);
     const k = kindOf(o);
@@ -454,7 +465,19 @@ export class Daemon {
       );
     }
     for (const u of users) this.remove(u, `${k.noun} ${name} deleted`);
-    this.remove(o, 'deleted');
+    const answer = k.stop && call.defer ? call.defer() : undefined;
+    if (!answer) {
+      this.remove(o, 'deleted');
+      return;
+    }
+    const refuse = (e: Error) => answer({ error: e instanceof ProtocolError ? e.message : `internal error: ${e.message}` });
+    k.stop!(this.ctx, o)
+      .then(() => {
+        if (this.model.get(name) === o) this.remove(o, 'deleted');
+        this.queueFlush();
+        answer({});
+      })
+      .catch(refuse);
   }
 
   /** Every object, for show: section by section, each in creation order. */

@@ -64,16 +64,23 @@ declare module './kind.js' {
 /** Highest pid Linux hands out (pid_max's ceiling). */
 const PID_MAX = 2 ** 22;
 
-/** Start time of process @pid (clock ticks since boot), or undefined when it
- *  does not exist. */
-export function processStart(pid: number): string | undefined {
+/** State (R, S, Z ...: field 3 of /proc/PID/stat) and start time (clock
+ *  ticks since boot) of process @pid, or undefined when it does not exist. */
+export function processStat(pid: number): { state: string; start: string } | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // The command name (field 2) may hold spaces and parentheses: count from the last ")".
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { state: f[0]!, start: f[19]! };
   } catch {
     return undefined;
   }
+}
+
+/** Start time of process @pid (clock ticks since boot), or undefined when it
+ *  does not exist. */
+export function processStart(pid: number): string | undefined {
+  return processStat(pid)?.start;
 }
 
 /** Device and inode numbers of namespace file @file, or undefined. */

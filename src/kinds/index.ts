@@ -15,5 +15,6 @@ import './capture.js';
 import './phy.js';
 import './mirror.js';
 import './tunnel/index.js';
+import './node/index.js';
 
 export { kindOf, kinds, kindVerbs, sections, setFields, setKeyOwner, verbNamed } from './registry.js';

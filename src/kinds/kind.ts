@@ -56,6 +56,14 @@ export interface KindContext {
   /** The daemon keeps its objects across restarts (--state): what a port holds
    *  that the next daemon must find again (a tap) should outlive this one. */
   readonly persistent: boolean;
+  /** The switch socket the daemon listens on, and the token its requests
+   *  need (none: none): what a process the daemon starts (a node's
+   *  containode) talks to it with. */
+  readonly socket: string;
+  readonly authtoken: string | undefined;
+  /** Objects changed outside a request (a node's program exited): have the
+   *  state file (--state) written at the end of this loop turn. */
+  changed(): void;
   /** The engine; a ProtocolError once the daemon is stopping. */
   engine(): NativeEngine;
   /** Run @f on the engine; an Error it throws comes back as a ProtocolError
@@ -141,8 +149,9 @@ export interface KindCli {
     argument?: { name: string; help: string };
     /** Declare its options (and arguments after NAME) on @cmd. */
     configure(cmd: Command): void;
-    /** The request body from NAME and the parsed options. */
-    body(name: string, opts: Record<string, unknown>): Body;
+    /** The request body from NAME, the parsed options and the words of
+     *  the arguments after NAME that configure declared (a node's command). */
+    body(name: string, opts: Record<string, unknown>, words?: string[]): Body;
   };
   set?: {
     /** what it changes, for set's --help: "an a2b's shaping (...)" */
@@ -192,6 +201,13 @@ export interface Kind<O extends ModelObject = ModelObject> {
   /** Release what @o holds in the engine (its ports, its lan); the daemon
    *  then forgets it. */
   remove(ctx: KindContext, o: O): void;
+  /** End what @o runs before it is removed (a node's processes), resolving
+   *  once it has: `del` answers then, and removes @o (its remove is then
+   *  called with nothing left running). None: `del` removes at once. */
+  stop?(ctx: KindContext, o: O): Promise<void>;
+  /** The daemon stops: end what must not outlive it (without --state, a
+   *  node's processes), without waiting. Objects are not removed. */
+  shutdown?(ctx: KindContext, o: O): void;
   /** Its entry in a show reply. */
   show(ctx: KindContext, o: O): Record<string, unknown>;
   /** Its entry in its section of a stats reply. */

@@ -64,15 +64,16 @@ const MAX_ADDRS = 32;
  *  the closer thread; a tap's device goes a few ms after its port). */
 const GONE_WAIT_MS = 3000;
 
-/** Check CIDR @v ("10.0.0.1/24", "fd00::1/64") and return it; throws naming @verb. */
-export function checkCidr(v: unknown, verb: string): string {
+/** Check CIDR @v ("10.0.0.1/24", "fd00::1/64") and return it; throws naming
+ *  @verb and its field @key. */
+export function checkCidr(v: unknown, verb: string, key = 'ip'): string {
   const m = typeof v === 'string' ? /^([^/]+)\/(\d{1,3})$/.exec(v) : null;
   const ok4 = m !== null && isIPv4(m[1]!) && Number(m[2]) >= 1 && Number(m[2]) <= 32;
   const ok6 = m !== null && isIPv6(m[1]!) && !m[1]!.includes('%') && Number(m[2]) >= 1 && Number(m[2]) <= 128;
   if (!ok4 && !ok6)
-    throw new ProtocolError(`${verb}: "ip" ${JSON.stringify(v)} must be an address with its prefix length: IPv4 ADDR/1-32 (10.0.0.1/24) or IPv6 ADDR/1-128 (fd00::1/64)`);
+    throw new ProtocolError(`${verb}: "${key}" ${JSON.stringify(v)} must be an address with its prefix length: IPv4 ADDR/1-32 (10.0.0.1/24) or IPv6 ADDR/1-128 (fd00::1/64)`);
   if (/^(0\.0\.0\.0|::)$/.test(m![1]!) || (ok4 && Number(m![1]!.split('.')[0]) >= 224) || (ok6 && /^ff/i.test(m![1]!)))
-    throw new ProtocolError(`${verb}: "ip" ${v as string} is not a unicast address`);
+    throw new ProtocolError(`${verb}: "${key}" ${v as string} is not a unicast address`);
   return v as string;
 }
 

@@ -1,10 +1,14 @@
 /**
  * Containers for end-to-end tests: a containode running an interactive shell on
- * a test daemon's switch, commands typed into it, and the daemon's port list.
+ * a test daemon's switch, commands typed into it, the daemon's port list, and
+ * a tiny busybox root filesystem.
  */
+import { copyFileSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+
 import type { ExecutionContext } from 'ava';
 
-import { startContainode, tail, uniqueName, waitFor, type TestContainer, type TestDaemon } from './env.js';
+import { startContainode, tail, tempDir, uniqueName, waitFor, type TestContainer, type TestDaemon } from './env.js';
 
 /** Names of the ports the daemon shows. */
 export async function portNames(d: TestDaemon): Promise<string[]> {
@@ -49,3 +53,18 @@ export async function shellContainer(t: ExecutionContext, d: TestDaemon, addr: s
   return { id, c };
 }
 
+
+/**
+ * A tiny root filesystem in a temp dir: busybox-static and a few applets, an
+ * /etc/passwd whose root lives in /home/boss, and empty /proc, /dev, /sys.
+ */
+export function busyboxRoot(t: ExecutionContext): { dir: string; root: string } {
+  const dir = tempDir(t);
+  const root = path.join(dir, 'root');
+  for (const d of ['bin', 'etc', 'home/boss', 'tmp', 'proc', 'dev', 'sys']) mkdirSync(path.join(root, d), { recursive: true });
+  copyFileSync('/bin/busybox', path.join(root, 'bin/busybox'));
+  for (const applet of ['sh', 'ls', 'cat', 'hostname', 'ip', 'ping', 'echo', 'env', 'test', 'readlink', 'sleep', 'pwd'])
+    symlinkSync('busybox', path.join(root, 'bin', applet));
+  writeFileSync(path.join(root, 'etc/passwd'), 'root:x:0:0:root:/home/boss:/bin/sh\n');
+  return { dir, root };
+}
