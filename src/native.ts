@@ -26,6 +26,8 @@ export interface NativePortInfo {
   offloads: string[];
   broken: boolean;
   reason: string;
+  /** administrative state (setPortAdmin): "down" drops both ways, counted admin_down_rx and admin_down_tx */
+  admin: 'up' | 'down';
   /** the worker thread that polls its input */
   thread: number;
   /** kind-specific state ("connected", "listening", ...), '' when none */
@@ -139,6 +141,10 @@ export interface NativeEngine {
   addPort(kind: string, lans: number[], settings: Record<string, unknown>, thread?: number): NativePortInfo[];
   /** Change port @port's settings by its kind's set hook. */
   setPort(port: number, settings: Record<string, unknown>): void;
+  /** Take port @port administratively down (@down: it drops what it
+   *  receives and what its lan sends it, counted admin_down_rx and admin_down_tx) or up again;
+   *  in force on every worker when this returns. */
+  setPortAdmin(port: number, down: boolean): void;
   /** A port of kind "fd" on @fd (a tap or a unix datagram socket), the
    *  original's add-etherfd: addPort('fd', [lan], { fd }, thread)[0]. */
   addFdPort(fd: number, lan: number, thread?: number): NativePortInfo;

@@ -306,6 +306,7 @@ function fakeDaemon(): { ctx: KindContext; added: AddCall[]; deleted: number[] }
     hdrLen: 0,
     offloads: [],
     broken: false,
+    admin: 'up',
     reason: '',
     thread,
     state: `vni ${String(s.vni)}, dstport ${String(s.dstport)}, mtu ${String(s.mtu ?? 1450)}, ${String(s.remotes ?? '').split(',').filter(Boolean).length} remotes, ipv4`,

@@ -171,6 +171,7 @@ class Engine : public Napi::ObjectWrap<Engine> {
                            InstanceMethod("lanStats", &Engine::LanStats),
                            InstanceMethod("addPort", &Engine::AddPort),
                            InstanceMethod("setPort", &Engine::SetPort),
+                           InstanceMethod("setPortAdmin", &Engine::SetPortAdmin),
                            InstanceMethod("watchPid", &Engine::WatchPid),
                            InstanceMethod("delPort", &Engine::DelPort),
                            InstanceMethod("portStats", &Engine::PortStats),
@@ -329,6 +330,7 @@ class Engine : public Napi::ObjectWrap<Engine> {
     if (pi.caps & CTN_CAP_USO) off.Set(n++, "uso");
     o.Set("offloads", off);
     o.Set("broken", pi.broken);
+    o.Set("admin", pi.admin_down ? "down" : "up");
     o.Set("reason", pi.reason);
     o.Set("thread", pi.worker);
     o.Set("state", pi.state);
@@ -379,6 +381,17 @@ class Engine : public Napi::ObjectWrap<Engine> {
     Settings settings(env, info[1]);
     char err[256] = "";
     Check(env, ctn_engine_port_set(Live(env), port, settings.data(), settings.size(), err, sizeof(err)), err);
+    return env.Undefined();
+  }
+
+  // setPortAdmin(port, down): take a port administratively down (a pulled
+  // link: it drops both ways, counted admin_down_rx and _tx) or up; in force on return.
+  Napi::Value SetPortAdmin(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    uint32_t port = U32Arg(info, 0, "port");
+    if (info.Length() < 2 || !info[1].IsBoolean()) throw Napi::TypeError::New(env, "down must be true or false");
+    char err[256] = "";
+    Check(env, ctn_engine_port_admin(Live(env), port, info[1].As<Napi::Boolean>().Value(), err, sizeof(err)), err);
     return env.Undefined();
   }
 

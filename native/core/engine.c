@@ -50,6 +50,7 @@ enum cmd_type {
 	CMD_PORT_STATS,
 	CMD_PORT_OBSERVE,
 	CMD_PORT_OUTPUT_ONLY,
+	CMD_PORT_ADMIN,
 	CMD_CTL_LISTEN,
 	CMD_CTL_SEND,
 	CMD_CTL_CLOSE,
@@ -78,7 +79,7 @@ struct cmd {
 	struct ctn_port_stats *port_st; /**< PORT_STATS out */
 	struct ctn_port_info *info;   /**< PORT_ADD (one per side) / PORT_STATS out */
 	struct ctn_obs *obs;          /**< PORT_OBSERVE (flag: on) */
-	/* PORT_OUTPUT_ONLY: flag says on or off */
+	/* PORT_OUTPUT_ONLY: flag says on or off; PORT_ADMIN: flag says down */
 	int rc;                       /**< result */
 	char err[256];                /**< reason when rc < 0 */
 	sem_t done;                   /**< posted by the engine when carried out */
@@ -113,6 +114,7 @@ const char *const ctn_drop_names[CTN_DROP_MAX] = {
 	[CTN_DROP_NO_LAN] = "no_lan",       [CTN_DROP_TX_ERROR] = "tx_error",
 	[CTN_DROP_TX_FULL] = "tx_full",     [CTN_DROP_TX_DOWN] = "tx_down",
 	[CTN_DROP_GSO] = "gso",             [CTN_DROP_OUTPUT_ONLY] = "output_only",
+	[CTN_DROP_ADMIN_DOWN_RX] = "admin_down_rx", [CTN_DROP_ADMIN_DOWN_TX] = "admin_down_tx",
 };
 
 /* ------------------------------------------------------------------ helpers */
@@ -260,13 +262,25 @@ static void worker_wait_resume(struct ctn_worker *w)
 
 /* ------------------------------------------------------------ packet path */
 
+/** Hand @n frames @w queued for port @p to it: shown to its observers and
+ *  sent, or, when @p is administratively down, dropped and counted (one
+ *  predictable branch for a port that is up). */
+static inline void port_send(struct ctn_worker *w, struct ctn_port *p, struct ctn_pkt **pkts, int n)
+{
+	if (p->admin_down) {
+		p->local[w->id].st.drops[CTN_DROP_ADMIN_DOWN_TX] += (uint64_t)n;
+		return;
+	}
+	if (p->obs)
+		ctn_port_observe(p, w, CTN_OBS_OUT, pkts, n);
+	p->ops->tx_burst(p, w, pkts, n);
+}
+
 void ctn_worker_tx_queue(struct ctn_worker *w, struct ctn_port *p, struct ctn_pkt *pkt)
 {
 	struct ctn_txq *q = &p->local[w->id].txq;
 	if (q->n == CTN_BURST) {
-		if (p->obs)
-			ctn_port_observe(p, w, CTN_OBS_OUT, q->pkts, (int)q->n);
-		p->ops->tx_burst(p, w, q->pkts, (int)q->n);
+		port_send(w, p, q->pkts, (int)q->n);
 		q->n = 0;
 	}
 	q->pkts[q->n++] = pkt;
@@ -294,11 +308,8 @@ static void tx_flush(struct ctn_worker *w)
 	for (uint32_t i = 0; i < w->ntx_pending; i++) {
 		struct ctn_port *p = w->tx_pending[i];
 		struct ctn_txq *q = &p->local[w->id].txq;
-		if (q->n && !p->broken) {
-			if (p->obs)
-				ctn_port_observe(p, w, CTN_OBS_OUT, q->pkts, (int)q->n);
-			p->ops->tx_burst(p, w, q->pkts, (int)q->n);
-		}
+		if (q->n && !p->broken)
+			port_send(w, p, q->pkts, (int)q->n);
 		q->n = 0;
 		q->pending = false;
 	}
@@ -308,11 +319,26 @@ static void tx_flush(struct ctn_worker *w)
 	w->nowned = 0;
 }
 
+/** Hand @n frames @w read from port @p to its observers and its lan, and
+ *  send what the lan queued. */
+static void port_forward(struct ctn_worker *w, struct ctn_port *p, struct ctn_pkt **pkts, int n)
+{
+	struct ctn_lan *lan = p->lan < CTN_MAX_LANS ? w->eng->lans[p->lan] : NULL;
+	if (p->obs)
+		ctn_port_observe(p, w, CTN_OBS_IN, pkts, n);
+	if (p->output_only)
+		p->local[w->id].st.drops[CTN_DROP_OUTPUT_ONLY] += (uint64_t)n;
+	else if (lan)
+		ctn_lan_forward(w, lan, p, pkts, n);
+	else
+		p->local[w->id].st.drops[CTN_DROP_NO_LAN] += (uint64_t)n;
+	tx_flush(w);
+}
+
 /** Port @p (owned by @w) is readable: read, forward and send a few bursts.
  *  Returns how many frames it read. */
 static int port_input(struct ctn_worker *w, struct ctn_port *p, uint32_t events)
 {
-	struct ctn_engine *e = w->eng;
 	struct ctn_pkt *pkts[CTN_BURST];
 	int total = 0;
 	for (int round = 0; round < RX_BURSTS_PER_WAKE && !p->broken; round++) {
@@ -321,16 +347,11 @@ static int port_input(struct ctn_worker *w, struct ctn_port *p, uint32_t events)
 		if (n <= 0)
 			break;
 		total += n;
-		if (p->obs)
-			ctn_port_observe(p, w, CTN_OBS_IN, pkts, n);
-		struct ctn_lan *lan = p->lan < CTN_MAX_LANS ? e->lans[p->lan] : NULL;
-		if (p->output_only)
-			p->local[w->id].st.drops[CTN_DROP_OUTPUT_ONLY] += (uint64_t)n;
-		else if (lan)
-			ctn_lan_forward(w, lan, p, pkts, n);
+		if (p->admin_down)
+			/* A pulled link: what arrives goes nowhere, not even to observers. */
+			p->local[w->id].st.drops[CTN_DROP_ADMIN_DOWN_RX] += (uint64_t)n;
 		else
-			p->local[w->id].st.drops[CTN_DROP_NO_LAN] += (uint64_t)n;
-		tx_flush(w);
+			port_forward(w, p, pkts, n);
 		uint32_t bytes = 0;
 		for (int i = 0; i < n; i++) {
 			bytes += pkts[i]->len;
@@ -526,6 +547,7 @@ static void port_describe(const struct ctn_port *p, struct ctn_port_info *info)
 	*info = (struct ctn_port_info){0};
 	p->ops->info(p, info);
 	info->broken = p->broken;
+	info->admin_down = p->admin_down;
 	info->worker = p->worker;
 	memcpy(info->reason, p->reason, sizeof(info->reason));
 }
@@ -728,6 +750,18 @@ static int do_port_output_only(struct ctn_engine *e, struct cmd *c)
 	return 0;
 }
 
+/** CMD_PORT_ADMIN on worker 0, others paused: the port's administrative
+ *  state, in force on every worker once they resume. A broken port takes it
+ *  too (it forwards nothing anyway). */
+static int do_port_admin(struct ctn_engine *e, struct cmd *c)
+{
+	struct ctn_port *p = ctn_engine_port(e, c->id);
+	if (!p)
+		return fail(c->err, sizeof(c->err), "no port with id %u", c->id);
+	p->admin_down = c->flag;
+	return 0;
+}
+
 /** CMD_LAN_ADD on worker 0. */
 static int do_lan_add(struct ctn_engine *e, struct cmd *c)
 {
@@ -802,6 +836,8 @@ static int run_cmd(struct ctn_engine *e, struct cmd *c)
 		return do_port_observe(e, c);
 	case CMD_PORT_OUTPUT_ONLY:
 		return do_port_output_only(e, c);
+	case CMD_PORT_ADMIN:
+		return do_port_admin(e, c);
 	case CMD_CTL_LISTEN:
 		return ctn_ctl_listen(&e->ctl, e, c->path, c->err, sizeof(c->err));
 	case CMD_CTL_SEND:
@@ -1245,6 +1281,12 @@ int ctn_engine_port_observe(struct ctn_engine *e, uint32_t port, struct ctn_obs 
 int ctn_engine_port_output_only(struct ctn_engine *e, uint32_t port, bool on, char *err, size_t errlen)
 {
 	struct cmd c = {.type = CMD_PORT_OUTPUT_ONLY, .id = port, .flag = on};
+	return call(e, &c, err, errlen);
+}
+
+int ctn_engine_port_admin(struct ctn_engine *e, uint32_t port, bool down, char *err, size_t errlen)
+{
+	struct cmd c = {.type = CMD_PORT_ADMIN, .id = port, .flag = down};
 	return call(e, &c, err, errlen);
 }
 

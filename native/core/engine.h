@@ -137,6 +137,11 @@ int ctn_engine_port_observe(struct ctn_engine *e, uint32_t port, struct ctn_obs 
  *  the lan, and frames arriving on it are dropped and counted) or put it back
  *  (!@on). Refused when it is already so (@on), or broken. */
 int ctn_engine_port_output_only(struct ctn_engine *e, uint32_t port, bool on, char *err, size_t errlen);
+/** Set port @port administratively down (@down: a pulled link; whatever it
+ *  receives and whatever its lan sends it is dropped, counted admin_down_rx and admin_down_tx,
+ *  from the moment this returns, on every worker) or up again (!@down).
+ *  Setting the state it is in already is no error. */
+int ctn_engine_port_admin(struct ctn_engine *e, uint32_t port, bool down, char *err, size_t errlen);
 /** Number of worker threads. */
 uint32_t ctn_engine_threads(const struct ctn_engine *e);
 /** The MAC aging time of lan @lan, in ms (0: no such lan). For a port's hooks

@@ -45,6 +45,8 @@ enum ctn_drop {
 	CTN_DROP_TX_DOWN,    /**< device administratively down (EIO) */
 	CTN_DROP_GSO,        /**< GSO frame whose headers cannot be segmented */
 	CTN_DROP_OUTPUT_ONLY, /**< arrived on an output-only port (ctn_engine_port_output_only) */
+	CTN_DROP_ADMIN_DOWN_RX, /**< received on a port set down (ctn_engine_port_admin) */
+	CTN_DROP_ADMIN_DOWN_TX, /**< sent by its lan to a port set down */
 	CTN_DROP_MAX
 };
 
@@ -90,6 +92,7 @@ struct ctn_port_info {
 	bool vnet_hdr;     /**< frames carry a virtio-net header */
 	bool packet_info;  /**< frames carry the 4-byte tun packet-info prefix */
 	bool broken;       /**< taken out of service */
+	bool admin_down;   /**< administratively down (ctn_engine_port_admin) */
 	char reason[128];  /**< why, when broken */
 	uint32_t worker;   /**< index of the worker that polls its input */
 	char state[96];    /**< kind-specific state for show ("connected", ...) */
@@ -196,6 +199,11 @@ struct ctn_port {
 	 *  CTN_DROP_OUTPUT_ONLY) after its observers saw it; p->lan stays, so
 	 *  clearing the flag puts it back. Changed with workers paused. */
 	bool output_only;
+	/** Administratively down while set (ctn_engine_port_admin): a link
+	 *  pulled out. What it receives and what the lan sends it are dropped
+	 *  (counted CTN_DROP_ADMIN_DOWN_RX and _TX) before its observers see them; it stays
+	 *  in its lan. Changed with workers paused. */
+	bool admin_down;
 	char reason[128];               /**< why it broke (written by whoever broke it first) */
 	struct ctn_obs *obs;            /**< observers, NULL when none (changed with workers paused) */
 	struct ctn_port_local local[CTN_MAX_WORKERS]; /**< per worker (see above) */
