@@ -338,6 +338,15 @@ test('parseRequest: set takes a name and an optional aging', (t) => {
   t.throws(() => parse({ set: { name: 'lan0', 'mac-table-size': 8 } }), { instanceOf: ProtocolError, message: /unknown field/ });
 });
 
+test('parseRequest: set takes a link state, "up" or "down", alone or with a kind\'s settings', (t) => {
+  t.deepEqual(parse({ set: { name: 'p1', state: 'down' } }), { verb: 'set', name: 'p1', state: 'down' });
+  t.deepEqual(parse({ set: { name: 'p1', state: 'up' } }), { verb: 'set', name: 'p1', state: 'up' });
+  t.like(parse({ set: { name: 'l1', state: 'down', delay: '20ms' } }), { verb: 'set', name: 'l1', state: 'down' });
+  for (const state of ['Down', 'off', '', true, 0, null, ['down']])
+    t.throws(() => parse({ set: { name: 'p1', state } }), { instanceOf: ProtocolError, message: /set: "state" must be "up" or "down"/ }, JSON.stringify(state));
+  t.throws(() => parse({ set: { name: 'p1', admin: 'down' } }), { instanceOf: ProtocolError, message: /unknown field "admin" \(known: name, state, / });
+});
+
 test('parseRequest: del takes a name and a boolean force, false unless given', (t) => {
   t.deepEqual(parse({ del: { name: 'lan0' } }), { verb: 'del', name: 'lan0', force: false });
   t.deepEqual(parse({ del: { name: 'lan0', force: true } }), { verb: 'del', name: 'lan0', force: true });

@@ -19,6 +19,11 @@ test('parseState takes version 1 with its objects', (t) => {
   t.deepEqual(doc.objects, [LAN]);
 });
 
+test('parseState keeps an object\'s administrative state ("admin": "down", docs/linkstate.md)', (t) => {
+  const down = { kind: 'a2b', name: 'l1', created: LAN.created, record: { a: 'x', b: 'y' }, admin: 'down' };
+  t.deepEqual(parseState('f', JSON.stringify({ version: 1, objects: [LAN, down] })).objects, [LAN, down]);
+});
+
 for (const [what, text, reason] of [
   ['not JSON', '{"version": 1', /state file f: not JSON/],
   ['null', 'null', /not a containet state/],
@@ -27,6 +32,7 @@ for (const [what, text, reason] of [
   ['objects not a list', '{"version": 1, "objects": null}', /"objects" must be a list/],
   ['an entry without a record', '{"version": 1, "objects": [{"kind": "lan", "name": "a", "created": "x"}]}', /objects\[0\] must have/],
   ['a name twice', JSON.stringify({ version: 1, objects: [LAN, LAN] }), /the name "lan0" comes twice/],
+  ['an "admin" other than "down"', JSON.stringify({ version: 1, objects: [{ ...LAN, name: 'p', kind: 'fd', admin: 'up' }] }), /objects\[0\] \("p"\): "admin" must be "down" when present/],
 ] as const) {
   test(`parseState refuses ${what}, naming the file`, (t) => {
     const e = t.throws(() => parseState('f', text), { instanceOf: StateError });

@@ -10,6 +10,7 @@ import { Command, Option } from 'commander';
 
 import { DaemonError, request, type Reply } from '../client.js';
 import { Daemon } from '../daemon/daemon.js';
+import { LINK_STATE_CLI } from '../daemon/linkstate.js';
 import { graphCommand } from '../graph/command.js';
 import { kinds, sections } from '../kinds/index.js';
 import type { CliClient } from '../kinds/kind.js';
@@ -170,7 +171,8 @@ export function buildProgram(): Command {
     });
   }
 
-  const setters = kinds().flatMap((k) => (k.cli?.set ? [k.cli.set] : []));
+  // The link state (--down, --up) is every port's and a2b's, no kind's.
+  const setters = [LINK_STATE_CLI, ...kinds().flatMap((k) => (k.cli?.set ? [k.cli.set] : []))];
   const set = program
     .command('set')
     .description(`change an object's settings: ${setters.map((s) => s.help).join('; ')}`)

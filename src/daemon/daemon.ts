@@ -12,6 +12,7 @@ import { native, packageRoot, type EngineEvent, type NativeEngine } from '../nat
 import { kindOf, kinds, sections, setKeyOwner, verbNamed } from '../kinds/index.js';
 import type { Call, KindContext, Reply } from '../kinds/kind.js';
 import { ProtocolError, article } from './fields.js';
+import { applyLinkState, checkLinkState, showLinkState } from './linkstate.js';
 import { ObjectModel, type ModelObject } from './model.js';
 import { MessageSplitter, VERB_FDS, parseRequest, type Request, type SetRequest } from './protocol.js';
 import { StateError, StateFile, type StateEntry } from './state.js';
@@ -177,6 +178,7 @@ export class Daemon {
         const created = new Date(e.created);
         if (o && !Number.isNaN(created.getTime())) o.created = created;
         made += 1;
+        if (o && e.admin === 'down') this.restoreDown(o);
       } catch (err) {
         this.log.warn(`${k.noun} ${e.name} not restored: ${(err as Error).message}`);
         // The daemon always has its default lan: with the daemon's settings, then.
@@ -186,6 +188,18 @@ export class Daemon {
     this.log.info(`restored ${made} of ${saved.length} object${saved.length === 1 ? '' : 's'} from ${this.state!.file}`);
   }
 
+  /** Take restored object @o down again, as it was saved; a failure is
+   *  logged (it stays up). */
+  private restoreDown(o: ModelObject): void {
+    try {
+      const k = kindOf(o);
+      checkLinkState(o, k);
+      applyLinkState(this.ctx, o, k, 'down');
+    } catch (err) {
+      this.log.warn(`${kindOf(o).noun} ${o.name} restored up, not down as saved: ${(err as Error).message}`);
+    }
+  }
+
   /** Write the objects to the state file (with --state) if they changed; a
    *  failure is logged (the previous file stays whole). */
   private saveState(): void {
@@ -193,7 +207,7 @@ export class Daemon {
     const objects: StateEntry[] = [];
     for (const o of this.model.all()) {
       const record = kindOf(o).save?.(o);
-      if (record) objects.push({ kind: o.kind, name: o.name, created: o.created.toISOString(), record });
+      if (record) objects.push({ kind: o.kind, name: o.name, created: o.created.toISOString(), record, ...(o.adminDown ? { admin: 'down' as const } : {}) });
     }
     try {
       this.state.write(objects);
@@ -435,19 +449,25 @@ export class Daemon {
   }
 
   /** set: the kind of the object named changes it; a field of another kind's
-   *  is refused, naming whose it is. */
+   *  is refused, naming whose it is. Its link state (any object with engine
+   *  ports: linkstate.ts) changes after its kind's settings, once both were
+   *  found acceptable. */
   private set(req: SetRequest): void {
     const o = this.model.get(req.name);
     if (!o) throw new ProtocolError(`no object named "${req.name}"`);
     const k = kindOf(o);
-    const parts = Object.keys(req).filter((key) => key !== 'verb' && key !== 'name' && (req as unknown as Record<string, unknown>)[key] !== undefined);
+    if (req.state !== undefined) checkLinkState(o, k);
+    const parts = Object.keys(req).filter((key) => key !== 'verb' && key !== 'name' && key !== 'state' && (req as unknown as Record<string, unknown>)[key] !== undefined);
     const foreign = parts.find((key) => !(k.set?.keys as readonly string[] | undefined)?.includes(key));
     if (foreign !== undefined) {
       const owner = setKeyOwner(foreign)!;
       throw new ProtocolError(`"${o.name}" is ${article(k.noun)}: only ${owner.noun}s take ${owner.set!.what}`);
     }
-    if (!k.set) throw new ProtocolError(`"${o.name}" is ${article(k.noun)}: it has no settings to change`);
-    k.set.apply(this.ctx, o, req);
+    if (req.state === undefined || parts.length) {
+      if (!k.set) throw new ProtocolError(`"${o.name}" is ${article(k.noun)}: it has no settings to change`);
+      k.set.apply(this.ctx, o, req);
+    }
+    if (req.state !== undefined) applyLinkState(this.ctx, o, k, req.state);
   }
 
   /** del: remove object @name. Objects on it (the ports of a lan) go with it
@@ -484,7 +504,7 @@ export class Daemon {
   private show(): Record<string, unknown>[] {
     const all = this.model.all();
     return sections().flatMap((sec) =>
-      all.filter((o) => kindOf(o).section === sec).map((o) => kindOf(o).show(this.ctx, o)),
+      all.filter((o) => kindOf(o).section === sec).map((o) => ({ ...kindOf(o).show(this.ctx, o), ...showLinkState(o, kindOf(o)) })),
     );
   }
 

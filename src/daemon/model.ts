@@ -12,6 +12,9 @@ export interface ModelObject {
   /** unique among all objects */
   name: string;
   created: Date;
+  /** administratively down (`set NAME --down`, src/daemon/linkstate.ts): an
+   *  object with engine ports only; shown and kept in the state file */
+  adminDown?: boolean;
 }
 
 /** All objects by name. */

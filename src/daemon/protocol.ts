@@ -9,7 +9,8 @@
  * object, or `{"error": "reason"}`.
  *
  * The daemon's own verbs are parsed here: set (its fields belong to the kind of
- * the object named, each kind's part parsed by that kind), del, show, stats and
+ * the object named, each kind's part parsed by that kind, but for "state",
+ * the link state of any object with engine ports: linkstate.ts), del, show, stats and
  * version. Every other verb belongs to a kind and is parsed by its module
  * (src/kinds/): add-etherfd and remove-etherfd, the original containet's,
  * unchanged; add-lan, add-vhost, add-nat, add-a2b ... The whole table of verbs,
@@ -18,6 +19,7 @@
 
 import { ProtocolError, body, checkName, onlyFields, type Body } from './fields.js';
 import { kindVerbs, kinds, setFields, verbNamed } from '../kinds/index.js';
+import { LINK_STATE_FIELD, parseLinkState } from './linkstate.js';
 import type { KindRequests, SetRequest } from '../kinds/kind.js';
 
 export { NAME_RE, ProtocolError, checkName } from './fields.js';
@@ -151,10 +153,13 @@ export class MessageSplitter {
   }
 }
 
-/** set: the object's name and, for each kind whose fields are in it, its part. */
+/** set: the object's name, its link state if given, and, for each kind whose
+ *  fields are in it, its part. */
 function parseSet(b: Body): SetRequest {
-  onlyFields(b, 'set', ['name', ...setFields()]);
+  onlyFields(b, 'set', ['name', LINK_STATE_FIELD, ...setFields()]);
   const r: SetRequest = { verb: 'set', name: checkName(b.name, 'set: "name"') };
+  const state = parseLinkState(b);
+  if (state) r.state = state;
   for (const k of kinds()) if (k.set?.fields.some((f) => b[f] !== undefined)) Object.assign(r, k.set.parse(b));
   return r;
 }

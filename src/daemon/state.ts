@@ -22,6 +22,8 @@ export interface StateEntry {
   created: string;
   /** what its kind's save returned */
   record: Record<string, unknown>;
+  /** "down": it was administratively down (src/daemon/linkstate.ts); absent: up */
+  admin?: 'down';
 }
 
 /** What the file holds. */
@@ -61,6 +63,7 @@ export function parseState(file: string, text: string): StateDoc {
     if (!isObject(o) || typeof o.kind !== 'string' || typeof o.name !== 'string' || typeof o.created !== 'string' || !isObject(o.record))
       throw bad(`objects[${i}] must have a string "kind", "name" and "created" and an object "record"`);
     if (names.has(o.name)) throw bad(`objects[${i}]: the name "${o.name}" comes twice`);
+    if (o.admin !== undefined && o.admin !== 'down') throw bad(`objects[${i}] ("${o.name}"): "admin" must be "down" when present`);
     names.add(o.name);
   });
   return { version: v, objects: doc.objects as StateEntry[] };

@@ -12,6 +12,7 @@ import type { Command } from 'commander';
 import type { Logger } from '../log.js';
 import type { NativeEngine } from '../native.js';
 import type { Body } from '../daemon/fields.js';
+import type { LinkState } from '../daemon/linkstate.js';
 import type { ModelObject, ObjectModel } from '../daemon/model.js';
 import type { OvsSwitch } from '../ovs/switch.js';
 import type { GraphPart } from '../graph/part.js';
@@ -32,8 +33,10 @@ export interface KindRequests {}
  */
 export interface SetParts {}
 
-/** A validated `set`: the object's name and the parts its fields filled. */
-export type SetRequest = { verb: 'set'; name: string } & SetParts;
+/** A validated `set`: the object's name, the link state of an object with
+ *  engine ports (no kind's: src/daemon/linkstate.ts) and the parts its
+ *  kind's fields filled. */
+export type SetRequest = { verb: 'set'; name: string; state?: LinkState } & SetParts;
 
 /** A reply object; {} means done. */
 export type Reply = Record<string, unknown>;

@@ -5,6 +5,7 @@
  * spreads portHooks() into its Kind and adds its verbs and extras.
  */
 import { ProtocolError } from '../daemon/fields.js';
+import { stateColumn } from '../daemon/linkstate.js';
 import { bytes, table } from '../format.js';
 import type { NativePortInfo } from '../native.js';
 import type { Kind, KindContext, ModelObject, Section } from './kind.js';
@@ -105,7 +106,7 @@ export const PORTS: Section = {
         [p.packetInfo ? 'packet-info' : '', p.vnetHdr ? 'vnet-hdr' : ''].filter(Boolean).join('+') || 'plain',
         ((p.offloads as string[] | undefined) ?? []).join(',') || '-',
         Number(p.thread) < 0 ? '-' : Number(p.thread),
-        String(p.state || '-'),
+        stateColumn(p),
       ]),
     ),
   statsTable: (ports) =>

@@ -107,11 +107,13 @@ export interface TapPort {
  * Make a namespace (removed at teardown) holding an `eth0` tap with address
  * @ipv4/24 (and @ipv6/64 when given), MTU 1500, and attach it to @d as port
  * "<prefix><unique>"; @extra goes into the add-etherfd request (lan, thread).
+ * @restorable: the port is kept with its namespace's path ("keep", "netns"),
+ * so a daemon with --state makes it again after a restart.
  */
 export async function tapPort(
   t: ExecutionContext,
   d: TestDaemon,
-  opts: { framing: 'vnet' | 'pi' | 'plain'; ipv4: string; ipv6?: string; extra?: Record<string, unknown> },
+  opts: { framing: 'vnet' | 'pi' | 'plain'; ipv4: string; ipv6?: string; extra?: Record<string, unknown>; restorable?: boolean },
 ): Promise<TapPort> {
   const ns = await netns(t, 'tp');
   const fd = native().tapCreate({
@@ -127,7 +129,8 @@ export async function tapPort(
   });
   const name = uniqueName(opts.framing);
   try {
-    await d.request({ 'add-etherfd': { ifname: 'eth0', nodeid: name, name, ...opts.extra } }, fd);
+    const keep = opts.restorable ? { keep: true, netns: `/run/netns/${ns}` } : {};
+    await d.request({ 'add-etherfd': { ifname: 'eth0', nodeid: name, name, ...keep, ...opts.extra } }, fd);
   } finally {
     native().closeFd(fd);
   }

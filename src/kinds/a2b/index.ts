@@ -9,6 +9,8 @@ import { Option, type Command } from 'commander';
 
 import { nonNegInt, positiveInt, threadIndex } from '../../cli/args.js';
 import { ProtocolError, checkName, onlyFields, str, thread, type Body } from '../../daemon/fields.js';
+import { stateColumn } from '../../daemon/linkstate.js';
+import type { NativePortStats } from '../../native.js';
 import { bytes, table } from '../../format.js';
 import type { KindContext, ModelObject, Section } from '../kind.js';
 import { lanNamed } from '../lan.js';
@@ -151,11 +153,14 @@ function counters(ctx: KindContext, l: A2bObject): Record<A2bDir, Record<string,
     passed: 'passed', passed_bytes: 'passedBytes', drop_loss: 'dropLoss', drop_limit: 'dropLimit', drop_nobuf: 'dropNoBuffer',
     queued: 'queued', queued_bytes: 'queuedBytes', duplicated: 'duplicated', reordered: 'reordered', corrupted: 'corrupted',
   };
-  const read = (id: number) => {
-    const c = ctx.call((e) => e.portStats(id)).counters;
-    return Object.fromEntries(Object.entries(names).map(([k, v]) => [v, c[k] ?? 0]));
-  };
-  return { a2b: read(l.portA), b2a: read(l.portB) };
+  const [a, b] = [ctx.call((e) => e.portStats(l.portA)), ctx.call((e) => e.portStats(l.portB))];
+  // A direction's frames while down (docs/linkstate.md): those its lan sent
+  // into its entry side, and those its queue let out of its exit side.
+  const read = (entry: NativePortStats, exit: NativePortStats) => ({
+    ...Object.fromEntries(Object.entries(names).map(([k, v]) => [v, entry.counters[k] ?? 0])),
+    dropAdminDown: (entry.drops.admin_down_tx ?? 0) + (exit.drops.admin_down_rx ?? 0),
+  });
+  return { a2b: read(a, b), b2a: read(b, a) };
 }
 
 /** The a2bs' section of show and stats. */
@@ -163,20 +168,20 @@ const A2BS: Section = {
   key: 'a2bs',
   showKind: 'a2b',
   showTable(entries) {
-    const a2bs = entries as unknown as { name: string; a2b: { a: string; b: string; a2b: A2bSettings; b2a: A2bSettings } }[];
+    const a2bs = entries as unknown as { name: string; admin?: string; a2b: { a: string; b: string; a2b: A2bSettings; b2a: A2bSettings } }[];
     return table(
-      ['A2B', 'A', 'B', 'A TO B', 'B TO A'],
-      a2bs.map((l) => [l.name, l.a2b.a, l.a2b.b, describe(l.a2b.a2b), describe(l.a2b.b2a)]),
+      ['A2B', 'A', 'B', 'A TO B', 'B TO A', 'STATE'],
+      a2bs.map((l) => [l.name, l.a2b.a, l.a2b.b, describe(l.a2b.a2b), describe(l.a2b.b2a), stateColumn(l, 'up')]),
     );
   },
   statsTable(entries) {
     const a2bs = entries as unknown as ({ name: string } & Record<A2bDir, Record<string, number>>)[];
     return table(
-      ['A2B', 'DIR', 'PASSED', 'BYTES', 'QUEUED', 'LOST', 'LIMIT DROPS', 'NO BUFFER', 'DUPLICATED', 'REORDERED', 'CORRUPTED'],
+      ['A2B', 'DIR', 'PASSED', 'BYTES', 'QUEUED', 'LOST', 'LIMIT DROPS', 'NO BUFFER', 'DOWN DROPS', 'DUPLICATED', 'REORDERED', 'CORRUPTED'],
       a2bs.flatMap((l) =>
         (['a2b', 'b2a'] as const).map((d) => {
           const c = l[d];
-          return [l.name, d, c.passed!, bytes(c.passedBytes!), `${c.queued} (${bytes(c.queuedBytes!)})`, c.dropLoss!, c.dropLimit!, c.dropNoBuffer!, c.duplicated!, c.reordered!, c.corrupted!];
+          return [l.name, d, c.passed!, bytes(c.passedBytes!), `${c.queued} (${bytes(c.queuedBytes!)})`, c.dropLoss!, c.dropLimit!, c.dropNoBuffer!, c.dropAdminDown!, c.duplicated!, c.reordered!, c.corrupted!];
         }),
       ),
     );
