@@ -171,6 +171,12 @@ ovsTest('an OVS lan: its bridge and join in OVS; two testpmd frontends on its vh
   t.regex(shown, /v1\s+ol\s+dpdkvhostuser\s+_k_v1_0/);
   t.regex(shown, /_b_ol \(joined\)/);
 
+  // An OVS port has no link state of containet's (docs/linkstate.md).
+  const down = await d.cli('set', 'v1', '--down');
+  t.is(down.exitCode, 1);
+  t.regex(down.stderr, /"v1" is a port Open vSwitch runs \(docs\/ovs\.md\): containet cannot take it down; use ovs-ofctl mod-port/);
+  t.is((await shownPort(d, 'v1'))?.admin, undefined);
+
   // del removes the OVS port (and the link containet made to its socket).
   t.is((await d.cli('del', 'v1')).exitCode, 0);
   t.false((await rig.list('Interface')).some((i) => i.name === '_k_v1_0'));
