@@ -158,6 +158,8 @@ rootTest('an a2b with a delay set down: the frames in its queue are dropped as t
 rootTest('a flap loop from a shell script: each down and up answered, traffic back after, the counters add up', async (t) => {
   const d = await startDaemon(t);
   const { a, b } = await twoOnALan(t, d, 63);
+  // What a sent before b was on the lan went nowhere: count from here.
+  const [a0, b0] = await settledStats(d, [a.name, b.name]);
   const pa = pinger(t, a.ns, '10.63.0.2');
   const pb = pinger(t, b.ns, '10.63.0.1');
   await repliesAfter([pa, pb], 0, 'both ping streams to flow');
@@ -170,14 +172,9 @@ rootTest('a flap loop from a shell script: each down and up answered, traffic ba
   await repliesAfter([pa, pb], upAt, 'replies both ways after the loop');
   await pa.stop();
   await pb.stop();
-  // Counters once nothing moves (the namespaces' own IPv6 chatter may go on).
-  const settled = async () => [await portStats(d, a.name), await portStats(d, b.name)] as const;
-  const [sa, sb] = (await waitFor('the counters to settle', async () => {
-    const first = await settled();
-    await new Promise((res) => setTimeout(res, 300));
-    const second = await settled();
-    return JSON.stringify(first) === JSON.stringify(second) ? second : undefined;
-  }, 30000))!;
+  const [a1, b1] = await settledStats(d, [a.name, b.name]);
+  const sa = since(a0!, a1!);
+  const sb = since(b0!, b1!);
   const info = JSON.stringify({ a: sa, b: sb });
   t.true(sb.drops.admin_down_tx! > 0 && sb.drops.admin_down_rx! > 0, `drops while down, both ways: ${info}`);
   // Two ports on the lan: every frame one takes in goes to the other, sent or dropped.
@@ -187,6 +184,34 @@ rootTest('a flap loop from a shell script: each down and up answered, traffic ba
   const ups = d.log().match(new RegExp(`port ${b.name}: administratively up`, 'g')) ?? [];
   t.is(ups.length, N, 'each up logged once');
 });
+
+/** The counters of ports @names once nothing moves for 300 ms (the
+ *  namespaces' own IPv6 chatter may go on a while). */
+async function settledStats(d: TestDaemon, names: string[]): Promise<Stats[]> {
+  const read = async () => {
+    const out: Stats[] = [];
+    for (const n of names) out.push(await portStats(d, n));
+    return out;
+  };
+  return (await waitFor('the counters to settle', async () => {
+    const first = await read();
+    await new Promise((res) => setTimeout(res, 300));
+    const second = await read();
+    return JSON.stringify(first) === JSON.stringify(second) ? second : undefined;
+  }, 30000))!;
+}
+
+/** Counters @now less @then. */
+function since(then: Stats, now: Stats): Stats {
+  return {
+    ...now,
+    rxPackets: now.rxPackets - then.rxPackets,
+    rxBytes: now.rxBytes - then.rxBytes,
+    txPackets: now.txPackets - then.txPackets,
+    txBytes: now.txBytes - then.txBytes,
+    drops: Object.fromEntries(Object.entries(now.drops).map(([k, v]) => [k, v - (then.drops[k] ?? 0)])),
+  };
+}
 
 rootTest('bad input is refused with the reason, and changes nothing', async (t) => {
   const d = await startDaemon(t);
