@@ -12,6 +12,9 @@ export interface ModelObject {
   /** unique among all objects */
   name: string;
   created: Date;
+  /** the lab (topology file) whose apply made it, if any (docs/topology.md):
+   *  a request's top-level "lab" marks what it makes */
+  lab?: string;
 }
 
 /** All objects by name. */

@@ -22,6 +22,8 @@ export interface StateEntry {
   created: string;
   /** what its kind's save returned */
   record: Record<string, unknown>;
+  /** the lab that made it (docs/topology.md), if any */
+  lab?: string;
 }
 
 /** What the file holds. */
@@ -61,6 +63,7 @@ export function parseState(file: string, text: string): StateDoc {
     if (!isObject(o) || typeof o.kind !== 'string' || typeof o.name !== 'string' || typeof o.created !== 'string' || !isObject(o.record))
       throw bad(`objects[${i}] must have a string "kind", "name" and "created" and an object "record"`);
     if (names.has(o.name)) throw bad(`objects[${i}]: the name "${o.name}" comes twice`);
+    if (o.lab !== undefined && typeof o.lab !== 'string') throw bad(`objects[${i}]: "lab" must be a string`);
     names.add(o.name);
   });
   return { version: v, objects: doc.objects as StateEntry[] };
