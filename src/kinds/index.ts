@@ -15,5 +15,7 @@ import './capture.js';
 import './phy.js';
 import './mirror.js';
 import './tunnel/index.js';
+// The nodes' section of topology files, until the node kind's module brings it.
+import './node-topology.js';
 
 export { kindOf, kinds, kindVerbs, sections, setFields, setKeyOwner, verbNamed } from './registry.js';
