@@ -69,7 +69,9 @@ export function differences(s: TopologySection, cur: Values, want: Values, prefi
 /** @v at @path for people. */
 function show(s: TopologySection, path: string, v: unknown): string {
   if (v === undefined || v === null) return '(none)';
-  return s.format ? s.format(path, v) : typeof v === 'string' ? v : JSON.stringify(v);
+  if (s.format) return s.format(path, v);
+  if (Array.isArray(v) && v.every((x) => typeof x === 'string')) return `[${v.join(', ')}]`;
+  return typeof v === 'string' ? v : JSON.stringify(v);
 }
 
 /** "a2b.delay 10ms -> 20ms, state up -> down". */
