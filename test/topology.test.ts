@@ -19,7 +19,8 @@ import { fromConlink } from '../src/topology/conlink.js';
 import { chooseLab, exportLab } from '../src/topology/export.js';
 import { PlanError, computePlan, destroyPlan } from '../src/topology/plan.js';
 import { topologySchema } from '../src/topology/schema.js';
-import type { ShowEntry } from '../src/topology/section.js';
+import { topologySections, type ShowEntry } from '../src/topology/section.js';
+import type { Fields } from '../src/topology/spec.js';
 import { TopologyError, parseTopology, type Topology } from '../src/topology/validate.js';
 
 const FIXTURES = path.join(packageRoot, 'test', 'fixtures', 'topology');
@@ -348,4 +349,17 @@ test("conlink: bridges, veth links, netem, routes, tunnels and commands map; wha
   t.like(t2.entries.find((e) => e.name === 'h2')!.values, { routes: [{ dst: 'default', via: '10.70.0.254' }], interfaces: [{ ifname: 'eth0', lan: 'h2-eth0' }, { ifname: 'eth1', lan: 's2' }] });
   const bad = t.throws(() => fromConlink('links:\n  - {bridge: s1}\n', 'c.yaml', 'x'), { instanceOf: TopologyError });
   t.is(bad!.message, 'c.yaml:2:5: a veth link needs a "service" or "container" and a "bridge"');
+});
+
+test('docs/topology.md has a section for every topology section, with a row for each of its fields', (t) => {
+  const doc = readFileSync(path.join(packageRoot, 'docs', 'topology.md'), 'utf8');
+  for (const s of topologySections()) {
+    const at = doc.indexOf(`### \`${s.key}\``);
+    t.true(at >= 0, `no section ${s.key}`);
+    const next = doc.indexOf('\n## ', at);
+    const part = doc.slice(at, next < 0 ? undefined : next);
+    const rows = (fields: Fields, prefix: string): string[] =>
+      Object.entries(fields).flatMap(([k, f]) => [`| \`${prefix}${k}\``, ...(f.type === 'list' && f.items.type === 'object' ? rows(f.items.fields, `${prefix}${k}[].`) : []), ...(f.type === 'object' ? rows(f.fields, '') : [])]);
+    for (const r of rows(s.fields, '')) t.true(part.includes(r), `docs/topology.md: ${s.key} has no row ${r}`);
+  }
 });

@@ -26,10 +26,26 @@ interface FileOptions {
   name?: string;
 }
 
-/** Print @lines on stderr and exit non-zero. */
+/** A command that failed, having said why. */
+class Failed extends Error {}
+
+/** Print @lines on stderr and end the command, non-zero (through guard:
+ *  the process ends once what it printed is out, none of it cut). */
 function fail(lines: string[]): never {
   process.stderr.write(lines.map((l) => `containet: ${l}\n`).join(''));
-  process.exit(1);
+  throw new Failed();
+}
+
+/** The action @fn, ending with exit status 1 when it fails. */
+function guard<A extends unknown[]>(fn: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
+  return async (...args) => {
+    try {
+      await fn(...args);
+    } catch (e) {
+      if (!(e instanceof Failed)) throw e;
+      process.exitCode = 1;
+    }
+  };
 }
 
 /** Topology file @file (or, with --from conlink, conlink's network file) read
@@ -89,7 +105,7 @@ export function topologyCommands(program: Command, client: CliClient): void {
     .option('--dry-run', 'print the plan and change nothing')
     .addOption(from())
     .option('--name <lab>', "with --from: the lab's name (default: the file's name)")
-    .action(async (file: string, o: FileOptions, cmd: Command) => {
+    .action(guard(async (file: string, o: FileOptions, cmd: Command) => {
       const t = loadTopology(file, o);
       let p: Plan;
       try {
@@ -99,7 +115,7 @@ export function topologyCommands(program: Command, client: CliClient): void {
         throw e;
       }
       await carryOut(client, cmd, p, 'change', o.dryRun === true);
-    });
+    }));
 
   program
     .command('destroy')
@@ -108,17 +124,17 @@ export function topologyCommands(program: Command, client: CliClient): void {
     .option('--dry-run', 'print the plan and change nothing')
     .addOption(from())
     .option('--name <lab>', "with --from: the lab's name (default: the file's name)")
-    .action(async (file: string, o: FileOptions, cmd: Command) => {
+    .action(guard(async (file: string, o: FileOptions, cmd: Command) => {
       const t = loadTopology(file, o);
       await carryOut(client, cmd, destroyPlan(t.name, await objects(client, cmd)), 'remove', o.dryRun === true);
-    });
+    }));
 
   program
     .command('export')
     .description('print a running lab as a topology file, which apply turns back into the same lab')
     .option('--lab <name>', 'the lab (default: the only one running)')
     .option('--schema', 'print the JSON Schema of topology files instead (for editors; no daemon needed)')
-    .action(async (o: { lab?: string; schema?: boolean }, cmd: Command) => {
+    .action(guard(async (o: { lab?: string; schema?: boolean }, cmd: Command) => {
       if (o.schema) {
         process.stdout.write(`${JSON.stringify(topologySchema(), null, 2)}\n`);
         return;
@@ -130,5 +146,5 @@ export function topologyCommands(program: Command, client: CliClient): void {
         if (e instanceof ExportError) fail([e.message]);
         throw e;
       }
-    });
+    }));
 }
