@@ -213,6 +213,26 @@ rootTest('apply: bad files are refused with every mistake at its line and column
   t.deepEqual((await show(d)).map(stable), before.map(stable));
 });
 
+rootTest('apply: with --state, a restarted daemon knows its lab: applied again, nothing to change; destroy removes it', async (t) => {
+  const ns = await netns(t, 'ap');
+  await run('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+  const dir = tempDir(t);
+  const sock = path.join(dir, 'switch.sock');
+  const state = path.join(dir, 'state.json');
+  const lab = uniqueName('lab');
+  const file = write(dir, 'lab.yaml', labFile(lab, '5ms', ['tcp:127.0.0.1:18082:10.78.0.50:80']));
+  const d1 = await startDaemon(t, { netns: ns, sock, args: ['--state', state] });
+  await ok(d1, 'apply', file);
+  const before = (await show(d1)).map(stable);
+  await stopChild(d1.child);
+  const d2 = await startDaemon(t, { netns: ns, sock, args: ['--state', state] });
+  t.regex(await d2.logged(/restored \d+ of/), /restored 6 of 6 objects/);
+  t.deepEqual((await show(d2)).map(stable), before, 'the same objects, each of the lab');
+  t.regex(await ok(d2, 'apply', file), /nothing to change/);
+  await ok(d2, 'destroy', file);
+  t.false((await show(d2)).some((o) => o.lab === lab));
+});
+
 /** Tests that need the node kind: run once the daemon has add-node. */
 const nodeTest: (title: string, fn: (t: ExecutionContext) => Promise<void>) => void =
   isRoot && verbNamed('add-node')
