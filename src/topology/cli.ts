@@ -95,17 +95,22 @@ async function carryOut(client: CliClient, cmd: Command, p: Plan, what: string, 
   process.stdout.write(`lab ${p.lab}: done\n`);
 }
 
-/** Declare apply, destroy and export on @program. */
-export function topologyCommands(program: Command, client: CliClient): void {
-  const from = () => new Option('--from <format>', "the file is another tool's: conlink (its network file; what does not map is named line by line)").choices(['conlink']);
-  program
-    .command('apply')
-    .description('make the running lab what topology FILE says: prints the plan (+ made, ~ changed in place, - removed), then changes only that, in dependency order; a failed step is rolled back (docs/topology.md)')
+/** A command of @program named @name that reads a topology file (FILE,
+ *  --dry-run, --from, --name), described by @description. */
+function fileCommand(program: Command, name: string, description: string): Command {
+  return program
+    .command(name)
+    .description(description)
     .argument('<file>', 'a topology file (YAML)')
     .option('--dry-run', 'print the plan and change nothing')
-    .addOption(from())
-    .option('--name <lab>', "with --from: the lab's name (default: the file's name)")
-    .action(guard(async (file: string, o: FileOptions, cmd: Command) => {
+    .addOption(new Option('--from <format>', "the file is another tool's: conlink (its network file; what does not map is named line by line)").choices(['conlink']))
+    .option('--name <lab>', "with --from: the lab's name (default: the file's name)");
+}
+
+/** Declare apply, destroy and export on @program. */
+export function topologyCommands(program: Command, client: CliClient): void {
+  fileCommand(program, 'apply', 'make the running lab what topology FILE says: prints the plan (+ made, ~ changed in place, - removed), then changes only that, in dependency order; a failed step is rolled back (docs/topology.md)').action(
+    guard(async (file: string, o: FileOptions, cmd: Command) => {
       const t = loadTopology(file, o);
       let p: Plan;
       try {
@@ -115,19 +120,15 @@ export function topologyCommands(program: Command, client: CliClient): void {
         throw e;
       }
       await carryOut(client, cmd, p, 'change', o.dryRun === true);
-    }));
+    }),
+  );
 
-  program
-    .command('destroy')
-    .description("remove every object of the lab topology FILE names (only those: objects made by its apply), dependents first")
-    .argument('<file>', 'a topology file (YAML)')
-    .option('--dry-run', 'print the plan and change nothing')
-    .addOption(from())
-    .option('--name <lab>', "with --from: the lab's name (default: the file's name)")
-    .action(guard(async (file: string, o: FileOptions, cmd: Command) => {
+  fileCommand(program, 'destroy', 'remove every object of the lab topology FILE names (only those: objects made by its apply), dependents first; a failed step is rolled back').action(
+    guard(async (file: string, o: FileOptions, cmd: Command) => {
       const t = loadTopology(file, o);
       await carryOut(client, cmd, destroyPlan(t.name, await objects(client, cmd)), 'remove', o.dryRun === true);
-    }));
+    }),
+  );
 
   program
     .command('export')
