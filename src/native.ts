@@ -84,6 +84,16 @@ export interface NativeMirrorStats {
   drops: number;
 }
 
+/** A port a capture watches, and the interface it is in the file. */
+export interface CapturePoint {
+  /** engine port */
+  id: number;
+  /** interface name */
+  name: string;
+  /** a sink: what it receives is recorded as this direction */
+  as?: 'in' | 'out' | undefined;
+}
+
 /** Settings of a capture. */
 export interface NativeCaptureOptions {
   format?: 'pcapng' | 'pcap';
@@ -145,20 +155,24 @@ export interface NativeEngine {
   unref(): void;
   close(): void;
   /** Capture the frames crossing @ports (interface i of a pcapng file is
-   *  ports[i]) into @fd; returns its id. @fd is the capture's only if this
+   *  ports[i]) into @fd; returns its id. A port with `as` is a sink: only
+   *  what it receives is recorded, as frames of direction `as` (the copies an
+   *  Open vSwitch mirror sends it). @fd is the capture's only if this
    *  returns. Throws with libpcap's message for a bad filter. */
-  captureStart(fd: number, ports: { id: number; name: string }[], opts: NativeCaptureOptions): number;
+  captureStart(fd: number, ports: CapturePoint[], opts: NativeCaptureOptions): number;
   /** Watch port @port too in capture @id, as interface @name (a port that
-   *  joined a lan being captured). Throws when the capture ended or is full. */
-  captureAddPort(id: number, port: number, name: string): void;
+   *  joined a lan being captured; @as: a sink). Throws when the capture ended
+   *  or is full. */
+  captureAddPort(id: number, port: number, name: string, as?: 'in' | 'out'): void;
   /** A running capture's counters. */
   captureStats(id: number): NativeCaptureStats;
   /** Stop a capture (what its rings hold is written out briefly), close its fd;
    *  its final counters. */
   captureStop(id: number): NativeCaptureStats;
-  /** Copy what @ports receive and/or send (@dir) to port @out, which leaves
-   *  its lan's forwarding meanwhile; returns the mirror's id. */
-  mirrorStart(ports: number[], out: number, dir: 'in' | 'out' | 'both'): number;
+  /** Copy what @ports receive and/or send (@dir), and what @sinks receive
+   *  (ports an Open vSwitch mirror feeds), to port @out, which leaves its
+   *  lan's forwarding meanwhile; returns the mirror's id. */
+  mirrorStart(ports: number[], out: number, dir: 'in' | 'out' | 'both', sinks?: number[]): number;
   /** A running mirror's counters. */
   mirrorStats(id: number): NativeMirrorStats;
   /** Stop a mirror (its output port goes back to its lan); its final counters. */

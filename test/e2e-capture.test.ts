@@ -14,22 +14,8 @@ import { execa } from 'execa';
 
 import type { ExecutionContext } from 'ava';
 
-import { binPath, childrenOf, collectOutput, containerInitPid, rootTest, startDaemon, stopChild, tempDir, waitFor, type TestDaemon } from './helpers/env.js';
+import { binPath, childrenOf, cliWords as cli, collectOutput, containerInitPid, pipeline, rootTest, startDaemon, stopChild, tempDir, waitFor, type TestDaemon } from './helpers/env.js';
 import { shell, shellContainer, type ShellContainer } from './helpers/containers.js';
-
-/** A shell pipeline of ours, stopped at teardown. */
-function pipeline(t: ExecutionContext, cmd: string): { child: ChildProcess; done: Promise<number>; out: ReturnType<typeof collectOutput> } {
-  const child = spawn('sh', ['-c', cmd], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const out = collectOutput(child);
-  const done = new Promise<number>((r) => child.once('close', (code) => r(code ?? -1)));
-  t.teardown(() => stopChild(child));
-  return { child, done, out };
-}
-
-/** `node bin/containet.js -s SOCK` as a shell word list. */
-function cli(d: TestDaemon): string {
-  return `${process.execPath} ${binPath('containet')} -s ${d.sock}`;
-}
 
 /** Wait until capture @name is running (listed by show). */
 async function running(d: TestDaemon, name: string): Promise<void> {

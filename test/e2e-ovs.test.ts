@@ -15,7 +15,7 @@ import path from 'node:path';
 
 import { dpdkPrefix, privateOvsMissing } from '../src/ovs/instance.js';
 import { decodeTable, type OvsRecord } from '../src/ovs/vsctl.js';
-import { inNetns, isRoot, netns, run, startDaemon, stopChild, tempDir, uniqueName, waitFor, type TestDaemon } from './helpers/env.js';
+import { cliWords, inNetns, isRoot, netns, pipeline, run, startDaemon, stopChild, tempDir, uniqueName, waitFor, type TestDaemon } from './helpers/env.js';
 import { shell, shellContainer } from './helpers/containers.js';
 import { testpmd, whyNoTestpmd } from './helpers/peers.js';
 
@@ -109,6 +109,20 @@ async function stopAndCheckClean(t: ExecutionContext, rig: OvsRig, pids: number[
   t.deepEqual(files, [], `only logs in the run directory: ${files.join(' ')}`);
 }
 
+/** A daemon with OVS lan @lan, a vhost port `echo` on it served by a testpmd
+ *  answering pings (icmpecho, as 10.x.0.99 of any subnet), and a container at
+ *  @ip on the lan. */
+async function echoLan(t: ExecutionContext, lan: string, ip: string) {
+  const rig = await ovsRig(t);
+  await add(t, rig.d, 'lan', lan, '--ovs');
+  const sock = path.join(rig.dir, `${lan}.sock`);
+  await add(t, rig.d, 'vhost', 'echo', '--lan', lan, '--socket', sock);
+  const pmd = await testpmd(t, { socket: sock, mode: 'icmpecho' });
+  await pmd.ready;
+  const c = await shellContainer(t, rig.d, ip, ['-l', lan]);
+  return { rig, d: rig.d, pmd, c };
+}
+
 ovsTest('an OVS lan: its bridge and join in OVS; two testpmd frontends on its vhost ports exchange traffic; show, stats and del read and change OVS', async (t) => {
   const rig = await ovsRig(t);
   const { d } = rig;
@@ -170,14 +184,7 @@ ovsTest('an OVS lan: its bridge and join in OVS; two testpmd frontends on its vh
 });
 
 ovsTest('across the join: a container on the containet side of an OVS lan pings a testpmd (icmpecho) on an OVS vhost port', async (t) => {
-  const rig = await ovsRig(t);
-  const { d } = rig;
-  await add(t, d, 'lan', 'oj', '--ovs');
-  const sock = path.join(rig.dir, 'e.sock');
-  await add(t, d, 'vhost', 'echo', '--lan', 'oj', '--socket', sock);
-  const pmd = await testpmd(t, { socket: sock, mode: 'icmpecho' });
-  await pmd.ready;
-  const c = await shellContainer(t, d, '10.41.0.1/24', ['-l', 'oj']);
+  const { d, pmd, c } = await echoLan(t, 'oj', '10.41.0.1/24');
   t.is(await shell(c.c, 'ping -c 5 -i 0.2 -W 5 10.41.0.99'), 0, c.c.output());
   const st = await pmd.stats();
   t.true(st.rxPackets >= 5 && st.txPackets >= 5, `testpmd counted ${JSON.stringify(st)}`);
@@ -370,5 +377,61 @@ ovsTest('a mirror of an OVS vhost port, to a dpdk port whose kernel side is in a
   t.true(lines.filter((l) => /echo request/.test(l)).length >= 3 && lines.filter((l) => /echo reply/.test(l)).length >= 3, `tcpdump (${done.exitCode}) saw: ${read.stdout} ${read.stderr}`);
   t.regex((await d.cli('show')).stdout, /m1\s+echo\s+both\s+span/);
   t.is((await d.cli('del', 'm1')).exitCode, 0);
+  t.deepEqual(await rig.list('Mirror'), []);
+});
+
+ovsTest('captures of ports OVS runs: `containet capture` of an OVS lan and of its vhost port (through sinks: OVS mirrors to containet), and of a mirror of that port to a host tap, read by tshark with each frame\'s port and direction; the sinks go with the capture and the mirror', async (t) => {
+  const { rig, d, c } = await echoLan(t, 'oc', '10.46.0.1/24');
+  const cport = `${c.id}.eth0`;
+  // ARP settled, so the captures see only the pings below.
+  t.is(await shell(c.c, 'ping -c 1 -W 5 10.46.0.99 >/dev/null'), 0, c.c.output());
+  const fields = 'tshark -r - -T fields -e frame.interface_name -e frame.packet_flags_direction -e icmp.type 2>/dev/null';
+  /** tshark's rows as "PORT DIRECTION ICMP-TYPE" (1 inbound: the port received it, 2 outbound). */
+  const rows = (out: string) => out.trim().split('\n').map((l) => l.split('\t')).map(([ifname, flags, type]) => `${ifname} ${Number(flags) & 3} ${type}`);
+  const count = (rs: string[], row: string) => rs.filter((r) => r === row).length;
+  const capturing = (name: string) => waitFor(`capture ${name} to run`, async () => ((await d.request({ show: {} })) as { objects: { name: string }[] }).objects.some((o) => o.name === name), 30000);
+  const sinksOf = async (obj: string) => (await rig.list('Port')).map((p) => String(p.name)).filter((n) => n.startsWith(`s_k_${obj}_`)).sort();
+
+  // The lan: the container's port (containet's) and echo (OVS's, through two sinks).
+  const lan = pipeline(t, `${cliWords(d)} capture oc --name lc --filter icmp -c 12 -w - | ${fields}`);
+  await capturing('lc');
+  t.deepEqual(await sinksOf('lc'), ['s_k_lc_0', 's_k_lc_1']);
+  t.is(await shell(c.c, 'ping -c 3 -i 0.2 -W 5 10.46.0.99 >/dev/null'), 0, c.c.output());
+  t.is(await lan.done, 0, lan.out.output());
+  let rs = rows(lan.out.stdout());
+  t.is(count(rs, `${cport} 1 8`), 3, lan.out.stdout()); // the container sends the requests
+  t.is(count(rs, 'echo 2 8'), 3, lan.out.stdout()); // OVS sends them to testpmd
+  t.is(count(rs, 'echo 1 0'), 3, lan.out.stdout()); // testpmd answers
+  t.is(count(rs, `${cport} 2 0`), 3, lan.out.stdout());
+  await waitFor('the lan capture\'s sinks to go', async () => (await sinksOf('lc')).length === 0, 20000);
+
+  // A mirror of echo to a host tap of containet's, and a capture of that tap.
+  await add(t, d, 'tap', 'mt', '--lan', 'oc');
+  await add(t, d, 'mirror', 'm2', '--select', 'echo', '--to', 'mt');
+  t.deepEqual(await sinksOf('m2'), ['s_k_m2_0', 's_k_m2_1']);
+  const ports = await rig.list('Port');
+  const uuid = (n: string) => ports.find((p) => p.name === n)!._uuid;
+  const mirrors = await rig.list('Mirror');
+  const m0 = mirrors.find((m) => m.name === 'm_m2_0');
+  const m1 = mirrors.find((m) => m.name === 'm_m2_1');
+  t.truthy(m0 && m1, JSON.stringify(mirrors));
+  t.is(m0!.output_port, uuid('s_k_m2_0'));
+  t.is(m0!.select_src_port, uuid('_k_echo_0'));
+  t.is(m1!.output_port, uuid('s_k_m2_1'));
+  t.is(m1!.select_dst_port, uuid('_k_echo_0'));
+  const tap = pipeline(t, `${cliWords(d)} capture mt echo --name tc --filter icmp -c 12 -w - | ${fields}`);
+  await capturing('tc');
+  t.is(await shell(c.c, 'ping -c 3 -i 0.2 -W 5 10.46.0.99 >/dev/null'), 0, c.c.output());
+  t.is(await tap.done, 0, tap.out.output());
+  rs = rows(tap.out.stdout());
+  t.is(count(rs, 'mt 2 8'), 3, tap.out.stdout()); // the copies leave mt
+  t.is(count(rs, 'mt 2 0'), 3, tap.out.stdout());
+  t.is(count(rs, 'echo 2 8'), 3, tap.out.stdout());
+  t.is(count(rs, 'echo 1 0'), 3, tap.out.stdout());
+  const st = (await d.request({ stats: { name: 'm2' } })) as { mirrors: { frames: number }[] };
+  t.true(st.mirrors[0]!.frames >= 6, JSON.stringify(st));
+  t.is((await d.cli('del', 'm2')).exitCode, 0);
+  t.deepEqual(await sinksOf('m2'), []);
+  await waitFor('every capture sink to go', async () => (await sinksOf('')).length === 0, 20000);
   t.deepEqual(await rig.list('Mirror'), []);
 });

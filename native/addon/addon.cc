@@ -492,14 +492,22 @@ class Engine : public Napi::ObjectWrap<Engine> {
     return o;
   }
 
-  // captureStart(fd, ports: [{id, name}], { format, snaplen, count, dir, filter, ringBytes, segment }) -> capture id.
-  // The fd is the capture's only if this returns.
+  // A sink's direction from JS ("in", "out"; anything else: not a sink, 0).
+  static uint32_t SinkAs(const Napi::Value& v) {
+    if (!v.IsString()) return 0;
+    std::string s = v.As<Napi::String>().Utf8Value();
+    return s == "in" ? CTN_OBS_IN : s == "out" ? CTN_OBS_OUT : 0;
+  }
+
+  // captureStart(fd, ports: [{id, name, as?}], { format, snaplen, count, dir, filter, ringBytes, segment }) -> capture id.
+  // A port with `as` ("in" or "out") is a sink (ctn_capture_new). The fd is the capture's only if this returns.
   Napi::Value CaptureStart(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     int fd = FdArg(info, 0);
     if (info.Length() < 2 || !info[1].IsArray()) throw Napi::TypeError::New(env, "ports must be an array of {id, name}");
     Napi::Array a = info[1].As<Napi::Array>();
     std::vector<uint32_t> ids;
+    std::vector<uint32_t> as;
     std::vector<std::string> names;
     for (uint32_t i = 0; i < a.Length(); i++) {
       Napi::Value v = a.Get(i);
@@ -508,6 +516,7 @@ class Engine : public Napi::ObjectWrap<Engine> {
       if (!po.Get("id").IsNumber() || !po.Get("name").IsString()) throw Napi::TypeError::New(env, "ports must be an array of {id, name}");
       ids.push_back(po.Get("id").As<Napi::Number>().Uint32Value());
       names.push_back(po.Get("name").As<Napi::String>().Utf8Value());
+      as.push_back(SinkAs(po.Get("as")));
     }
     std::vector<const char*> cnames;
     for (const auto& n : names) cnames.push_back(n.c_str());
@@ -526,7 +535,7 @@ class Engine : public Napi::ObjectWrap<Engine> {
     }
     cfg.filter = filter.c_str();
     char err[512] = "";
-    ctn_capture* c = ctn_capture_new(Live(env), fd, &cfg, ids.data(), cnames.data(), static_cast<uint32_t>(ids.size()), err, sizeof(err));
+    ctn_capture* c = ctn_capture_new(Live(env), fd, &cfg, ids.data(), cnames.data(), as.data(), static_cast<uint32_t>(ids.size()), err, sizeof(err));
     if (!c) throw Napi::Error::New(env, err);
     uint32_t id = ++last_capture_;
     captures_[id] = c;
@@ -541,7 +550,7 @@ class Engine : public Napi::ObjectWrap<Engine> {
     return it->second;
   }
 
-  // captureAddPort(id, port, name): watch one more port (a lan's new port).
+  // captureAddPort(id, port, name, as?): watch one more port (a lan's new port; `as`: a sink).
   Napi::Value CaptureAddPort(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     ctn_capture* c = CaptureArg(info);
@@ -549,7 +558,7 @@ class Engine : public Napi::ObjectWrap<Engine> {
     if (info.Length() < 3 || !info[2].IsString()) throw Napi::TypeError::New(env, "captureAddPort(id, port, name: string)");
     std::string name = info[2].As<Napi::String>().Utf8Value();
     char err[256] = "";
-    if (ctn_capture_add_port(c, port, name.c_str(), err, sizeof(err)) < 0) throw Napi::Error::New(env, err);
+    if (ctn_capture_add_port(c, port, name.c_str(), info.Length() > 3 ? SinkAs(info[3]) : 0, err, sizeof(err)) < 0) throw Napi::Error::New(env, err);
     return env.Undefined();
   }
 
@@ -582,7 +591,7 @@ class Engine : public Napi::ObjectWrap<Engine> {
   Napi::Value MirrorStart(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (info.Length() < 3 || !info[0].IsArray() || !info[1].IsNumber() || !info[2].IsString())
-      throw Napi::TypeError::New(env, "mirrorStart(ports: number[], out: number, dir: string)");
+      throw Napi::TypeError::New(env, "mirrorStart(ports: number[], out: number, dir: string, sinks?: number[])");
     Napi::Array a = info[0].As<Napi::Array>();
     std::vector<uint32_t> ids;
     for (uint32_t i = 0; i < a.Length(); i++) {
@@ -593,8 +602,18 @@ class Engine : public Napi::ObjectWrap<Engine> {
     uint32_t out = info[1].As<Napi::Number>().Uint32Value();
     std::string dir = info[2].As<Napi::String>().Utf8Value();
     uint32_t dirs = dir == "in" ? CTN_OBS_IN : dir == "out" ? CTN_OBS_OUT : CTN_OBS_IN | CTN_OBS_OUT;
+    // Sinks (ports fed by another switch's mirror) are watched IN, whatever dir says.
+    std::vector<uint32_t> port_dirs(ids.size(), dirs);
+    if (info.Length() > 3 && info[3].IsArray()) {
+      Napi::Array s = info[3].As<Napi::Array>();
+      for (uint32_t i = 0; i < s.Length(); i++) {
+        if (!s.Get(i).IsNumber()) throw Napi::TypeError::New(env, "sinks must be an array of port ids");
+        ids.push_back(s.Get(i).As<Napi::Number>().Uint32Value());
+        port_dirs.push_back(CTN_OBS_IN);
+      }
+    }
     char err[256] = "";
-    ctn_mirror* m = ctn_mirror_new(Live(env), ids.data(), static_cast<uint32_t>(ids.size()), out, dirs, err, sizeof(err));
+    ctn_mirror* m = ctn_mirror_new(Live(env), ids.data(), port_dirs.data(), static_cast<uint32_t>(ids.size()), out, dirs, err, sizeof(err));
     if (!m) throw Napi::Error::New(env, err);
     uint32_t id = ++last_mirror_;
     mirrors_[id] = m;

@@ -63,6 +63,7 @@ struct point {
 	struct ctn_capture *c;  /**< the capture */
 	uint32_t port;          /**< engine id */
 	uint32_t ifid;          /**< interface number in the file */
+	uint32_t as;            /**< 0, or a sink's direction (ctn_capture_new) */
 	bool on;                /**< hung on the port */
 };
 
@@ -178,6 +179,8 @@ static void cap_observe(struct ctn_obs *o, struct ctn_worker *w, struct ctn_port
 	struct ctn_capture *c = pt->c;
 	if (atomic_load_explicit(&c->done, memory_order_relaxed))
 		return;
+	if (pt->as)
+		dir = pt->as; /* a sink: what it receives stands for that direction */
 	struct ring *r = &c->rings[w->id];
 	uint64_t size = r->mask + 1;
 	uint64_t tail = atomic_load_explicit(&r->tail, memory_order_acquire);
@@ -223,6 +226,16 @@ static void cap_observe(struct ctn_obs *o, struct ctn_worker *w, struct ctn_port
 		bump(&r->drops, drops);
 	if (filtered)
 		bump(&r->filtered, filtered);
+}
+
+/** Point @pt of @c on port @port, interface @ifid, recorded as @as says. */
+static void point_init(struct point *pt, struct ctn_capture *c, uint32_t port, uint32_t ifid, uint32_t as)
+{
+	*pt = (struct point){.obs = {.fn = cap_observe, .dirs = as ? CTN_OBS_IN : c->cfg.dirs},
+			     .c = c,
+			     .port = port,
+			     .ifid = ifid,
+			     .as = as};
 }
 
 /** The next record of ring @r (skipping end fillers), or NULL (writer). */
@@ -465,8 +478,8 @@ static int cap_compile(struct ctn_capture *c, const struct ctn_capture_cfg *cfg,
 }
 
 struct ctn_capture *ctn_capture_new(struct ctn_engine *e, int fd, const struct ctn_capture_cfg *cfg,
-				    const uint32_t *ports, const char *const *names, uint32_t n, char *err,
-				    size_t errlen)
+				    const uint32_t *ports, const char *const *names, const uint32_t *as,
+				    uint32_t n, char *err, size_t errlen)
 {
 	if (n == 0) {
 		snprintf(err, errlen, "nothing to capture");
@@ -526,10 +539,8 @@ struct ctn_capture *ctn_capture_new(struct ctn_engine *e, int fd, const struct c
 		cap_release(c);
 		return NULL;
 	}
-	for (uint32_t i = 0; i < n; i++) {
-		struct point *pt = &c->points[i];
-		*pt = (struct point){.obs = {.fn = cap_observe, .dirs = c->cfg.dirs}, .c = c, .port = ports[i], .ifid = i};
-	}
+	for (uint32_t i = 0; i < n; i++)
+		point_init(&c->points[i], c, ports[i], i, as ? as[i] : 0);
 	c->fd = out_fd(fd);
 	int rc = pthread_create(&c->writer, NULL, cap_writer, c);
 	if (rc != 0) {
@@ -554,7 +565,8 @@ struct ctn_capture *ctn_capture_new(struct ctn_engine *e, int fd, const struct c
 	return c;
 }
 
-int ctn_capture_add_port(struct ctn_capture *c, uint32_t port, const char *name, char *err, size_t errlen)
+int ctn_capture_add_port(struct ctn_capture *c, uint32_t port, const char *name, uint32_t as, char *err,
+			 size_t errlen)
 {
 	if (atomic_load(&c->done)) {
 		snprintf(err, errlen, "the capture has ended");
@@ -581,7 +593,7 @@ int ctn_capture_add_port(struct ctn_capture *c, uint32_t port, const char *name,
 	 * (numbers follow the blocks in the file); it then stays silent. */
 	c->npoints = i + 1;
 	struct point *pt = &c->points[i];
-	*pt = (struct point){.obs = {.fn = cap_observe, .dirs = c->cfg.dirs}, .c = c, .port = port, .ifid = i};
+	point_init(pt, c, port, i, as);
 	if (ctn_engine_port_observe(c->eng, port, &pt->obs, true, err, errlen) < 0)
 		return -1;
 	pt->on = true;

@@ -57,21 +57,28 @@ struct ctn_capture;
 
 /**
  * Start capturing the @n ports @ports (engine ids; interface i of a pcapng file
- * is ports[i], named names[i]) into @fd per @cfg. On success the capture owns
- * @fd (it may replace it by a non-blocking copy); on failure it stays the
- * caller's. Returns NULL with @err filled (a bad filter: libpcap's message).
+ * is ports[i], named names[i]) into @fd per @cfg. @as (NULL: all 0) says, per
+ * port, how its frames are recorded: 0 as they cross it, in their own
+ * direction; CTN_OBS_IN or CTN_OBS_OUT makes it a *sink*, whose received
+ * frames alone are recorded, with that direction (copies another switch sends
+ * it of the frames a port of its own received or sent: an Open vSwitch
+ * mirror's output). On success the capture owns @fd (it may replace it by a
+ * non-blocking copy); on failure it stays the caller's. Returns NULL with
+ * @err filled (a bad filter: libpcap's message).
  */
 struct ctn_capture *ctn_capture_new(struct ctn_engine *e, int fd, const struct ctn_capture_cfg *cfg,
-				    const uint32_t *ports, const char *const *names, uint32_t n, char *err,
-				    size_t errlen);
+				    const uint32_t *ports, const char *const *names, const uint32_t *as,
+				    uint32_t n, char *err, size_t errlen);
 
 /** Read @c's counters (any thread). */
 void ctn_capture_stats(struct ctn_capture *c, struct ctn_capture_stats *st);
 
 /** Watch port @port too (a port that joined a lan being captured), as
- *  interface @name: its description goes into the file before its first
- *  frame. Returns 0, or -1 with @err (the capture ended, or is full). */
-int ctn_capture_add_port(struct ctn_capture *c, uint32_t port, const char *name, char *err, size_t errlen);
+ *  interface @name, recorded as @as says (ctn_capture_new): its description
+ *  goes into the file before its first frame. Returns 0, or -1 with @err (the
+ *  capture ended, or is full). */
+int ctn_capture_add_port(struct ctn_capture *c, uint32_t port, const char *name, uint32_t as, char *err,
+			 size_t errlen);
 
 /** Take @c's observers off its ports, write out what its rings hold (briefly:
  *  a reader that does not read loses it), close its fd and free it; @st (may

@@ -84,8 +84,8 @@ static void mirror_observe(struct ctn_obs *o, struct ctn_worker *w, struct ctn_p
 		bump(&l->drops, drops);
 }
 
-struct ctn_mirror *ctn_mirror_new(struct ctn_engine *e, const uint32_t *ports, uint32_t n, uint32_t out,
-				  uint32_t dirs, char *err, size_t errlen)
+struct ctn_mirror *ctn_mirror_new(struct ctn_engine *e, const uint32_t *ports, const uint32_t *port_dirs,
+				  uint32_t n, uint32_t out, uint32_t dirs, char *err, size_t errlen)
 {
 	if (!n) {
 		snprintf(err, errlen, "a mirror selects at least one port");
@@ -96,6 +96,10 @@ struct ctn_mirror *ctn_mirror_new(struct ctn_engine *e, const uint32_t *ports, u
 		return NULL;
 	}
 	for (uint32_t i = 0; i < n; i++) {
+		if (port_dirs && !(port_dirs[i] & (CTN_OBS_IN | CTN_OBS_OUT))) {
+			snprintf(err, errlen, "a mirror copies frames in, out or both (port %u)", ports[i]);
+			return NULL;
+		}
 		if (ports[i] == out) {
 			snprintf(err, errlen, "port %u is both selected and the output", out);
 			return NULL;
@@ -111,7 +115,8 @@ struct ctn_mirror *ctn_mirror_new(struct ctn_engine *e, const uint32_t *ports, u
 	m->out = out;
 	m->npoints = n;
 	for (uint32_t i = 0; i < n; i++)
-		m->points[i] = (struct point){.obs = {.fn = mirror_observe, .dirs = dirs}, .m = m, .port = ports[i]};
+		m->points[i] = (struct point){
+		    .obs = {.fn = mirror_observe, .dirs = port_dirs ? port_dirs[i] : dirs}, .m = m, .port = ports[i]};
 	if (ctn_engine_port_output_only(e, out, true, err, errlen) < 0) {
 		free(m);
 		return NULL;

@@ -35,11 +35,14 @@ struct ctn_mirror_stats {
 /**
  * Mirror what the @n ports @ports (engine ids) move in directions @dirs
  * (CTN_OBS_IN and/or CTN_OBS_OUT) to port @out, which is taken out of its
- * lan's forwarding meanwhile. Refused (NULL, @err filled) when @out is among
- * @ports, is already output only, or any port is missing or broken.
+ * lan's forwarding meanwhile. @port_dirs (NULL: @dirs for all) gives each
+ * port its own directions instead (a sink that another switch's mirror feeds
+ * is watched IN whatever the mirror copies). Refused (NULL, @err filled) when
+ * @out is among @ports, is already output only, or any port is missing or
+ * broken.
  */
-struct ctn_mirror *ctn_mirror_new(struct ctn_engine *e, const uint32_t *ports, uint32_t n, uint32_t out,
-				  uint32_t dirs, char *err, size_t errlen);
+struct ctn_mirror *ctn_mirror_new(struct ctn_engine *e, const uint32_t *ports, const uint32_t *port_dirs,
+				  uint32_t n, uint32_t out, uint32_t dirs, char *err, size_t errlen);
 
 /** Read @m's counters (any thread). */
 void ctn_mirror_stats(const struct ctn_mirror *m, struct ctn_mirror_stats *st);

@@ -11,6 +11,7 @@ import { Command, Option } from 'commander';
 
 import { DaemonError, request, type Reply } from '../client.js';
 import { Daemon } from '../daemon/daemon.js';
+import { graphCommand } from '../graph/command.js';
 import { kinds, sections } from '../kinds/index.js';
 import type { CliClient } from '../kinds/kind.js';
 import { Logger, type Level } from '../log.js';
@@ -196,6 +197,7 @@ export function buildProgram(): Command {
   };
   for (const k of kinds()) k.cli?.commands?.(program, client);
   topologyCommands(program, client);
+  graphCommand(program, client);
 
   program
     .command('del')

@@ -17,8 +17,10 @@ import { Option } from 'commander';
 
 import { ProtocolError, bool, checkName, onlyFields, posInt, str, type Body } from '../daemon/fields.js';
 import { bytes, table } from '../format.js';
-import type { NativeCaptureStats } from '../native.js';
+import type { CapturePoint, NativeCaptureStats } from '../native.js';
 import type { Call, CliClient, KindContext, ModelObject, Reply, Section } from './kind.js';
+import type { OvsPortInfo } from './ovsport.js';
+import { closeSinks, openSink, type OvsSink } from './ovssink.js';
 import { kindOf } from './registry.js';
 import { register } from './registry.js';
 
@@ -47,6 +49,8 @@ export interface CaptureObject extends ModelObject {
   unfollow: () => void;
   /** engine ids of the ports watched */
   portIds: number[];
+  /** the sinks of the ports Open vSwitch runs that it watches */
+  sinks: OvsSink[];
   /** answers the capture request (once) */
   answer: (r: Reply) => void;
 }
@@ -109,32 +113,82 @@ function sides(o: ModelObject): { id: number; lan: string | undefined; name: str
   return ports.map((id, i) => ({ id, lan: lans[i], name: ports.length > 1 ? `${o.name}:${lans[i] ?? i}` : o.name }));
 }
 
-/** The engine ports named by @of (ports, or lans for every port on them),
- *  each once, with the name its interface gets. */
-function resolvePorts(ctx: KindContext, of: string[]): { id: number; name: string }[] {
-  const out: { id: number; name: string }[] = [];
+/** The OVS port of @o when Open vSwitch runs it (it has no engine port). */
+function ovsPort(o: ModelObject): OvsPortInfo | undefined {
+  const x = (o as { ovs?: Partial<OvsPortInfo> }).ovs;
+  return x?.port !== undefined && x.bridge !== undefined ? (x as OvsPortInfo) : undefined;
+}
+
+/** What a capture of @of watches: the engine ports named (ports, or lans for
+ *  every port on them), each once, with the name its interface gets, and the
+ *  ports Open vSwitch runs among them (watched through sinks). */
+function resolvePorts(ctx: KindContext, of: string[]): { ports: CapturePoint[]; ovs: { name: string; info: OvsPortInfo }[] } {
+  const ports: CapturePoint[] = [];
+  const ovs: { name: string; info: OvsPortInfo }[] = [];
   const add = (id: number, name: string) => {
-    if (!out.some((p) => p.id === id)) out.push({ id, name });
+    if (!ports.some((p) => p.id === id)) ports.push({ id, name });
+  };
+  const addOvs = (o: ModelObject, info: OvsPortInfo) => {
+    if (!ovs.some((p) => p.name === o.name)) ovs.push({ name: o.name, info });
   };
   for (const name of of) {
     const o = ctx.model.get(name);
     if (!o) throw new ProtocolError(`capture: no port or lan named "${name}"`);
     if (o.kind === 'lan') {
-      for (const x of ctx.model.all()) for (const s of sides(x)) if (s.lan === name) add(s.id, s.name);
+      for (const x of ctx.model.all()) {
+        for (const s of sides(x)) if (s.lan === name) add(s.id, s.name);
+        const info = ovsPort(x);
+        if (info && (x as { lan?: string }).lan === name) addOvs(x, info);
+      }
     } else {
       const ss = sides(o);
-      if (!ss.length) throw new ProtocolError(`capture: "${name}" is ${kindOf(o).noun === 'capture' ? 'a capture' : `a ${kindOf(o).noun}`}, not a port or a lan`);
+      const info = ovsPort(o);
+      if (info) addOvs(o, info);
+      else if (!ss.length) throw new ProtocolError(`capture: "${name}" is ${kindOf(o).noun === 'capture' ? 'a capture' : `a ${kindOf(o).noun}`}, not a port or a lan`);
       for (const s of ss) add(s.id, s.name);
     }
   }
-  if (!out.length) throw new ProtocolError(`capture: no ports on ${of.join(', ')}`);
-  return out;
+  if (!ports.length && !ovs.length) throw new ProtocolError(`capture: no ports on ${of.join(', ')}`);
+  return { ports, ovs };
+}
+
+/** Sinks for OVS port @p (object @name) of capture @cname, one per direction
+ *  captured, pushed onto @into and numbered from @first + its length; the
+ *  points they are in the file as. */
+function sinksFor(ctx: KindContext, cname: string, first: number, dir: CaptureRequest['dir'], name: string, p: OvsPortInfo, into: OvsSink[]): CapturePoint[] {
+  const points: CapturePoint[] = [];
+  for (const as of ['in', 'out'] as const) {
+    if (dir !== 'both' && dir !== as) continue;
+    const s = openSink(ctx, 'capture', cname, first + into.length, p.bridge, [p.port], as);
+    into.push(s);
+    points.push({ id: s.id, name, as });
+  }
+  return points;
 }
 
 /** A lan capture @c of @lans: port object @o just made; watch its sides on
  *  those lans too (the file gains an interface for each). */
 function follow(ctx: KindContext, c: CaptureObject, lans: string[], o: ModelObject): void {
   if (o.kind === 'capture' || ctx.model.get(c.name) !== c) return;
+  const info = ovsPort(o);
+  const lan = (o as { lan?: string }).lan;
+  if (info && lan !== undefined && lans.includes(lan)) {
+    try {
+      const made: OvsSink[] = [];
+      let points: CapturePoint[];
+      try {
+        points = sinksFor(ctx, c.name, c.sinks.length, c.dir, o.name, info, made);
+      } finally {
+        c.sinks.push(...made);
+      }
+      for (const p of points) ctx.call((e) => e.captureAddPort(c.id, p.id, p.name, p.as));
+      c.ports.push(o.name);
+      ctx.log.info(`capture ${c.name}: port ${o.name} (in Open vSwitch) joined ${lan}, captured too`);
+    } catch (e) {
+      ctx.log.warn(`capture ${c.name}: port ${o.name} joined ${lan} but is not captured: ${(e as Error).message}`);
+    }
+    return;
+  }
   for (const s of sides(o)) {
     if (s.lan === undefined || !lans.includes(s.lan) || c.portIds.includes(s.id)) continue;
     try {
@@ -157,10 +211,18 @@ function endReply(c: CaptureObject, st: NativeCaptureStats): Reply {
 function runCapture(ctx: KindContext, req: CaptureRequest, call: Call): Reply {
   if (!call.defer || !call.onClose) throw new ProtocolError('capture: only a client can capture');
   if (ctx.model.has(req.name)) throw new ProtocolError(`an object named "${req.name}" already exists`);
-  const ports = resolvePorts(ctx, req.of);
-  const fd = call.fds[0]!;
-  const id = ctx.call((e) => e.captureStart(fd, ports, { format: req.format, dir: req.dir, snaplen: req.snaplen, count: req.count, filter: req.filter, segment: req.segment }));
-  call.unused.delete(fd);
+  const { ports, ovs } = resolvePorts(ctx, req.of);
+  const sinks: OvsSink[] = [];
+  let id: number;
+  try {
+    for (const p of ovs) ports.push(...sinksFor(ctx, req.name, 0, req.dir, p.name, p.info, sinks));
+    const fd = call.fds[0]!;
+    id = ctx.call((e) => e.captureStart(fd, ports, { format: req.format, dir: req.dir, snaplen: req.snaplen, count: req.count, filter: req.filter, segment: req.segment }));
+    call.unused.delete(fd);
+  } catch (e) {
+    closeSinks(ctx, sinks);
+    throw e;
+  }
   const answer = call.defer();
   const c: CaptureObject = {
     kind: 'capture',
@@ -168,7 +230,7 @@ function runCapture(ctx: KindContext, req: CaptureRequest, call: Call): Reply {
     created: new Date(),
     id,
     of: req.of,
-    ports: ports.map((p) => p.name),
+    ports: [...new Set(ports.map((p) => p.name))],
     format: req.format,
     dir: req.dir,
     filter: req.filter,
@@ -178,6 +240,7 @@ function runCapture(ctx: KindContext, req: CaptureRequest, call: Call): Reply {
     owner: call.client,
     answer,
     portIds: ports.map((p) => p.id),
+    sinks,
     unfollow: () => undefined,
     timer: setInterval(() => {
       let st: NativeCaptureStats;
@@ -225,6 +288,7 @@ const CAPTURES: Section = {
       ['CAPTURE', 'FRAMES', 'BYTES', 'DROPS', 'FILTERED'],
       cs.map((c) => [String(c.name), Number(c.frames), bytes(Number(c.bytes)), Number(c.drops), Number(c.filtered)]),
     ),
+  graph: (c) => ({ marks: (c.ports as string[]).map((port) => ({ port, mark: 'captured' })) }),
 };
 
 /** The output a capture command writes to: stdout for "-", else @file
@@ -304,6 +368,7 @@ register<CaptureObject>({
     clearInterval(c.timer);
     c.unfollow();
     const st = ctx.call((e) => e.captureStop(c.id));
+    closeSinks(ctx, c.sinks);
     c.answer(endReply(c, st));
     ctx.log.info(`capture ${c.name}: ${st.frames} frames written, ${st.drops} dropped, ${st.filtered} filtered out`);
   },

@@ -14,6 +14,7 @@ import type { NativeEngine } from '../native.js';
 import type { Body } from '../daemon/fields.js';
 import type { ModelObject, ObjectModel } from '../daemon/model.js';
 import type { OvsSwitch } from '../ovs/switch.js';
+import type { GraphPart } from '../graph/part.js';
 
 export type { Body } from '../daemon/fields.js';
 export type { ModelObject } from '../daemon/model.js';
@@ -122,6 +123,10 @@ export interface Section {
   showTable(entries: Record<string, unknown>[]): string;
   /** Its stats entries as a table for people. */
   statsTable(entries: Record<string, unknown>[]): string;
+  /** What one of its show entries is in the lab's picture (`containet
+   *  graph`, docs/graph.md); undefined: not drawn. Absent: the picture
+   *  derives it from the entry's `lan`, `lans` or `interfaces`. */
+  graph?(entry: Record<string, unknown>): GraphPart | undefined;
 }
 
 /** The CLI of a kind: `containet add KIND NAME ...` and its options of `set`. */

@@ -198,6 +198,7 @@ const LANS: Section = {
       ['LAN', 'PORTS', 'MACS', 'LEARNED', 'MOVED', 'EVICTED', 'EXPIRED', 'FLOODED', 'UNKNOWN', 'FILTERED'],
       lans.map((l) => [String(l.name), Number(l.ports), `${l.macs}/${l.macCapacity}`, Number(l.learned), Number(l.moved), Number(l.evicted), Number(l.expired), Number(l.flooded), Number(l.unknownUnicast), Number(l.filtered)]),
     ),
+  graph: (l) => ({ lan: { ovs: (l.ovs as { bridge?: string } | undefined)?.bridge } }),
 };
 
 register<LanObject>({

@@ -6,7 +6,9 @@
  * capture uses) and queued on the output port with the pass's other frames
  * (native/core/mirror.c). While it is a mirror's output, a port is out of its
  * lan's forwarding: it gets nothing but the copies, and what arrives on it is
- * dropped (counted "output_only" in its stats). Deleting a selected port or
+ * dropped (counted "output_only" in its stats). Ports Open vSwitch runs are
+ * mirrored by OVS: to another of its ports as an OVS mirror, to one of
+ * containet's through sinks (ovssink.ts). Deleting a selected port or
  * the output port removes the mirror (Kind.needs). See docs/mirror.md.
  */
 import type { Command } from 'commander';
@@ -16,6 +18,7 @@ import { ProtocolError, checkName, onlyFields, type Body } from '../daemon/field
 import { bytes, table } from '../format.js';
 import type { KindContext, ModelObject, Section } from './kind.js';
 import type { PortObject } from './port.js';
+import { closeSinks, openSink, ovsPortsOf, type OvsSink } from './ovssink.js';
 import { kindOf, register } from './registry.js';
 import { field, runVerb, savedOwner } from './saved.js';
 import { registerSection } from '../topology/section.js';
@@ -36,8 +39,11 @@ export interface MirrorObject extends ModelObject {
   to: string;
   /** who asked for it */
   owner: { pid: number; uid: number };
-  /** a mirror of ports Open vSwitch runs: OVS's Mirror record (id -1) */
+  /** a mirror of ports Open vSwitch runs to another: OVS's Mirror record (id -1) */
   ovs?: { bridge: string; mirror: string };
+  /** the sinks of the ports Open vSwitch runs it selects, when its output is
+   *  one of containet's */
+  sinks?: OvsSink[];
 }
 
 /** add-mirror, validated. */
@@ -104,7 +110,7 @@ function addOvsMirror(ctx: KindContext, req: AddMirrorRequest, client: { pid: nu
   const bridge = out?.bridge ?? sel.find((x) => x.p)!.p!.bridge;
   const foreign = [...sel, { n: req.to, p: out }].find((x) => !x.p || x.p.bridge !== bridge);
   if (foreign)
-    throw new ProtocolError(`add-mirror: "${foreign.n}" is not a port of the same OVS lan: a mirror of ports Open vSwitch runs copies to one of them, on the same lan (and a mirror of containet's ports to one of containet's)`);
+    throw new ProtocolError(`add-mirror: "${foreign.n}" is not a port of the same OVS lan: a mirror whose output is a port Open vSwitch runs copies ports of that lan only (a mirror to one of containet's ports may select any port)`);
   const ovs = ctx.ovs();
   const mirror = `m_${req.name}`;
   const ids = sel.map((_, i) => `@p${i}`);
@@ -117,6 +123,7 @@ function addOvsMirror(ctx: KindContext, req: AddMirrorRequest, client: { pid: nu
   try {
     ovs.checkUsable();
     ovs.transact(cmds);
+    ovs.purgeFlows();
   } catch (e) {
     throw new ProtocolError(`add-mirror: Open vSwitch: ${(e as Error).message}`);
   }
@@ -136,14 +143,44 @@ function addMirror(ctx: KindContext, req: AddMirrorRequest, client: { pid: numbe
     const taken = req.select.find((n) => n === m.to);
     if (taken !== undefined) throw new ProtocolError(`add-mirror: port "${taken}" is the output of mirror "${m.name}": it cannot be selected`);
   }
-  if ([...req.select, req.to].some((n) => ovsPortOf(ctx, n))) return addOvsMirror(ctx, req, client);
-  const ports = req.select.map((n) => portOf(ctx, n, 'selected port'));
+  if (ovsPortOf(ctx, req.to)) return addOvsMirror(ctx, req, client);
+  const inOvs = req.select.filter((n) => ovsPortOf(ctx, n));
+  const ports = req.select.filter((n) => !inOvs.includes(n)).map((n) => portOf(ctx, n, 'selected port'));
   const out = portOf(ctx, req.to, 'output');
-  const id = ctx.call((e) => e.mirrorStart(ports, out, req.dir));
+  const sinks = ovsSinks(ctx, req.name, inOvs, req.dir);
+  let id: number;
+  try {
+    id = ctx.call((e) => e.mirrorStart(ports, out, req.dir, sinks.map((s) => s.id)));
+  } catch (e) {
+    closeSinks(ctx, sinks);
+    throw e;
+  }
   const m: MirrorObject = { kind: 'mirror', name: req.name, created: new Date(), id, select: req.select, dir: req.dir, to: req.to, owner: client };
+  if (sinks.length) m.sinks = sinks;
   ctx.model.add(m);
-  ctx.log.info(`mirror ${m.name}: ${m.select.join(', ')} (dir ${m.dir}) to ${m.to}, which leaves its lan's forwarding meanwhile`);
+  ctx.log.info(`mirror ${m.name}: ${m.select.join(', ')} (dir ${m.dir}) to ${m.to}, which leaves its lan's forwarding meanwhile${sinks.length ? ` (${inOvs.join(', ')} through Open vSwitch mirrors to ${sinks.map((s) => s.port).join(', ')})` : ''}`);
   return m;
+}
+
+/** The sinks that bring mirror @name the frames of the ports Open vSwitch
+ *  runs among its selection (@names), per OVS lan and direction. */
+function ovsSinks(ctx: KindContext, name: string, names: string[], dir: MirrorDir): OvsSink[] {
+  const sinks: OvsSink[] = [];
+  const byBridge = new Map<string, string[]>();
+  for (const n of names) {
+    const b = ovsPortOf(ctx, n)!.bridge;
+    byBridge.set(b, [...(byBridge.get(b) ?? []), n]);
+  }
+  try {
+    for (const group of byBridge.values()) {
+      const { bridge, ports } = ovsPortsOf(ctx, group, 'add-mirror');
+      for (const as of ['in', 'out'] as const) if (dir === 'both' || dir === as) sinks.push(openSink(ctx, 'add-mirror', name, sinks.length, bridge, ports, as));
+    }
+  } catch (e) {
+    closeSinks(ctx, sinks);
+    throw e;
+  }
+  return sinks;
 }
 
 /** The mirrors' section of show and stats. */
@@ -160,6 +197,9 @@ const MIRRORS: Section = {
       ['MIRROR', 'FRAMES', 'BYTES', 'DROPS'],
       ms.map((m) => [String(m.name), Number(m.frames), bytes(Number(m.bytes)), Number(m.drops)]),
     ),
+  graph: (m) => ({
+    marks: [...(m.select as string[]).map((port) => ({ port, mark: `mirrored to ${String(m.to)}` })), { port: String(m.to), mark: `mirror ${String(m.name)} out` }],
+  }),
 };
 
 register<MirrorObject>({
@@ -190,6 +230,7 @@ register<MirrorObject>({
       return;
     }
     const st = ctx.call((e) => e.mirrorStop(m.id));
+    if (m.sinks) closeSinks(ctx, m.sinks);
     ctx.log.info(`mirror ${m.name}: ${st.frames} frames (${st.bytes} bytes) mirrored, ${st.drops} dropped; ${m.to} is back on its lan`);
   },
   show: (_ctx, m) => ({

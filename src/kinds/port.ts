@@ -127,6 +127,17 @@ export const PORTS: Section = {
         ];
       }),
     ),
+  graph: (p) => {
+    const remotes = Array.isArray(p.remotes) ? (p.remotes as unknown[]).map(String) : undefined;
+    return {
+      port: {
+        lan: String(p.lan),
+        node: typeof p.nodeid === 'string' && p.nodeid !== p.name ? p.nodeid : undefined,
+        remotes,
+        marks: [...(remotes ? [String(p.type)] : []), ...(p.ovs ? ['ovs'] : [])],
+      },
+    };
+  },
 };
 
 /**

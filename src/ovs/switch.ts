@@ -8,9 +8,11 @@
  * What containet makes carries `external_ids:containet-owner=<switch socket>`,
  * so a shared OVS shows whose it is.
  */
-import { mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+
+import { execaSync } from 'execa';
 
 import type { Logger } from '../log.js';
 import { PrivateOvs } from './instance.js';
@@ -178,6 +180,38 @@ export class OvsSwitch {
     const r = this.interfaces().get(name);
     const e = r?.error;
     return typeof e === 'string' ? e : '';
+  }
+
+  /** ovs-vswitchd's control socket: a private instance's, or the one beside
+   *  a shared OVS's database socket (named by its pid file); undefined when
+   *  not found. */
+  private vswitchdCtl(): string | undefined {
+    if (this.instance) return path.join(this.instance.dir, 'ovs-vswitchd.ctl');
+    const dir = path.dirname(this.vsctl.db.slice('unix:'.length));
+    try {
+      const pid = readFileSync(path.join(dir, 'ovs-vswitchd.pid'), 'utf8').trim();
+      const ctl = path.join(dir, `ovs-vswitchd.${pid}.ctl`);
+      return existsSync(ctl) ? ctl : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * Have ovs-vswitchd drop its cached datapath flows (`revalidator/purge`),
+   * so that a mirror just added applies from the next packet of every flow:
+   * a flow cached before can otherwise go on without the mirror's output for
+   * seconds, until a revalidator gets to it (seen with select-dst-port).
+   * Logs, never throws.
+   */
+  purgeFlows(): void {
+    const ctl = this.vswitchdCtl();
+    if (!ctl) {
+      this.opts.log.warn("Open vSwitch: no ovs-vswitchd control socket beside its database: a new mirror applies to flows OVS has cached once it revalidates them");
+      return;
+    }
+    const r = execaSync('ovs-appctl', ['-t', ctl, '--timeout=10', 'revalidator/purge'], { reject: false, timeout: 11000 });
+    if (r.exitCode !== 0) this.opts.log.warn(`Open vSwitch: ovs-appctl revalidator/purge: ${String(r.stderr || r.stdout).trim() || `exit ${r.exitCode}`}`);
   }
 
   /**

@@ -149,6 +149,21 @@ export async function stopChild(child: ChildProcess, graceMs = 5000): Promise<vo
   clearTimeout(timer);
 }
 
+/** A shell pipeline of ours (`sh -c @cmd`), stopped at teardown: its
+ *  output, and its exit code once it ends. */
+export function pipeline(t: ExecutionContext, cmd: string): { child: ChildProcess; done: Promise<number>; out: ChildOutput } {
+  const child = spawn('sh', ['-c', cmd], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const out = collectOutput(child);
+  const done = new Promise<number>((r) => child.once('close', (code) => r(code ?? -1)));
+  t.teardown(() => stopChild(child));
+  return { child, done, out };
+}
+
+/** `node bin/containet.js -s SOCK` for daemon @d, as shell words. */
+export function cliWords(d: { sock: string }): string {
+  return `${process.execPath} ${binPath('containet')} -s ${d.sock}`;
+}
+
 /** Path of a bin/ script of this package. */
 export function binPath(name: 'containet'): string {
   return path.join(packageRoot, 'bin', `${name}.js`);

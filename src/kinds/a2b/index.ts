@@ -182,6 +182,10 @@ const A2BS: Section = {
       ),
     );
   },
+  graph(entry) {
+    const l = (entry as unknown as { a2b: { a: string; b: string; a2b: A2bSettings; b2a: A2bSettings } }).a2b;
+    return { link: { a: l.a, b: l.b, ab: describe(l.a2b), ba: describe(l.b2a) } };
+  },
 };
 
 /** The set options of an a2b: option (camelCase, as commander names it) and field. */
