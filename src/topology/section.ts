@@ -63,7 +63,8 @@ export interface TopologySection {
   same?(path: string, cur: unknown, want: unknown): boolean;
   /** A value at path @path for people ("20ms"), in the plan. */
   format?(path: string, v: unknown): string;
-  /** @v as it is written in a file (units for people), for export. */
+  /** The values of @e as a file writes them (units for people; undefined:
+   *  left out), for export. */
   toFile(e: Entry): Values;
 }
 
