@@ -8,7 +8,9 @@
  * step (a phy on an interface that does not exist) is rolled back; a destroy
  * that cannot finish (a container still on a lan) is rolled back; export,
  * destroy, apply of the export give the same lab; destroy leaves the daemon
- * as before; bad files are refused with line and column. The daemon runs in a
+ * as before; bad files are refused with line and column; a daemon restarted
+ * with --state knows its lab; conlink's bridges and tunnels are made, what does
+ * not map is named by line. The daemon runs in a
  * network namespace of the test's, so its tap is not the host's. Tests of
  * nodes run once the daemon has the node kind (add-node).
  */
@@ -231,6 +233,27 @@ rootTest('apply: with --state, a restarted daemon knows its lab: applied again, 
   t.regex(await ok(d2, 'apply', file), /nothing to change/);
   await ok(d2, 'destroy', file);
   t.false((await show(d2)).some((o) => o.lab === lab));
+});
+
+rootTest("apply --from conlink: bridges and a tunnel of conlink's network file are made, what does not map is named by line; destroy --from conlink removes them", async (t) => {
+  const ns = await netns(t, 'ap');
+  await run('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+  const d = await startDaemon(t, { netns: ns });
+  const dir = tempDir(t);
+  const before = await show(d);
+  const file = write(
+    dir,
+    'net.yaml',
+    'bridges:\n  - {bridge: cl1, mode: auto}\n  - {bridge: cl2, mode: patch}\ntunnels:\n  - {type: vxlan, bridge: cl1, remote: 127.0.0.1, vni: 4242, netem: "delay 5ms"}\n',
+  );
+  const r = await d.cli('apply', '--from', 'conlink', file);
+  t.is(r.exitCode, 0, r.stderr);
+  t.is(r.stderr, `${file}:3: ignored: bridge cl2 mode "patch" (a plain lan is made)\n${file}:5: ignored: tunnel cl1 netem (a tunnel port is not shaped; put a link before its lan)`);
+  t.regex(r.stdout, /^lab net: 3 steps\n\+ lan cl1\n\+ lan cl2\n\+ tunnel vxlan-cl1-4242\n/);
+  t.like((await show(d)).find((o) => o.name === 'vxlan-cl1-4242'), { objectKind: 'vxlan', lab: 'net', lan: 'cl1', vni: 4242, remotes: ['127.0.0.1'] });
+  t.regex(await ok(d, 'apply', '--from', 'conlink', file), /nothing to change/);
+  await ok(d, 'destroy', '--from', 'conlink', file);
+  t.deepEqual((await show(d)).map(stable), before.map(stable));
 });
 
 /** Tests that need the node kind: run once the daemon has add-node. */
