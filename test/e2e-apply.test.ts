@@ -193,6 +193,7 @@ rootTest('apply: export, destroy, apply of the export give the same lab', async 
   t.false((await show(d)).some((o) => o.lab === lab), 'destroyed');
   await ok(d, 'apply', again);
   const second = await show(d);
+  /** What must be the same (creation times and owners differ). */
   const same = (objs: Shown[]) => objs.map((o) => ({ ...stable(o), created: undefined, owner: undefined }));
   t.deepEqual(same(second), same(first), 'the same objects with the same settings');
   t.is(await ok(d, 'export'), exported, 'and the same export');
@@ -267,6 +268,7 @@ nodeTest("apply: nodes on lans ping each other; a node's command changed restart
   const d = await startDaemon(t, { netns: ns });
   const dir = tempDir(t);
   const lab = uniqueName('lab');
+  /** The lab, n2 running sleep @cmd2. */
   const nodes = (cmd2: string) => `name: ${lab}
 lans:
   - name: lanA

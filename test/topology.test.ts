@@ -23,6 +23,7 @@ import { topologySections, type ShowEntry } from '../src/topology/section.js';
 import type { Fields } from '../src/topology/spec.js';
 import { TopologyError, parseTopology, type Topology } from '../src/topology/validate.js';
 
+/** The topology files of the tests. */
 const FIXTURES = path.join(packageRoot, 'test', 'fixtures', 'topology');
 
 /** The text of fixture @name. */
@@ -233,6 +234,7 @@ test('plan: on an empty daemon, everything is added, each object after what it i
 });
 
 test('plan: nodes start in file order unless wait-for says otherwise; a cycle of waits is refused', (t) => {
+  /** Two nodes, with what each adds to its entry (@w1, @w2). */
   const file = (w1: string, w2: string) =>
     `name: w\nlans:\n  - name: a\nnodes:\n  - {name: n1, command: [x], interfaces: [{lan: a}]${w1}}\n  - {name: n2, command: [x], interfaces: [{lan: a}]${w2}}\n`;
   t.deepEqual(computePlan(topo(file('', '')), []).steps.map((s) => s.name), ['a', 'n1', 'n2']);

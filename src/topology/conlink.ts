@@ -85,6 +85,7 @@ function route(r: string): { dst: string; via: string } | undefined {
 export function fromConlink(text: string, file: string, lab: string): Converted {
   const lines = new LineCounter();
   const d = parseDocument(text, { lineCounter: lines, prettyErrors: false });
+  /** The line of node @n; its FILE:LINE:COL. */
   const line = (n: Node | null | undefined) => lines.linePos(n?.range?.[0] ?? 0).line;
   const place = (n: Node | null | undefined) => {
     const p = lines.linePos(n?.range?.[0] ?? 0);
@@ -93,6 +94,7 @@ export function fromConlink(text: string, file: string, lab: string): Converted 
   const errors = d.errors.map((e) => `${file}:${e.linePos?.[0]?.line ?? 1}:${e.linePos?.[0]?.col ?? 1}: YAML: ${e.message.split('\n')[0]}`);
   if (errors.length) throw new TopologyError(errors);
   const ignored: string[] = [];
+  /** Say that @what, at node @n, is left out. */
   const ignore = (n: Node | null | undefined, what: string) => ignored.push(`${file}:${line(n)}: ignored: ${what}`);
   const top = d.contents as Node | null;
   if (!isMap(top)) throw new TopologyError([`${file}:1:1: a conlink network file is a mapping with links, bridges, tunnels and commands`]);
@@ -121,6 +123,7 @@ export function fromConlink(text: string, file: string, lab: string): Converted 
   }
 
   const lans = new Map<string, Record<string, unknown>>();
+  /** The lan of bridge @name (made on first mention). */
   const lan = (name: string) => {
     if (!lans.has(name)) lans.set(name, { name });
     return lans.get(name)!;

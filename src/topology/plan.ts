@@ -158,6 +158,7 @@ function ordered(entries: FileEntry[], file: string, errors: string[]): FileEntr
  */
 export function computePlan(t: Topology, objects: ShowEntry[]): Plan {
   const errors: string[] = [];
+  /** Where entry @e is, for messages. */
   const at = (e: FileEntry) => `${t.file}:${e.at.line}:${e.at.col}`;
   const mine = labObjects(t.name, objects);
   const all = new Map(objects.map((o) => [String(o.name), o]));

@@ -89,6 +89,7 @@ function typeName(s: FieldSpec): string {
  *  undefined after recording what is wrong. */
 function checkValue(c: Checker, node: Node | null, spec: FieldSpec, what: string): unknown {
   const at = c.pos(node);
+  /** Record that the value is not what @spec takes (@why). */
   const bad = (why = `must be ${typeName(spec)}`) => {
     c.error(at, `${what} ${why}`);
     return undefined;
