@@ -200,7 +200,7 @@ rootTest('apply: export, destroy, apply of the export give the same lab', async 
   await ok(d, 'destroy', again);
 });
 
-rootTest('apply: bad files are refused with every mistake at its line and column, and nothing is made', async (t) => {
+rootTest('apply: bad files are refused with every mistake at its line and column, and nothing is made (nor when the daemon lacks a verb the file needs)', async (t) => {
   const ns = await netns(t, 'ap');
   const d = await startDaemon(t, { netns: ns });
   const dir = tempDir(t);
@@ -213,6 +213,12 @@ rootTest('apply: bad files are refused with every mistake at its line and column
   const c = await d.cli('apply', clash);
   t.is(c.exitCode, 1);
   t.regex(c.stderr, /clash\.yaml:3:5: lan lan0: an object of that name runs already and is not this lab's/);
+  if (!verbNamed('add-node')) {
+    const nodes = write(dir, 'nodes.yaml', 'name: x\nlans:\n  - name: lanN\nnodes:\n  - {name: n1, command: [sleep, "9"], interfaces: [{lan: lanN}]}\n');
+    const n = await d.cli('apply', nodes);
+    t.is(n.exitCode, 1);
+    t.is(n.stderr, 'containet: this containet has no "add-node" (needed by: + node n1)\ncontainet: nothing was changed');
+  }
   t.deepEqual((await show(d)).map(stable), before.map(stable));
 });
 

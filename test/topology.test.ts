@@ -14,7 +14,7 @@ import { parse as parseYaml, stringify } from 'yaml';
 import '../src/kinds/index.js';
 import { A2B_DEFAULTS, type A2bSettings } from '../src/kinds/a2b/settings.js';
 import { packageRoot } from '../src/native.js';
-import { outcomeLines, runPlan } from '../src/topology/apply.js';
+import { outcomeLines, runPlan, unknownVerbs } from '../src/topology/apply.js';
 import { fromConlink } from '../src/topology/conlink.js';
 import { chooseLab, exportLab } from '../src/topology/export.js';
 import { PlanError, computePlan, destroyPlan } from '../src/topology/plan.js';
@@ -318,6 +318,18 @@ test('apply: what cannot be undone is said, step by step', async (t) => {
     'rolled back where it could (0 steps undone); left as it is now:',
     '  + lan a: undoing it failed: lan a is busy',
   ]);
+});
+
+test("apply: the verbs a plan needs that the daemon's version reply does not list are named with their steps, before anything is sent", async (t) => {
+  const p = computePlan(topo(LAB), []);
+  const sent: unknown[] = [];
+  const send = async (req: Record<string, unknown>) => {
+    sent.push(req);
+    return { version: '1', verbs: ['add-lan', 'add-a2b', 'add-tap', 'set', 'del', 'show', 'version'] };
+  };
+  t.deepEqual(await unknownVerbs(p, send), ['this containet has no "add-node" (needed by: + node n1)']);
+  t.deepEqual(sent, [{ version: {} }]);
+  t.deepEqual(await unknownVerbs(p, async () => ({ version: '0' })), [], 'a daemon that lists no verbs is not judged');
 });
 
 // ------------------------------------------------------------ export

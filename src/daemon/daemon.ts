@@ -432,7 +432,7 @@ export class Daemon {
       case 'stats':
         return this.stats(req.name);
       case 'version':
-        return { version: packageVersion() };
+        return { version: packageVersion(), verbs: Object.keys(VERB_FDS) };
       default:
         return verbNamed(req.verb)!.run(this.ctx, req, call);
     }

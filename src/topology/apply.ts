@@ -72,6 +72,19 @@ export async function runPlan(plan: Plan, send: Send, progress: (line: string) =
   return { ok: true, undone: [], left: [] };
 }
 
+/**
+ * The verbs @plan uses that the daemon behind @send does not take (a node on
+ * a daemon without the node kind), each with the steps that need it, as its
+ * `version` reply lists its verbs (a daemon that lists none is not asked).
+ */
+export async function unknownVerbs(plan: Plan, send: Send): Promise<string[]> {
+  const known = (await send({ version: {} })).verbs;
+  if (!Array.isArray(known)) return [];
+  const users = new Map<string, string[]>();
+  for (const s of plan.steps) for (const r of s.requests) for (const v of Object.keys(r)) if (!known.includes(v)) users.set(v, [...(users.get(v) ?? []), s.text]);
+  return [...users].map(([verb, steps]) => `this containet has no "${verb}" (needed by: ${[...new Set(steps)].join('; ')})`);
+}
+
 /** The lines that tell what an outcome that failed left. */
 export function outcomeLines(o: Outcome): string[] {
   if (o.ok || !o.failed) return [];

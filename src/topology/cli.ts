@@ -11,7 +11,7 @@ import { Option, type Command } from 'commander';
 import { stringify } from 'yaml';
 
 import type { CliClient } from '../kinds/kind.js';
-import { outcomeLines, runPlan } from './apply.js';
+import { outcomeLines, runPlan, unknownVerbs } from './apply.js';
 import { fromConlink } from './conlink.js';
 import { ExportError, chooseLab, exportLab } from './export.js';
 import { topologySchema } from './schema.js';
@@ -88,8 +88,11 @@ function printPlan(p: Plan, what: string, dryRun: boolean): void {
 /** Carry out plan @p (printed first) unless @dryRun; a failure is said and ends the process. */
 async function carryOut(client: CliClient, cmd: Command, p: Plan, what: string, dryRun: boolean): Promise<void> {
   printPlan(p, what, dryRun);
-  if (dryRun || !p.steps.length) return;
+  if (!p.steps.length) return;
   const send = (req: Record<string, unknown>) => client.request(cmd, req, { orThrow: true, timeoutMs: 60000 });
+  const unknown = await unknownVerbs(p, send);
+  if (unknown.length) fail([...unknown, 'nothing was changed']);
+  if (dryRun) return;
   const o = await runPlan(p, send);
   if (!o.ok) fail(outcomeLines(o));
   process.stdout.write(`lab ${p.lab}: done\n`);
