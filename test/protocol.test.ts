@@ -621,3 +621,13 @@ test('parseRequest: add-nat takes its addresses from a CIDR (gateway .2, DNS .3,
     t.throws(() => parse({ 'add-nat': body }), { instanceOf: ProtocolError, message: re }, JSON.stringify(body));
   }
 });
+
+test('parseRequest: a request may name the lab whose objects it makes ("lab", an object name); set keeps its own fields apart from it', (t) => {
+  t.is(parse({ 'add-lan': { name: 'x' }, lab: 'lab1' }).lab, 'lab1');
+  t.is(parse({ 'add-lan': { name: 'x' } }).lab, undefined);
+  const s = parse({ set: { name: 'x', aging: 5 }, lab: 'lab1' });
+  t.like(s, { verb: 'set', name: 'x', aging: 5, lab: 'lab1' });
+  t.throws(() => parse({ 'add-lan': { name: 'x' }, lab: 'no spaces' }), { instanceOf: ProtocolError, message: /"lab" must be 1-64 characters/ });
+  t.throws(() => parse({ 'add-lan': { name: 'x' }, lab: 7 }), { instanceOf: ProtocolError, message: /"lab"/ });
+  t.throws(() => parse({ lab: 'lab1' }), { instanceOf: ProtocolError, message: /empty request: no verb/ });
+});

@@ -53,3 +53,9 @@ test('StateFile: no file is an empty state; a write goes through FILE.tmp (a lef
   t.deepEqual(parseState(file, readFileSync(file, 'utf8')).objects, [LAN]);
   t.deepEqual(new StateFile(file).load(), [LAN]);
 });
+
+test('parseState keeps the lab an object belongs to, and refuses one that is not a string', (t) => {
+  const withLab = { ...LAN, lab: 'lab1' };
+  t.deepEqual(parseState('f', JSON.stringify({ version: 1, objects: [withLab] })).objects, [withLab]);
+  t.throws(() => parseState('f', JSON.stringify({ version: 1, objects: [{ ...LAN, lab: 3 }] })), { instanceOf: StateError, message: /objects\[0\]: "lab" must be a string/ });
+});

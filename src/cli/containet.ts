@@ -1,6 +1,7 @@
 /**
  * `containet`: run the switch daemon (`containet -s PATH`) or talk to a running
- * one (`containet -s PATH show | stats | add KIND | set | del`). This file only
+ * one (`containet -s PATH show | stats | add KIND | set | del | apply | destroy |
+ * export`). This file only
  * wires the CLI: each kind (src/kinds/) declares its `add` subcommand, its `set`
  * options and its tables; the daemon lives in ../daemon, the client in ../client.
  */
@@ -15,6 +16,7 @@ import { graphCommand } from '../graph/command.js';
 import { kinds, sections } from '../kinds/index.js';
 import type { CliClient } from '../kinds/kind.js';
 import { Logger, type Level } from '../log.js';
+import { topologyCommands } from '../topology/cli.js';
 import { nonNegInt, positiveInt, threadCount } from './args.js';
 
 /** Print the one-line reason and exit non-zero. */
@@ -199,6 +201,7 @@ export function buildProgram(): Command {
     die,
   };
   for (const k of kinds()) k.cli?.commands?.(program, client);
+  topologyCommands(program, client);
   graphCommand(program, client);
 
   program

@@ -177,6 +177,7 @@ export class Daemon {
         const o = this.model.get(e.name);
         const created = new Date(e.created);
         if (o && !Number.isNaN(created.getTime())) o.created = created;
+        if (o && e.lab !== undefined) o.lab = e.lab;
         made += 1;
         if (o && e.admin === 'down') this.restoreDown(o);
       } catch (err) {
@@ -207,7 +208,15 @@ export class Daemon {
     const objects: StateEntry[] = [];
     for (const o of this.model.all()) {
       const record = kindOf(o).save?.(o);
-      if (record) objects.push({ kind: o.kind, name: o.name, created: o.created.toISOString(), record, ...(o.adminDown ? { admin: 'down' as const } : {}) });
+      if (record)
+        objects.push({
+          kind: o.kind,
+          name: o.name,
+          created: o.created.toISOString(),
+          record,
+          ...(o.adminDown ? { admin: 'down' as const } : {}),
+          ...(o.lab !== undefined ? { lab: o.lab } : {}),
+        });
     }
     try {
       this.state.write(objects);
@@ -427,9 +436,22 @@ export class Daemon {
     }
   }
 
+  /** Carry out a validated request; what it makes while it runs is marked as
+   *  the lab's it names, if any (docs/topology.md). */
+  private run(req: Request, call: Call): Reply {
+    const lab = req.lab;
+    if (lab === undefined) return this.runVerb(req, call);
+    const stop = this.model.onAdd((o) => (o.lab = lab));
+    try {
+      return this.runVerb(req, call);
+    } finally {
+      stop();
+    }
+  }
+
   /** Carry out a validated request: the daemon's own verbs here, every other
    *  by the kind that brought it. */
-  private run(req: Request, call: Call): Reply {
+  private runVerb(req: Request, call: Call): Reply {
     switch (req.verb) {
       case 'set':
         this.set(req);
@@ -442,7 +464,7 @@ export class Daemon {
       case 'stats':
         return this.stats(req.name);
       case 'version':
-        return { version: packageVersion() };
+        return { version: packageVersion(), verbs: Object.keys(VERB_FDS) };
       default:
         return verbNamed(req.verb)!.run(this.ctx, req, call);
     }
@@ -457,7 +479,7 @@ export class Daemon {
     if (!o) throw new ProtocolError(`no object named "${req.name}"`);
     const k = kindOf(o);
     if (req.state !== undefined) checkLinkState(o, k);
-    const parts = Object.keys(req).filter((key) => key !== 'verb' && key !== 'name' && key !== 'state' && (req as unknown as Record<string, unknown>)[key] !== undefined);
+    const parts = Object.keys(req).filter((key) => key !== 'verb' && key !== 'name' && key !== 'state' && key !== 'lab' && (req as unknown as Record<string, unknown>)[key] !== undefined);
     const foreign = parts.find((key) => !(k.set?.keys as readonly string[] | undefined)?.includes(key));
     if (foreign !== undefined) {
       const owner = setKeyOwner(foreign)!;
@@ -500,11 +522,15 @@ export class Daemon {
       .catch(refuse);
   }
 
-  /** Every object, for show: section by section, each in creation order. */
+  /** Every object, for show: section by section, each in creation order;
+   *  each entry also says the object's kind (objectKind: "tap", "c2c" ...)
+   *  and, when a lab made it, the lab. */
   private show(): Record<string, unknown>[] {
     const all = this.model.all();
     return sections().flatMap((sec) =>
-      all.filter((o) => kindOf(o).section === sec).map((o) => ({ ...kindOf(o).show(this.ctx, o), ...showLinkState(o, kindOf(o)) })),
+      all
+        .filter((o) => kindOf(o).section === sec)
+        .map((o) => ({ ...kindOf(o).show(this.ctx, o), ...showLinkState(o, kindOf(o)), objectKind: o.kind, ...(o.lab !== undefined ? { lab: o.lab } : {}) })),
     );
   }
 

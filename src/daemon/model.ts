@@ -15,6 +15,9 @@ export interface ModelObject {
   /** administratively down (`set NAME --down`, src/daemon/linkstate.ts): an
    *  object with engine ports only; shown and kept in the state file */
   adminDown?: boolean;
+  /** the lab (topology file) whose apply made it, if any (docs/topology.md):
+   *  a request's top-level "lab" marks what it makes */
+  lab?: string;
 }
 
 /** All objects by name. */

@@ -6,7 +6,8 @@
  * object with no trailing byte). An object may carry file descriptors in SCM_RIGHTS
  * on the same sendmsg. Each request object has one verb key and optionally an
  * "authtoken"; the daemon answers each with one JSON object: `{}` (done), a result
- * object, or `{"error": "reason"}`.
+ * object, or `{"error": "reason"}`. A request may also carry "lab": the
+ * objects it makes are marked as that lab's (`containet apply`, docs/topology.md).
  *
  * The daemon's own verbs are parsed here: set (its fields belong to the kind of
  * the object named, each kind's part parsed by that kind, but for "state",
@@ -36,8 +37,9 @@ export type CoreRequest =
   | { verb: 'stats'; name?: string }
   | { verb: 'version' };
 
-/** A request, validated: one of the daemon's own verbs or of a kind's. */
-export type Request = CoreRequest | KindRequests[keyof KindRequests];
+/** A request, validated: one of the daemon's own verbs or of a kind's, and
+ *  the lab (docs/topology.md) whose objects it makes, if it names one. */
+export type Request = (CoreRequest | KindRequests[keyof KindRequests]) & { lab?: string };
 
 /** The daemon's own verbs: validation of their bodies. */
 const CORE_VERBS: Record<CoreRequest['verb'], (b: Body) => CoreRequest> = {
@@ -176,7 +178,7 @@ export function parseRequest(text: string, token: string | undefined): Request {
     throw new ProtocolError('malformed request: expected a JSON object');
   const o = msg as Record<string, unknown>;
   if (token !== undefined && o.authtoken !== token) throw new ProtocolError('bad or missing authtoken');
-  const verbs = Object.keys(o).filter((k) => k !== 'authtoken');
+  const verbs = Object.keys(o).filter((k) => k !== 'authtoken' && k !== 'lab');
   if (verbs.length !== 1)
     throw new ProtocolError(
       verbs.length ? `one request per message, got ${verbs.join(', ')}` : 'empty request: no verb',
@@ -186,5 +188,7 @@ export function parseRequest(text: string, token: string | undefined): Request {
     throw new ProtocolError(`unknown request "${verb}" (known: ${Object.keys(VERB_FDS).join(', ')})`);
   const b = body(o[verb], verb);
   const core = CORE_VERBS[verb as CoreRequest['verb']];
-  return core ? core(b) : (verbNamed(verb)!.parse(b) as Request);
+  const req: Request = core ? core(b) : (verbNamed(verb)!.parse(b) as Request);
+  if (o.lab !== undefined) req.lab = checkName(o.lab, '"lab"');
+  return req;
 }

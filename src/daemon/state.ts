@@ -24,6 +24,8 @@ export interface StateEntry {
   record: Record<string, unknown>;
   /** "down": it was administratively down (src/daemon/linkstate.ts); absent: up */
   admin?: 'down';
+  /** the lab that made it (docs/topology.md), if any */
+  lab?: string;
 }
 
 /** What the file holds. */
@@ -64,6 +66,7 @@ export function parseState(file: string, text: string): StateDoc {
       throw bad(`objects[${i}] must have a string "kind", "name" and "created" and an object "record"`);
     if (names.has(o.name)) throw bad(`objects[${i}]: the name "${o.name}" comes twice`);
     if (o.admin !== undefined && o.admin !== 'down') throw bad(`objects[${i}] ("${o.name}"): "admin" must be "down" when present`);
+    if (o.lab !== undefined && typeof o.lab !== 'string') throw bad(`objects[${i}]: "lab" must be a string`);
     names.add(o.name);
   });
   return { version: v, objects: doc.objects as StateEntry[] };

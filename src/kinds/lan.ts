@@ -15,6 +15,7 @@ import { splitStatistics } from './ovsport.js';
 import type { KindContext, ModelObject, Section } from './kind.js';
 import { kindOf, register } from './registry.js';
 import { field, runVerb, savedOwner } from './saved.js';
+import { registerSection } from '../topology/section.js';
 
 /** A learning switch. */
 export interface LanObject extends ModelObject {
@@ -281,4 +282,31 @@ register<LanObject>({
       body: (opts) => (opts.aging !== undefined ? { aging: opts.aging } : {}),
     },
   },
+});
+
+/** Default MAC aging of a lab's lans (the daemon's own default, stated). */
+const TOPOLOGY_AGING = 300;
+/** Default MAC table size of a lab's lans. */
+const TOPOLOGY_MAC_TABLE = 8192;
+
+registerSection({
+  key: 'lans',
+  noun: 'lan',
+  kinds: ['lan'],
+  stage: 0,
+  doc: 'learning switches (docs/lan.md); every port, link and node interface is on one',
+  fields: {
+    aging: { type: 'integer', min: 1, max: MAX_AGING, default: TOPOLOGY_AGING, doc: 'MAC aging time, seconds (changed in place)' },
+    'mac-table-size': { type: 'integer', min: 1, max: 1 << 24, default: TOPOLOGY_MAC_TABLE, doc: 'MAC table entries (the engine rounds up to its table shape)' },
+    ovs: { type: 'boolean', default: false, doc: "also an Open vSwitch bridge (needs the daemon's --ovs-rundir or --ovs-db; docs/ovs.md)" },
+  },
+  canonical: (v) => v,
+  fromShow: (s) => ({ name: String(s.name), values: { aging: s.aging, 'mac-table-size': s.macTableSize, ovs: s.ovs !== undefined } }),
+  add: (e) => [{ 'add-lan': { name: e.name, aging: e.values.aging, 'mac-table-size': e.values['mac-table-size'], ...(e.values.ovs === true ? { ovs: true } : {}) } }],
+  change: (_cur, want, changed) => (changed.every((p) => p === 'aging') ? [{ set: { name: want.name, aging: want.values.aging } }] : undefined),
+  // The engine's table holds a power of two of sets of a few entries: at
+  // least what was asked, less than twice as much (or one set).
+  same: (path, cur, want) => path === 'mac-table-size' && typeof cur === 'number' && typeof want === 'number' && cur >= want && (cur < 2 * want || cur <= 16),
+  needs: () => [],
+  toFile: (e) => ({ ...e.values, ...(e.values.ovs === true ? {} : { ovs: undefined }) }),
 });

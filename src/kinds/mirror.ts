@@ -21,6 +21,7 @@ import type { PortObject } from './port.js';
 import { closeSinks, openSink, ovsPortsOf, type OvsSink } from './ovssink.js';
 import { kindOf, register } from './registry.js';
 import { field, runVerb, savedOwner } from './saved.js';
+import { registerSection } from '../topology/section.js';
 
 /** Directions a mirror copies. */
 export type MirrorDir = 'in' | 'out' | 'both';
@@ -277,4 +278,22 @@ register<MirrorObject>({
       },
     },
   },
+});
+
+registerSection({
+  key: 'mirrors',
+  noun: 'mirror',
+  kinds: ['mirror'],
+  stage: 3,
+  doc: 'copies of what ports receive and/or send, out of another port (docs/mirror.md); made last, removed first',
+  fields: {
+    select: { type: 'list', minItems: 1, items: { type: 'string', doc: 'a port' }, required: true, doc: 'the ports whose frames are copied (a node interface is NODE.IFNAME)' },
+    to: { type: 'string', required: true, doc: 'the port the copies go out of (it then carries nothing else)' },
+    dir: { type: 'string', enum: ['in', 'out', 'both'], default: 'both', doc: 'what of the selected ports is copied: received (in), sent (out) or both' },
+  },
+  canonical: (v) => v,
+  fromShow: (s) => ({ name: String(s.name), values: { select: s.select, to: s.to, dir: s.dir } }),
+  add: (e) => [{ 'add-mirror': { name: e.name, select: e.values.select, to: e.values.to, dir: e.values.dir } }],
+  needs: (e) => [...(e.values.select as string[]), e.values.to as string],
+  toFile: (e) => e.values,
 });

@@ -12,6 +12,7 @@ import { threadIndex } from '../cli/args.js';
 import { newPortChecks, portFields, portHooks, type PortObject } from './port.js';
 import { register } from './registry.js';
 import { field, runVerb, savedOwner, savedThread } from './saved.js';
+import { registerSection } from '../topology/section.js';
 
 /** A phy port. */
 export interface PhyObject extends PortObject {
@@ -115,4 +116,23 @@ register<PhyObject>({
       },
     },
   },
+});
+
+registerSection({
+  key: 'phys',
+  noun: 'phy',
+  kinds: ['phy'],
+  stage: 1,
+  doc: "existing interfaces of the daemon's network namespace on a lan (docs/phy.md)",
+  fields: {
+    lan: { type: 'string', required: true, doc: 'the lan it joins' },
+    ifname: { type: 'string', doc: 'the interface (default: the entry\'s name)', check: (v) => {
+      if (!validIfname(String(v))) throw new Error('is not an interface name (1 to 15 bytes, no "/", ":" or space)');
+    } },
+  },
+  canonical: (v) => v,
+  fromShow: (s) => ({ name: String(s.name), values: { lan: s.lan, ifname: s.ifname } }),
+  add: (e) => [{ 'add-phy': { name: e.name, ifname: e.values.ifname ?? e.name, lan: e.values.lan } }],
+  needs: (e) => [e.values.lan as string],
+  toFile: (e) => ({ lan: e.values.lan, ifname: e.values.ifname === e.name ? undefined : e.values.ifname }),
 });

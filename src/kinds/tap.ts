@@ -18,6 +18,8 @@ import type { LanObject } from './lan.js';
 import { newPortChecks, portFields, portHooks, unpersist, type PortObject } from './port.js';
 import { register } from './registry.js';
 import { field, runVerb, savedOwner, savedThread } from './saved.js';
+import { registerSection } from '../topology/section.js';
+import { stringList } from '../topology/spec.js';
 
 /** A host tap: the device's settings as given, and whether it outlives the daemon. */
 export interface TapObject extends PortObject {
@@ -258,4 +260,23 @@ register<TapObject>({
       },
     },
   },
+});
+
+registerSection({
+  key: 'taps',
+  noun: 'tap',
+  kinds: ['tap'],
+  stage: 1,
+  doc: "taps in the daemon's network namespace (docs/tap.md): the host's own stack as a station on a lan; the name is the device's (1-15 characters)",
+  fields: {
+    lan: { type: 'string', required: true, doc: 'the lan it joins' },
+    addrs: stringList('its addresses, IPv4 or IPv6 with their prefix length: 10.0.0.1/24, fd00::1/64', (v) => checkCidr(v, 'tap')),
+    mtu: { type: 'integer', min: MTU_MIN, max: MTU_MAX, doc: "the device's MTU (default: the kernel's, 1500)" },
+    mac: { type: 'string', doc: "the device's MAC (default: a random one)", check: (v) => checkMac(v, 'tap') },
+  },
+  canonical: (v) => ({ ...v, addrs: (v.addrs as string[] | undefined) ?? [], mac: v.mac === undefined ? undefined : checkMac(v.mac, 'tap') }),
+  fromShow: (s) => ({ name: String(s.name), values: { lan: s.lan, addrs: s.addresses, mtu: s.mtu ?? undefined, mac: s.mac ?? undefined } }),
+  add: (e) => [{ 'add-tap': { name: e.name, lan: e.values.lan, ip: e.values.addrs, ...(e.values.mtu ? { mtu: e.values.mtu } : {}), ...(e.values.mac ? { mac: e.values.mac } : {}) } }],
+  needs: (e) => [e.values.lan as string],
+  toFile: (e) => ({ ...e.values, addrs: (e.values.addrs as string[]).length ? e.values.addrs : undefined }),
 });

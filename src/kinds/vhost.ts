@@ -17,6 +17,7 @@ import { addOvsPort } from './ovsport.js';
 import { newPortChecks, portFields, portHooks, type PortObject } from './port.js';
 import { register } from './registry.js';
 import { field, runVerb, savedOwner, savedThread } from './saved.js';
+import { registerSection } from '../topology/section.js';
 
 /** A vhost-user port. */
 export interface VhostObject extends PortObject {
@@ -165,4 +166,22 @@ register<VhostObject>({
       },
     },
   },
+});
+
+registerSection({
+  key: 'vhost',
+  noun: 'vhost port',
+  kinds: ['vhost'],
+  stage: 1,
+  doc: 'vhost-user ports (docs/vhost.md), where a VM (QEMU) or a DPDK application joins a lan',
+  fields: {
+    lan: { type: 'string', required: true, doc: 'the lan it joins' },
+    socket: { type: 'string', required: true, pattern: /^\/.{0,106}$/, doc: 'the vhost-user socket: an absolute path of at most 107 bytes' },
+    client: { type: 'boolean', default: false, doc: 'containet connects to the socket (and reconnects); else it listens there' },
+  },
+  canonical: (v) => v,
+  fromShow: (s) => ({ name: String(s.name), values: { lan: s.lan, socket: s.socket, client: s.client } }),
+  add: (e) => [{ 'add-vhost': { name: e.name, lan: e.values.lan, socket: e.values.socket, client: e.values.client } }],
+  needs: (e) => [e.values.lan as string],
+  toFile: (e) => e.values,
 });

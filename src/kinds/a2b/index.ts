@@ -33,6 +33,7 @@ import {
   type A2bDir,
   type A2bSettings,
 } from './settings.js';
+import './topology.js';
 
 /** A link emulator between two lans: two engine ports, one on each. */
 export interface A2bObject extends ModelObject {

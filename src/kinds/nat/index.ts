@@ -21,6 +21,7 @@ import {
   type NatAddresses,
   type NatForward,
 } from './settings.js';
+import './topology.js';
 
 /** A NAT port: its addresses and the port forwards in place (specs). */
 export interface NatObject extends PortObject {

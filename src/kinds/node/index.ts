@@ -23,6 +23,7 @@ import { field, savedOwner } from '../saved.js';
 import { execCommand } from './exec.js';
 import { alive, follow, launch, processRunning, signal, stop, type Running } from './process.js';
 import { parseAddNode, type AddNodeRequest, type NodeInterface, type NodeRoute } from './request.js';
+import './topology.js';
 
 /** A node: what it was asked to be, and how its processes are. */
 export interface NodeObject extends ModelObject {

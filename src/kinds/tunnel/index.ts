@@ -28,6 +28,7 @@ import {
   type Endpoint,
   type TunnelKind,
 } from './settings.js';
+import './topology.js';
 
 /** A tunnel port: its settings as asked (the remotes it learns are the
  *  engine's). */
