@@ -229,7 +229,7 @@ test('plan: on an empty daemon, everything is added, each object after what it i
     { set: { name: 'l1', dir: 'b2a', delay: 20_000, 'loss-ge': '1,10,100,0', limit: 500, 'limit-bytes': 1 << 20, seed: 7 } },
   ]);
   t.deepEqual(p.steps.find((s) => s.name === 'n2')!.requests, [
-    { 'add-node': { name: 'n2', command: ['/bin/sleep', 'infinity'], root: '/srv/images/alpine', interfaces: [{ ifname: 'eth0', lan: 'lanB', addrs: ['10.0.3.20/24'], mtu: 1400 }] } },
+    { 'add-node': { name: 'n2', command: ['/bin/sleep', 'infinity'], root: '/', interfaces: [{ ifname: 'eth0', lan: 'lanB', addrs: ['10.0.3.20/24'], mtu: 1400 }] } },
   ]);
 });
 
