@@ -28,9 +28,7 @@ import { execa } from 'execa';
 import { packageRoot } from '../src/native.js';
 import { cliWords, collectOutput, netns, rootTest, run, startDaemon, stopChild, tempDir, waitFor, type TestDaemon } from './helpers/env.js';
 import { nsExec, underlay } from './helpers/tunnel.js';
-
-/** A show entry, as the tests read them. */
-type Shown = Record<string, unknown> & { name: string };
+import { ok, show, stable, type Shown } from './helpers/lab.js';
 
 /** The examples' directory. */
 const EXAMPLES = path.join(packageRoot, 'examples');
@@ -38,23 +36,11 @@ const EXAMPLES = path.join(packageRoot, 'examples');
 /** The path of example file @rel. */
 const example = (rel: string) => path.join(EXAMPLES, rel);
 
-/** Every object daemon @d shows. */
-async function show(d: TestDaemon): Promise<Shown[]> {
-  return (await d.request({ show: {} })).objects as Shown[];
-}
-
 /** The object @name of daemon @d, throwing when there is none. */
 async function shownAs(d: TestDaemon, name: string): Promise<Shown> {
   const o = (await show(d)).find((x) => x.name === name);
   if (!o) throw new Error(`daemon shows no ${name}`);
   return o;
-}
-
-/** `containet ...args` on @d, throwing with its output unless it exits 0; its stdout. */
-async function ok(d: TestDaemon, ...args: string[]): Promise<string> {
-  const r = await d.cli(...args);
-  if (r.exitCode !== 0) throw new Error(`containet ${args.join(' ')} failed (${r.exitCode}): ${r.stdout}\n${r.stderr}`);
-  return r.stdout;
 }
 
 /** `containet exec NODE -- ...args` on @d (never throws). */
@@ -89,12 +75,6 @@ async function received(d: TestDaemon, node: string, to: string, count = 3): Pro
   const m = /(\d+) (?:packets )?received/.exec(r.stdout);
   if (!m) throw new Error(`no ping summary from ${node}: ${r.stdout} ${r.stderr}`);
   return Number(m[1]);
-}
-
-/** What of a show entry does not change by itself (counters, learned MACs, a port's state and offloads). */
-function stable(o: Shown): Record<string, unknown> {
-  const { macs: _m, ports: _p, state: _s, offloads: _o, ...rest } = o;
-  return rest;
 }
 
 /** The pids of the nodes (their containodes) of lab @lab on @d. */
