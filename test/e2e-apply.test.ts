@@ -21,30 +21,9 @@ import path from 'node:path';
 import '../src/kinds/index.js';
 import { verbNamed } from '../src/kinds/registry.js';
 import { shell, shellContainer } from './helpers/containers.js';
-import { containerInitPid, inContainer, isRoot, netns, rootTest, run, startDaemon, stopChild, tempDir, uniqueName, type TestDaemon } from './helpers/env.js';
+import { ok, show, stable, type Shown } from './helpers/lab.js';
+import { containerInitPid, inContainer, isRoot, netns, rootTest, run, startDaemon, stopChild, tempDir, uniqueName } from './helpers/env.js';
 import anyTest, { type TestFn } from 'ava';
-
-/** A show entry, as the tests read them. */
-type Shown = Record<string, unknown> & { name: string };
-
-/** Every object the daemon shows. */
-async function show(d: TestDaemon): Promise<Shown[]> {
-  return (await d.request({ show: {} })).objects as Shown[];
-}
-
-/** What of a show entry does not change by itself (counters, learned MACs,
- *  a port's state and offloads are left out). */
-function stable(o: Shown): Record<string, unknown> {
-  const { macs: _m, ports: _p, state: _s, offloads: _o, ...rest } = o;
-  return rest;
-}
-
-/** `containet apply ...args`, throwing with its output unless it exits 0. */
-async function ok(d: TestDaemon, ...args: string[]): Promise<string> {
-  const r = await d.cli(...args);
-  if (r.exitCode !== 0) throw new Error(`containet ${args.join(' ')} failed (${r.exitCode}): ${r.stdout}\n${r.stderr}`);
-  return r.stdout;
-}
 
 /** The lab file's text, with link delay @delay each way and the nat's forwards @forwards. */
 function labFile(lab: string, delay: string, forwards: string[]): string {

@@ -4,10 +4,11 @@
  * plans computed against made-up show replies (adds in dependency order, a
  * change in place, a node made again, removals, objects in the way), the
  * executor's rollback with a fake daemon, export read back, and conlink's
- * network file converted with what it ignores named by line. No root.
+ * network file converted with what it ignores named by line; the lab files
+ * of examples/ taken by both. No root.
  */
 import test from 'ava';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml, stringify } from 'yaml';
 
@@ -210,6 +211,20 @@ test('schema and validator agree: both take the good files, both refuse each str
   ]) {
     t.true(schemaErrors(schema, parseYaml(bad)).length > 0, `the schema takes:\n${bad}`);
     t.true(errorsOf(bad).length > 0, `the validator takes:\n${bad}`);
+  }
+});
+
+test('examples/: every lab file names the schema for editors, and both the schema and the validator take it', (t) => {
+  const dir = path.join(packageRoot, 'examples');
+  const files = readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.yaml')).sort();
+  t.deepEqual(files, ['demo.yaml', 'nat-lab.yaml', 'three-site/site-a.yaml', 'three-site/site-b.yaml', 'three-site/site-c.yaml']);
+  const schema = topologySchema();
+  for (const f of files) {
+    const text = readFileSync(path.join(dir, f), 'utf8');
+    const ref = /^# yaml-language-server: \$schema=(\S+)$/m.exec(text)?.[1];
+    t.is(ref && path.resolve(dir, path.dirname(f), ref), path.join(packageRoot, 'docs', 'topology.schema.json'), `${f}: its schema line`);
+    t.deepEqual(schemaErrors(schema, parseYaml(text)), [], f);
+    t.deepEqual(errorsOf(text, f), [], f);
   }
 });
 

@@ -82,11 +82,15 @@ export function vni(): number {
 /**
  * @n host namespaces joined by an underlay of MTU UNDERLAY_MTU: two by a veth
  * pair, more by veths to a Linux bridge in a switch namespace of their own.
- * Host i has NET4.(i+1)/24 and NET6::(i+1)/64 (nodad); every host reaches every
- * other over IPv4 and IPv6 before this returns.
+ * Host i has NET4.(i+1)/24 and NET6::(i+1)/64 (nodad); NET4 is @o.net4 when
+ * given (addresses a file names: the namespaces are the test's, so they clash
+ * with nothing), else one of this run's own. Every host reaches every other
+ * over IPv4 and IPv6 before this returns.
  */
-export async function underlay(t: ExecutionContext, n: number): Promise<Underlay> {
-  const { net4, net6 } = subnets();
+export async function underlay(t: ExecutionContext, n: number, o: { net4?: string } = {}): Promise<Underlay> {
+  const own = subnets();
+  const net4 = o.net4 ?? own.net4;
+  const net6 = own.net6;
   const hosts: Host[] = [];
   for (let i = 0; i < n; i++) hosts.push({ ns: await netns(t, 'tnh'), dev: uniqueName('ul'), v4: `${net4}.${i + 1}`, v6: `${net6}::${i + 1}` });
   const mtu = String(UNDERLAY_MTU);
