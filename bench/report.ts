@@ -2,8 +2,17 @@
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
-import { FIGURES, VHOST_FIGURES, type FigureDef, type PathResult, type RunReport } from './results.js';
+import { FIGURES, VHOST_FIGURES, type FigureDef, type FigureKey, type PathResult, type RunReport } from './results.js';
 import { ratio } from './stats.js';
+import { GENERATOR_LIMITED_SHARE } from './verdict.js';
+
+/** Mark of a figure the load generator set (table cells, chart labels). */
+export const GEN_MARK = '*gen';
+
+/** Whether figure @f of @p, or of the baseline @base, was set by the load generator: then their ratio compares no switches. */
+export function genLimitedPair(p: PathResult, base: PathResult | undefined, f: FigureKey): boolean {
+  return p.figures[f].generatorLimited === true || base?.figures[f].generatorLimited === true;
+}
 
 /** Fill every figure's ratio to the baseline path's value (same run). */
 export function addRatios(paths: PathResult[], baseline: string): void {
@@ -17,12 +26,17 @@ export function fmt(v: number | null, digits: number): string {
   return v === null ? '-' : v.toFixed(digits);
 }
 
-/** One table cell: "value (×ratio)", "error" when it failed, "-" when missing. */
-function cell(p: PathResult, f: FigureDef): string {
+/**
+ * One table cell: "value (×ratio)", "error" when it failed, "-" when missing;
+ * a figure the generator set is marked GEN_MARK and, like one compared with a
+ * baseline the generator set, shows no ratio.
+ */
+function cell(p: PathResult, f: FigureDef, base: PathResult | undefined): string {
   const fig = p.figures[f.key];
   if (fig.value === null) return fig.error ? 'error' : '-';
-  const r = fig.ratio === null ? '' : ` (×${fig.ratio.toFixed(2)})`;
-  return `${fmt(fig.value, f.digits)}${r}`;
+  const mark = fig.generatorLimited === true ? GEN_MARK : '';
+  const r = fig.ratio === null || genLimitedPair(p, base, f.key) ? '' : ` (×${fig.ratio.toFixed(2)})`;
+  return `${fmt(fig.value, f.digits)}${mark}${r}`;
 }
 
 /** Lay out rows of cells in left-aligned columns two spaces apart. */
@@ -33,7 +47,8 @@ export function columns(rows: string[][]): string {
 
 /** The results table, with the reasons of failed paths and figures under it. */
 export function formatTable(rep: RunReport): string {
-  const head = ['path', ...FIGURES.map((f) => `${f.key} ${f.unit}`), 'udp64 sent kpps'];
+  const head = ['path', ...FIGURES.map((f) => `${f.key} ${f.unit}`), 'udp64 offered kpps', 'udp64 switch CPU ns/frame'];
+  const base = rep.paths.find((p) => p.name === rep.baseline && p.status === 'ok');
   const rows: string[][] = [head];
   const notes: string[] = [];
   for (const p of rep.paths) {
@@ -42,7 +57,7 @@ export function formatTable(rep: RunReport): string {
       notes.push(`${p.name}: ${p.status}: ${p.reason ?? ''}`);
       continue;
     }
-    rows.push([p.name, ...FIGURES.map((f) => cell(p, f)), fmt(p.udpSentKpps, 0)]);
+    rows.push([p.name, ...FIGURES.map((f) => cell(p, f, base)), fmt(p.udpOfferedKpps, 0), fmt(p.udpCpuNsPerFrame, 0)]);
     for (const f of FIGURES) if (p.figures[f.key].error) notes.push(`${p.name} ${f.key}: ${p.figures[f.key].error}`);
     if (p.pingLost > 0) notes.push(`${p.name}: ${p.pingLost} pings unanswered`);
   }
@@ -53,6 +68,10 @@ export function formatTable(rep: RunReport): string {
     `(×N) = ratio to ${rep.baseline} in this run; throughput: higher is better, latency: lower is better.`,
     `Medians of ${s.reps} repetition(s): iperf3 -t ${s.seconds} -O ${s.omit}; udp64 = 60-byte frames from trafgen (1 CPU) received by B over ${s.udpSeconds} s;`,
     `ping p50/p99 over all ${s.pings * s.reps} echoes at ${s.pingIntervalS * 1000} ms intervals.`,
+    `udp64 offered = frames trafgen put on A's interface in the same window (tx_packets + tx_dropped). ${GEN_MARK} = generator-limited: B received >= ${GENERATOR_LIMITED_SHARE * 100}% of what was offered,`,
+    `so the figure is trafgen's rate, not the path's, and no ratio is shown for it (nor against a baseline so marked).`,
+    `udp64 switch CPU = CPU ns the switch process's threads ran (/proc/PID/task/*/schedstat) per frame B received: the figure that compares switches at 64 bytes;`,
+    `"-" on kernel paths (bridge, veth): their forwarding runs in softirq context, charged to whatever task was running, and is not measured.`,
     ...notes.map((n) => `! ${n}`),
   ].join('\n');
 }

@@ -37,6 +37,13 @@ export interface Figure {
   samples: number[];
   /** Why a repetition failed, if one did. */
   error?: string;
+  /**
+   * Packet rates (udp64): true when the path received (almost) all the
+   * generator offered, so the figure is the generator's and compares no
+   * switches; false when the path dropped; null when not known. Absent on
+   * other figures.
+   */
+  generatorLimited?: boolean | null;
 }
 
 /** Everything measured on one path. */
@@ -49,8 +56,14 @@ export interface PathResult {
   /** Why it failed or was skipped. */
   reason?: string;
   figures: Record<FigureKey, Figure>;
-  /** Median rate trafgen reported sending, kpps (what was offered to the path). */
+  /** Median rate trafgen reported sending over its whole run, kpps (its own count at exit). */
   udpSentKpps: number | null;
+  /** Median rate the generator offered over the measuring window (A's tx_packets + tx_dropped), kpps, and per repetition. */
+  udpOfferedKpps: number | null;
+  udpOfferedSamples: number[];
+  /** Median CPU ns the switch's threads spent per 64-byte frame received, and per repetition; null on kernel paths (not measurable). */
+  udpCpuNsPerFrame: number | null;
+  udpCpuSamples: number[];
   /** Echoes without a reply, over every ping run. */
   pingLost: number;
   /** Wall time of the path (setup, measurements, teardown), s. */
