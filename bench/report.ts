@@ -4,7 +4,7 @@ import path from 'node:path';
 
 import { FIGURES, VHOST_FIGURES, type FigureDef, type FigureKey, type PathResult, type RunReport } from './results.js';
 import { ratio } from './stats.js';
-import { GENERATOR_LIMITED_SHARE } from './verdict.js';
+import { GENERATOR_LIMITED_SHARE, verdictText } from './verdict.js';
 
 /** Mark of a figure the load generator set (table cells, chart labels). */
 export const GEN_MARK = '*gen';
@@ -92,19 +92,19 @@ export function formatVhostTable(rep: RunReport): string {
       notes.push(`${p.name}: ${p.status}: ${p.reason ?? ''}`);
       continue;
     }
-    const value = p.value === null ? (p.error ? 'error' : '-') : fmt(p.value, f.digits);
+    const range = p.spread && p.samples.length > 1 ? ` [${fmt(p.spread.min, f.digits)}-${fmt(p.spread.max, f.digits)}]` : '';
+    const value = p.value === null ? (p.error ? 'error' : '-') : `${fmt(p.value, f.digits)}${p.generatorLimited === true ? GEN_MARK : ''}${range}`;
     const ratios = baselines.map((b) => (f.baselines.includes(b) ? fmt(p.ratios[b] ?? null, 2) : ''));
     rows.push([p.name, `${f.label} ${f.unit}`, value, ...ratios, p.figure === 'mpps' ? fmt(p.offeredMpps, 2) : '', fmt(p.cpuUsPerFrame ?? null, 3), p.placement]);
     if (p.error) notes.push(`${p.name}: ${p.error}`);
   }
   const s = rep.settings;
-  const targets = rep.vhostTargets.map(
-    (t) => `${t.path} >= ${t.min.toFixed(1)}× ${t.baseline}: ${t.ratio === null ? 'not measured' : `${t.ratio.toFixed(2)}× (${t.met ? 'met' : 'NOT met'})`}`,
-  );
+  const targets = rep.vhostTargets.map((t) => `${t.path} >= ${t.min.toFixed(1)}× ${t.baseline}: ${verdictText(t, t.ratio === null ? null : `${t.ratio.toFixed(2)}×`, '×')}`);
   return [
     columns(rows),
     '',
-    `Medians of ${s.vhostReps} repetition(s). Mpps: 64-byte frames (testpmd --txpkts=64) received by testpmd B (rxonly) over ${s.vhostSeconds} s after ${s.vhostWarmupS} s of warm-up;`,
+    `Medians of ${s.vhostReps} repetition(s) [min-max over them]; a target is met only when the worst repetition against the baseline's best meets it. ${GEN_MARK}: B received >= ${GENERATOR_LIMITED_SHARE * 100}% of what A offered (the sender set the rate).`,
+    `Mpps: 64-byte frames (testpmd --txpkts=64) received by testpmd B (rxonly) over ${s.vhostSeconds} s after ${s.vhostWarmupS} s of warm-up;`,
     `offered = what testpmd A (txonly) put on its ring; switch CPU = the switch process's CPU seconds (all its threads; dpdk-vhost: testpmd B, the backend) over the frames B received in the window.`,
     `TCP from a VM: ${s.vmMiB} MiB with busybox nc from a TCG guest, first to last byte at the receiver (TCG is the limit).`,
     ...(targets.length > 0 ? [`targets: ${targets.join('; ')}`] : []),

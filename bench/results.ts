@@ -98,7 +98,11 @@ export interface VhostTarget {
   min: number;
   /** The ratio measured in this run, null when either path has no value. */
   ratio: number | null;
+  /** Met by the whole spread of the repetitions, not met by any, or null: not measured, or the spread straddles @min. */
   met: boolean | null;
+  /** The worst and best ratio the repetitions allow (ratioVerdict), null when not measured. */
+  low: number | null;
+  high: number | null;
 }
 
 /** The targets (filled in by the run). */
@@ -120,6 +124,10 @@ export interface VhostPathResult {
   value: number | null;
   /** Per repetition. */
   samples: number[];
+  /** The least and greatest repetition (the median's spread), null if not measured. */
+  spread: { min: number; max: number } | null;
+  /** Packet paths: B received >= 95% of what A offered, so the rate is the sender's, not the switch's (verdict.ts); null when not known. */
+  generatorLimited: boolean | null;
   /** Why a repetition failed, if one did. */
   error?: string;
   /** value / each baseline path's value (by name), same run; null without both. */

@@ -48,19 +48,6 @@ export function ratioVerdict(path: number[], base: number[], min: number, median
   return { met: low >= min ? true : high < min ? false : null, ratio: medianRatio, low, high };
 }
 
-/**
- * The target "a figure >= @min" (higher is better) over the samples @xs:
- * met when the worst repetition reaches it, not met when the best does not,
- * undecided in between.
- */
-export function floorVerdict(xs: number[], min: number): { met: boolean | null; low: number | null; high: number | null } {
-  const v = xs.filter(Number.isFinite);
-  if (v.length === 0) return { met: null, low: null, high: null };
-  const low = Math.min(...v);
-  const high = Math.max(...v);
-  return { met: low >= min ? true : high < min ? false : null, low, high };
-}
-
 /** How a verdict reads in a table: "1.21x (met)", "0.80x (NOT met)" or "1.02x: not shown (spread 0.71-1.40x)". */
 export function verdictText(v: { met: boolean | null; low: number | null; high: number | null }, value: string | null, unit = 'x'): string {
   if (value === null) return 'not measured';
