@@ -50,6 +50,7 @@ async function measure(ep: Endpoints, dir: string, s: Settings, r: PathResult): 
       if (u.sentPps !== null) sent.push(u.sentPps / 1000);
       r.udpOfferedSamples.push(u.offeredPps / 1000);
       if (u.cpuNsPerFrame !== null) r.udpCpuSamples.push(u.cpuNsPerFrame);
+      progress(r.name, `${tag} udp64 offered kpps ${(u.offeredPps / 1000).toFixed(3)}${u.cpuNsPerFrame === null ? '' : `, switch CPU ns/frame ${u.cpuNsPerFrame.toFixed(0)}`}`);
       return u.rxPps / 1000;
     });
     if (isInterrupted()) break;
