@@ -103,6 +103,8 @@ export interface VhostTarget {
   /** The worst and best ratio the repetitions allow (ratioVerdict), null when not measured. */
   low: number | null;
   high: number | null;
+  /** Why a verdict the spread allowed is not shown (a side was generator-limited), else null. */
+  why: string | null;
 }
 
 /** The targets (filled in by the run). */

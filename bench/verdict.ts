@@ -48,11 +48,25 @@ export function ratioVerdict(path: number[], base: number[], min: number, median
   return { met: low >= min ? true : high < min ? false : null, ratio: medianRatio, low, high };
 }
 
-/** How a verdict reads in a table: "1.21x (met)", "0.80x (NOT met)" or "1.02x: not shown (spread 0.71-1.40x)". */
-export function verdictText(v: { met: boolean | null; low: number | null; high: number | null }, value: string | null, unit = 'x'): string {
+/**
+ * @v with the generator limits of its two sides taken into account: a rate the
+ * generator set is a floor of what that path can do, so a "met" against a
+ * generator-limited baseline (which could do more) and a "not met" of a
+ * generator-limited path (which could do more) are not shown; returns the
+ * verdict and, when it was withdrawn, why.
+ */
+export function withGeneratorLimits<V extends { met: boolean | null }>(v: V, pathLimited: boolean, baseLimited: boolean, path: string, base: string): V & { why: string | null } {
+  if (v.met === true && baseLimited) return { ...v, met: null, why: `${base} was generator-limited` };
+  if (v.met === false && pathLimited) return { ...v, met: null, why: `${path} was generator-limited` };
+  return { ...v, why: null };
+}
+
+/** How a verdict reads in a table: "1.21x (met)", "0.80x (NOT met)", "1.02x: not shown (spread 0.71-1.40x)" or "...: not shown (WHY)". */
+export function verdictText(v: { met: boolean | null; low: number | null; high: number | null; why?: string | null }, value: string | null, unit = 'x'): string {
   if (value === null) return 'not measured';
   if (v.met === true) return `${value} (met)`;
   if (v.met === false) return `${value} (NOT met)`;
+  if (v.why) return `${value}: not shown (${v.why})`;
   if (v.low === null || v.high === null) return value;
   return `${value}: not shown (spread ${v.low.toFixed(2)}-${v.high.toFixed(2)}${unit})`;
 }

@@ -9,7 +9,7 @@ import { endPath, pathDir, progress, unavailableHere } from './runpath.js';
 import { VHOST_FIGURES, VHOST_TARGETS, type VhostPathResult, type VhostTarget } from './results.js';
 import { isInterrupted, Scope } from './scope.js';
 import { median, ratio, spread } from './stats.js';
-import { generatorLimited, ratioVerdict } from './verdict.js';
+import { generatorLimited, ratioVerdict, withGeneratorLimits } from './verdict.js';
 import { CannotRunHere, VHOST_PATHS, type VhostPathDef, type VhostRig } from './vhostpaths.js';
 
 /** Build, measure and tear down vhost-user path @def; names start with @id, files go under @rootDir. */
@@ -108,14 +108,15 @@ export function addVhostRatios(results: VhostPathResult[]): void {
 /**
  * The targets, with this run's ratios, judged over the spread of the
  * repetitions: met only when the path's worst repetition against the
- * baseline's best reaches the target (ratioVerdict).
+ * baseline's best reaches the target (ratioVerdict), and not against a
+ * baseline whose rate its sender set (withGeneratorLimits).
  */
 export function vhostTargets(results: VhostPathResult[]): VhostTarget[] {
   return VHOST_TARGETS.map((t) => {
     const p = results.find((x) => x.name === t.path && x.status === 'ok');
     const b = results.find((x) => x.name === t.baseline && x.status === 'ok');
     const r = p?.ratios[t.baseline] ?? null;
-    const v = ratioVerdict(p?.samples ?? [], b?.samples ?? [], t.min, r);
-    return { ...t, ratio: r, met: r === null ? null : v.met, low: v.low, high: v.high };
+    const v = withGeneratorLimits(ratioVerdict(p?.samples ?? [], b?.samples ?? [], t.min, r), p?.generatorLimited === true, b?.generatorLimited === true, t.path, t.baseline);
+    return { ...t, ratio: r, met: r === null ? null : v.met, low: v.low, high: v.high, why: v.why };
   });
 }
