@@ -2,7 +2,7 @@
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
-import { FIGURES, VHOST_FIGURES, type FigureDef, type FigureKey, type PathResult, type RunReport } from './results.js';
+import { FIGURES, VHOST_FIGURES, type FigureDef, type FigureKey, type PathResult, type RunReport, type VhostPathResult } from './results.js';
 import { ratio } from './stats.js';
 import { GENERATOR_LIMITED_SHARE, verdictText } from './verdict.js';
 
@@ -77,6 +77,19 @@ export function formatTable(rep: RunReport): string {
 }
 
 /**
+ * The ratio of vhost-user path @p to baseline @b as a cell: "" when @p's
+ * figure has no such baseline, GEN_MARK when either rate was the sender's (a
+ * ratio of those compares no switches), else the ratio.
+ */
+export function vhostRatioCell(all: VhostPathResult[], p: VhostPathResult, b: string): string {
+  const f = VHOST_FIGURES.find((x) => x.key === p.figure)!;
+  if (!f.baselines.includes(b)) return '';
+  const base = all.find((x) => x.name === b && x.status === 'ok');
+  if (p.name !== b && p.ratios[b] != null && (p.generatorLimited === true || base?.generatorLimited === true)) return GEN_MARK;
+  return fmt(p.ratios[b] ?? null, 2);
+}
+
+/**
  * The vhost-user table: one row per path with its figure, the ratios to each
  * baseline of the figure, what the sender offered and where the threads ran;
  * then the targets and the notes.
@@ -94,7 +107,7 @@ export function formatVhostTable(rep: RunReport): string {
     }
     const range = p.spread && p.samples.length > 1 ? ` [${fmt(p.spread.min, f.digits)}-${fmt(p.spread.max, f.digits)}]` : '';
     const value = p.value === null ? (p.error ? 'error' : '-') : `${fmt(p.value, f.digits)}${p.generatorLimited === true ? GEN_MARK : ''}${range}`;
-    const ratios = baselines.map((b) => (f.baselines.includes(b) ? fmt(p.ratios[b] ?? null, 2) : ''));
+    const ratios = baselines.map((b) => vhostRatioCell(rep.vhost, p, b));
     rows.push([p.name, `${f.label} ${f.unit}`, value, ...ratios, p.figure === 'mpps' ? fmt(p.offeredMpps, 2) : '', fmt(p.cpuUsPerFrame ?? null, 3), p.placement]);
     if (p.error) notes.push(`${p.name}: ${p.error}`);
   }
@@ -105,7 +118,7 @@ export function formatVhostTable(rep: RunReport): string {
     '',
     `Medians of ${s.vhostReps} repetition(s) [min-max over them]; a target is met only when the worst repetition against the baseline's best meets it. ${GEN_MARK}: B received >= ${GENERATOR_LIMITED_SHARE * 100}% of what A offered (the sender set the rate).`,
     `Mpps: 64-byte frames (testpmd --txpkts=64) received by testpmd B (rxonly) over ${s.vhostSeconds} s after ${s.vhostWarmupS} s of warm-up;`,
-    `offered = what testpmd A (txonly) put on its ring; switch CPU = the switch process's CPU seconds (all its threads; dpdk-vhost: testpmd B, the backend) over the frames B received in the window.`,
+    `offered = what testpmd A (txonly) put on its ring (a ratio is ${GEN_MARK} when either rate was the sender's); switch CPU = the switch process's CPU seconds (all its threads; dpdk-vhost: testpmd B, the backend) over the frames B received in the window.`,
     `TCP from a VM: ${s.vmMiB} MiB with busybox nc from a TCG guest, first to last byte at the receiver (TCG is the limit).`,
     ...(targets.length > 0 ? [`targets: ${targets.join('; ')}`] : []),
     ...notes.map((n) => `! ${n}`),

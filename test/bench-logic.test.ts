@@ -165,6 +165,9 @@ test('vhost-user targets are judged over the repetitions and the table shows the
   t.regex(table, new RegExp(`containet-vhost .*0\\.32\\${GEN_MARK} \\[0\\.30-0\\.34\\]`));
   t.regex(table, /ovs-dpdk .*0\.17 \[0\.02-0\.18\]/);
   t.notRegex(table, new RegExp(`ovs-dpdk .*\\${GEN_MARK}`));
+  // containet-vhost's rate was its sender's: its ratios compare no switches; a baseline's own ratio stays 1.00.
+  t.regex(table, new RegExp(`containet-vhost .*\\]\\s+\\${GEN_MARK}\\s+\\${GEN_MARK}\\s`));
+  t.regex(table, /ovs-dpdk .*\]\s+1\.00\s+0\.01\s/);
   rep.vhost[1]!.samples = [0.02, 0.6];
   t.is(vhostTargets(rep.vhost).find((x) => x.baseline === 'ovs-dpdk')!.met, null);
   // A met against a baseline whose sender set its rate is not shown either.
