@@ -13,13 +13,11 @@
  * skb's length, the same frame), read from /proc/PID/net/dev of a process in
  * B every 5 ms and fitted by least squares over the window.
  */
-import { readFileSync } from 'node:fs';
-
 import { request } from '../src/client.js';
 import { native } from '../src/native.js';
 import { startContainet, type Containet } from './containet.js';
 import { tcpGbps } from './measure.js';
-import { addNetns, addVeth, ipIn, nsExec, readNetAttr, setAddress, waitReachable } from './netns.js';
+import { addNetns, addVeth, ipIn, nsExec, procNetDev, readNetAttr, setAddress, waitReachable } from './netns.js';
 import { onPath } from './ovs.js';
 import type { Endpoints, Station } from './paths.js';
 import { errorText, run, sleep, start, type Proc } from './proc.js';
@@ -202,12 +200,8 @@ async function iperfServer(scope: Scope, ep: Endpoints): Promise<Proc> {
 
 /** rx bytes and packets of @ifname in the namespace of process @pid (/proc/PID/net/dev), and when they were read. */
 function rxCounters(pid: number, ifname: string): { bytes: number; packets: number; t: number } {
-  const text = readFileSync(`/proc/${pid}/net/dev`, 'utf8');
-  const t = performance.now() / 1000;
-  const line = text.split('\n').find((l) => l.trimStart().startsWith(`${ifname}:`));
-  if (line === undefined) throw new Error(`no ${ifname} in /proc/${pid}/net/dev`);
-  const f = line.slice(line.indexOf(':') + 1).trim().split(/\s+/).map(Number);
-  return { bytes: f[0]!, packets: f[1]!, t };
+  const c = procNetDev(pid, ifname);
+  return { bytes: c.rxBytes, packets: c.rxPackets, t: c.t };
 }
 
 /** Least-squares slope of @ys over @xs. */

@@ -13,7 +13,7 @@ import { addNetns, addVeth, ipIn, nsExec, waitReachable } from './netns.js';
 import { onPath } from './ovs.js';
 import { sleep, start, type Proc } from './proc.js';
 import type { Scope } from './scope.js';
-import type { SectionContext, SectionDef, SectionPathDef, SectionRig } from './section.js';
+import { ratioTarget, type SectionContext, type SectionDef, type SectionPathDef, type SectionRig } from './section.js';
 
 /** MTU of the container's interface on every path (pasta's and slirp4netns's largest, and the nat's default). */
 const MTU = 65520;
@@ -134,13 +134,11 @@ export const NAT_SECTION: SectionDef = {
   ],
   baseline: 'slirp4netns',
   paths: [containetNat, slirp4netns, pasta],
-  reps: (s) => s.sectionReps,
+  reps: (s) => s.noisyReps,
+  noisy: true,
   legend: (s) => [
-    `Medians of ${s.sectionReps} repetition(s) of iperf3 -t ${s.natSeconds} -O ${s.omit}, 1 stream, from the container to an iperf3 server on the host namespace's 127.0.0.1`,
+    `Medians of ${s.noisyReps} repetition(s) of iperf3 -t ${s.natSeconds} -O ${s.omit}, 1 stream, from the container to an iperf3 server on the host namespace's 127.0.0.1`,
     `(host->container: iperf3 -R); ping gateway: 100 echoes at 10 ms intervals. Every path: MTU ${MTU} on the container's interface, nothing pinned.`,
   ],
-  targets: (paths) => {
-    const r = paths.find((p) => p.name === 'containet-nat')?.ratios.tcp ?? null;
-    return [{ text: 'containet-nat TCP container->host >= 1.0x slirp4netns', value: r === null ? null : `${r.toFixed(2)}x`, met: r === null ? null : r >= 1.0 }];
-  },
+  targets: (paths) => [ratioTarget(paths, 'containet-nat', 'slirp4netns', 'tcp', 1.0, 'containet-nat TCP container->host >= 1.0x slirp4netns')],
 };

@@ -4,6 +4,7 @@
  * made it, and commands run inside a namespace only by `ip netns exec`.
  */
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 
 import { exec, run, sleep, type ExecResult } from './proc.js';
 import type { Scope } from './scope.js';
@@ -103,6 +104,31 @@ export async function readCounter(ns: string, ifname: string, name: string): Pro
   const value = Number(text);
   if (!Number.isFinite(value)) throw new Error(`${name} of ${ifname} in ${ns} is not a number: ${text}`);
   return { value, atMs: (before + after) / 2 };
+}
+
+/** The counters of one interface in /proc/PID/net/dev. */
+export interface NetDevCounters {
+  rxBytes: number;
+  rxPackets: number;
+  txPackets: number;
+  txDropped: number;
+  /** When they were read, s of performance.now(). */
+  t: number;
+}
+
+/**
+ * The counters of @ifname in the namespace of process @pid, from
+ * /proc/PID/net/dev: read in microseconds from here, where `ip netns exec cat`
+ * takes 4-14 ms.
+ */
+export function procNetDev(pid: number, ifname: string): NetDevCounters {
+  const text = readFileSync(`/proc/${pid}/net/dev`, 'utf8');
+  const t = performance.now() / 1000;
+  const line = text.split('\n').find((l) => l.trimStart().startsWith(`${ifname}:`));
+  if (line === undefined) throw new Error(`no ${ifname} in /proc/${pid}/net/dev`);
+  // rx: bytes packets errs drop fifo frame compressed multicast; tx: bytes packets errs drop ...
+  const f = line.slice(line.indexOf(':') + 1).trim().split(/\s+/).map(Number);
+  return { rxBytes: f[0]!, rxPackets: f[1]!, txPackets: f[9]!, txDropped: f[11]!, t };
 }
 
 /**

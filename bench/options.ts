@@ -21,8 +21,10 @@ export interface Settings {
   /** vhost-user paths: seconds of each packet-rate window (after a warm-up of vhostWarmupS). */
   vhostSeconds: number;
   vhostWarmupS: number;
-  /** Repetitions of every measurement of the later sections (NAT, a2b). */
+  /** Repetitions of every measurement of the later sections (a2b, capture, ...). */
   sectionReps: number;
+  /** Repetitions of the sections whose peers vary from run to run (NAT), enough for a median with its spread. */
+  noisyReps: number;
   /** vhost-user TCP from a VM: MiB sent per repetition. */
   vmMiB: number;
   /** Path keys or names to run; null for every path. */
@@ -43,7 +45,7 @@ export function parseOptions(argv: string[]): Settings {
     .description('Packet-path benchmark: containet against a Linux bridge, a veth pair and Open vSwitch (and, over vhost-user, OVS-DPDK and DPDK), side by side')
     .option('--quick', 'one repetition, shorter runs (1 s, 100 pings)')
     .option('--only <paths>', 'comma-separated path keys or names to run, e.g. a,b or vx0,vx1 (default: all)')
-    .option('--reps <n>', 'repetitions of every measurement (default 3; vhost-user, NAT and a2b paths 2; 1 with --quick)', positiveInt)
+    .option('--reps <n>', 'repetitions of every measurement (default 3; vhost-user and NAT paths 5; a2b, capture, containode and lab paths 2; 1 with --quick)', positiveInt)
     .option('--seconds <n>', 'seconds per iperf3 run and per UDP window (default 3; 1 with --quick)', positiveInt)
     .option('--vhost-seconds <n>', 'seconds per vhost-user packet-rate window (default 1)', positiveInt)
     .option('--vm-mib <n>', 'MiB the VM sends per repetition of containet-vhost-tcp (default 16; 8 with --quick)', positiveInt)
@@ -58,12 +60,14 @@ export function parseOptions(argv: string[]): Settings {
     // Shorter windows where the figure is steady, so the whole bench stays under 5 minutes.
     udpSeconds: o.seconds ?? (quick ? 1 : 2),
     natSeconds: o.seconds ?? (quick ? 1 : 2),
-    // The vhost-user section is kept short by default so that the whole bench stays under 5 minutes.
-    vhostReps: o.reps ?? (quick ? 1 : 2),
+    // 5: enough for a median with its spread (OVS-DPDK's and the VM's rates vary between repetitions).
+    vhostReps: o.reps ?? (quick ? 1 : 5),
     vhostSeconds: o.vhostSeconds ?? 1,
     vhostWarmupS: 0.3,
     vmMiB: o.vmMib ?? (quick ? 8 : 16),
     sectionReps: o.reps ?? (quick ? 1 : 2),
+    // slirp4netns and pasta move by several times between repetitions: 5 give a median with its spread.
+    noisyReps: o.reps ?? (quick ? 1 : 5),
     pings: quick ? 100 : 200,
     pingIntervalS: 0.005,
     only: o.only === undefined ? null : o.only.split(',').map((s) => s.trim()).filter((s) => s !== ''),

@@ -20,6 +20,12 @@ export interface Station {
 export interface Endpoints {
   a: Station;
   b: Station;
+  /**
+   * The pid of the process whose threads forward the frames (a userspace
+   * switch), for its CPU time per frame; absent on kernel paths, where the
+   * forwarding runs in softirq context charged to whichever task was running.
+   */
+  switchPid?: () => number | null;
 }
 
 /** What a path's setup gets. */
@@ -87,7 +93,7 @@ export function containetPath(o: ContainetPathOptions): PathDef {
       const d = await startContainet(ctx.scope, ctx.dir, o.daemonArgs);
       for (const [s, node] of [[ep.a, 'benchA'], [ep.b, 'benchB']] as const)
         await attachTap(d, { ns: s.ns, ip: s.ip, vnetHdr: o.vnetHdr, nodeid: node });
-      return ep;
+      return { ...ep, switchPid: () => d.proc.pid };
     },
   };
 }
@@ -152,7 +158,7 @@ const ovsPath: PathDef = {
       await ovs.vsctl('add-port', br, port);
       await setAddress(s.ns, s.ifname, s.ip);
     }
-    return ep;
+    return { ...ep, switchPid: () => ovs.vswitchdPid() };
   },
 };
 
@@ -173,7 +179,7 @@ const hostTapPath: PathDef = {
     await attachTap(d, { ns: ep.a.ns, ip: ep.a.ip, vnetHdr: true, nodeid: 'benchA' });
     const tap = `${ctx.id}t`;
     await request(d.sock, { 'add-tap': { name: tap, ip: [`${ep.b.ip}/24`], mtu: 1500 } });
-    return { a: ep.a, b: { ...ep.b, ifname: tap } };
+    return { a: ep.a, b: { ...ep.b, ifname: tap }, switchPid: () => d.proc.pid };
   },
 };
 
@@ -196,7 +202,7 @@ function phyPath(key: string, name: string, tpacket: 2 | 3): PathDef {
       }
       const d = await startContainet(ctx.scope, ctx.dir, [], { netns: sw });
       for (const port of ports) await request(d.sock, { 'add-phy': { ifname: port, tpacket } });
-      return ep;
+      return { ...ep, switchPid: () => d.proc.pid };
     },
   };
 }

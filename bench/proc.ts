@@ -5,7 +5,7 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 /** How a finished command ended and what it printed. */
 export interface ExecResult {
@@ -194,6 +194,27 @@ export function cpuSeconds(pid: number): number | null {
     // Fields after the command name (which may hold spaces) in parentheses.
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return null;
+  }
+}
+
+/** Nanoseconds of CPU the threads of process @pid have run so far (the sum of
+ *  the first field of /proc/PID/task/TID/schedstat: nanosecond precision,
+ *  where /proc/PID/stat counts 10 ms ticks), or null when it is gone. Time of
+ *  threads that exit between two reads is lost, so use it on a process whose
+ *  threads stay (a switch's workers). */
+export function threadsCpuNs(pid: number): number | null {
+  try {
+    let ns = 0;
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+      } catch {
+        // the thread exited meanwhile
+      }
+    }
+    return ns;
   } catch {
     return null;
   }

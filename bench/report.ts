@@ -2,8 +2,17 @@
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
-import { FIGURES, VHOST_FIGURES, type FigureDef, type PathResult, type RunReport } from './results.js';
+import { FIGURES, VHOST_FIGURES, type FigureDef, type FigureKey, type PathResult, type RunReport, type VhostPathResult } from './results.js';
 import { ratio } from './stats.js';
+import { GENERATOR_LIMITED_SHARE, verdictText } from './verdict.js';
+
+/** Mark of a figure the load generator set (table cells, chart labels). */
+export const GEN_MARK = '*gen';
+
+/** Whether figure @f of @p, or of the baseline @base, was set by the load generator: then their ratio compares no switches. */
+export function genLimitedPair(p: PathResult, base: PathResult | undefined, f: FigureKey): boolean {
+  return p.figures[f].generatorLimited === true || base?.figures[f].generatorLimited === true;
+}
 
 /** Fill every figure's ratio to the baseline path's value (same run). */
 export function addRatios(paths: PathResult[], baseline: string): void {
@@ -17,12 +26,17 @@ export function fmt(v: number | null, digits: number): string {
   return v === null ? '-' : v.toFixed(digits);
 }
 
-/** One table cell: "value (×ratio)", "error" when it failed, "-" when missing. */
-function cell(p: PathResult, f: FigureDef): string {
+/**
+ * One table cell: "value (×ratio)", "error" when it failed, "-" when missing;
+ * a figure the generator set is marked GEN_MARK and, like one compared with a
+ * baseline the generator set, shows no ratio.
+ */
+function cell(p: PathResult, f: FigureDef, base: PathResult | undefined): string {
   const fig = p.figures[f.key];
   if (fig.value === null) return fig.error ? 'error' : '-';
-  const r = fig.ratio === null ? '' : ` (×${fig.ratio.toFixed(2)})`;
-  return `${fmt(fig.value, f.digits)}${r}`;
+  const mark = fig.generatorLimited === true ? GEN_MARK : '';
+  const r = fig.ratio === null || genLimitedPair(p, base, f.key) ? '' : ` (×${fig.ratio.toFixed(2)})`;
+  return `${fmt(fig.value, f.digits)}${mark}${r}`;
 }
 
 /** Lay out rows of cells in left-aligned columns two spaces apart. */
@@ -33,7 +47,8 @@ export function columns(rows: string[][]): string {
 
 /** The results table, with the reasons of failed paths and figures under it. */
 export function formatTable(rep: RunReport): string {
-  const head = ['path', ...FIGURES.map((f) => `${f.key} ${f.unit}`), 'udp64 sent kpps'];
+  const head = ['path', ...FIGURES.map((f) => `${f.key} ${f.unit}`), 'udp64 offered kpps', 'udp64 switch CPU ns/frame'];
+  const base = rep.paths.find((p) => p.name === rep.baseline && p.status === 'ok');
   const rows: string[][] = [head];
   const notes: string[] = [];
   for (const p of rep.paths) {
@@ -42,7 +57,7 @@ export function formatTable(rep: RunReport): string {
       notes.push(`${p.name}: ${p.status}: ${p.reason ?? ''}`);
       continue;
     }
-    rows.push([p.name, ...FIGURES.map((f) => cell(p, f)), fmt(p.udpSentKpps, 0)]);
+    rows.push([p.name, ...FIGURES.map((f) => cell(p, f, base)), fmt(p.udpOfferedKpps, 0), fmt(p.udpCpuNsPerFrame, 0)]);
     for (const f of FIGURES) if (p.figures[f.key].error) notes.push(`${p.name} ${f.key}: ${p.figures[f.key].error}`);
     if (p.pingLost > 0) notes.push(`${p.name}: ${p.pingLost} pings unanswered`);
   }
@@ -53,8 +68,25 @@ export function formatTable(rep: RunReport): string {
     `(×N) = ratio to ${rep.baseline} in this run; throughput: higher is better, latency: lower is better.`,
     `Medians of ${s.reps} repetition(s): iperf3 -t ${s.seconds} -O ${s.omit}; udp64 = 60-byte frames from trafgen (1 CPU) received by B over ${s.udpSeconds} s;`,
     `ping p50/p99 over all ${s.pings * s.reps} echoes at ${s.pingIntervalS * 1000} ms intervals.`,
+    `udp64 offered = frames trafgen put on A's interface in the same window (tx_packets + tx_dropped). ${GEN_MARK} = generator-limited: B received >= ${GENERATOR_LIMITED_SHARE * 100}% of what was offered,`,
+    `so the figure is trafgen's rate, not the path's, and no ratio is shown for it (nor against a baseline so marked).`,
+    `udp64 switch CPU = CPU ns the switch process's threads ran (/proc/PID/task/*/schedstat) per frame B received: the figure that compares switches at 64 bytes;`,
+    `"-" on kernel paths (bridge, veth): their forwarding runs in softirq context, charged to whatever task was running, and is not measured.`,
     ...notes.map((n) => `! ${n}`),
   ].join('\n');
+}
+
+/**
+ * The ratio of vhost-user path @p to baseline @b as a cell: "" when @p's
+ * figure has no such baseline, GEN_MARK when either rate was the sender's (a
+ * ratio of those compares no switches), else the ratio.
+ */
+export function vhostRatioCell(all: VhostPathResult[], p: VhostPathResult, b: string): string {
+  const f = VHOST_FIGURES.find((x) => x.key === p.figure)!;
+  if (!f.baselines.includes(b)) return '';
+  const base = all.find((x) => x.name === b && x.status === 'ok');
+  if (p.name !== b && p.ratios[b] != null && (p.generatorLimited === true || base?.generatorLimited === true)) return GEN_MARK;
+  return fmt(p.ratios[b] ?? null, 2);
 }
 
 /**
@@ -73,20 +105,20 @@ export function formatVhostTable(rep: RunReport): string {
       notes.push(`${p.name}: ${p.status}: ${p.reason ?? ''}`);
       continue;
     }
-    const value = p.value === null ? (p.error ? 'error' : '-') : fmt(p.value, f.digits);
-    const ratios = baselines.map((b) => (f.baselines.includes(b) ? fmt(p.ratios[b] ?? null, 2) : ''));
+    const range = p.spread && p.samples.length > 1 ? ` [${fmt(p.spread.min, f.digits)}-${fmt(p.spread.max, f.digits)}]` : '';
+    const value = p.value === null ? (p.error ? 'error' : '-') : `${fmt(p.value, f.digits)}${p.generatorLimited === true ? GEN_MARK : ''}${range}`;
+    const ratios = baselines.map((b) => vhostRatioCell(rep.vhost, p, b));
     rows.push([p.name, `${f.label} ${f.unit}`, value, ...ratios, p.figure === 'mpps' ? fmt(p.offeredMpps, 2) : '', fmt(p.cpuUsPerFrame ?? null, 3), p.placement]);
     if (p.error) notes.push(`${p.name}: ${p.error}`);
   }
   const s = rep.settings;
-  const targets = rep.vhostTargets.map(
-    (t) => `${t.path} >= ${t.min.toFixed(1)}× ${t.baseline}: ${t.ratio === null ? 'not measured' : `${t.ratio.toFixed(2)}× (${t.met ? 'met' : 'NOT met'})`}`,
-  );
+  const targets = rep.vhostTargets.map((t) => `${t.path} >= ${t.min.toFixed(1)}× ${t.baseline}: ${verdictText(t, t.ratio === null ? null : `${t.ratio.toFixed(2)}×`, '×')}`);
   return [
     columns(rows),
     '',
-    `Medians of ${s.vhostReps} repetition(s). Mpps: 64-byte frames (testpmd --txpkts=64) received by testpmd B (rxonly) over ${s.vhostSeconds} s after ${s.vhostWarmupS} s of warm-up;`,
-    `offered = what testpmd A (txonly) put on its ring; switch CPU = the switch process's CPU seconds (all its threads; dpdk-vhost: testpmd B, the backend) over the frames B received in the window.`,
+    `Medians of ${s.vhostReps} repetition(s) [min-max over them]; a target is met only when the worst repetition against the baseline's best meets it. ${GEN_MARK}: B received >= ${GENERATOR_LIMITED_SHARE * 100}% of what A offered (the sender set the rate).`,
+    `Mpps: 64-byte frames (testpmd --txpkts=64) received by testpmd B (rxonly) over ${s.vhostSeconds} s after ${s.vhostWarmupS} s of warm-up;`,
+    `offered = what testpmd A (txonly) put on its ring (a ratio is ${GEN_MARK} when either rate was the sender's); switch CPU = the switch process's CPU seconds (all its threads; dpdk-vhost: testpmd B, the backend) over the frames B received in the window.`,
     `TCP from a VM: ${s.vmMiB} MiB with busybox nc from a TCG guest, first to last byte at the receiver (TCG is the limit).`,
     ...(targets.length > 0 ? [`targets: ${targets.join('; ')}`] : []),
     ...notes.map((n) => `! ${n}`),

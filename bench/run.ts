@@ -21,19 +21,10 @@ import { addRatios, formatTable, formatVhostTable, writeResults } from './report
 import type { PathResult, RunReport, VhostPathResult } from './results.js';
 import { runPaths } from './runpath.js';
 import { installSignalCleanup, Scope } from './scope.js';
-import { formatSection, runSection, type SectionDef, type SectionResult } from './section.js';
-import { A2B_SECTION } from './a2bpaths.js';
-import { CAPTURE_SECTION } from './capturepaths.js';
-import { NAT_SECTION } from './natpaths.js';
-import { CONTAINODE_SECTION } from './containodepaths.js';
-import { LAB_SECTION } from './labpaths.js';
-import { SCALE_SECTION } from './scalepaths.js';
-import { TUNNEL_SECTION } from './tunnelpaths.js';
+import { formatSection, runSection, type SectionResult } from './section.js';
+import { SECTIONS } from './sections.js';
 import { VHOST_PATHS, type VhostPathDef } from './vhostpaths.js';
 import { runVhostPaths, vhostTargets } from './vhostrun.js';
-
-/** The sections run after the netns and vhost-user ones, in order. */
-const SECTIONS: SectionDef[] = [NAT_SECTION, A2B_SECTION, CAPTURE_SECTION, TUNNEL_SECTION, CONTAINODE_SECTION, SCALE_SECTION, LAB_SECTION];
 
 /**
  * The paths named by --only (keys or names), in table order, of the netns and

@@ -16,6 +16,7 @@ import { emptyFigures, type Figure, type PathResult } from './results.js';
 import { isInterrupted, Scope } from './scope.js';
 import { median, percentile } from './stats.js';
 import { udp64 } from './trafgen.js';
+import { generatorLimited } from './verdict.js';
 
 /** Print a progress line for path @name on stderr (stdout is for the table). */
 export function progress(name: string, text: string): void {
@@ -47,6 +48,9 @@ async function measure(ep: Endpoints, dir: string, s: Settings, r: PathResult): 
     await sample(f.udp64, `${tag} udp64 rx kpps`, r.name, async () => {
       const u = await udp64(ep, s.udpSeconds, dir);
       if (u.sentPps !== null) sent.push(u.sentPps / 1000);
+      r.udpOfferedSamples.push(u.offeredPps / 1000);
+      if (u.cpuNsPerFrame !== null) r.udpCpuSamples.push(u.cpuNsPerFrame);
+      progress(r.name, `${tag} udp64 offered kpps ${(u.offeredPps / 1000).toFixed(3)}${u.cpuNsPerFrame === null ? '' : `, switch CPU ns/frame ${u.cpuNsPerFrame.toFixed(0)}`}`);
       return u.rxPps / 1000;
     });
     if (isInterrupted()) break;
@@ -68,6 +72,9 @@ async function measure(ep: Endpoints, dir: string, s: Settings, r: PathResult): 
   f.p50.value = percentile(rtts, 50);
   f.p99.value = percentile(rtts, 99);
   r.udpSentKpps = median(sent);
+  r.udpOfferedKpps = median(r.udpOfferedSamples);
+  r.udpCpuNsPerFrame = median(r.udpCpuSamples);
+  f.udp64.generatorLimited = generatorLimited(f.udp64.value, r.udpOfferedKpps);
 }
 
 /**
@@ -83,6 +90,10 @@ export async function benchPath(def: PathDef, id: string, subnet: string, rootDi
     status: 'ok',
     figures: emptyFigures(),
     udpSentKpps: null,
+    udpOfferedKpps: null,
+    udpOfferedSamples: [],
+    udpCpuNsPerFrame: null,
+    udpCpuSamples: [],
     pingLost: 0,
     seconds: 0,
     cleanupErrors: [],

@@ -10,7 +10,8 @@ import { errorText } from './proc.js';
 import { columns } from './report.js';
 import { endPath, pathDir, progress, unavailableHere } from './runpath.js';
 import { isInterrupted, Scope } from './scope.js';
-import { median, ratio } from './stats.js';
+import { median, ratio, spread } from './stats.js';
+import { ratioVerdict, verdictText } from './verdict.js';
 
 /** A figure of a section (one column of its table). */
 export interface SectionFigure {
@@ -55,7 +56,11 @@ export interface SectionTarget {
   text: string;
   /** The figure measured for it, as shown ("1.21x"), or null when not measured. */
   value: string | null;
+  /** Met, not met, or (null) not measured or, with a spread, not shown either way by it. */
   met: boolean | null;
+  /** Targets judged over the repetitions (see verdict.ts): the worst and best value the spread allows. */
+  low?: number | null;
+  high?: number | null;
 }
 
 /** A section: its figures, paths, baseline and targets. */
@@ -68,6 +73,12 @@ export interface SectionDef {
   paths: SectionPathDef[];
   /** Repetitions of every measurement. */
   reps(s: Settings): number;
+  /**
+   * Its peers vary from run to run (slirp4netns, pasta): the table shows each
+   * median with its spread over the repetitions, and its targets should be
+   * judged over that spread (ratioVerdict).
+   */
+  noisy?: boolean;
   /** Lines under the table saying how the figures were taken. */
   legend(s: Settings): string[];
   /** The section's goals, from its results. */
@@ -84,6 +95,8 @@ export interface SectionPathResult {
   /** Median over repetitions, per figure; null if not measured. */
   values: Record<string, number | null>;
   samples: Record<string, number[]>;
+  /** The least and greatest sample per figure (the median's spread); null if not measured. */
+  spread: Record<string, { min: number; max: number } | null>;
   /** value / the baseline path's value of the same figure; null without both. */
   ratios: Record<string, number | null>;
   /** Why a repetition failed, if one did. */
@@ -102,12 +115,14 @@ export interface SectionResult {
   paths: SectionPathResult[];
   targets: SectionTarget[];
   legend: string[];
+  /** Whether the table shows each median's spread (SectionDef.noisy). */
+  noisy: boolean;
 }
 
 /** Build, measure and tear down @def; names start with @id, files go under @rootDir. */
 async function benchSectionPath(sec: SectionDef, def: SectionPathDef, id: string, rootDir: string, s: Settings): Promise<SectionPathResult> {
   const t0 = performance.now();
-  const r: SectionPathResult = { key: def.key, name: def.name, title: def.title, status: 'ok', values: {}, samples: {}, ratios: {}, notes: [], seconds: 0, cleanupErrors: [] };
+  const r: SectionPathResult = { key: def.key, name: def.name, title: def.title, status: 'ok', values: {}, samples: {}, spread: {}, ratios: {}, notes: [], seconds: 0, cleanupErrors: [] };
   const missing = unavailableHere(def);
   if (missing !== null) return { ...r, status: 'skipped', reason: missing };
   const scope = new Scope(def.name);
@@ -136,7 +151,10 @@ async function benchSectionPath(sec: SectionDef, def: SectionPathDef, id: string
       }
     }
     if (rig.notes) r.notes = await rig.notes().catch((e) => [`notes: ${errorText(e)}`]);
-    for (const f of sec.figures) r.values[f.key] = median(r.samples[f.key] ?? []);
+    for (const f of sec.figures) {
+      r.values[f.key] = median(r.samples[f.key] ?? []);
+      r.spread[f.key] = spread(r.samples[f.key] ?? []);
+    }
   } finally {
     await endPath(scope, r, t0);
   }
@@ -159,7 +177,20 @@ export async function runSection(sec: SectionDef, only: string[] | null, runId: 
   }
   const base = paths.find((p) => p.name === sec.baseline && p.status === 'ok');
   for (const p of paths) for (const f of sec.figures) p.ratios[f.key] = ratio(p.values[f.key] ?? null, base?.values[f.key] ?? null);
-  return { key: sec.key, title: sec.title, figures: sec.figures, baseline: sec.baseline, paths, targets: sec.targets?.(paths) ?? [], legend: sec.legend(s) };
+  return { key: sec.key, title: sec.title, figures: sec.figures, baseline: sec.baseline, paths, targets: sec.targets?.(paths) ?? [], legend: sec.legend(s), noisy: sec.noisy ?? false };
+}
+
+/**
+ * The target "@path's figure @fig >= @min times @base's", judged over the
+ * spread of both paths' repetitions (ratioVerdict): met only when the path's
+ * worst repetition against the baseline's best meets it.
+ */
+export function ratioTarget(paths: SectionPathResult[], path: string, base: string, fig: string, min: number, text: string): SectionTarget {
+  const p = paths.find((x) => x.name === path && x.status === 'ok');
+  const b = paths.find((x) => x.name === base && x.status === 'ok');
+  const r = p?.ratios[fig] ?? null;
+  const v = ratioVerdict(p?.samples[fig] ?? [], b?.samples[fig] ?? [], min, r);
+  return { text, value: r === null ? null : `${r.toFixed(2)}x`, met: r === null ? null : v.met, low: v.low, high: v.high };
 }
 
 /** A section's table: values (with ratios to the baseline), targets, legend and notes. */
@@ -178,16 +209,19 @@ export function formatSection(sec: SectionResult): string {
         const v = p.values[f.key];
         if (v === null || v === undefined) return '-';
         const r = p.ratios[f.key];
-        return `${v.toFixed(f.digits)}${r === null || r === undefined || sec.baseline === p.name ? '' : ` (×${r.toFixed(2)})`}`;
+        const sp = p.spread[f.key];
+        const range = sec.noisy && sp && (p.samples[f.key]?.length ?? 0) > 1 ? ` [${sp.min.toFixed(f.digits)}-${sp.max.toFixed(f.digits)}]` : '';
+        return `${v.toFixed(f.digits)}${range}${r === null || r === undefined || sec.baseline === p.name ? '' : ` (×${r.toFixed(2)})`}`;
       }),
     ]);
     if (p.error) notes.push(`${p.name}: ${p.error}`);
   }
-  const targets = sec.targets.map((t) => `${t.text}: ${t.value ?? 'not measured'}${t.met === null ? '' : t.met ? ' (met)' : ' (NOT met)'}`);
+  const targets = sec.targets.map((t) => `${t.text}: ${verdictText({ met: t.met, low: t.low ?? null, high: t.high ?? null }, t.value)}`);
   return [
     columns(rows),
     '',
     ...(sec.baseline === null ? [] : [`(×N) = ratio to ${sec.baseline} in this run.`]),
+    ...(sec.noisy ? ['[min-max] = the spread of the repetitions around the median; a target is met only when its worst repetition against the baseline\'s best meets it.'] : []),
     ...sec.legend,
     ...(targets.length > 0 ? [`targets: ${targets.join('; ')}`] : []),
     ...notes.map((n) => `! ${n}`),

@@ -21,3 +21,9 @@ export function ratio(x: number | null, base: number | null): number | null {
   if (x === null || base === null || base === 0) return null;
   return x / base;
 }
+
+/** The least and the greatest of @xs, or null when empty: a median's spread. */
+export function spread(xs: number[]): { min: number; max: number } | null {
+  if (xs.length === 0) return null;
+  return { min: Math.min(...xs), max: Math.max(...xs) };
+}

@@ -9,13 +9,18 @@
  * destination; B has no socket on port 9, so its kernel drops each packet after
  * counting it (its ICMP port-unreachable answers are rate-limited to about one a
  * second).
+ *
+ * Beside what B received, the window gives what the generator offered (A's
+ * interface's tx_packets + tx_dropped over the same window, from trafgen's own
+ * /proc/PID/net/dev: every frame trafgen put on the device, taken or dropped)
+ * and, on a userspace switch, its threads' CPU nanoseconds per frame received.
  */
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 
-import { readCounter, readNetAttr } from './netns.js';
+import { procNetDev, readCounter, readNetAttr } from './netns.js';
 import type { Endpoints } from './paths.js';
-import { sleep, start } from './proc.js';
+import { sleep, start, threadsCpuNs } from './proc.js';
 
 /** What one timed window gave. */
 export interface UdpRun {
@@ -23,6 +28,10 @@ export interface UdpRun {
   rxPps: number;
   /** Packets trafgen says it sent per second of its own run (null if it did not say). */
   sentPps: number | null;
+  /** Frames the generator put on A's interface per second over the window (tx_packets + tx_dropped). */
+  offeredPps: number;
+  /** CPU ns the switch's threads spent per frame B received in the window; null on kernel paths. */
+  cpuNsPerFrame: number | null;
   /** Length of the window in seconds. */
   windowS: number;
 }
@@ -92,15 +101,23 @@ export async function udp64(ep: Endpoints, seconds: number, dir: string, warmupM
   try {
     await sleep(warmupMs);
     if (gen.hasExited()) throw new Error(`trafgen exited: ${gen.output().trim()}`);
+    const pid = ep.switchPid?.() ?? null;
+    const c0 = pid === null ? null : threadsCpuNs(pid);
+    const a0 = procNetDev(gen.pid, ep.a.ifname);
     const r0 = await readCounter(ep.b.ns, ep.b.ifname, 'rx_packets');
     await sleep(seconds * 1000);
+    const c1 = pid === null ? null : threadsCpuNs(pid);
+    const a1 = procNetDev(gen.pid, ep.a.ifname);
     const r1 = await readCounter(ep.b.ns, ep.b.ifname, 'rx_packets');
     if (gen.hasExited()) throw new Error(`trafgen exited early: ${gen.output().trim()}`);
     await gen.stop('SIGINT', 3000);
     const windowS = (r1.atMs - r0.atMs) / 1000;
+    const received = r1.value - r0.value;
     const sent = trafgenSent(gen.output());
     return {
-      rxPps: (r1.value - r0.value) / windowS,
+      rxPps: received / windowS,
+      offeredPps: (a1.txPackets + a1.txDropped - a0.txPackets - a0.txDropped) / (a1.t - a0.t),
+      cpuNsPerFrame: c0 === null || c1 === null || received <= 0 ? null : (c1 - c0) / received,
       sentPps: sent && sent.seconds > 0 ? sent.packets / sent.seconds : null,
       windowS,
     };

@@ -17,7 +17,7 @@ import { addNetns, addVeth, ipIn, nsExec, readNetAttr, setAddress, waitReachable
 import { onPath } from './ovs.js';
 import type { Endpoints } from './paths.js';
 import { errorText } from './proc.js';
-import type { SectionContext, SectionDef, SectionPathDef, SectionRig } from './section.js';
+import { ratioTarget, type SectionContext, type SectionDef, type SectionPathDef, type SectionRig } from './section.js';
 import { percentile } from './stats.js';
 
 /** The underlay's MTU and the stations' (the underlay's less 50 bytes of IPv4 VXLAN). */
@@ -255,8 +255,5 @@ export const TUNNEL_SECTION: SectionDef = {
     `Medians of ${s.reps} repetition(s) of iperf3 -t ${s.seconds} -O ${s.omit} A->B (1 and 4 streams) and of the p50/p99 of ping -c ${s.pings} -i ${s.pingIntervalS} A->B.`,
     `A and B: stations behind hosts H1 and H2 (namespaces) joined by a veth underlay, MTU ${UNDERLAY_MTU}; VXLAN over IPv4, vni ${VNI}, port ${DSTPORT}; stations' MTU ${STATION_MTU}; nothing pinned.`,
   ],
-  targets: (paths) => {
-    const r = paths.find((p) => p.name === 'containet-vxlan')?.ratios.tcp1 ?? null;
-    return [{ text: 'containet-vxlan TCP 1 stream >= 1.0x kernel-vxlan', value: r === null ? null : `${r.toFixed(2)}x`, met: r === null ? null : r >= 1.0 }];
-  },
+  targets: (paths) => [ratioTarget(paths, 'containet-vxlan', 'kernel-vxlan', 'tcp1', 1.0, 'containet-vxlan TCP 1 stream >= 1.0x kernel-vxlan')],
 };
