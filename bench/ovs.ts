@@ -8,7 +8,7 @@
 import { accessSync, constants, readFileSync } from 'node:fs';
 import path from 'node:path';
 
-import { OVS_SCHEMA as SCHEMA, OVS_VSWITCHD_DPDK, findProgram, ovsMissing } from '../src/ovs/instance.js';
+import { OVS_SCHEMA as SCHEMA, OVS_VSWITCHD_DPDK, findProgram, ovsMissing, pidfileProcess } from '../src/ovs/instance.js';
 import { exec, run, sleep } from './proc.js';
 import type { Scope } from './scope.js';
 
@@ -97,7 +97,7 @@ export async function startOvs(
   return {
     vsctl,
     ofctl,
-    vswitchdPid: () => daemonPid(dir, 'ovs-vswitchd', path.basename(bin)),
+    vswitchdPid: () => pidfileProcess(dir, 'ovs-vswitchd', path.basename(bin)) ?? null,
     log: () => {
       try {
         return readFileSync(path.join(dir, 'ovs-vswitchd.log'), 'utf8');
@@ -108,38 +108,20 @@ export async function startOvs(
   };
 }
 
-/** The pid in @dir/@name.pid while it is still a running @program (default @name), else null. */
-function daemonPid(dir: string, name: string, program = name): number | null {
-  let pid: number;
-  try {
-    pid = Number(readFileSync(path.join(dir, `${name}.pid`), 'utf8').trim());
-  } catch {
-    return null;
-  }
-  if (!Number.isInteger(pid) || pid <= 1) return null;
-  try {
-    const comm = readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
-    // comm is cut at 15 characters: "ovs-vswitchd", "ovsdb-server", "ovs-vswitchd-dp".
-    return program.startsWith(comm) ? pid : null;
-  } catch {
-    return null;
-  }
-}
-
 /**
  * Stop OVS daemon @name of @dir (program @program): `ovs-appctl -t CTL exit
  * @exitArgs`, then, if its pidfile's pid is still that daemon after 5 s,
  * SIGKILL that pid.
  */
 async function stopDaemon(dir: string, name: string, exitArgs: string[], env: NodeJS.ProcessEnv, program = name): Promise<void> {
-  if (daemonPid(dir, name, program) === null) return;
+  if (pidfileProcess(dir, name, program) === undefined) return;
   await exec('ovs-appctl', ['-t', path.join(dir, `${name}.ctl`), 'exit', ...exitArgs], { env, timeoutMs: 10000 });
-  for (let i = 0; i < 50 && daemonPid(dir, name, program) !== null; i++) await sleep(100);
-  const pid = daemonPid(dir, name, program);
-  if (pid === null) return;
+  for (let i = 0; i < 50 && pidfileProcess(dir, name, program) !== undefined; i++) await sleep(100);
+  const pid = pidfileProcess(dir, name, program);
+  if (pid === undefined) return;
   process.kill(pid, 'SIGKILL');
-  for (let i = 0; i < 30 && daemonPid(dir, name, program) !== null; i++) await sleep(100);
-  if (daemonPid(dir, name, program) !== null) throw new Error(`${name} (pid ${pid}) does not exit`);
+  for (let i = 0; i < 30 && pidfileProcess(dir, name, program) !== undefined; i++) await sleep(100);
+  if (pidfileProcess(dir, name, program) !== undefined) throw new Error(`${name} (pid ${pid}) does not exit`);
 }
 
 /** Delete every tun/tap device left in @ns (ovs-netdev, the bridge's internal port). */

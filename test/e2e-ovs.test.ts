@@ -109,14 +109,14 @@ async function stopAndCheckClean(t: ExecutionContext, rig: OvsRig, pids: number[
   t.deepEqual(files, [], `only logs in the run directory: ${files.join(' ')}`);
 }
 
-/** A daemon with OVS lan @lan, a vhost port `echo` on it served by a testpmd
+/** A daemon with OVS lan @lan, a vhost port @port on it served by a testpmd
  *  answering pings (icmpecho, as 10.x.0.99 of any subnet), and a container at
  *  @ip on the lan. */
-async function echoLan(t: ExecutionContext, lan: string, ip: string) {
+async function echoLan(t: ExecutionContext, lan: string, ip: string, port = 'echo') {
   const rig = await ovsRig(t);
   await add(t, rig.d, 'lan', lan, '--ovs');
   const sock = path.join(rig.dir, `${lan}.sock`);
-  await add(t, rig.d, 'vhost', 'echo', '--lan', lan, '--socket', sock);
+  await add(t, rig.d, 'vhost', port, '--lan', lan, '--socket', sock);
   const pmd = await testpmd(t, { socket: sock, mode: 'icmpecho' });
   await pmd.ready;
   const c = await shellContainer(t, rig.d, ip, ['-l', lan]);
@@ -237,14 +237,7 @@ ovsTest('a dpdk port: a net_af_packet vdev on a veth whose other end is in a nam
 });
 
 ovsTest('OVS killed under traffic: the daemon reports it and marks its lans broken; at exit nothing is left behind', async (t) => {
-  const rig = await ovsRig(t);
-  const { d } = rig;
-  await add(t, d, 'lan', 'ok', '--ovs');
-  const sock = path.join(rig.dir, 'k.sock');
-  await add(t, d, 'vhost', 'kv', '--lan', 'ok', '--socket', sock);
-  const pmd = await testpmd(t, { socket: sock, mode: 'icmpecho' });
-  await pmd.ready;
-  const c = await shellContainer(t, d, '10.43.0.1/24', ['-l', 'ok']);
+  const { rig, d, pmd, c } = await echoLan(t, 'ok', '10.43.0.1/24', 'kv');
   t.is(await shell(c.c, 'ping -c 1 -W 5 10.43.0.99'), 0, c.c.output());
   // Traffic on: a flood ping in the background.
   t.is(await shell(c.c, 'ping -i 0.01 -W 1 10.43.0.99 > /dev/null 2>&1 & true'), 0);
@@ -346,13 +339,7 @@ ovsTest('--state: an OVS lan and its vhost port are made again in a new private 
 });
 
 ovsTest('a mirror of an OVS vhost port, to a dpdk port whose kernel side is in a namespace of the test: tcpdump there sees the copies; del removes the OVS mirror', async (t) => {
-  const rig = await ovsRig(t);
-  const { d } = rig;
-  await add(t, d, 'lan', 'om', '--ovs');
-  const sock = path.join(rig.dir, 'm.sock');
-  await add(t, d, 'vhost', 'echo', '--lan', 'om', '--socket', sock);
-  const pmd = await testpmd(t, { socket: sock, mode: 'icmpecho' });
-  await pmd.ready;
+  const { rig, d, c } = await echoLan(t, 'om', '10.45.0.1/24');
   const peer = await netns(t, 'ctnspan');
   const a = uniqueName('sd');
   const b = uniqueName('sp');
@@ -361,7 +348,6 @@ ovsTest('a mirror of an OVS vhost port, to a dpdk port whose kernel side is in a
   await run('ip', ['-n', peer, 'link', 'set', b, 'up']);
   await add(t, d, 'dpdk', 'span', '--lan', 'om', '--devargs', `net_af_packet_span,iface=${a}`);
   // A mirror of a containet port to an OVS port is refused.
-  const c = await shellContainer(t, d, '10.45.0.1/24', ['-l', 'om']);
   let r = await d.cli('add', 'mirror', 'bad', '--select', `${c.id}.eth0`, '--to', 'span');
   t.regex(r.stderr, /is not a port of the same OVS lan/);
   await add(t, d, 'mirror', 'm1', '--select', 'echo', '--to', 'span');

@@ -68,6 +68,19 @@ function alive(pid: number | undefined): boolean {
   }
 }
 
+/**
+ * The pid in OVS daemon @name's pidfile in @dir (`NAME.pid`) while that
+ * process is still running @program (default @name; its comm, which the
+ * kernel cuts at 15 characters: "ovs-vswitchd-dp"), else undefined: a
+ * pidfile left by a daemon that died, or a pid taken since, names no one.
+ */
+export function pidfileProcess(dir: string, name: string, program = name): number | undefined {
+  const pid = Number(readText(path.join(dir, `${name}.pid`)).trim());
+  if (!Number.isInteger(pid) || pid <= 1 || !alive(pid)) return undefined;
+  const comm = readText(`/proc/${pid}/comm`).trim();
+  return comm && program.startsWith(comm) ? pid : undefined;
+}
+
 /** The path of executable @file in $PATH or the sbin directories, if any. */
 export function findProgram(file: string): string | undefined {
   const dirs = [...(process.env.PATH ?? '').split(':').filter(Boolean), '/usr/sbin', '/sbin', '/usr/bin', '/bin'];
@@ -219,10 +232,9 @@ export class PrivateOvs {
   private boot(vswitchd: string): void {
     const d = this.opts.dir;
     mkdirSync(d, { recursive: true, mode: 0o700 });
-    for (const name of ['ovsdb-server', 'ovs-vswitchd']) {
-      const pid = Number(readText(path.join(d, `${name}.pid`)).trim());
-      if (Number.isInteger(pid) && pid > 1 && alive(pid) && readText(`/proc/${pid}/comm`).trim().startsWith(name.slice(0, 8)))
-        throw new Error(`cannot start Open vSwitch: ${name} (pid ${pid}) already runs in ${d}`);
+    for (const [name, program] of [['ovsdb-server', 'ovsdb-server'], ['ovs-vswitchd', path.basename(vswitchd)]] as const) {
+      const pid = pidfileProcess(d, name, program);
+      if (pid !== undefined) throw new Error(`cannot start Open vSwitch: ${name} (pid ${pid}) already runs in ${d}`);
     }
     for (const f of this.runFiles()) rmSync(f, { force: true });
     this.removeSockets();

@@ -18,7 +18,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 
-import { OVS_SCHEMA } from '../../src/ovs/instance.js';
+import { OVS_SCHEMA, pidfileProcess } from '../../src/ovs/instance.js';
 
 import { collectOutput, containerInitPid, netns, run, stopChild, tempDir, uniqueName, waitFor, type TestDaemon } from './env.js';
 import { shellContainer, type ShellContainer } from './containers.js';
@@ -454,31 +454,15 @@ export interface Ovs {
   log(): string;
 }
 
-/** The pid in @dir/@name.pid while it is still a running @name (its comm checked), else null. */
-function ovsPid(dir: string, name: string): number | null {
-  let pid: number;
-  try {
-    pid = Number(readFileSync(path.join(dir, `${name}.pid`), 'utf8').trim());
-  } catch {
-    return null;
-  }
-  if (!Number.isInteger(pid) || pid <= 1) return null;
-  try {
-    return name.startsWith(readFileSync(`/proc/${pid}/comm`, 'utf8').trim()) ? pid : null;
-  } catch {
-    return null;
-  }
-}
-
 /** Stop OVS daemon @name of @dir: `ovs-appctl exit`, then SIGKILL its pidfile's pid if it is still that daemon after 5 s. */
 async function stopOvsDaemon(dir: string, name: string, exitArgs: string[], env: NodeJS.ProcessEnv): Promise<void> {
-  if (ovsPid(dir, name) === null) return;
+  if (pidfileProcess(dir, name) === undefined) return;
   await execa('ovs-appctl', ['-t', path.join(dir, `${name}.ctl`), 'exit', ...exitArgs], { env, reject: false, timeout: 10000 });
-  await waitFor(`${name} to exit`, () => ovsPid(dir, name) === null, 5000).catch(() => undefined);
-  const pid = ovsPid(dir, name);
-  if (pid === null) return;
+  await waitFor(`${name} to exit`, () => pidfileProcess(dir, name) === undefined, 5000).catch(() => undefined);
+  const pid = pidfileProcess(dir, name);
+  if (pid === undefined) return;
   process.kill(pid, 'SIGKILL');
-  await waitFor(`${name} (pid ${pid}) to die`, () => ovsPid(dir, name) === null, 5000);
+  await waitFor(`${name} (pid ${pid}) to die`, () => pidfileProcess(dir, name) === undefined, 5000);
 }
 
 /**
