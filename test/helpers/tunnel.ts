@@ -65,7 +65,10 @@ export function subnets(): { net4: string; net6: string } {
   nets += 1;
   const a = 100 + (process.pid % 100);
   const b = (nets * 37 + Math.floor(Math.random() * 250)) % 250;
-  return { net4: `10.${a}.${b}`, net6: `fd00:${(process.pid % 0xffff).toString(16)}:${nets.toString(16)}:${randomBytes(2).toString('hex')}` };
+  // Each group is written as ip(8) prints it (RFC 5952: no leading zeros, never 0,
+  // so no "::" can shorten it), so tests can look for addresses in its output.
+  const group = (n: number) => ((n % 0xffff) + 1).toString(16);
+  return { net4: `10.${a}.${b}`, net6: `fd00:${group(process.pid)}:${group(nets)}:${group(randomBytes(2).readUInt16BE())}` };
 }
 
 /** An inner (overlay) /24 "10.X.Y", distinct from the underlay's (10.200-10.249). */
