@@ -59,15 +59,19 @@ export interface TapSpec {
   mtu?: number;
   /** Lan to join (default: the daemon's default lan). */
   lan?: string;
+  /** Queues of the tap (default: one per worker thread of the daemon, as containode makes them). */
+  queues?: number;
 }
 
 /**
- * Make tap eth0 (MTU @spec.mtu, default 1500, up, with @spec.ip/24) in @spec.ns with the addon and
+ * Make tap eth0 (MTU @spec.mtu, default 1500, up, with @spec.ip/24; a queue per
+ * worker thread of the daemon unless @spec.queues says) in @spec.ns with the addon and
  * add it to the daemon's default lan (`add-etherfd`); our copy of the fd is
  * closed whatever happens. The tap goes when the daemon or the namespace does.
  */
 export async function attachTap(d: Containet, spec: TapSpec): Promise<void> {
-  const fd = native().tapCreate({
+  const threads = Number((await request(d.sock, { version: {} })).threads ?? 1);
+  const fds = native().tapCreate({
     netns: `/run/netns/${spec.ns}`,
     ifname: 'eth0',
     vnetHdr: spec.vnetHdr,
@@ -77,10 +81,10 @@ export async function attachTap(d: Containet, spec: TapSpec): Promise<void> {
     mtu: spec.mtu ?? 1500,
     up: true,
     loUp: true,
-  });
+  }, spec.queues ?? threads);
   try {
-    await request(d.sock, { 'add-etherfd': { ifname: 'eth0', nodeid: spec.nodeid, ...(spec.lan ? { lan: spec.lan } : {}) } }, fd);
+    await request(d.sock, { 'add-etherfd': { ifname: 'eth0', nodeid: spec.nodeid, ...(spec.lan ? { lan: spec.lan } : {}) } }, fds);
   } finally {
-    native().closeFd(fd);
+    for (const fd of fds) native().closeFd(fd);
   }
 }

@@ -12,7 +12,7 @@ export type Reply = Record<string, unknown>;
  * the reply; throws DaemonError with the daemon's reason on {"error": ...}, and a
  * plain Error when the daemon cannot be reached.
  */
-export async function request(socket: string, req: Reply, fd = -1, timeoutMs = 10000): Promise<Reply> {
+export async function request(socket: string, req: Reply, fd: number | number[] = -1, timeoutMs = 10000): Promise<Reply> {
   const text = await native().request(socket, JSON.stringify(req), fd, timeoutMs);
   let reply: unknown;
   try {

@@ -216,6 +216,9 @@ export interface NativeBinding {
   /** Create a tap (inside a network namespace), or with attach open the
    *  existing one; returns its fd. */
   tapCreate(opts: TapCreateOptions): number;
+  /** The same with @queues fds (1 to 8): more than one makes (or with attach
+   *  opens) a multi-queue tap, IFF_MULTI_QUEUE; queue 0's fd first. */
+  tapCreate(opts: TapCreateOptions, queues: number): number[];
   /** The network namespace (device and inode numbers of its file) that the
    *  device of tun/tap fd @fd is in; null when the kernel cannot say (not a
    *  tap, or Linux before 5.2). */

@@ -180,7 +180,7 @@ test.serial('non-JSON bytes, an oversized request and a client that leaves mid-m
 
   // Several requests in one write, the last one cut off by a disconnect.
   const multi = await rawExchange(d.sock, '{"version":{}}{"show":{}}{"add-lan":', { endAfterWrite: true });
-  t.regex(multi.reply, /^\{"version":"[^"]+","verbs":\["add-lan",[^\]]*"version"\]\}\{"objects":/);
+  t.regex(multi.reply, /^\{"version":"[^"]+","verbs":\["add-lan",[^\]]*"version"\],"threads":1\}\{"objects":/);
 
   await stillServing(t, d, 'stream abuse');
   await fdsSettle(t, d, base, 'stream abuse');
@@ -249,9 +249,13 @@ test.serial('missing, extra, surplus and wrong fds are refused and every fd is c
     native().closeFd(a);
     native().closeFd(b);
   });
+  // Two fds are a tap's first two queues (docs/fd.md): a stream socket is neither.
   const two = JSON.parse(await native().request(d.sock, add('two'), [a, b], 5000)) as { error?: string };
-  t.regex(two.error ?? '', /takes 1 file descriptor/);
+  t.regex(two.error ?? '', /fd is a stream socket/);
   await fdsSettle(t, d, base, 'two fds');
+  const nine = JSON.parse(await native().request(d.sock, add('nine'), Array.from({ length: 9 }, () => a), 5000)) as { error?: string };
+  t.regex(nine.error ?? '', /add-etherfd takes 1 to 8 file descriptors, got 9/);
+  await fdsSettle(t, d, base, 'nine fds');
 
   const showFd = JSON.parse(await native().request(d.sock, '{"show":{}}', a, 5000)) as { error?: string };
   t.regex(showFd.error ?? '', /show takes 0 file descriptors/);
@@ -260,7 +264,7 @@ test.serial('missing, extra, surplus and wrong fds are refused and every fd is c
   // More fds than one message may carry: the kernel drops the rest (MSG_CTRUNC).
   const many = Array.from({ length: 12 }, () => a);
   const surplus = JSON.parse(await native().request(d.sock, add('many'), many, 5000)) as { error?: string };
-  t.regex(surplus.error ?? '', /takes 1 file descriptor/);
+  t.regex(surplus.error ?? '', /add-etherfd takes 1 to 8 file descriptors/);
   await fdsSettle(t, d, base, '12 fds');
 
   await stillServing(t, d, 'wrong fds');

@@ -666,7 +666,8 @@ class Engine : public Napi::ObjectWrap<Engine> {
 };
 
 // tapCreate({ netns, ifname, vnetHdr, packetInfo, mtu, ipv4, prefix, up, loUp, attach, unpersist,
-//             exclusive, addrs, mac }) -> fd;
+//             exclusive, addrs, mac }[, queues]) -> fd, or with queues an array of queues fds
+// (a multi-queue tap when queues > 1, queue 0's fd first);
 // with attach, the existing tap's fd (never a new tap, nothing configured; with
 // unpersist no longer persistent); with exclusive, a new tap or an error (a name in use)
 Napi::Value TapCreate(const Napi::CallbackInfo& info) {
@@ -713,7 +714,19 @@ Napi::Value TapCreate(const Napi::CallbackInfo& info) {
     req.mac = mac.c_str();
   }
   char err[256] = "";
-  return Napi::Number::New(env, Check(env, ctn_tap_create(&req, err, sizeof(err)), err));
+  int more[CTN_TAP_MAX_QUEUES] = {0};
+  bool many = info.Length() > 1 && !info[1].IsUndefined();
+  if (many) {
+    if (!info[1].IsNumber()) throw Napi::TypeError::New(env, "queues must be a number");
+    req.queues = info[1].As<Napi::Number>().Int32Value();
+    req.queue_fds = more;
+  }
+  int fd = Check(env, ctn_tap_create(&req, err, sizeof(err)), err);
+  if (!many) return Napi::Number::New(env, fd);
+  Napi::Array fds = Napi::Array::New(env);
+  fds.Set(0u, Napi::Number::New(env, fd));
+  for (int i = 1; i < req.queues; i++) fds.Set(static_cast<uint32_t>(i), Napi::Number::New(env, more[i - 1]));
+  return fds;
 }
 
 // tapNetns(fd) -> { dev, ino } of the network namespace tun/tap fd's device is in,

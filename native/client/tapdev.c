@@ -31,8 +31,32 @@ struct tap_job {
 	struct ctn_ifaddr addrs[TAP_MAX_ADDRS]; /**< req->addrs, parsed */
 	unsigned char mac[6]; /**< req->mac, parsed */
 	int fd;         /**< result */
+	int more[CTN_TAP_MAX_QUEUES]; /**< result: queues 1.. of a multi-queue tap */
 	char err[256];  /**< reason on failure */
 };
+
+/** Open queues 1 .. req->queues - 1 of multi-queue tap @name (queue 0 is
+ *  open) into @j->more, with @flags. Returns 0, or -1 with @j->err (those
+ *  opened are closed). */
+static int tap_queues(struct tap_job *j, const char *name, short flags)
+{
+	for (int i = 1; i < j->req->queues; i++) {
+		int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+		struct ifreq ifr = {0};
+		snprintf(ifr.ifr_name, IFNAMSIZ, "%s", name);
+		ifr.ifr_flags = (short)(flags | IFF_MULTI_QUEUE);
+		if (fd < 0 || ioctl(fd, TUNSETIFF, &ifr) < 0) {
+			snprintf(j->err, sizeof(j->err), "queue %d of tap %s: %s", i, name, strerror(errno));
+			if (fd >= 0)
+				close(fd);
+			while (--i > 0)
+				close(j->more[i]);
+			return -1;
+		}
+		j->more[i] = fd;
+	}
+	return 0;
+}
 
 int ctn_tap_parse_mac(const char *text, unsigned char mac[6], char *err, size_t errlen)
 {
@@ -187,6 +211,9 @@ static void tap_make(struct tap_job *j)
 	if (!r->exclusive)
 		snprintf(ifr.ifr_name, IFNAMSIZ, "%s", r->ifname);
 	ifr.ifr_flags = IFF_TAP | (r->packet_info ? 0 : IFF_NO_PI) | (r->vnet_hdr ? IFF_VNET_HDR : 0);
+	short flags = ifr.ifr_flags;
+	if (r->queues > 1)
+		ifr.ifr_flags |= IFF_MULTI_QUEUE;
 	int rc = ioctl(fd, TUNSETIFF, &ifr);
 	if (rc < 0 && r->attach && errno == EINVAL) {
 		/* A multi-queue tap takes only a multi-queue open. */
@@ -205,6 +232,10 @@ static void tap_make(struct tap_job *j)
 			close(fd);
 			return;
 		}
+		if (tap_queues(j, r->ifname, flags) < 0) {
+			close(fd);
+			return;
+		}
 		j->fd = fd;
 		return;
 	}
@@ -218,7 +249,12 @@ static void tap_make(struct tap_job *j)
 		close(fd);
 		return;
 	}
-	if (tap_configure(j, r->exclusive ? r->ifname : ifr.ifr_name) < 0) {
+	const char *name = r->exclusive ? r->ifname : ifr.ifr_name;
+	if (tap_configure(j, name) < 0) {
+		close(fd);
+		return;
+	}
+	if (tap_queues(j, name, flags) < 0) {
 		close(fd);
 		return;
 	}
@@ -247,6 +283,10 @@ int ctn_tap_create(const struct ctn_tap_req *req, char *err, size_t errlen)
 		snprintf(err, errlen, "prefix length %d is not 0 to 32", req->prefix);
 		return -1;
 	}
+	if (req->queues < 0 || req->queues > CTN_TAP_MAX_QUEUES || (req->queues > 1 && !req->queue_fds)) {
+		snprintf(err, errlen, "queues must be 1 to %d", CTN_TAP_MAX_QUEUES);
+		return -1;
+	}
 	struct tap_job j = {.req = req, .fd = -1};
 	if (req->n_addrs < 0 || req->n_addrs > TAP_MAX_ADDRS) {
 		snprintf(err, errlen, "at most %d addresses", TAP_MAX_ADDRS);
@@ -259,6 +299,8 @@ int ctn_tap_create(const struct ctn_tap_req *req, char *err, size_t errlen)
 		return -1;
 	if (ctn_netns_run(req->netns, tap_work, &j, err, errlen) < 0)
 		return -1;
+	for (int i = 1; i < req->queues; i++)
+		req->queue_fds[i - 1] = j.more[i];
 	return j.fd;
 }
 

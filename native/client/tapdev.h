@@ -11,6 +11,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/** Most queues of a multi-queue tap made or opened here (one per worker of
+ *  the daemon, CTN_MAX_WORKERS). */
+#define CTN_TAP_MAX_QUEUES 8
+
 /** What tap to make. */
 struct ctn_tap_req {
 	const char *netns;  /**< namespace file (e.g. /proc/PID/ns/net), NULL: the caller's */
@@ -32,10 +36,15 @@ struct ctn_tap_req {
 	const char *const *addrs; /**< addresses to add, "ADDR/PREFIX", IPv4 or IPv6 (netlink) */
 	int n_addrs;        /**< how many */
 	const char *mac;    /**< "aa:bb:cc:dd:ee:ff" (unicast), NULL: the kernel's random one */
+	int queues;         /**< 0 or 1: a single-queue tap; 2 to CTN_TAP_MAX_QUEUES: a multi-queue
+			         tap (IFF_MULTI_QUEUE) and a fd per queue; with attach, open that
+			         many queues of an existing multi-queue tap */
+	int *queue_fds;     /**< with queues > 1: gets the fds of queues 1 .. queues - 1 */
 };
 
 /** Create the tap (or with @req->attach open the existing one); returns its fd
- *  (close-on-exec), or -1 with @err filled. Addresses and MAC are checked
+ *  (close-on-exec; queue 0's, the others' in req->queue_fds), or -1 with @err
+ *  filled. Addresses and MAC are checked
  *  before anything is made; a tap that fails to be configured is closed, and
  *  so gone, when this returns. */
 int ctn_tap_create(const struct ctn_tap_req *req, char *err, size_t errlen);

@@ -75,10 +75,12 @@ long cn_retry_delay_ms(int attempt, double jitter)
  * Send @json (with @fd when >= 0) to @socket and read the reply, trying again
  * while the daemon is busy or not accepting yet, until @budget_ms from now;
  * @retry_refused says whether a refused connection is worth waiting for.
- * Returns 0 on {}, or -1 with the reason in @err.
+ * Returns 0 on a reply without an error (copied to @out, @outlen bytes, when
+ * @out is not NULL); -2 when the daemon refused, its words in @err; -1 when it
+ * could not be asked or its reply not read, with the reason in @err.
  */
-static int request(const char *socket, const char *json, int fd, long budget_ms, bool retry_refused, char *err,
-		   size_t errlen)
+static int request(const char *socket, const char *json, const int *fds, int nfds, long budget_ms,
+		   bool retry_refused, char *out, size_t outlen, char *err, size_t errlen)
 {
 	long long start = now_ms(), deadline = start + budget_ms;
 	char reply[REPLY_MAX], why[512];
@@ -88,7 +90,7 @@ static int request(const char *socket, const char *json, int fd, long budget_ms,
 		bool again;
 		/* The reply wait: what is left, but never so little that a busy daemon's answer is missed. */
 		long long reply_ms = left > REPLY_WAIT_MIN_MS ? left : REPLY_WAIT_MIN_MS;
-		long n = ctn_fdmsg_request(socket, json, strlen(json), &fd, fd >= 0 ? 1 : 0, reply, sizeof reply,
+		long n = ctn_fdmsg_request(socket, json, strlen(json), fds, nfds, reply, sizeof reply,
 					   (int)reply_ms, why, sizeof why);
 		if (n < 0) {
 			again = retry_refused && (errno == ECONNREFUSED || errno == EAGAIN);
@@ -98,13 +100,16 @@ static int request(const char *socket, const char *json, int fd, long budget_ms,
 				snprintf(err, errlen, "the daemon at %s answered something that is not a JSON object", socket);
 				return -1;
 			}
-			if (e == 0)
+			if (e == 0) {
+				if (out != NULL)
+					snprintf(out, outlen, "%s", reply);
 				return 0;
+			}
 			again = strncmp(why, busy_reply, sizeof busy_reply - 1) == 0;
 		}
 		if (!again) {
 			snprintf(err, errlen, "%s", why);
-			return -1;
+			return n < 0 ? -1 : -2;
 		}
 		left = deadline - now_ms();
 		if (left <= 0) {
@@ -117,6 +122,46 @@ static int request(const char *socket, const char *json, int fd, long budget_ms,
 		}
 		sleep_ms(wait < left ? wait : (long)left); /* the last try is at the deadline */
 	}
+}
+
+/** Append @p's authtoken to request @j, if it has one. */
+static void put_token(struct cn_json *j, const struct cn_port *p)
+{
+	if (p->authtoken != NULL) {
+		cn_json_raw(j, ",\"authtoken\":");
+		cn_json_str(j, p->authtoken);
+	}
+}
+
+/**
+ * Queues to give the tap: @p->queues when set, else one per worker thread of
+ * the daemon (its `version` reply's "threads"), so each worker polls a queue
+ * of its own. A daemon that does not say (the original containet) gets one.
+ * Returns the count, or -1 with @err when the daemon cannot be reached.
+ */
+static int queues_wanted(const struct cn_port *p, char *err, size_t errlen)
+{
+	if (p->queues > 0)
+		return p->queues;
+	char json[REQUEST_MAX], reply[REPLY_MAX];
+	struct cn_json j;
+	cn_json_init(&j, json, sizeof json);
+	cn_json_raw(&j, "{\"version\":{}");
+	put_token(&j, p);
+	cn_json_raw(&j, "}");
+	if (j.overflow) {
+		snprintf(err, errlen, "the version request is longer than %d bytes", REQUEST_MAX);
+		return -1;
+	}
+	int rc = request(p->socket, json, NULL, 0, cn_attach_timeout_ms(), true, reply, sizeof reply, err, errlen);
+	if (rc == -2)
+		return 1; /* a daemon without the verb */
+	if (rc < 0)
+		return -1;
+	long long threads = 1;
+	if (cn_json_reply_int(reply, "threads", &threads) != 1 || threads < 1)
+		return 1;
+	return threads > CTN_TAP_MAX_QUEUES ? CTN_TAP_MAX_QUEUES : (int)threads;
 }
 
 int cn_attach(const struct cn_port *p, char *err, size_t errlen)
@@ -138,9 +183,15 @@ int cn_attach(const struct cn_port *p, char *err, size_t errlen)
 		.up = true,
 		.lo_up = true,
 	};
-	int fd = ctn_tap_create(&req, err, errlen);
-	if (fd < 0)
+	int fds[CTN_TAP_MAX_QUEUES];
+	req.queues = queues_wanted(p, err, errlen);
+	if (req.queues < 0)
 		return -1;
+	req.queue_fds = fds + 1;
+	fds[0] = ctn_tap_create(&req, err, errlen);
+	if (fds[0] < 0)
+		return -1;
+	int nfds = req.queues > 1 ? req.queues : 1;
 
 	cn_json_init(&j, json, sizeof json);
 	cn_json_raw(&j, "{\"add-etherfd\":{\"ifname\":");
@@ -154,19 +205,17 @@ int cn_attach(const struct cn_port *p, char *err, size_t errlen)
 		cn_json_str(&j, p->lan);
 	}
 	cn_json_raw(&j, "}");
-	if (p->authtoken != NULL) {
-		cn_json_raw(&j, ",\"authtoken\":");
-		cn_json_str(&j, p->authtoken);
-	}
+	put_token(&j, p);
 	cn_json_raw(&j, "}");
 	int rc;
 	if (j.overflow) {
 		snprintf(err, errlen, "the add-etherfd request is longer than %d bytes", REQUEST_MAX);
 		rc = -1;
 	} else {
-		rc = request(p->socket, json, fd, cn_attach_timeout_ms(), true, err, errlen);
+		rc = request(p->socket, json, fds, nfds, cn_attach_timeout_ms(), true, NULL, 0, err, errlen);
 	}
-	close(fd); /* the switch has its own copy now (or none, on error) */
+	for (int i = 0; i < nfds; i++)
+		close(fds[i]); /* the switch has its own copies now (or none, on error) */
 	return rc;
 }
 
@@ -180,11 +229,8 @@ void cn_detach(const struct cn_port *p)
 	cn_json_raw(&j, ",\"ifname\":");
 	cn_json_str(&j, p->ifname);
 	cn_json_raw(&j, "}");
-	if (p->authtoken != NULL) {
-		cn_json_raw(&j, ",\"authtoken\":");
-		cn_json_str(&j, p->authtoken);
-	}
+	put_token(&j, p);
 	cn_json_raw(&j, "}");
 	if (!j.overflow)
-		(void)request(p->socket, json, -1, CN_DETACH_TIMEOUT_MS, false, err, sizeof err);
+		(void)request(p->socket, json, NULL, 0, CN_DETACH_TIMEOUT_MS, false, NULL, 0, err, sizeof err);
 }

@@ -41,10 +41,12 @@ struct cn_port {
 	const char *mac;       /**< its MAC, NULL: the kernel's random one */
 	int mtu;               /**< MTU of the interface */
 	pid_t pid;             /**< the container's init (its network namespace; the daemon watches it) */
+	int queues;            /**< queues of the tap (multi-queue when > 1); 0: one per worker
+				    thread of the daemon, as its version reply says */
 };
 
-/** Make the tap in /proc/PID/ns/net (vnet header, MTU, MAC, addresses, up, lo up) and
- *  add it to the switch, waiting for a busy daemon (see above). Returns 0, or
+/** Make the tap in /proc/PID/ns/net (vnet header, MTU, MAC, addresses, up, lo up; a
+ *  queue per daemon worker, see struct cn_port) and add it to the switch, waiting for a busy daemon (see above). Returns 0, or
  *  -1 with the reason in @err (the daemon's own words when it refused). */
 int cn_attach(const struct cn_port *p, char *err, size_t errlen);
 

@@ -1,7 +1,9 @@
 /* json.c - building requests and reading replies (see json.h). */
 #include "json.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 void cn_json_init(struct cn_json *j, char *buf, size_t cap)
@@ -203,7 +205,10 @@ static const char *skip_value(const char *p)
 	return p;
 }
 
-int cn_json_reply_error(const char *reply, char *err, size_t errlen)
+/** Find member @want of the JSON object @reply (top level only): 1 with
+ *  *@value at its value, 0 when the object has none, -1 when @reply is not a
+ *  well-formed object. */
+static int find_member(const char *reply, const char *want, const char **value)
 {
 	const char *p = skip_ws(reply);
 	int found = 0;
@@ -221,12 +226,11 @@ int cn_json_reply_error(const char *reply, char *err, size_t errlen)
 		if (*p++ != ':')
 			return -1;
 		p = skip_ws(p);
-		if (strcmp(key, "error") == 0 && *p == '"') {
-			p = read_string(p, err, errlen);
+		if (!found && strcmp(key, want) == 0) {
+			*value = p;
 			found = 1;
-		} else {
-			p = skip_value(p);
 		}
+		p = skip_value(p);
 		if (p == NULL)
 			return -1;
 		p = skip_ws(p);
@@ -235,4 +239,30 @@ int cn_json_reply_error(const char *reply, char *err, size_t errlen)
 		if (*p++ != ',')
 			return -1;
 	}
+}
+
+int cn_json_reply_error(const char *reply, char *err, size_t errlen)
+{
+	const char *v;
+	int rc = find_member(reply, "error", &v);
+	if (rc <= 0)
+		return rc;
+	if (*v != '"')
+		return 0;
+	return read_string(v, err, errlen) == NULL ? -1 : 1;
+}
+
+int cn_json_reply_int(const char *reply, const char *name, long long *out)
+{
+	const char *v;
+	int rc = find_member(reply, name, &v);
+	if (rc <= 0)
+		return rc;
+	char *end;
+	errno = 0;
+	long long n = strtoll(v, &end, 10);
+	if (end == v || errno != 0 || (*end != ',' && *end != '}' && *end != ' ' && *end != '\n'))
+		return 0;
+	*out = n;
+	return 1;
 }

@@ -31,4 +31,9 @@ void cn_json_int(struct cn_json *j, long long v);
  *  JSON object. */
 int cn_json_reply_error(const char *reply, char *err, size_t errlen);
 
+/** Integer member @name of reply @reply (top level): 1 with its value in
+ *  *@out, 0 when the reply has none (or it is not an integer), -1 when the
+ *  reply is not a JSON object. */
+int cn_json_reply_int(const char *reply, const char *name, long long *out);
+
 #endif

@@ -89,6 +89,7 @@ static size_t ports_of(const struct cn_options *o, pid_t init, struct cn_port *p
 		.authtoken = o->authtoken,
 		.mtu = o->mtu,
 		.pid = init,
+		.queues = o->queues,
 	};
 	if (o->socket == NULL)
 		return 0;

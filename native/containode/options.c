@@ -37,6 +37,8 @@ const char cn_help_text[] =
 	"  --ifname <name>          name of the interface in the container (default:\n"
 	"                           \"eth0\")\n"
 	"  --mtu <bytes>            MTU of the interface (default: 64000)\n"
+	"  --queues <n>             queues of each interface's tap, 1 to 8 (default:\n"
+	"                           one per worker thread of the daemon)\n"
 	"  -e, --env <KEY=VALUE>    set an environment variable for PROGRAM (repeatable)\n"
 	"                           (default: [])\n"
 	"  --net <spec>             an interface (repeatable; replaces -l, -4 and\n"
@@ -64,6 +66,7 @@ enum cn_opt_id {
 	OPT_LAN,
 	OPT_IFNAME,
 	OPT_MTU,
+	OPT_QUEUES,
 	OPT_ENV,
 	OPT_AUTHTOKEN,
 	OPT_NET,
@@ -93,6 +96,7 @@ static const struct cn_opt_def opt_defs[] = {
 	{'l', "--lan", "-l, --lan <name>", true, OPT_LAN},
 	{0, "--ifname", "--ifname <name>", true, OPT_IFNAME},
 	{0, "--mtu", "--mtu <bytes>", true, OPT_MTU},
+	{0, "--queues", "--queues <n>", true, OPT_QUEUES},
 	{'e', "--env", "-e, --env <KEY=VALUE>", true, OPT_ENV},
 	{0, "--net", "--net <spec>", true, OPT_NET},
 	{0, "--route", "--route <spec>", true, OPT_ROUTE},
@@ -563,6 +567,15 @@ static int apply_option(const struct cn_opt_def *d, const char *value, struct cn
 	case OPT_MTU:
 		rc = cn_parse_mtu(value, &o->mtu, why, sizeof why);
 		break;
+	case OPT_QUEUES: {
+		long long n;
+		rc = js_integer(value, &n) < 0 || n < 1 || n > CTN_TAP_MAX_QUEUES ? -1 : 0;
+		if (rc < 0)
+			snprintf(why, sizeof why, "must be an integer from 1 to %d", CTN_TAP_MAX_QUEUES);
+		else
+			o->queues = (int)n;
+		break;
+	}
 	case OPT_ENV:
 		rc = cn_check_env(value, why, sizeof why);
 		if (rc == 0)

@@ -71,6 +71,7 @@ struct cn_options {
 	const char *ifname;          /**< --ifname, default "eth0" */
 	bool ifname_given;           /**< --ifname was given */
 	int mtu;                     /**< --mtu, 68..65521, default 64000 */
+	int queues;                  /**< --queues, 1..8; 0 (default): one per worker thread of the daemon */
 	char **env;                  /**< -e KEY=VALUE strings, env_count of them */
 	size_t env_count;
 	const char *authtoken;       /**< --authtoken, default $CONTAINET_AUTHTOKEN; NULL: none */

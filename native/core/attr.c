@@ -135,6 +135,10 @@ int ctn_attrs_parse(const char *what, const struct ctn_attr_policy *pol, const s
 		    void *out, size_t out_size, char *err, size_t errlen)
 {
 	memset(out, 0, out_size);
+	/* An fd not given is -1, never 0 (standard input). */
+	for (const struct ctn_attr_policy *p = pol; p->name; p++)
+		if (p->type == CTN_ATTR_FD && p->offset + sizeof(int) <= out_size)
+			*(int *)((uint8_t *)out + p->offset) = -1;
 	for (uint32_t i = 0; i < n; i++) {
 		const struct ctn_attr *a = &attrs[i];
 		const struct ctn_attr_policy *p = lookup(pol, a->name, strlen(a->name));

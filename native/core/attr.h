@@ -43,7 +43,7 @@ enum ctn_attr_type {
 	CTN_ATTR_U32,     /**< uint32_t, likewise */
 	CTN_ATTR_U64,     /**< uint64_t, likewise (exact up to 2^53) */
 	CTN_ATTR_DOUBLE,  /**< double, from a finite number >= 0 */
-	CTN_ATTR_FD,      /**< int, from an integer naming an open file descriptor */
+	CTN_ATTR_FD,      /**< int, from an integer naming an open file descriptor; -1 when not given */
 	CTN_ATTR_STR,     /**< char[@size], from a non-empty string that fits with its NUL */
 	CTN_ATTR_IPV4,    /**< struct in_addr, from a dotted IPv4 string */
 	CTN_ATTR_PRESENT, /**< bool, set when some member "NAME.x" is given */

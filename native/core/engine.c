@@ -445,6 +445,19 @@ int ctn_port_watch_input(struct ctn_port *p, int fd, uint32_t sub)
 	return worker_watch(p->eng->workers[p->worker], fd, EPOLLIN, CTN_FD_PORT, sub << 16 | p->id);
 }
 
+int ctn_port_watch_input_on(struct ctn_port *p, int fd, uint32_t sub, uint32_t worker)
+{
+	struct ctn_engine *e = p->eng;
+	if (worker >= e->nworkers) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (worker_watch(e->workers[worker], fd, EPOLLIN, CTN_FD_PORT, sub << 16 | p->id) < 0)
+		return -1;
+	p->rx_workers |= 1u << worker;
+	return 0;
+}
+
 /** Port @p's fd @fd (@sub) is polled by worker 0: readiness calls the port's
  *  control hook with the other workers paused. */
 int ctn_port_watch_control(struct ctn_port *p, int fd, uint32_t sub)
@@ -463,8 +476,10 @@ void ctn_port_unwatch(struct ctn_port *p, int fd)
 {
 	if (fd < 0)
 		return;
-	epoll_ctl(p->eng->workers[p->worker]->epfd, EPOLL_CTL_DEL, fd, NULL);
-	epoll_ctl(p->eng->workers[0]->epfd, EPOLL_CTL_DEL, fd, NULL);
+	struct ctn_engine *e = p->eng;
+	for (uint32_t i = 0; i < e->nworkers; i++)
+		if (i == 0 || i == p->worker || (p->rx_workers >> i & 1))
+			epoll_ctl(e->workers[i]->epfd, EPOLL_CTL_DEL, fd, NULL);
 }
 
 /** Free slot for a new port, or -1. */
@@ -516,6 +531,7 @@ static int port_attach(struct ctn_engine *e, int want, uint32_t lan, struct ctn_
 	p->pidfd = -1;
 	p->lan = CTN_LAN_NONE;
 	p->worker = w->id;
+	p->rx_workers = 1u << w->id;
 	const char *what = NULL;
 	int er = 0;
 	if (p->fd >= 0 && worker_watch(w, p->fd, EPOLLIN, CTN_FD_PORT, p->id) < 0) {
@@ -552,11 +568,12 @@ static void port_describe(const struct ctn_port *p, struct ctn_port_info *info)
 	memcpy(info->reason, p->reason, sizeof(info->reason));
 }
 
-/** Apply @fn to every fd field that policy @pol filled in settings @cfg. */
+/** Apply @fn to every fd field that policy @pol filled in settings @cfg
+ *  (an optional one not given is -1, and skipped). */
 static void cfg_fds(const struct ctn_attr_policy *pol, uint8_t *cfg, void (*fn)(int *fd))
 {
 	for (; pol->name; pol++)
-		if (pol->type == CTN_ATTR_FD)
+		if (pol->type == CTN_ATTR_FD && *(int *)(cfg + pol->offset) >= 0)
 			fn((int *)(cfg + pol->offset));
 }
 
@@ -573,11 +590,12 @@ static void cfg_fd_close(int *fd)
 		close(*fd);
 }
 
-/** Does @cfg hold an fd that could not be copied? */
-static bool cfg_fds_bad(const struct ctn_attr_policy *pol, const uint8_t *cfg)
+/** Does @cfg hold an fd that could not be copied from the one of @given? */
+static bool cfg_fds_bad(const struct ctn_attr_policy *pol, const uint8_t *given, const uint8_t *cfg)
 {
 	for (; pol->name; pol++)
-		if (pol->type == CTN_ATTR_FD && *(const int *)(cfg + pol->offset) < 0)
+		if (pol->type == CTN_ATTR_FD && *(const int *)(given + pol->offset) >= 0 &&
+		    *(const int *)(cfg + pol->offset) < 0)
 			return true;
 	return false;
 }
@@ -617,7 +635,7 @@ static int do_port_add(struct ctn_engine *e, struct cmd *c)
 	_Alignas(max_align_t) uint8_t given[CTN_KIND_CFG_MAX];
 	memcpy(given, cfg, k->cfg_size);
 	cfg_fds(k->policy, cfg, cfg_fd_copy);
-	if (cfg_fds_bad(k->policy, cfg)) {
+	if (cfg_fds_bad(k->policy, given, cfg)) {
 		int er = errno;
 		cfg_fds(k->policy, cfg, cfg_fd_close);
 		return fail(c->err, sizeof(c->err), "%s: cannot copy the fd: %s", k->name, strerror(er));
@@ -939,7 +957,7 @@ static int dispatch(struct ctn_worker *w, const struct epoll_event *ev)
 		/* On worker 0 the port may have been removed by a command earlier in
 		 * this batch: look it up again. */
 		p = ctn_engine_port(e, idx & 0xffff);
-		if (p && !p->broken && p->worker == w->id) {
+		if (p && !p->broken && (p->rx_workers >> w->id & 1)) {
 			w->rx_sub = idx >> 16;
 			w->poll_veto = false;
 			int got = port_input(w, p, (idx >> 16) ? 0 : ev->events);

@@ -34,7 +34,7 @@
 
 #define CTN_MAX_PORTS 4096 /**< port slots per engine */
 #define CTN_MAX_LANS 1024  /**< lan slots per engine */
-#define CTN_MAX_FDS 8      /**< fds taken from one control message */
+#define CTN_MAX_FDS 9      /**< fds taken from one control message: one more than any verb takes (add-etherfd: 8 queues), so a surplus shows */
 
 /** Kinds of event the engine reports. */
 enum ctn_event_type {

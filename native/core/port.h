@@ -4,8 +4,9 @@
  * datagram socket, vhost-user rings, a NAT, a side of a link emulator ... Each
  * kind of port implements these hooks and registers itself in the table of
  * kinds (kind.h), which says how a port of the kind is opened and changed.
- * Each port's input is polled by one worker thread (its owner); any worker may
- * transmit on it, since frames for it come from ports of every worker. So a port
+ * Each port's input is polled by one worker thread (its owner), or, for a port
+ * with several input queues (a multi-queue tap), each queue by a worker of its
+ * own (ctn_port_watch_input_on); any worker may transmit on it, since frames for it come from ports of every worker. So a port
  * keeps one slot of counters and one transmit queue per worker, each written only
  * by that worker, and its hooks take no lock. A port that fails (its device
  * vanished, its peer went away) calls ctn_port_break() with the reason, from any
@@ -120,7 +121,8 @@ struct ctn_port_ops {
 	 *  CTN_BURST_BYTES have been read; a burst of fewer than @max frames and
 	 *  fewer bytes means nothing more is waiting. Drops are counted in the
 	 *  port's stats. On a fatal error call ctn_port_break() and return 0.
-	 *  Called by the port's owner only. */
+	 *  Called by the port's owner only (or, for a port that spread its input
+	 *  queues over workers, by each of those workers for its own queue). */
 	int (*rx_burst)(struct ctn_port *p, struct ctn_worker *w, struct ctn_pkt **pkts, int max);
 	/** Send @n frames. The caller keeps ownership of the packets (they may go to
 	 *  other ports too) but lets the port finish offload work on them in place.
@@ -184,6 +186,10 @@ struct ctn_port {
 	uint32_t id;                    /**< slot in the engine */
 	uint32_t lan;                   /**< lan id, or CTN_LAN_NONE */
 	uint32_t worker;                /**< index of the worker that polls its input */
+	/** Workers that poll some input of it (bit per worker id): its own, and
+	 *  those a multi-queue port spread its queues over
+	 *  (ctn_port_watch_input_on). Changed with workers paused. */
+	uint32_t rx_workers;
 	int fd;                         /**< fd polled for input, or -1 */
 	int pidfd;                      /**< process whose exit removes the port, or -1 */
 	uint32_t caps;                  /**< CTN_CAP_* */
@@ -254,11 +260,17 @@ void ctn_port_break(struct ctn_port *p, const char *fmt, ...)
 void ctn_port_request_control(struct ctn_port *p);
 /** Poll @fd for @p's input on its worker; readiness reads a burst. @sub: 1.. */
 int ctn_port_watch_input(struct ctn_port *p, int fd, uint32_t sub);
+/** Poll @fd for @p's input on worker @worker (below ctn_engine_threads()), not
+ *  necessarily its own: a port with several input queues (a multi-queue tap)
+ *  spreads them over workers, and each worker then reads its queue in its
+ *  rx_burst calls (at most one queue of a port per worker). Worker 0, others
+ *  paused (a start hook). @sub: 1.. */
+int ctn_port_watch_input_on(struct ctn_port *p, int fd, uint32_t sub, uint32_t worker);
 /** Poll @fd on worker 0; readiness calls @p's control hook with @sub (1..). */
 int ctn_port_watch_control(struct ctn_port *p, int fd, uint32_t sub);
 /** The epoll set of @p's worker (to watch an fd with events other than EPOLLIN). */
 int ctn_port_epfd(const struct ctn_port *p);
-/** Stop polling @fd of @p. */
+/** Stop polling @fd of @p (on whichever of its workers polled it). */
 void ctn_port_unwatch(struct ctn_port *p, int fd);
 
 /** Zeroed memory for a port struct of @size bytes (a kind's struct embedding

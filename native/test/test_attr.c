@@ -107,6 +107,17 @@ static void test_group_presence(void)
 	CHECK(strstr(err, "\"g\"") != NULL);
 }
 
+/** An fd not given is -1, never 0 (standard input): the engine copies and
+ *  closes only the fds given. */
+static void test_absent_fd(void)
+{
+	struct ctn_attr a[] = {num("count", 1)};
+	struct cfg c;
+	CHECK(parse(a, 1, &c) == 0);
+	CHECK(c.fd == -1);
+	CHECK(c.count == 1);
+}
+
 /** Each refusal names the setting and what is wrong. */
 static void test_refusals(void)
 {
@@ -164,6 +175,7 @@ int main(void)
 {
 	RUN(test_fills_every_type);
 	RUN(test_group_presence);
+	RUN(test_absent_fd);
 	RUN(test_refusals);
 	RUN(test_empty_policy);
 	return unit_report("attr");

@@ -429,6 +429,16 @@ static void test_json(void)
 	CHECK(cn_json_reply_error("\"error\"", err, sizeof err) < 0);
 	CHECK(cn_json_reply_error("{\"error\":", err, sizeof err) < 0);
 	CHECK(cn_json_reply_error("", err, sizeof err) < 0);
+
+	/* An integer member: the daemon's threads in its version reply. */
+	long long v = 0;
+	CHECK(cn_json_reply_int("{\"version\":\"0.1.0\",\"verbs\":[\"add-lan\",\"version\"],\"threads\":2}", "threads", &v) == 1);
+	CHECK(v == 2);
+	CHECK(cn_json_reply_int("{\"a\":{\"threads\":5}, \"threads\" : 7 }", "threads", &v) == 1 && v == 7);
+	CHECK(cn_json_reply_int("{\"version\":\"1\"}", "threads", &v) == 0);
+	CHECK(cn_json_reply_int("{\"threads\":\"2\"}", "threads", &v) == 0);
+	CHECK(cn_json_reply_int("{\"threads\":2.5}", "threads", &v) == 0);
+	CHECK(cn_json_reply_int("[2]", "threads", &v) < 0);
 }
 
 /** The retry pauses: 5 ms doubling to 500 ms, jitter in the upper half; the deadline's variable. */

@@ -7,7 +7,7 @@
  */
 import { native } from '../native.js';
 import { SUPPORTED_VERSIONS, type CniEnv, type PluginConfig } from './config.js';
-import { addPort, nodeId, portName, removePort, shownPort, type DaemonTarget } from './daemon.js';
+import { addPort, daemonThreads, nodeId, portName, removePort, shownPort, type DaemonTarget } from './daemon.js';
 import { CniCode, CniError } from './errors.js';
 import { ipamAdd, ipamCheck, ipamDel, type Delegation } from './ipam.js';
 import { addresses, configure, linkInfo, netnsExists, waitLinkGone } from './netns.js';
@@ -60,9 +60,11 @@ export async function cmdAdd(ctx: CommandContext): Promise<Record<string, unknow
   let alloc: Omit<CniResult, 'interfaces'> = staticAllocation(conf);
   try {
     if (deleg) alloc = await ipamAdd(deleg);
-    let fd: number;
+    // A queue per worker of the daemon, so each polls one (docs/fd.md).
+    const queues = conf.queues ?? (await daemonThreads(target(conf)));
+    let fds: number[];
     try {
-      fd = native().tapCreate({ netns: env.netns, ifname: env.ifname, vnetHdr: true, up: true, ...(conf.mtu ? { mtu: conf.mtu } : {}) });
+      fds = native().tapCreate({ netns: env.netns, ifname: env.ifname, vnetHdr: true, up: true, ...(conf.mtu ? { mtu: conf.mtu } : {}) }, queues);
     } catch (e) {
       throw new CniError(CniCode.interfaceFailure, `cannot make tap ${env.ifname} in ${env.netns}`, (e as Error).message);
     }
@@ -72,10 +74,10 @@ export async function cmdAdd(ctx: CommandContext): Promise<Record<string, unknow
       await configure(env.netns, env.ifname, alloc.ips, alloc.routes);
       const link = await linkInfo(env.netns, env.ifname);
       if (!link) throw new CniError(CniCode.interfaceFailure, `tap ${env.ifname} vanished from ${env.netns}`);
-      await addPort(target(conf), { nodeid: nodeId(env.containerId, env.ifname), ifname: env.ifname, netns: env.netns, ...(conf.lan ? { lan: conf.lan } : {}) }, fd);
+      await addPort(target(conf), { nodeid: nodeId(env.containerId, env.ifname), ifname: env.ifname, netns: env.netns, ...(conf.lan ? { lan: conf.lan } : {}) }, fds);
       return renderResult(addResult(prev, { name: env.ifname, mac: link.mac, sandbox: env.netns }, alloc), conf.cniVersion);
     } finally {
-      native().closeFd(fd);
+      for (const fd of fds) native().closeFd(fd);
     }
   } catch (e) {
     // Release what the ipam plugin allocated (the spec: DEL after a failed ADD).

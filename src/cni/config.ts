@@ -55,6 +55,8 @@ export interface PluginConfig {
   lan?: string;
   /** the interface's MTU (default: the kernel's, 1500) */
   mtu?: number;
+  /** queues of the tap, 1 to 8 (default: one per worker thread of the daemon) */
+  queues?: number;
   /** sent with every request to a daemon started with --authtoken */
   authtoken?: string;
   /** delegated address management, or none */
@@ -72,7 +74,7 @@ const KNOWN_FIELDS = new Set([
   // the spec's
   'cniVersion', 'name', 'type', 'args', 'ipMasq', 'ipam', 'dns', 'runtimeConfig', 'capabilities', 'prevResult',
   // ours
-  'socket', 'lan', 'mtu', 'authtoken', 'address', 'gateway',
+  'socket', 'lan', 'mtu', 'queues', 'authtoken', 'address', 'gateway',
 ]);
 
 /** Characters of a container id (the spec: alphanumeric first, then [A-Za-z0-9_.-]). */
@@ -168,6 +170,11 @@ export function parseConfig(conf: Record<string, unknown>): PluginConfig {
     const m = conf.mtu;
     if (typeof m !== 'number' || !Number.isInteger(m) || m < 68 || m > 65535) throw bad(`"mtu" must be an integer from 68 to 65535, not ${JSON.stringify(m)}`);
     out.mtu = m;
+  }
+  if (conf.queues !== undefined) {
+    const q = conf.queues;
+    if (typeof q !== 'number' || !Number.isInteger(q) || q < 1 || q > 8) throw bad(`"queues" must be an integer from 1 to 8, not ${JSON.stringify(q)}`);
+    out.queues = q;
   }
   if (conf.ipam !== undefined) {
     const ipam = conf.ipam;

@@ -51,7 +51,7 @@ export class DaemonUnreachable extends CniError {}
  * CniCode.tryAgainLater; an unreachable one as DaemonUnreachable (code
  * tryAgainLater too); a refusal as CniCode.daemonRefused with its reason.
  */
-export async function call(t: DaemonTarget, req: Reply, fd = -1): Promise<Reply> {
+export async function call(t: DaemonTarget, req: Reply, fd: number | number[] = -1): Promise<Reply> {
   const full = t.authtoken === undefined ? req : { authtoken: t.authtoken, ...req };
   for (let attempt = 0; ; attempt++) {
     try {
@@ -78,13 +78,24 @@ export interface PortRequest {
 }
 
 /**
- * Hand tap @fd to the daemon as a port kept after this process exits (the
- * plugin leaves at once; DEL removes the port).
+/**
+ * The daemon's worker threads (its version reply's "threads"): the queues a
+ * tap should have, one per worker. 1 for a daemon that does not say.
  */
-export async function addPort(t: DaemonTarget, p: PortRequest, fd: number): Promise<void> {
+export async function daemonThreads(t: DaemonTarget): Promise<number> {
+  const r = await call(t, { version: {} });
+  const n = r.threads;
+  return typeof n === 'number' && Number.isInteger(n) && n >= 1 ? Math.min(n, 8) : 1;
+}
+
+/**
+ * Hand tap @fds (its queues, queue 0 first) to the daemon as a port kept
+ * after this process exits (the plugin leaves at once; DEL removes the port).
+ */
+export async function addPort(t: DaemonTarget, p: PortRequest, fds: number[]): Promise<void> {
   const body: Reply = { ifname: p.ifname, nodeid: p.nodeid, keep: true, netns: p.netns };
   if (p.lan !== undefined) body.lan = p.lan;
-  await call(t, { 'add-etherfd': body }, fd);
+  await call(t, { 'add-etherfd': body }, fds);
 }
 
 /**

@@ -14,7 +14,7 @@ import type { Call, KindContext, Reply } from '../kinds/kind.js';
 import { ProtocolError, article } from './fields.js';
 import { applyLinkState, checkLinkState, showLinkState } from './linkstate.js';
 import { ObjectModel, type ModelObject } from './model.js';
-import { MessageSplitter, VERB_FDS, parseRequest, type Request, type SetRequest } from './protocol.js';
+import { MessageSplitter, VERB_FDS, VERB_MAX_FDS, parseRequest, type Request, type SetRequest } from './protocol.js';
 import { StateError, StateFile, type StateEntry } from './state.js';
 
 /** How the daemon is set up. */
@@ -422,8 +422,9 @@ export class Daemon {
     try {
       const req = parseRequest(text, this.opts.authtoken);
       const want = VERB_FDS[req.verb]!;
-      if (fds.includes(-1) || fds.length > want)
-        throw new ProtocolError(`${req.verb} takes ${want} file descriptor${want === 1 ? '' : 's'}, got more`);
+      const most = VERB_MAX_FDS[req.verb] ?? want;
+      if (fds.includes(-1) || fds.length > most)
+        throw new ProtocolError(`${req.verb} takes ${most === want ? want : `${want} to ${most}`} file descriptor${most === 1 ? '' : 's'}, got ${fds.includes(-1) ? 'more' : fds.length}`);
       if (fds.length < want) throw new ProtocolError(`${req.verb} needs a file descriptor (SCM_RIGHTS), got none`);
       const r = this.run(req, { client: { pid: conn.pid, uid: conn.uid }, fds, unused, defer, onClose });
       return deferred ? null : r;
@@ -464,7 +465,9 @@ export class Daemon {
       case 'stats':
         return this.stats(req.name);
       case 'version':
-        return { version: packageVersion(), verbs: Object.keys(VERB_FDS) };
+        // threads: the dataplane's workers, the queues a multi-queue tap should
+        // bring (containode and the CNI plugin ask).
+        return { version: packageVersion(), verbs: Object.keys(VERB_FDS), threads: this.ctx.engine().threads() };
       default:
         return verbNamed(req.verb)!.run(this.ctx, req, call);
     }

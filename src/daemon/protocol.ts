@@ -71,6 +71,14 @@ export const VERB_FDS: Record<string, number> = {
   ...Object.fromEntries(Object.keys(CORE_VERBS).map((v) => [v, 0])),
 };
 
+/** Verbs that may carry more fds than VERB_FDS says, and how many at most
+ *  (add-etherfd: a multi-queue tap's queues, docs/fd.md). */
+export const VERB_MAX_FDS: Record<string, number> = Object.fromEntries(
+  kindVerbs()
+    .filter((v) => v.maxFds !== undefined)
+    .map((v) => [v.name, v.maxFds!]),
+);
+
 /**
  * Length of the complete JSON object or array at the start of @text (after
  * whitespace), 0 when incomplete, -1 when it does not start with { or [.

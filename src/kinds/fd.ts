@@ -29,7 +29,13 @@ export interface FdObject extends PortObject {
   /** start time of process pid (field 22 of /proc/PID/stat): tells it from a
    *  later process that got the same pid */
   pidStart?: string | undefined;
+  /** queues of a multi-queue tap the port polls (1: a single-queue tap or a socket) */
+  queues: number;
 }
+
+/** The most fds add-etherfd takes: a multi-queue tap's queues, one per worker
+ *  thread the engine can run (CTN_MAX_WORKERS). */
+const MAX_QUEUES = 8;
 
 /** add-etherfd, validated: the original's ifname and nodeid, and our extensions. */
 export interface AddEtherFdRequest {
@@ -96,6 +102,9 @@ function nsId(file: string): { dev: number; ino: number } | undefined {
 /** add-etherfd: make a port of the request's fd. */
 function addEtherFd(ctx: KindContext, req: AddEtherFdRequest, call: Call): void {
   const fd = call.fds[0]!;
+  // A multi-queue tap's other queues ("queue1".. for the engine); those beyond
+  // its workers it closes.
+  const queues = Object.fromEntries(call.fds.slice(1).map((q, i) => [`queue${i + 1}`, q]));
   const lan = lanNamed(ctx, req.lan ?? ctx.defaults.lan);
   const name = req.name ?? `${req.nodeid}.${req.ifname}`;
   checkName(name, `port name "${name}" (from nodeid and ifname; pass "name" to choose one)`);
@@ -104,8 +113,8 @@ function addEtherFd(ctx: KindContext, req: AddEtherFdRequest, call: Call): void 
   // Where the tap is, asked of the kernel while the fd is ours (null: a socket,
   // or a kernel before 5.2).
   const where = ctx.persistent ? native().tapNetns(fd) : null;
-  const info = ctx.call((e) => e.addPort('fd', [lan.id], { fd, persist: ctx.persistent }, req.thread))[0]!;
-  call.unused.delete(fd);
+  const info = ctx.call((e) => e.addPort('fd', [lan.id], { fd, ...queues, persist: ctx.persistent }, req.thread))[0]!;
+  for (const q of call.fds) call.unused.delete(q);
   // The process whose exit removes the port: the one named, else the client
   // itself (0 when it is in a pid namespace the daemon cannot see).
   const owner = req.pid ?? (req.keep || !call.client.pid ? undefined : call.client.pid);
@@ -129,9 +138,10 @@ function addEtherFd(ctx: KindContext, req: AddEtherFdRequest, call: Call): void 
     persist: ctx.persistent && tap,
     netnsId: !ctx.persistent || !tap ? undefined : (where ?? (req.netns ? nsId(req.netns) : owner !== undefined ? nsId(`/proc/${owner}/ns/net`) : undefined)),
     pidStart: ctx.persistent && owner !== undefined ? processStart(owner) : undefined,
+    queues: info.counters.queues ?? 1,
   };
   ctx.model.add(port);
-  const how = [info.kind, info.vnetHdr ? 'vnet-hdr' : '', info.packetInfo ? 'packet-info' : '', info.offloads.length ? `offloads ${info.offloads.join(',')}` : ''].filter(Boolean).join(' ');
+  const how = [info.kind, info.vnetHdr ? 'vnet-hdr' : '', info.packetInfo ? 'packet-info' : '', info.offloads.length ? `offloads ${info.offloads.join(',')}` : '', port.queues > 1 ? `${port.queues} queues` : ''].filter(Boolean).join(' ');
   const tie = owner === undefined ? 'kept until removed' : owner === req.pid ? `until pid ${owner} exits` : `until its client (pid ${owner}) exits`;
   ctx.log.info(`port ${name} (${how} ${port.ifname}) joined ${lan.name}, from pid ${call.client.pid}, ${tie}`);
 }
@@ -151,15 +161,21 @@ function restoreFd(ctx: KindContext, name: string, rec: Record<string, unknown>)
     const got = nsId(f);
     return got !== undefined && (id ? got.dev === id.dev && got.ino === id.ino : f !== '/proc/self/ns/net');
   };
+  // A multi-queue tap is opened with a queue per worker it had, as far as
+  // this daemon runs workers.
+  const queues = Math.max(1, Math.min(field(rec, 'queues', 'number', false) ?? 1, ctx.engine().threads()));
   const open = (where: string, unpersist: boolean) =>
-    native().tapCreate({
-      netns: where,
-      ifname,
-      vnetHdr: field(rec, 'vnetHdr', 'boolean', false) === true,
-      packetInfo: field(rec, 'packetInfo', 'boolean', false) === true,
-      attach: true,
-      unpersist,
-    });
+    native().tapCreate(
+      {
+        netns: where,
+        ifname,
+        vnetHdr: field(rec, 'vnetHdr', 'boolean', false) === true,
+        packetInfo: field(rec, 'packetInfo', 'boolean', false) === true,
+        attach: true,
+        unpersist,
+      },
+      queues,
+    );
   if (pid !== undefined) {
     const start = processStart(pid);
     if (start === undefined || start !== field(rec, 'pidStart', 'string', false)) {
@@ -168,7 +184,7 @@ function restoreFd(ctx: KindContext, name: string, rec: Record<string, unknown>)
       let left = '';
       if (netns !== undefined && same(netns)) {
         try {
-          native().closeFd(open(netns, true));
+          for (const q of open(netns, true)) native().closeFd(q);
           left = `; its tap ${ifname} in ${netns} removed`;
         } catch {
           // gone already
@@ -180,18 +196,19 @@ function restoreFd(ctx: KindContext, name: string, rec: Record<string, unknown>)
   const candidates = [pid !== undefined ? `/proc/${pid}/ns/net` : undefined, netns, '/proc/self/ns/net'].filter((x): x is string => x !== undefined);
   const ns = candidates.find(same);
   if (!ns) throw new Error(`the network namespace of its tap ${ifname} is gone${netns ? ` (netns ${netns})` : ''}`);
-  const fd = open(ns, false);
+  const fds = open(ns, false);
   const body: Body = { ifname, nodeid: field(rec, 'nodeid', 'string', true)!, lan: field(rec, 'lan', 'string', true)!, name };
   if (pid !== undefined) body.pid = pid;
   else body.keep = true;
   if (netns !== undefined) body.netns = netns;
   const t = savedThread(ctx, rec);
   if (t !== undefined) body.thread = t;
-  runVerb(ctx, 'add-etherfd', body, savedOwner(rec), [fd], (x) => native().closeFd(x));
+  runVerb(ctx, 'add-etherfd', body, savedOwner(rec), fds, (x) => native().closeFd(x));
 }
 
-/** What every port kind shares; the fd kind's remove wraps its remove. */
-const hooks = portHooks<FdObject>();
+/** What every port kind shares (its show says the queues); the fd kind's
+ *  remove wraps its remove. */
+const hooks = portHooks<FdObject>((p) => ({ queues: p.queues }));
 
 register<FdObject>({
   name: 'fd',
@@ -215,6 +232,7 @@ register<FdObject>({
       packetInfo: p.packetInfo,
       thread: p.thread,
       owner: p.owner,
+      ...(p.queues > 1 ? { queues: p.queues } : {}),
     };
   },
   restore: restoreFd,
@@ -222,6 +240,7 @@ register<FdObject>({
     {
       name: 'add-etherfd',
       fds: 1,
+      maxFds: MAX_QUEUES,
       parse(b: Body): AddEtherFdRequest {
         const verb = 'add-etherfd';
         onlyFields(b, verb, ['ifname', 'nodeid', 'lan', 'name', 'pid', 'keep', 'netns', 'thread']);

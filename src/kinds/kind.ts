@@ -103,6 +103,9 @@ export interface Verb<R extends { verb: string } = { verb: string }> {
   name: R['verb'];
   /** file descriptors the request carries (SCM_RIGHTS) */
   fds: number;
+  /** the most it may carry, when more are an option (a multi-queue tap's
+   *  other queues); fds when not given */
+  maxFds?: number;
   /** Validate the body (an object); throws ProtocolError naming the field. */
   parse(b: Body): R;
   /** Carry out a validated request; throws ProtocolError with the reason. */

@@ -191,7 +191,7 @@ export interface TestDaemon {
    */
   logged(re: RegExp, timeoutMs?: number): Promise<string>;
   /** One request on its socket (with the daemon's authtoken, if any). */
-  request(req: Reply, fd?: number): Promise<Reply>;
+  request(req: Reply, fd?: number | number[]): Promise<Reply>;
   /** Run `containet -s SOCK ...args` and return its result (never throws). */
   cli(...args: string[]): Promise<{ exitCode: number; stdout: string; stderr: string }>;
   /** Number of fds open in the daemon process. */

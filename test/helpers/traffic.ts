@@ -108,15 +108,16 @@ export interface TapPort {
  * @ipv4/24 (and @ipv6/64 when given), MTU 1500, and attach it to @d as port
  * "<prefix><unique>"; @extra goes into the add-etherfd request (lan, thread).
  * @restorable: the port is kept with its namespace's path ("keep", "netns"),
- * so a daemon with --state makes it again after a restart.
+ * so a daemon with --state makes it again after a restart. @queues: a
+ * multi-queue tap with that many queues, every queue's fd handed over.
  */
 export async function tapPort(
   t: ExecutionContext,
   d: TestDaemon,
-  opts: { framing: 'vnet' | 'pi' | 'plain'; ipv4: string; ipv6?: string; extra?: Record<string, unknown>; restorable?: boolean },
+  opts: { framing: 'vnet' | 'pi' | 'plain'; ipv4: string; ipv6?: string; extra?: Record<string, unknown>; restorable?: boolean; queues?: number },
 ): Promise<TapPort> {
   const ns = await netns(t, 'tp');
-  const fd = native().tapCreate({
+  const fds = native().tapCreate({
     netns: `/run/netns/${ns}`,
     ifname: 'eth0',
     vnetHdr: opts.framing === 'vnet',
@@ -126,13 +127,13 @@ export async function tapPort(
     mtu: 1500,
     up: true,
     loUp: true,
-  });
+  }, opts.queues ?? 1);
   const name = uniqueName(opts.framing);
   try {
     const keep = opts.restorable ? { keep: true, netns: `/run/netns/${ns}` } : {};
-    await d.request({ 'add-etherfd': { ifname: 'eth0', nodeid: name, name, ...keep, ...opts.extra } }, fd);
+    await d.request({ 'add-etherfd': { ifname: 'eth0', nodeid: name, name, ...keep, ...opts.extra } }, fds);
   } finally {
-    native().closeFd(fd);
+    for (const fd of fds) native().closeFd(fd);
   }
   if (opts.ipv6) {
     const r = await inNetns(ns, ['ip', '-6', 'addr', 'add', `${opts.ipv6}/64`, 'dev', 'eth0', 'nodad']);

@@ -7,6 +7,14 @@
  * built in the headroom in front of the frame so each frame is one read or write.
  * A unix datagram or seqpacket socket carries one bare frame per message, as QEMU's
  * "-netdev dgram" does; the tests use socketpairs of this kind as ports too.
+ *
+ * A multi-queue tap (IFF_MULTI_QUEUE) comes with one fd per queue ("fd" is
+ * queue 0, "queue1".. the others). The kernel puts each flow the container sends
+ * on one queue (by flow hash, then where the flow's last frame came in), and
+ * each queue is polled by a worker of its own, so several flows are forwarded on
+ * several cores and a flow's frames stay in order. A worker sends on its own
+ * queue, which also steers the flow's answers back to it. Queues beyond the
+ * engine's workers are closed (the kernel then stops using them).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -39,6 +47,12 @@
 /** A tap or datagram-socket port. */
 struct fd_port {
 	struct ctn_port base;  /**< must be first */
+	uint32_t nq;           /**< queues: 1, or more for a multi-queue tap */
+	int q[CTN_MAX_WORKERS];      /**< their fds; q[0] is base.fd */
+	uint32_t qworker[CTN_MAX_WORKERS]; /**< the worker polling each queue */
+	int rxfd[CTN_MAX_WORKERS];   /**< by worker: the queue it reads (-1: none) */
+	int txfd[CTN_MAX_WORKERS];   /**< by worker: the queue it writes */
+	bool watched;          /**< queues 1.. are polled (start ran) */
 	bool tap;              /**< tap device (else a datagram socket) */
 	bool pi;               /**< frames carry packet information */
 	bool vnet;             /**< frames carry a virtio-net header */
@@ -47,6 +61,7 @@ struct fd_port {
 	char ifname[IFNAMSIZ]; /**< tap name (in its own namespace) */
 	uint32_t caps;         /**< offloads agreed with the kernel (CTN_CAP_*) */
 	bool persist;          /**< the tap is persistent (TUNSETPERSIST): it outlives its fds */
+	unsigned long long netns_ino; /**< inode of the tap's network namespace (0: unknown) */
 };
 
 /** Our port from the base pointer. */
@@ -98,7 +113,7 @@ static int fd_rx_burst(struct ctn_port *p, struct ctn_worker *w, struct ctn_pkt 
 		ssize_t n;
 		size_t room = fp->prefix + CTN_FRAME_MAX;
 		if (fp->tap)
-			n = read(p->fd, pkt->data - fp->prefix, room);
+			n = read(fp->rxfd[w->id], pkt->data - fp->prefix, room);
 		else
 			n = recv(p->fd, pkt->data, CTN_FRAME_MAX, MSG_DONTWAIT | MSG_TRUNC);
 		if (n < 0) {
@@ -153,6 +168,7 @@ static void tx_prefix(struct fd_port *fp, uint8_t *data, uint32_t len, const str
 /** Where fd_emit writes and counts. */
 struct fd_tx {
 	struct fd_port *fp;          /**< the port */
+	int fd;                      /**< the queue the calling worker writes */
 	struct ctn_port_stats *st;   /**< the calling worker's counters */
 };
 
@@ -168,7 +184,7 @@ static int fd_emit(void *arg, uint8_t *data, uint32_t len, const struct ctn_vnet
 	ssize_t w;
 	do {
 		if (fp->tap)
-			w = write(p->fd, data - fp->prefix, fp->prefix + len);
+			w = write(tx->fd, data - fp->prefix, fp->prefix + len);
 		else
 			w = send(p->fd, data, len, MSG_DONTWAIT | MSG_NOSIGNAL);
 	} while (w < 0 && errno == EINTR);
@@ -193,7 +209,7 @@ static int fd_emit(void *arg, uint8_t *data, uint32_t len, const struct ctn_vnet
  *  safe: each is one whole frame. */
 static void fd_tx_burst(struct ctn_port *p, struct ctn_worker *w, struct ctn_pkt **pkts, int n)
 {
-	struct fd_tx tx = {fdp(p), &p->local[w->id].st};
+	struct fd_tx tx = {fdp(p), fdp(p)->txfd[w->id], &p->local[w->id].st};
 	for (int i = 0; i < n && !p->broken; i++) {
 		int drop = ctn_offload_egress(pkts[i], p->caps, w->scratch, fd_emit, &tx);
 		if (drop)
@@ -201,10 +217,24 @@ static void fd_tx_burst(struct ctn_port *p, struct ctn_worker *w, struct ctn_pkt
 	}
 }
 
-/** close hook. A tap's device goes with its last fd, which takes the kernel
- *  an RCU grace period: the closer thread waits for it, not the worker. */
+/** Stop polling queues 1.. of @fp and close them (queue 0 is the engine's
+ *  p->fd). A tap's device goes with its last fd, which takes the kernel an
+ *  RCU grace period: the closer thread waits for it, not the worker. */
+static void fd_queues_close(struct fd_port *fp)
+{
+	for (uint32_t i = 1; i < fp->nq; i++) {
+		if (fp->watched)
+			ctn_port_unwatch(&fp->base, fp->q[i]);
+		ctn_close_later(fp->q[i]);
+	}
+	fp->nq = 1;
+	fp->watched = false;
+}
+
+/** close hook (see fd_queues_close). */
 static void fd_close(struct ctn_port *p)
 {
+	fd_queues_close(fdp(p));
 	ctn_close_later(p->fd);
 	free(fdp(p));
 }
@@ -219,6 +249,45 @@ static void fd_info(const struct ctn_port *p, struct ctn_port_info *info)
 	info->hdr_len = fp->prefix;
 	info->vnet_hdr = fp->vnet;
 	info->packet_info = fp->pi;
+	if (fp->nq > 1) {
+		int at = snprintf(info->state, sizeof(info->state), "%u queues on threads", fp->nq);
+		for (uint32_t i = 0; i < fp->nq && at > 0 && (size_t)at < sizeof(info->state); i++)
+			at += snprintf(info->state + at, sizeof(info->state) - (size_t)at, "%s%u", i ? "," : " ",
+				       fp->qworker[i]);
+	}
+	if (fp->nq > 1)
+		ctn_port_info_counter(info, "queues", fp->nq);
+	for (uint32_t i = 0; fp->nq > 1 && i < fp->nq; i++) {
+		char name[16];
+		snprintf(name, sizeof(name), "rx_q%u", i);
+		ctn_port_info_counter(info, name, p->local[fp->qworker[i]].st.rx_packets);
+	}
+}
+
+/** start hook: queues 1.. of a multi-queue tap polled by the workers after
+ *  the port's own (queue 0 is polled by the port's worker, as any fd port),
+ *  and each worker told which queue to read and which to write. */
+static int fd_start(struct ctn_port *p, char *err, size_t errlen)
+{
+	struct fd_port *fp = fdp(p);
+	uint32_t nw = ctn_engine_threads(p->eng);
+	for (uint32_t i = 0; i < CTN_MAX_WORKERS; i++)
+		fp->rxfd[i] = -1;
+	for (uint32_t i = 0; i < fp->nq; i++) {
+		fp->qworker[i] = (p->worker + i) % nw;
+		fp->rxfd[fp->qworker[i]] = fp->q[i];
+		if (i > 0 && ctn_port_watch_input_on(p, fp->q[i], 1, fp->qworker[i]) < 0) {
+			snprintf(err, errlen, "epoll of queue %u: %s", i, strerror(errno));
+			fp->watched = true; /* unwatch what was watched */
+			return -1;
+		}
+	}
+	fp->watched = true;
+	/* A worker with no queue of its own (more workers than queues) writes
+	 * to one of them, spread by worker id. */
+	for (uint32_t i = 0; i < CTN_MAX_WORKERS; i++)
+		fp->txfd[i] = fp->rxfd[i] >= 0 ? fp->rxfd[i] : fp->q[i % fp->nq];
+	return 0;
 }
 
 /** down hook: a port that broke (its owner exited, its device went) is gone
@@ -228,6 +297,7 @@ static void fd_down(struct ctn_port *p)
 	struct fd_port *fp = fdp(p);
 	if (fp->persist && ioctl(p->fd, TUNSETPERSIST, 0) == 0)
 		fp->persist = false;
+	fd_queues_close(fp);
 }
 
 /** The vtable. */
@@ -236,6 +306,7 @@ static const struct ctn_port_ops fd_ops = {
 	.tx_burst = fd_tx_burst,
 	.close = fd_close,
 	.info = fd_info,
+	.start = fd_start,
 	.down = fd_down,
 };
 
@@ -279,6 +350,24 @@ static int tap_no_pi(int fd, short flags)
 	return (ifr.ifr_flags & IFF_NO_PI) ? 1 : 0;
 }
 
+/** The inode of the network namespace tun/tap @fd's device is in, into
+ *  *@ino (TUNGETDEVNETNS, Linux 5.2). Returns 0, or -1 with errno. */
+static int tap_netns_ino(int fd, unsigned long long *ino)
+{
+#ifndef TUNGETDEVNETNS
+#define TUNGETDEVNETNS _IO('T', 227)
+#endif
+	int ns = ioctl(fd, TUNGETDEVNETNS);
+	if (ns < 0)
+		return -1;
+	struct stat st;
+	int rc = fstat(ns, &st);
+	close(ns);
+	if (rc == 0)
+		*ino = (unsigned long long)st.st_ino;
+	return rc;
+}
+
 /** Examine @fd as a tap; fill @fp. Returns 1 if it is one, 0 if it is no tun
  *  device at all, -1 for a tun device we cannot use (with @err). */
 static int probe_tap(struct fd_port *fp, int fd, char *err, size_t errlen)
@@ -306,6 +395,8 @@ static int probe_tap(struct fd_port *fp, int fd, char *err, size_t errlen)
 	}
 	fp->pi = !no_pi;
 	fp->vnet = ifr.ifr_flags & IFF_VNET_HDR;
+	if (tap_netns_ino(fd, &fp->netns_ino) < 0)
+		fp->netns_ino = 0;
 	if (fp->vnet) {
 		int sz = 0;
 		if (ioctl(fd, TUNGETVNETHDRSZ, &sz) < 0) {
@@ -336,16 +427,22 @@ static int probe_tap(struct fd_port *fp, int fd, char *err, size_t errlen)
 
 /** Settings of an fd port. */
 struct fd_cfg {
-	int fd;       /**< the tap or socket handed over */
+	int fd;       /**< the tap or socket handed over (queue 0 of a multi-queue tap) */
+	int queue[CTN_MAX_WORKERS]; /**< queue[1..]: the other queues' fds, -1 when not given */
 	bool persist; /**< make a tap persistent, so it outlives the daemon (nothing for a socket) */
 };
+
+/** Policy entry of the fd of queue @i of a multi-queue tap. */
+#define FD_QUEUE(i) {.name = "queue" #i, .type = CTN_ATTR_FD, .offset = offsetof(struct fd_cfg, queue[i])}
 
 /** What the "fd" kind takes. */
 static const struct ctn_attr_policy fd_policy[] = {
 	{.name = "fd", .type = CTN_ATTR_FD, .offset = offsetof(struct fd_cfg, fd), .required = true},
+	FD_QUEUE(1), FD_QUEUE(2), FD_QUEUE(3), FD_QUEUE(4), FD_QUEUE(5), FD_QUEUE(6), FD_QUEUE(7),
 	{.name = "persist", .type = CTN_ATTR_BOOL, .offset = offsetof(struct fd_cfg, persist)},
 	{0},
 };
+_Static_assert(CTN_MAX_WORKERS == 8, "fd_policy names a queue per worker");
 
 /** Make tap @fp persistent or not (TUNSETPERSIST); a socket port has nothing
  *  to do. Returns 0, or -1 with @err. */
@@ -361,8 +458,64 @@ static int fd_persist(struct fd_port *fp, bool on, char *err, size_t errlen)
 	return 0;
 }
 
-/** open hook: a port on the fd of @cfg, a tap (any flags) or a unix datagram or
- *  seqpacket socket carrying one frame per message. */
+/** Make @fd non-blocking. Returns 0, or -1 with errno. */
+static int set_nonblock(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+	if (fl < 0)
+		return -1;
+	return (fl & O_NONBLOCK) ? 0 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+}
+
+/** Take the other queues of a multi-queue tap from @cfg into @fp (q[0] is
+ *  already its fd): each must be a queue of the same device, with the same
+ *  framing; @nw: the engine's workers, the most queues used. Returns how many
+ *  queues there are, or -1 with @err (the fds stay @cfg's). */
+static int fd_queues(struct fd_port *fp, const struct fd_cfg *cfg, uint32_t nw, char *err, size_t errlen)
+{
+	uint32_t n = 1;
+	while (n < CTN_MAX_WORKERS && cfg->queue[n] >= 0)
+		n++;
+	for (uint32_t i = n; i < CTN_MAX_WORKERS; i++)
+		if (cfg->queue[i] >= 0) {
+			snprintf(err, errlen, "queue%u given without queue%u", i, n);
+			return -1;
+		}
+	if (n > 1 && !fp->tap) {
+		snprintf(err, errlen, "queue1 given with a socket: only a multi-queue tap has queues");
+		return -1;
+	}
+	for (uint32_t i = 1; i < n; i++) {
+		int fd = cfg->queue[i];
+		struct ifreq ifr = {0};
+		if (ioctl(fd, TUNGETIFF, &ifr) < 0) {
+			snprintf(err, errlen, "queue%u: fd is %s", i,
+				 errno == EBADFD ? "a tun/tap file with no device attached" : "not a tun/tap fd");
+			return -1;
+		}
+		/* The same name in another namespace is another device. */
+		unsigned long long ino = 0;
+		bool elsewhere = fp->netns_ino && tap_netns_ino(fd, &ino) == 0 && ino != fp->netns_ino;
+		if (!(ifr.ifr_flags & IFF_MULTI_QUEUE) || strncmp(ifr.ifr_name, fp->ifname, IFNAMSIZ) != 0 || elsewhere ||
+		    !(ifr.ifr_flags & IFF_TAP) || !(ifr.ifr_flags & IFF_VNET_HDR) != !fp->vnet) {
+			snprintf(err, errlen, "queue%u: not a queue of the multi-queue tap %s (it is %.16s%s)", i,
+				 fp->ifname, ifr.ifr_name,
+				 !(ifr.ifr_flags & IFF_MULTI_QUEUE) ? ", single-queue"
+				 : elsewhere			    ? " in another network namespace"
+								    : ", framed otherwise");
+			return -1;
+		}
+		if (set_nonblock(fd) < 0) {
+			snprintf(err, errlen, "queue%u: cannot make it non-blocking: %s", i, strerror(errno));
+			return -1;
+		}
+	}
+	return (int)(n < nw ? n : nw);
+}
+
+/** open hook: a port on the fd of @cfg, a tap (any flags, with its other
+ *  queues if it has several) or a unix datagram or seqpacket socket carrying
+ *  one frame per message. */
 static int fd_open(struct ctn_engine *e, const void *cfg, struct ctn_port **ports, char *err, size_t errlen)
 {
 	int fd = ((const struct fd_cfg *)cfg)->fd;
@@ -394,11 +547,25 @@ static int fd_open(struct ctn_engine *e, const void *cfg, struct ctn_port **port
 		snprintf(err, errlen, "cannot make the fd non-blocking: %s", strerror(errno));
 		goto bad;
 	}
-	(void)e;
+	const struct fd_cfg *c = cfg;
+	int nq = fd_queues(fp, c, ctn_engine_threads(e), err, errlen);
+	if (nq < 0)
+		goto bad;
 	fp->base.ops = &fd_ops;
 	fp->base.fd = fd;
-	if (((const struct fd_cfg *)cfg)->persist && fd_persist(fp, true, err, errlen) < 0)
+	if (c->persist && fd_persist(fp, true, err, errlen) < 0)
 		goto bad;
+	/* The port owns the fds from here: the queues it has no worker for go. */
+	fp->nq = (uint32_t)nq;
+	fp->q[0] = fd;
+	for (uint32_t i = 1; i < CTN_MAX_WORKERS; i++) {
+		if (i < fp->nq)
+			fp->q[i] = c->queue[i];
+		else if (c->queue[i] >= 0)
+			ctn_close_later(c->queue[i]);
+	}
+	for (uint32_t i = 0; i < CTN_MAX_WORKERS; i++)
+		fp->rxfd[i] = fp->txfd[i] = fd; /* until start spreads the queues */
 	fp->base.caps = fp->caps;
 	ports[0] = &fp->base;
 	return 0;
