@@ -179,3 +179,22 @@ rootTest('the CNI plugin makes a queue per worker thread of the daemon, or "queu
   t.is(bad.exitCode, 1);
   t.regex(String(bad.json?.msg), /"queues" must be an integer from 1 to 8, not 9/);
 });
+
+rootTest('a multi-queue tap whose device goes (ip link del) is removed with all its queues; the other ports forward on', async (t) => {
+  const d = await startDaemon(t, { args: ['--threads', '2'] });
+  const a = await tapPort(t, d, { framing: 'vnet', ipv4: '10.76.0.1', queues: 2 });
+  const b = await tapPort(t, d, { framing: 'vnet', ipv4: '10.76.0.2', queues: 2 });
+  const c = await tapPort(t, d, { framing: 'vnet', ipv4: '10.76.0.3', queues: 2 });
+  t.is((await inNetns(a.ns, ['ping', '-c', '1', '-W', '5', '10.76.0.2'])).exitCode, 0);
+  const before = d.fdCount();
+  const del = await inNetns(c.ns, ['ip', 'link', 'del', 'eth0']);
+  t.is(del.exitCode, 0, del.stderr);
+  await waitFor(`${c.name} to be removed`, async () => {
+    const r = (await d.request({ show: {} })) as { objects: { name: string }[] };
+    return !r.objects.some((o) => o.name === c.name);
+  }, 30000);
+  // Its two queue fds are closed (on the closer thread: wait for them).
+  await waitFor('its fds to be closed', () => d.fdCount() <= before - 2, 20000).catch(() => undefined);
+  t.true(d.fdCount() <= before - 2, `fds ${before} -> ${d.fdCount()}`);
+  await transfer(t, a.ns, b.ns, '10.76.0.2', 2 << 20, 'after the removal');
+});
