@@ -17,6 +17,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stddef.h>
@@ -976,7 +977,8 @@ static uint64_t clock_ns(void)
  * polling (poll_us > 0) it keeps asking epoll without sleeping for poll_us after
  * the last frame it read from a port that gains from it (a tap: its writer pays
  * for waking its reader), so a busy flow's next frames are picked up without a
- * wake-up, and goes back to sleep as soon as traffic pauses that long.
+ * wake-up, and goes back to sleep as soon as traffic pauses that long. It
+ * yields the CPU between empty polls.
  */
 static void *worker_main(void *arg)
 {
@@ -1010,6 +1012,11 @@ static void *worker_main(void *arg)
 		}
 		if (n == 0) {
 			polling = clock_ns() < poll_until;
+			/* Polling must not hold a CPU that a woken task waits for: the
+			 * scheduler often wakes a tap's user on this CPU (the pinger this
+			 * worker just answered), and it would wait out the window. */
+			if (polling)
+				sched_yield();
 			continue;
 		}
 		w->now_ms = clock_ms();
