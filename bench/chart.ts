@@ -18,7 +18,7 @@ const COLORS = ['#0072B2', '#999999', '#009E73', '#E69F00', '#CC79A7', '#56B4E9'
 const WIDTH = 1270;
 const FONT = 'font-family="DejaVu Sans, Helvetica, Arial, sans-serif"';
 /** Width of one group of bars (one figure). */
-const GROUP_W = 200;
+const GROUP_W = 150;
 const PANEL_TOP = 110;
 const PANEL_H = 300;
 
@@ -321,7 +321,7 @@ function panel(x0: number, title: string, figs: FigureDef[], paths: { p: PathRes
 /** Legend and absolute-value table from y=@y0, one row per path; its height. */
 function table(y0: number, rep: RunReport): { svg: string; height: number } {
   /** The x coordinate of the column of figure @i. */
-  const valueX = (i: number) => 180 + i * 125;
+  const valueX = (i: number) => 180 + i * 110;
   const titleX = valueX(FIGURES.length) + 10;
   const maxChars = Math.floor((WIDTH - titleX - 10) / 5.6);
   /** @t cut to @n characters, with an ellipsis when cut. */
@@ -424,7 +424,7 @@ export function renderChart(rep: RunReport): string {
     text(30, 32, heading, `${FONT} font-size="18" font-weight="bold"`),
     text(30, 54, `${rep.date}  |  ${m.nproc} CPUs, ${m.cpuModel}  |  kernel ${m.kernel}  |  containet ${m.git ?? '?'}`, `${FONT} font-size="11" fill="#444"`),
     hasPaths
-      ? text(30, 70, `medians of ${s.reps} rep(s); iperf3 -t ${s.seconds} -O ${s.omit}; UDP: 60 B frames, trafgen on 1 CPU, received by B over ${s.udpSeconds} s (${GEN_MARK}, hatched: generator-limited); ping: ${s.pings * s.reps} echoes every ${s.pingIntervalS * 1000} ms; run took ${rep.totalSeconds.toFixed(0)} s`, `${FONT} font-size="11" fill="#444"`)
+      ? text(30, 70, `medians of ${s.reps} rep(s); iperf3 -t ${s.seconds} -O ${s.omit}; UDP: 60 B frames, trafgen on 1 CPU, received by B over ${s.udpSeconds} s (${GEN_MARK}, hatched: generator-limited); ping: ${s.pings * s.reps} echoes every ${s.pingIntervalS * 1000} ms and ${s.pingsFast * s.reps} every ${s.pingFastIntervalS * 1000} ms; run took ${rep.totalSeconds.toFixed(0)} s`, `${FONT} font-size="11" fill="#444"`)
       : text(30, 70, `run took ${rep.totalSeconds.toFixed(0)} s`, `${FONT} font-size="11" fill="#444"`),
     !hasPaths || hasBase ? '' : text(30, 88, `no ${rep.baseline} in this run: no ratios, see the table`, `${FONT} font-size="12" fill="#b00"`),
     hasPaths ? panel(leftX, 'Throughput: higher is better', throughput, ok, rep.baseline) : '',

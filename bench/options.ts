@@ -1,6 +1,8 @@
 /** Command-line options of `npm run bench`. */
 import { Command, InvalidArgumentError } from 'commander';
 
+import { PING_FAST_INTERVAL_S, PING_INTERVAL_S } from './results.js';
+
 /** What a run does, after defaults. */
 export interface Settings {
   /** Repetitions of every measurement. */
@@ -13,9 +15,12 @@ export interface Settings {
   udpSeconds: number;
   /** Seconds of each iperf3 run of the NAT section (after the omitted ones). */
   natSeconds: number;
-  /** Echoes per ping run, and their interval in seconds. */
+  /** Echoes per ping run, and their interval in seconds (p50, p99). */
   pings: number;
   pingIntervalS: number;
+  /** Echoes per fast ping run, and their interval in seconds (p50fast, p99fast). */
+  pingsFast: number;
+  pingFastIntervalS: number;
   /** Repetitions of every vhost-user measurement. */
   vhostReps: number;
   /** vhost-user paths: seconds of each packet-rate window (after a warm-up of vhostWarmupS). */
@@ -69,7 +74,9 @@ export function parseOptions(argv: string[]): Settings {
     // slirp4netns and pasta move by several times between repetitions: 5 give a median with its spread.
     noisyReps: o.reps ?? (quick ? 1 : 5),
     pings: quick ? 100 : 200,
-    pingIntervalS: 0.005,
+    pingIntervalS: PING_INTERVAL_S,
+    pingsFast: quick ? 500 : 1000,
+    pingFastIntervalS: PING_FAST_INTERVAL_S,
     only: o.only === undefined ? null : o.only.split(',').map((s) => s.trim()).filter((s) => s !== ''),
     quick,
   };

@@ -242,6 +242,13 @@ export const PATHS: PathDef[] = [
     daemonArgs: ['--poll-us', '0'],
     optional: true,
   }),
+  containetPath({
+    key: 'i',
+    name: 'containet-busypoll',
+    title: 'containet daemon with --busy-poll (its worker never sleeps: a CPU kept busy), IFF_VNET_HDR',
+    vnetHdr: true,
+    daemonArgs: ['--busy-poll'],
+  }),
   hostTapPath,
   phyPath('p', 'containet-phy', 2),
   phyPath('q', 'containet-phy-v3', 3),

@@ -67,7 +67,7 @@ export function formatTable(rep: RunReport): string {
     '',
     `(×N) = ratio to ${rep.baseline} in this run; throughput: higher is better, latency: lower is better.`,
     `Medians of ${s.reps} repetition(s): iperf3 -t ${s.seconds} -O ${s.omit}; udp64 = 60-byte frames from trafgen (1 CPU) received by B over ${s.udpSeconds} s;`,
-    `ping p50/p99 over all ${s.pings * s.reps} echoes at ${s.pingIntervalS * 1000} ms intervals.`,
+    `p50/p99: ping over all ${s.pings * s.reps} echoes ${s.pingIntervalS * 1000} ms apart; p50fast/p99fast: over all ${s.pingsFast * s.reps} echoes ${s.pingFastIntervalS * 1000} ms apart (CPUs kept awake).`,
     `udp64 offered = frames trafgen put on A's interface in the same window (tx_packets + tx_dropped). ${GEN_MARK} = generator-limited: B received >= ${GENERATOR_LIMITED_SHARE * 100}% of what was offered,`,
     `so the figure is trafgen's rate, not the path's, and no ratio is shown for it (nor against a baseline so marked).`,
     `udp64 switch CPU = CPU ns the switch process's threads ran (/proc/PID/task/*/schedstat) per frame B received: the figure that compares switches at 64 bytes;`,

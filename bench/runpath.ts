@@ -36,10 +36,32 @@ async function sample(fig: Figure, label: string, name: string, fn: () => Promis
   }
 }
 
+/**
+ * One ping run of @count echoes @intervalS apart on @ep: its replies' times
+ * go on @rtts, its p50 and p99 on @p50 and @p99, its losses on @r; a failure
+ * becomes both figures' error.
+ */
+async function pings(ep: Endpoints, count: number, intervalS: number, p50: Figure, p99: Figure, rtts: number[], r: PathResult, tag: string): Promise<void> {
+  const every = `every ${intervalS * 1000} ms`;
+  try {
+    const p = await pingRtts(ep, count, intervalS);
+    rtts.push(...p.rttsMs);
+    r.pingLost += p.lost;
+    p50.samples.push(percentile(p.rttsMs, 50)!);
+    p99.samples.push(percentile(p.rttsMs, 99)!);
+    progress(r.name, `${tag} ping ${every} p50 ${p50.samples.at(-1)!.toFixed(3)} ms, p99 ${p99.samples.at(-1)!.toFixed(3)} ms`);
+  } catch (e) {
+    p50.error ??= errorText(e);
+    p99.error ??= errorText(e);
+    progress(r.name, `${tag} ping ${every} failed: ${errorText(e)}`);
+  }
+}
+
 /** Take every figure @s.reps times on built path @ep, into @r. */
 async function measure(ep: Endpoints, dir: string, s: Settings, r: PathResult): Promise<void> {
   const f = r.figures;
   const rtts: number[] = [];
+  const rttsFast: number[] = [];
   const sent: number[] = [];
   for (let rep = 1; rep <= s.reps && !isInterrupted(); rep++) {
     const tag = `rep ${rep}/${s.reps}`;
@@ -54,23 +76,15 @@ async function measure(ep: Endpoints, dir: string, s: Settings, r: PathResult): 
       return u.rxPps / 1000;
     });
     if (isInterrupted()) break;
-    try {
-      const p = await pingRtts(ep, s.pings, s.pingIntervalS);
-      rtts.push(...p.rttsMs);
-      r.pingLost += p.lost;
-      f.p50.samples.push(percentile(p.rttsMs, 50)!);
-      f.p99.samples.push(percentile(p.rttsMs, 99)!);
-      progress(r.name, `${tag} ping p50 ${f.p50.samples.at(-1)!.toFixed(3)} ms, p99 ${f.p99.samples.at(-1)!.toFixed(3)} ms`);
-    } catch (e) {
-      f.p50.error ??= errorText(e);
-      f.p99.error ??= errorText(e);
-      progress(r.name, `${tag} ping failed: ${errorText(e)}`);
-    }
+    await pings(ep, s.pings, s.pingIntervalS, f.p50, f.p99, rtts, r, tag);
+    await pings(ep, s.pingsFast, s.pingFastIntervalS, f.p50fast, f.p99fast, rttsFast, r, tag);
   }
   for (const k of ['tcp1', 'tcp4', 'udp64'] as const) f[k].value = median(f[k].samples);
   // Latency percentiles over every reply of every repetition.
   f.p50.value = percentile(rtts, 50);
   f.p99.value = percentile(rtts, 99);
+  f.p50fast.value = percentile(rttsFast, 50);
+  f.p99fast.value = percentile(rttsFast, 99);
   r.udpSentKpps = median(sent);
   r.udpOfferedKpps = median(r.udpOfferedSamples);
   r.udpCpuNsPerFrame = median(r.udpCpuSamples);

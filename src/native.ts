@@ -212,7 +212,7 @@ export interface TapCreateOptions {
 
 /** The addon's exports. */
 export interface NativeBinding {
-  Engine: new (onEvent: (ev: EngineEvent) => void, opts?: { poolSize?: number | undefined; threads?: number | undefined; pollUs?: number | undefined }) => NativeEngine;
+  Engine: new (onEvent: (ev: EngineEvent) => void, opts?: { poolSize?: number | undefined; threads?: number | undefined; pollUs?: number | undefined; busyPoll?: boolean | undefined }) => NativeEngine;
   /** Create a tap (inside a network namespace), or with attach open the
    *  existing one; returns its fd. */
   tapCreate(opts: TapCreateOptions): number;

@@ -181,3 +181,25 @@ test('vhost-user targets are judged over the repetitions and the table shows the
   rep.vhost[2]!.generatorLimited = false;
   t.is(vhostTargets(rep.vhost).find((x) => x.baseline === 'dpdk-vhost')!.met, false);
 });
+
+test('ping is reported at both intervals: table columns and note, chart groups and header, each with its ratio', (t) => {
+  const paths = [netnsPath('a', 'containet', [10], 456, 1325, 1783), netnsPath('b', 'bridge', [13], 676, 673, null)];
+  const set = (p: PathResult, slow: number, fast: number) => {
+    p.figures.p50 = { value: slow, ratio: null, samples: [slow] };
+    p.figures.p50fast = { value: fast, ratio: null, samples: [fast] };
+  };
+  set(paths[0]!, 0.08, 0.006);
+  set(paths[1]!, 0.006, 0.002);
+  const rep = fakeRun(paths);
+  t.is(rep.paths[0]!.figures.p50.ratio!.toFixed(1), '13.3');
+  t.is(rep.paths[0]!.figures.p50fast.ratio!.toFixed(1), '3.0');
+  const table = formatTable(rep);
+  t.regex(table.split('\n')[0]!, /p50 ms\s+p99 ms\s+p50fast ms\s+p99fast ms/);
+  t.regex(table.split('\n').find((l) => l.startsWith('containet '))!, /0\.080 \(×13\.33\).*0\.006 \(×3\.00\)/);
+  t.regex(table, /600 echoes 5 ms apart; p50fast\/p99fast: over all 3000 echoes 0\.5 ms apart/);
+  const svg = renderChart(rep);
+  t.is(checkXml(svg), 'svg');
+  t.regex(svg, /ping p50 \/5 ms/);
+  t.regex(svg, /ping p50 \/0\.5 ms/);
+  t.regex(svg, /600 echoes every 5 ms and 3000 every 0\.5 ms/);
+});

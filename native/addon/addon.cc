@@ -192,7 +192,7 @@ class Engine : public Napi::ObjectWrap<Engine> {
                        });
   }
 
-  // new Engine(onEvent, { poolSize, threads, pollUs })
+  // new Engine(onEvent, { poolSize, threads, pollUs, busyPoll })
   Engine(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Engine>(info) {
     Napi::Env env = info.Env();
     if (info.Length() < 1 || !info[0].IsFunction())
@@ -205,6 +205,8 @@ class Engine : public Napi::ObjectWrap<Engine> {
       if (th.IsNumber()) cfg.threads = th.As<Napi::Number>().Uint32Value();
       Napi::Value pu = info[1].As<Napi::Object>().Get("pollUs");
       if (pu.IsNumber()) cfg.poll_us = pu.As<Napi::Number>().Uint32Value();
+      Napi::Value bp = info[1].As<Napi::Object>().Get("busyPoll");
+      if (bp.IsBoolean()) cfg.busy_poll = bp.As<Napi::Boolean>().Value();
     }
     tsfn_ = Napi::ThreadSafeFunction::New(env, info[0].As<Napi::Function>(), "containet-engine", 0, 1);
     char err[256] = "";

@@ -17,6 +17,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stddef.h>
@@ -91,6 +92,7 @@ struct ctn_engine {
 	struct ctn_worker *workers[CTN_MAX_WORKERS]; /**< [0] runs commands */
 	uint32_t nworkers;
 	uint32_t poll_us;                        /**< adaptive polling after traffic (0: off) */
+	bool busy_poll;                          /**< workers never sleep (a CPU each) */
 	uint64_t ticks;                          /**< housekeeping passes so far */
 	int cmdfd;                               /**< eventfd: commands waiting (worker 0) */
 	int timerfd;                             /**< 10 Hz housekeeping (worker 0) */
@@ -994,7 +996,8 @@ static uint64_t clock_ns(void)
  * polling (poll_us > 0) it keeps asking epoll without sleeping for poll_us after
  * the last frame it read from a port that gains from it (a tap: its writer pays
  * for waking its reader), so a busy flow's next frames are picked up without a
- * wake-up, and goes back to sleep as soon as traffic pauses that long.
+ * wake-up, and goes back to sleep as soon as traffic pauses that long. With
+ * busy_poll it never sleeps. Either way it yields the CPU between empty polls.
  */
 static void *worker_main(void *arg)
 {
@@ -1003,6 +1006,9 @@ static void *worker_main(void *arg)
 	struct epoll_event evs[EPOLL_EVENTS];
 	uint64_t poll_ns = (uint64_t)e->poll_us * 1000, poll_until = 0;
 	bool polling = false;
+	char name[16]; /* what ps, top and perf show for this thread */
+	snprintf(name, sizeof(name), "ctn-worker%u", w->id);
+	pthread_setname_np(pthread_self(), name);
 	while (!atomic_load_explicit(&e->stop, memory_order_relaxed)) {
 		/* A pause asked while this worker dispatched its last batch: its kick
 		 * may have been drained there (a wake-up left from the pause before
@@ -1013,7 +1019,7 @@ static void *worker_main(void *arg)
 			worker_wait_resume(w);
 			continue;
 		}
-		int n = epoll_wait(w->epfd, evs, EPOLL_EVENTS, polling ? 0 : -1);
+		int n = epoll_wait(w->epfd, evs, EPOLL_EVENTS, polling || e->busy_poll ? 0 : -1);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -1028,6 +1034,11 @@ static void *worker_main(void *arg)
 		}
 		if (n == 0) {
 			polling = clock_ns() < poll_until;
+			/* Polling must not hold a CPU that a woken task waits for: the
+			 * scheduler often wakes a tap's user on this CPU (the pinger this
+			 * worker just answered), and it would wait out the window. */
+			if (polling || e->busy_poll)
+				sched_yield();
 			continue;
 		}
 		w->now_ms = clock_ms();
@@ -1113,6 +1124,7 @@ struct ctn_engine *ctn_engine_new(const struct ctn_engine_cfg *cfg, ctn_event_fn
 	}
 	e->cmdfd = e->timerfd = -1;
 	e->poll_us = cfg ? cfg->poll_us : 0;
+	e->busy_poll = cfg && cfg->busy_poll;
 	e->on_event = fn;
 	e->opaque = opaque;
 	pthread_mutex_init(&e->cmd_lock, NULL);

@@ -88,6 +88,7 @@ struct ctn_engine_cfg {
 	uint32_t pool_size; /**< packet buffers per worker (0: default 512) */
 	uint32_t threads;   /**< worker threads, 1 to CTN_MAX_WORKERS (0: 1) */
 	uint32_t poll_us;   /**< keep polling this long after the last frame read (0: sleep at once) */
+	bool busy_poll;     /**< never sleep: each worker polls all the time, idle or not */
 };
 
 struct ctn_engine;

@@ -53,6 +53,7 @@ function runDaemon(cmd: Command): void {
     poolSize?: number;
     threads: number;
     pollUs: number;
+    busyPoll: boolean;
     state?: string;
     ovsRundir?: string;
     ovsDb?: string;
@@ -68,6 +69,7 @@ function runDaemon(cmd: Command): void {
     poolSize: o.poolSize,
     threads: o.threads,
     pollUs: o.pollUs,
+    busyPoll: o.busyPoll,
     state: o.state === undefined ? undefined : path.resolve(o.state),
     ovsRundir: o.ovsRundir === undefined ? undefined : path.resolve(o.ovsRundir),
     ovsDb: o.ovsDb,
@@ -126,6 +128,7 @@ export function buildProgram(): Command {
     .option('--authtoken <token>', 'daemon: require this token in every request; commands: send it (default: $CONTAINET_AUTHTOKEN)')
     .addOption(new Option('--pool-size <buffers>', 'packet buffers of each thread').argParser(positiveInt))
     .addOption(new Option('--poll-us <us>', 'adaptive polling: a worker keeps polling this long after the last frame before it sleeps (0: off)').default(50).argParser(nonNegInt))
+    .option('--busy-poll', 'workers never sleep: each keeps a CPU busy polling its ports even when idle, for the lowest latency where a CPU can be spared (docs/dataplane.md)', false)
     .addOption(new Option('--threads <n>', 'dataplane worker threads, 1 to 8; each port is polled by one of them').default(1).argParser(threadCount))
     .option('--state <file>', 'daemon: keep its objects (lans, nats, a2bs, vhost and container ports) in FILE, written on every change, and make them again at start; container taps outlive the daemon (docs/state.md)')
     .option('--ovs-rundir <dir>', 'daemon: run a private Open vSwitch with DPDK (no hugepages), its database, sockets and logs in DIR, for lans added with --ovs; stopped and removed at exit (docs/ovs.md)')

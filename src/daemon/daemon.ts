@@ -35,6 +35,8 @@ export interface DaemonOptions {
   threads?: number | undefined;
   /** adaptive polling: microseconds a worker keeps polling after traffic (0: off) */
   pollUs?: number | undefined;
+  /** workers never sleep: each keeps a CPU busy polling, idle or not (docs/dataplane.md) */
+  busyPoll?: boolean | undefined;
   /** the state file: objects are kept there on every change and made again at
    *  start (docs/state.md); none: nothing outlives the daemon */
   state?: string | undefined;
@@ -122,7 +124,7 @@ export class Daemon {
   start(): void {
     const saved = this.loadState();
     const n = native();
-    this.engine = new n.Engine((ev) => this.onEvent(ev), { poolSize: this.opts.poolSize, threads: this.opts.threads, pollUs: this.opts.pollUs });
+    this.engine = new n.Engine((ev) => this.onEvent(ev), { poolSize: this.opts.poolSize, threads: this.opts.threads, pollUs: this.opts.pollUs, busyPoll: this.opts.busyPoll });
     try {
       // Claim the socket first: a refused path must be the only thing said.
       this.engine.listen(this.opts.socket);
