@@ -7,6 +7,7 @@
  * opens every queue of a kept tap again; and the CNI plugin does as containode.
  */
 import { spawn } from 'node:child_process';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 
 import type { ExecutionContext } from 'ava';
@@ -15,6 +16,7 @@ import { execa } from 'execa';
 import { native } from '../src/native.js';
 import { runPlugin, type CniVars } from './helpers/cni.js';
 import {
+  binPath,
   collectOutput,
   containerInitPid,
   containodePath,
@@ -197,4 +199,14 @@ rootTest('a multi-queue tap whose device goes (ip link del) is removed with all 
   await waitFor('its fds to be closed', () => d.fdCount() <= before - 2, 20000).catch(() => undefined);
   t.true(d.fdCount() <= before - 2, `fds ${before} -> ${d.fdCount()}`);
   await transfer(t, a.ns, b.ns, '10.76.0.2', 2 << 20, 'after the removal');
+});
+
+rootTest('by default the daemon runs a worker per CPU it may run on (at most 8), and says so to version', async (t) => {
+  const d = await startDaemon(t);
+  const v = (await d.request({ version: {} })) as { threads?: number };
+  t.is(v.threads, Math.min(8, availableParallelism()));
+  // Run on one CPU (its affinity), it would run one.
+  const pinned = await execa('taskset', ['-c', '0', process.execPath, binPath('containet'), '--help'], { reject: false });
+  t.is(pinned.exitCode, 0, pinned.stderr);
+  t.regex(pinned.stdout.replace(/\s+/g, ' '), /--threads <n> dataplane worker threads, 1 to 8 \(default: one per CPU it may run on\); .*?\(default: 1\)/);
 });
