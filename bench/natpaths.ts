@@ -26,17 +26,38 @@ async function hostAndContainer(ctx: SectionContext): Promise<{ host: string; ct
   return { host, ctr };
 }
 
+/** iperf3 failures of a path's control connection that one retry gets past (pasta's container->host once failed so). */
+const RETRIABLE = /Connection reset by peer|unable to (receive|send) control message/;
+
+/**
+ * @run(), run once more (after a second) when it fails with a reset control
+ * connection (RETRIABLE); the retry is said in @retries, so the table's notes
+ * show it. Any other failure, or a second one, is the figure's error.
+ */
+async function retryOnce(what: string, retries: string[], run: () => Promise<number>): Promise<number> {
+  try {
+    return await run();
+  } catch (e) {
+    const msg = e instanceof Error ? e.message : String(e);
+    if (!RETRIABLE.test(msg)) throw e;
+    retries.push(`${what}: retried once after "${msg}"`);
+    await sleep(1000);
+    return run();
+  }
+}
+
 /** A rig measuring TCP from namespace @ctr to @target (the host's loopback behind the NAT). */
 function tcpRig(ctx: SectionContext, host: string, ctr: string, target: string, ping: boolean, notes?: () => Promise<string[]>): SectionRig {
   const s = ctx.settings;
   const ep = { a: { ns: ctr, ifname: 'eth0', ip: '' }, b: { ns: host, ifname: 'lo', ip: target } };
+  const retries: string[] = [];
   return {
-    measure: async () => ({
-      tcp: await tcpGbps(ep, 1, s.natSeconds, s.omit),
-      tcpR: await tcpGbps(ep, 1, s.natSeconds, s.omit, true),
+    measure: async (rep) => ({
+      tcp: await retryOnce(`tcp, repetition ${rep}`, retries, () => tcpGbps(ep, 1, s.natSeconds, s.omit)),
+      tcpR: await retryOnce(`tcpR, repetition ${rep}`, retries, () => tcpGbps(ep, 1, s.natSeconds, s.omit, true)),
       ...(ping ? { p50: percentile((await pingRtts(ep, 100, 0.01)).rttsMs, 50)! } : {}),
     }),
-    ...(notes ? { notes } : {}),
+    notes: async () => [...((await notes?.()) ?? []), ...retries],
   };
 }
 

@@ -139,21 +139,6 @@ int ctn_gso_start(struct ctn_gso *g, const struct ctn_pkt *p)
 	return 0;
 }
 
-/** Ones' complement sum of the IPv4/IPv6 pseudo header of segment @s. */
-static uint32_t pseudo_sum(const struct ctn_gso *g, const uint8_t *s, uint8_t proto, uint32_t l4len)
-{
-	uint32_t sum;
-
-	if (g->ipv6)
-		sum = ctn_csum_fold(s + g->l3 + 8, 32, 0);
-	else
-		sum = ctn_csum_fold(s + g->l3 + 12, 8, 0);
-	/* Words in network order, summed as the native loads in ctn_csum_fold do. */
-	sum += htons(proto);
-	sum += htons((uint16_t)(l4len >> 16)) + htons((uint16_t)l4len);
-	return sum;
-}
-
 uint32_t ctn_gso_next(struct ctn_gso *g, uint8_t *dst)
 {
 	uint32_t payload = g->len - g->hdr_len;
@@ -194,14 +179,14 @@ uint32_t ctn_gso_next(struct ctn_gso *g, uint8_t *dst)
 		if (!first)
 			th[13] &= (uint8_t)~TCP_CWR;
 		st16(th + 16, 0);
-		csum = (uint16_t)~ctn_csum_fold(th, l4len, pseudo_sum(g, dst, 6, l4len));
+		csum = (uint16_t)~ctn_csum_fold(th, l4len, ctn_pseudo_sum(dst, g->l3, g->ipv6, 6, l4len));
 		memcpy(th + 16, &csum, 2);
 	} else {
 		uint8_t *uh = dst + g->l4;
 
 		st16(uh + 4, (uint16_t)l4len);
 		st16(uh + 6, 0);
-		csum = (uint16_t)~ctn_csum_fold(uh, l4len, pseudo_sum(g, dst, 17, l4len));
+		csum = (uint16_t)~ctn_csum_fold(uh, l4len, ctn_pseudo_sum(dst, g->l3, g->ipv6, 17, l4len));
 		if (csum == 0)
 			csum = 0xffff; /* zero means "no checksum" in UDP */
 		memcpy(uh + 6, &csum, 2);

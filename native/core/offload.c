@@ -1,6 +1,7 @@
 /* offload.c - checksum completion and virtio-net header coding. */
 #include "offload.h"
 
+#include <arpa/inet.h>
 #include <string.h>
 
 #include "gso.h"
@@ -82,6 +83,37 @@ uint16_t ctn_csum_fold(const uint8_t *data, uint32_t len, uint32_t seed)
 	while (sum >> 16)
 		sum = (sum & 0xffff) + (sum >> 16);
 	return (uint16_t)sum;
+}
+
+uint16_t ctn_pseudo_sum(const uint8_t *f, uint32_t l3, bool ipv6, uint8_t proto, uint32_t l4len)
+{
+	uint32_t sum = ipv6 ? ctn_csum_fold(f + l3 + 8, 32, 0) : ctn_csum_fold(f + l3 + 12, 8, 0);
+	/* Words in network order, summed as the native loads in ctn_csum_fold do. */
+	sum += htons(proto);
+	sum += (uint32_t)htons((uint16_t)(l4len >> 16)) + htons((uint16_t)l4len);
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)sum;
+}
+
+int ctn_csum_make_partial(struct ctn_pkt *p)
+{
+	uint32_t l3, l4;
+	bool ipv6;
+	uint8_t proto;
+	if (p->vnet.flags || p->vnet.gso_type != CTN_GSO_NONE ||
+	    ctn_parse_l4(p->data, p->len, &l3, &l4, &ipv6, &proto) < 0 || proto != 6 || l4 + 20 > p->len)
+		return -1;
+	/* The IP length must end where the frame does: completion sums to the
+	 * frame's end, and padding would be summed in. */
+	const uint8_t *ip = p->data + l3;
+	uint32_t ip_end = ipv6 ? l3 + 40 + (uint32_t)(ip[4] << 8 | ip[5]) : l3 + (uint32_t)(ip[2] << 8 | ip[3]);
+	if (ip_end != p->len)
+		return -1;
+	uint16_t ps = ctn_pseudo_sum(p->data, l3, ipv6, 6, p->len - l4);
+	memcpy(p->data + l4 + 16, &ps, 2);
+	p->vnet = (struct ctn_vnet){.flags = CTN_VNET_F_NEEDS_CSUM, .csum_start = (uint16_t)l4, .csum_offset = 16};
+	return 0;
 }
 
 int ctn_csum_complete(struct ctn_pkt *p)

@@ -8,6 +8,8 @@
 #ifndef CTN_OFFLOAD_H
 #define CTN_OFFLOAD_H
 
+#include <stdbool.h>
+
 #include "pkt.h"
 
 /** Decode a tap's virtio-net header into @out. Returns 0, or -1 when the header
@@ -20,6 +22,22 @@ void ctn_vnet_encode(const struct ctn_vnet *v, uint8_t *dst, uint32_t hdr_len);
 /** Finish a partial checksum in place (NEEDS_CSUM) and clear the flag.
  *  Returns 0, or -1 when csum_start/csum_offset point outside the frame. */
 int ctn_csum_complete(struct ctn_pkt *p);
+
+/** Ones' complement sum of the IPv4 or IPv6 (@ipv6) pseudo header of frame
+ *  @f (IP header at @l3) for @l4len bytes of protocol @proto, folded to 16
+ *  bits, not inverted: what a checksum left to do (NEEDS_CSUM) holds in its
+ *  field, and the seed of a full checksum. */
+uint16_t ctn_pseudo_sum(const uint8_t *f, uint32_t l3, bool ipv6, uint8_t proto, uint32_t l4len);
+
+/** The reverse of ctn_csum_complete for a TCP frame whose checksum is done
+ *  (no vnet flags, not GSO): its field set back to the pseudo header's sum and
+ *  the frame marked NEEDS_CSUM, so a port that takes CTN_CAP_CSUM hands it on
+ *  for its receiver to trust without summing the payload again (a tap's
+ *  kernel takes it as CHECKSUM_PARTIAL), and any other port has it completed
+ *  by ctn_offload_egress(). O(1): the payload is not read. Returns 0, or -1
+ *  (the frame untouched) when it is not such a frame: not TCP over IPv4 or
+ *  IPv6, an IP fragment, padded past its IP length, or already flagged. */
+int ctn_csum_make_partial(struct ctn_pkt *p);
 
 /** Receives one wire frame from ctn_offload_egress(): @data (with at least
  *  CTN_HEADROOM bytes free in front of it for the port's prefix), @len bytes, and

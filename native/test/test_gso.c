@@ -5,7 +5,8 @@
  * them with ctn_gso_*, and checks every segment independently: lengths, IPv4
  * header checksum, TCP sequence numbers and flags, transport checksums verified
  * by summing the segment (a correct one sums to 0xffff), and that the payloads
- * put back together equal the original.
+ * put back together equal the original; a done TCP checksum turned back into
+ * one left to do (ctn_csum_make_partial) and completed again.
  */
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -429,6 +430,88 @@ static uint16_t csum_reference(const uint8_t *d, uint32_t len, uint32_t seed)
 	return (uint16_t)sum;
 }
 
+/** A whole (not GSO) frame of @s with its IP length set and its transport
+ *  checksum done, as libslirp sends one; @l3 and @l4 get its offsets. */
+static void build_done(const struct frame_spec *s, struct ctn_pkt *p, uint32_t *l3, uint32_t *l4)
+{
+	struct ctn_gso g;
+
+	build(s, p);
+	CHECK(ctn_gso_start(&g, p) == 0);
+	*l3 = g.l3;
+	*l4 = g.l4;
+	if (s->ipv6)
+		put16(p->data + g.l3 + 4, (uint16_t)(p->len - g.l3 - 40));
+	else
+		put16(p->data + g.l3 + 2, (uint16_t)(p->len - g.l3));
+	p->vnet = (struct ctn_vnet){0};
+	uint32_t off = s->udp ? 6 : 16;
+	put16(p->data + g.l4 + off, 0);
+	uint16_t c = (uint16_t)~l4_sum(p->data, p->len, g.l3, g.l4, s->ipv6, s->udp ? 17 : 6);
+	memcpy(p->data + g.l4 + off, &c, 2);
+}
+
+/** ctn_csum_make_partial: a TCP frame's done checksum turned back into the
+ *  pseudo header's sum (IPv4, and IPv6 behind a tag and an extension header);
+ *  completing it gives back the frame byte for byte, a port without checksum
+ *  offload gets it completed, one with it gets it as it is; every frame it must
+ *  leave alone is left alone. */
+static void test_csum_make_partial(void)
+{
+	static uint8_t scratch[CTN_BUF_SIZE], orig[CTN_BUF_SIZE];
+	const struct frame_spec specs[] = {
+		{.payload = 3000, .mss = 1448, .tcp_flags = 0x18},
+		{.ipv6 = 1, .vlan = 1, .ext_hdr = 1, .tcp_opts = 12, .payload = 65000, .mss = 1000, .tcp_flags = 0x10},
+		{.payload = 1, .mss = 1, .tcp_flags = 0x18}, /* an odd length */
+	};
+	for (size_t i = 0; i < sizeof(specs) / sizeof(specs[0]); i++) {
+		const struct frame_spec *s = &specs[i];
+		struct ctn_pkt p;
+		uint32_t l3, l4;
+
+		build_done(s, &p, &l3, &l4);
+		CHECK(l4_sum(p.data, p.len, l3, l4, s->ipv6, 6) == 0xffff);
+		memcpy(orig, p.data, p.len);
+		CHECK(ctn_csum_make_partial(&p) == 0);
+		CHECK(p.vnet.flags == CTN_VNET_F_NEEDS_CSUM && p.vnet.gso_type == CTN_GSO_NONE);
+		CHECK(p.vnet.csum_start == l4 && p.vnet.csum_offset == 16);
+		/* The field holds the pseudo header's sum, computed here on its own. */
+		uint32_t ps = s->ipv6 ? ctn_csum_fold(p.data + l3 + 8, 32, 0) : ctn_csum_fold(p.data + l3 + 12, 8, 0);
+		uint16_t want = ctn_csum_fold(NULL, 0, ps + htons(6) + htons((uint16_t)(p.len - l4)));
+		CHECK(memcmp(p.data + l4 + 16, &want, 2) == 0);
+		CHECK(memcmp(p.data, orig, l4 + 16) == 0 && memcmp(p.data + l4 + 18, orig + l4 + 18, p.len - l4 - 18) == 0);
+		CHECK(ctn_csum_make_partial(&p) == -1); /* already flagged */
+
+		struct emitted e = {0};
+		CHECK(ctn_offload_egress(&p, CTN_CAP_CSUM, scratch, collect, &e) == 0);
+		CHECK(e.n == 1 && (e.last_vnet.flags & CTN_VNET_F_NEEDS_CSUM));
+		CHECK(ctn_offload_egress(&p, 0, scratch, collect, &e) == 0);
+		CHECK(e.n == 2 && e.bad_csum == 0 && !(e.last_vnet.flags & CTN_VNET_F_NEEDS_CSUM));
+		CHECK(memcmp(p.data, orig, p.len) == 0); /* completed: the frame as it was */
+	}
+
+	struct ctn_pkt p;
+	uint32_t l3, l4;
+	const struct frame_spec tcp = {.payload = 500, .mss = 500, .tcp_flags = 0x18};
+	const struct frame_spec udp = {.udp = 1, .payload = 500, .mss = 500};
+	build_done(&udp, &p, &l3, &l4);
+	memcpy(orig, p.data, p.len);
+	CHECK(ctn_csum_make_partial(&p) == -1 && p.vnet.flags == 0 && memcmp(p.data, orig, p.len) == 0);
+	build_done(&tcp, &p, &l3, &l4);
+	p.len += 6; /* ethernet padding past the IP length */
+	CHECK(ctn_csum_make_partial(&p) == -1 && p.vnet.flags == 0);
+	build_done(&tcp, &p, &l3, &l4);
+	put16(p.data + l3 + 6, 0x2000); /* MF: a fragment */
+	CHECK(ctn_csum_make_partial(&p) == -1 && p.vnet.flags == 0);
+	build_done(&tcp, &p, &l3, &l4);
+	p.vnet.gso_type = CTN_GSO_TCPV4;
+	CHECK(ctn_csum_make_partial(&p) == -1 && p.vnet.flags == 0);
+	build_done(&tcp, &p, &l3, &l4);
+	p.len = l4 + 10; /* TCP header cut short */
+	put16(p.data + l3 + 2, (uint16_t)(p.len - l3));
+	CHECK(ctn_csum_make_partial(&p) == -1 && p.vnet.flags == 0);
+}
+
 /** ctn_csum_fold agrees with the reference on every length up to 300 and on
  *  long buffers, at every alignment, with seeds, all-ones data (the most
  *  carries) and all zeros. */
@@ -466,5 +549,6 @@ int main(void)
 	RUN(test_refused);
 	RUN(test_csum_complete);
 	RUN(test_egress);
+	RUN(test_csum_make_partial);
 	return unit_report("gso");
 }

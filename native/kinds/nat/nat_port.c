@@ -10,12 +10,17 @@
  * of fds and events it wants (slirp_pollfds_fill) is compared with what is in
  * epoll and only the difference changed; when one is ready, rx_burst asks the
  * kernel which with one poll() and hands the answers to slirp_pollfds_poll.
- * slirp's timers (TCP's, IPv6 router advertisements) are one timerfd. Frames
- * slirp sends to the lan go to a byte ring first, because slirp may send while
- * it is being fed from another port's burst; rx_burst moves them into packets
- * on the next pass of the port's worker (woken by the eventfd). Handing them on
- * within the burst that made them was tried: it made TCP to the host slower
- * (the sender's stack then runs once per ACK instead of once per batch).
+ * slirp's timers (TCP's, IPv6 router advertisements) are one timerfd.
+ * Frames slirp sends while the port's own worker serves its sockets (host
+ * data for the lan: the bulk of the bytes) are copied straight into that
+ * worker's packets and handed on in the same rx_burst. Frames it sends while
+ * being fed from another port's burst (or once that burst is full) go to a
+ * byte ring first; rx_burst moves them into packets on the next pass of the
+ * port's worker (woken by the eventfd). Handing those on within the burst that
+ * made them was tried: it made TCP to the host slower (the sender's stack then
+ * runs once per ACK instead of once per batch). TCP frames to the lan leave
+ * with their checksum marked left to do (ctn_csum_make_partial), so a vnet
+ * tap's kernel does not sum again the payload libslirp has just summed.
  * Frames handed to slirp are always whole: the shared offload code segments
  * GSO frames and completes checksums (the port takes no offloads).
  */
@@ -48,6 +53,7 @@
 #define SUB_WAKE 3               /**< input sub-fd of the wake eventfd (frames in the ring) */
 #define NAT_FD_LIMIT 65536       /**< fds numbered past this are not polled (counted) */
 #define NAT_SMALL_FRAME 128      /**< frames this short carry no data (ACKs, control) */
+#define NAT_PEND 64              /**< frames from slirp held as packets for the next rx_burst */
 
 /** Settings of a NAT (host byte order where plain integers). */
 struct nat_cfg {
@@ -107,6 +113,11 @@ struct nat_port {
 	uint32_t ring_head, ring_tail;        /**< write and read offsets (mod NAT_RING) */
 	uint32_t ring_used;                   /**< bytes in it */
 	uint64_t ring_drops;                  /**< frames lost to a full ring */
+	struct ctn_worker *owner_now;         /**< the port's worker while it calls slirp, else NULL */
+	struct ctn_pkt *pend[NAT_PEND];       /**< frames from slirp in packets of the owner's pool, in order */
+	int npend;
+	struct ctn_pktpool *pend_pool;        /**< that pool (to give them back at close) */
+	uint64_t direct_frames;               /**< frames copied straight into packets */
 	uint64_t guest_errors;                /**< slirp's complaints about the lan's frames */
 	uint64_t syn_refused;                 /**< new connections refused at max_sockets */
 	struct nat_fwd fwd[64];           /**< forwards in place */
@@ -141,12 +152,49 @@ static void nat_kick(struct nat_port *np)
 
 /* ------------------------------------------------------- slirp callbacks */
 
-/** send_packet: a frame for the lan; into the ring (dropped when full, as
- *  slirp allows: TCP will send it again). */
+/** Make @pkt, a frame from slirp, a packet read by the port on worker @w
+ *  (counted there). */
+static void frame_to_pkt(struct nat_port *np, struct ctn_worker *w, struct ctn_pkt *pkt)
+{
+	struct ctn_port_stats *st = &np->base.local[w->id].st;
+	pkt->in_port = np->base.id;
+	/* libslirp summed it; the receiver need not (a tap's kernel trusts a
+	 * checksum left to do). Frames other than TCP stay as they are. */
+	(void)ctn_csum_make_partial(pkt);
+	st->rx_packets++;
+	st->rx_bytes += pkt->len;
+}
+
+/** Copy frame @buf (@len bytes) straight into a packet of the port's own
+ *  worker, queued for its next rx_burst, when slirp is being called on that
+ *  worker (np->owner_now), the queue has room and no older frame waits in the
+ *  ring. Returns whether it did. */
+static bool direct_take(struct nat_port *np, const void *buf, uint32_t len)
+{
+	struct ctn_worker *w = np->owner_now;
+	if (!w || np->npend == NAT_PEND || np->ring_used)
+		return false;
+	struct ctn_pkt *pkt = ctn_pkt_alloc(&w->pool);
+	if (!pkt)
+		return false;
+	memcpy(pkt->data, buf, len);
+	pkt->len = len;
+	frame_to_pkt(np, w, pkt);
+	np->pend[np->npend++] = pkt;
+	np->pend_pool = &w->pool;
+	np->direct_frames++;
+	return true;
+}
+
+/** send_packet: a frame for the lan; straight into a packet (direct_take),
+ *  else into the ring (dropped when full, as slirp allows: TCP
+ *  will send it again). */
 static ssize_t cb_send_packet(const void *buf, size_t len, void *opaque)
 {
 	struct nat_port *np = opaque;
 	uint32_t need = 4 + (((uint32_t)len + 3) & ~3u);
+	if (len >= CTN_FRAME_MIN && len <= CTN_FRAME_MAX && direct_take(np, buf, (uint32_t)len))
+		return (ssize_t)len;
 	if (len < CTN_FRAME_MIN || len > CTN_FRAME_MAX || NAT_RING - np->ring_used < need) {
 		np->ring_drops++;
 		return (ssize_t)len;
@@ -389,8 +437,7 @@ static void service(struct nat_port *np)
  *  received). Lock held. */
 static int ring_take(struct nat_port *np, struct ctn_worker *w, struct ctn_pkt **pkts, int max)
 {
-	struct ctn_port *p = &np->base;
-	struct ctn_port_stats *st = &p->local[w->id].st;
+	struct ctn_port_stats *st = &np->base.local[w->id].st;
 	int got = 0;
 	while (got < max && np->ring_used) {
 		uint32_t l = 0;
@@ -406,19 +453,29 @@ static int ring_take(struct nat_port *np, struct ctn_worker *w, struct ctn_pkt *
 		memcpy(pkt->data, np->ring + at, first);
 		memcpy(pkt->data + first, np->ring, l - first);
 		pkt->len = l;
-		pkt->in_port = p->id;
+		frame_to_pkt(np, w, pkt);
 		np->ring_tail = (np->ring_tail + need) % NAT_RING;
 		np->ring_used -= need;
-		st->rx_packets++;
-		st->rx_bytes += l;
 		pkts[got++] = pkt;
 	}
 	return got;
 }
 
+/** Hand out up to @max of the queued packets (oldest first) into @pkts;
+ *  returns how many. Lock held. */
+static int pend_take(struct nat_port *np, struct ctn_pkt **pkts, int max)
+{
+	int n = np->npend < max ? np->npend : max;
+	memcpy(pkts, np->pend, (size_t)n * sizeof(*pkts));
+	memmove(np->pend, np->pend + n, (size_t)(np->npend - n) * sizeof(*pkts));
+	np->npend -= n;
+	return n;
+}
+
 /** rx_burst hook: serve slirp when one of its fds woke the worker (not for
  *  the frames it left in the ring: those are only handed on), then hand the
- *  lan the frames it sent. */
+ *  lan the frames it sent: those queued as packets first (they are older
+ *  than any in the ring), then the ring's. */
 static int nat_rx_burst(struct ctn_port *p, struct ctn_worker *w, struct ctn_pkt **pkts, int max)
 {
 	struct nat_port *np = np_of(p);
@@ -431,9 +488,13 @@ static int nat_rx_burst(struct ctn_port *p, struct ctn_worker *w, struct ctn_pkt
 	if (w->rx_sub == SUB_WAKE && read(np->wakefd, &v, sizeof(v)) < 0) {
 		/* raced with another reader: nothing pending */
 	}
-	if (w->rx_sub == SUB_SOCKETS || w->rx_sub == SUB_TIMER)
+	if (w->rx_sub == SUB_SOCKETS || w->rx_sub == SUB_TIMER) {
+		np->owner_now = w;
 		service(np);
-	int got = ring_take(np, w, pkts, max);
+		np->owner_now = NULL;
+	}
+	int got = pend_take(np, pkts, max);
+	got += ring_take(np, w, pkts + got, max - got);
 	/* Only data for the lan (not slirp's ACKs of the lan's data) is worth
 	 * polling on for: its receiver answers at once. */
 	bool data = false;
@@ -441,7 +502,7 @@ static int nat_rx_burst(struct ctn_port *p, struct ctn_worker *w, struct ctn_pkt
 		data |= pkts[i]->len > NAT_SMALL_FRAME;
 	if (got && !data)
 		w->poll_veto = true;
-	bool more = np->ring_used != 0;
+	bool more = np->ring_used != 0 || np->npend != 0;
 	nat_unlock(np);
 	if (more)
 		nat_kick(np);
@@ -489,6 +550,9 @@ static void nat_tx_burst(struct ctn_port *p, struct ctn_worker *w, struct ctn_pk
 	struct nat_port *np = np_of(p);
 	struct ctn_port_stats *st = &p->local[w->id].st;
 	nat_lock(np);
+	/* On the port's own worker, what slirp answers (data the lan's ACKs let
+	 * it send) goes straight into that worker's packets. */
+	np->owner_now = w->id == p->worker ? w : NULL;
 	for (int i = 0; i < n; i++) {
 		int drop = ctn_offload_egress(pkts[i], 0, w->scratch, nat_emit, np);
 		if (drop) {
@@ -498,8 +562,9 @@ static void nat_tx_burst(struct ctn_port *p, struct ctn_worker *w, struct ctn_pk
 		st->tx_packets++;
 		st->tx_bytes += pkts[i]->len;
 	}
+	np->owner_now = NULL;
 	refill(np);
-	bool more = np->ring_used != 0;
+	bool more = np->ring_used != 0 || np->npend != 0;
 	nat_unlock(np);
 	if (more)
 		nat_kick(np);
@@ -542,6 +607,8 @@ static void nat_free(struct nat_port *np)
 static void nat_close(struct ctn_port *p)
 {
 	struct nat_port *np = np_of(p);
+	for (int i = 0; i < np->npend; i++)
+		ctn_pkt_free(np->pend_pool, np->pend[i]);
 	for (int i = 0; i < np->nreg; i++)
 		ctn_port_unwatch(p, np->reg[i].fd);
 	if (np->slirp)
@@ -568,7 +635,8 @@ static void nat_info(const struct ctn_port *p, struct ctn_port_info *info)
 	} c[] = {
 		{"sockets", (uint64_t)np->nreg},     {"forwards", (uint64_t)np->nfwd},
 		{"ring_drops", np->ring_drops},      {"guest_errors", np->guest_errors},
-		{"syn_refused", np->syn_refused},    {"dns_queries", np->dns.queries},
+		{"syn_refused", np->syn_refused},    {"direct_frames", np->direct_frames},
+		{"dns_queries", np->dns.queries},
 		{"dns_answers", np->dns.answers},    {"dns_dropped", np->dns.dropped},
 	};
 	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++)

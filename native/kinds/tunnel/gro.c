@@ -16,28 +16,6 @@
 static inline uint32_t rd32(const uint8_t *p) { return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]; }
 static inline void wr16(uint8_t *p, uint32_t v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
 
-/** Ones' complement sum of the pseudo header of the frame at @f (IP header
- *  at @l3, IPv6 with @ipv6) for @l4len bytes of protocol @proto. */
-static uint32_t pseudo(const uint8_t *f, uint32_t l3, bool ipv6, uint8_t proto, uint32_t l4len)
-{
-	uint8_t ph[40] = {0};
-	uint32_t n;
-	if (ipv6) {
-		memcpy(ph, f + l3 + 8, 32);
-		n = 40;
-		ph[34] = (uint8_t)(l4len >> 8);
-		ph[35] = (uint8_t)l4len;
-		ph[39] = proto;
-	} else {
-		memcpy(ph, f + l3 + 12, 8);
-		n = 12;
-		ph[9] = proto;
-		ph[10] = (uint8_t)(l4len >> 8);
-		ph[11] = (uint8_t)l4len;
-	}
-	return ctn_csum_fold(ph, n, 0);
-}
-
 /** What the TCP or UDP checksum of a frame says. */
 enum csum_state {
 	CSUM_BAD,     /**< wrong: the frame goes on as it came, for its receiver to drop */
@@ -61,7 +39,7 @@ static enum csum_state csum_state(const uint8_t *f, uint32_t l3, uint32_t l4, bo
 	memcpy(&field, f + l4 + off, 2);
 	if (proto == 17 && !ipv6 && field == 0)
 		return CSUM_OK;
-	uint16_t ps = (uint16_t)pseudo(f, l3, ipv6, proto, l4len);
+	uint16_t ps = ctn_pseudo_sum(f, l3, ipv6, proto, l4len);
 	if (ctn_csum_fold(f + l4, l4len, ps) == 0xffff)
 		return CSUM_OK;
 	return field == ps ? CSUM_PARTIAL : CSUM_BAD;
@@ -235,7 +213,7 @@ void tun_gro_finish(struct tun_gro *g)
 	}
 	/* The checksum field holds the pseudo header's sum, for whoever
 	 * finishes it (NEEDS_CSUM), as a vnet tap hands such frames over. */
-	uint16_t ps = (uint16_t)pseudo(f, l3, g->ipv6, 6, l4len);
+	uint16_t ps = ctn_pseudo_sum(f, l3, g->ipv6, 6, l4len);
 	memcpy(f + l4 + 16, &ps, 2);
 	p->vnet = (struct ctn_vnet){.flags = CTN_VNET_F_NEEDS_CSUM,
 				    .gso_type = g->ipv6 ? CTN_GSO_TCPV6 : CTN_GSO_TCPV4,
