@@ -81,14 +81,15 @@ async function hasAddress(ns: string, ip: string): Promise<boolean> {
   return r.stdout.includes(` ${ip}/`);
 }
 
-/** containet's nat: the daemon in the host namespace, a vnet tap in the container, static 10.0.2.15. */
-const containetNat: SectionPathDef = {
-  key: 'n1',
-  name: 'containet-nat',
-  title: `containet nat (libslirp in the dataplane), vnet tap with MTU ${MTU}, default route via 10.0.2.2`,
+/** containet's nat: the daemon (with @daemonArgs) in the host namespace, a
+ *  vnet tap in the container (a queue per worker), static 10.0.2.15. */
+const containetNat = (key: string, name: string, title: string, daemonArgs: string[]): SectionPathDef => ({
+  key,
+  name,
+  title,
   setup: async (ctx) => {
     const { host, ctr } = await hostAndContainer(ctx);
-    const d = await startContainet(ctx.scope, ctx.dir, [], { netns: host });
+    const d = await startContainet(ctx.scope, ctx.dir, daemonArgs, { netns: host });
     await request(d.sock, { 'add-nat': { name: 'nat1', mtu: MTU } });
     await attachTap(d, { ns: ctr, ip: '10.0.2.15', vnetHdr: true, nodeid: 'benchA', mtu: MTU });
     await ipIn(ctr, 'route', 'add', 'default', 'via', '10.0.2.2');
@@ -102,7 +103,7 @@ const containetNat: SectionPathDef = {
       });
     });
   },
-};
+});
 
 /** slirp4netns on the container's namespace (its own tap0, 10.0.2.100, host loopback through 10.0.2.2). */
 const slirp4netns: SectionPathDef = {
@@ -154,7 +155,12 @@ export const NAT_SECTION: SectionDef = {
     { key: 'p50', label: 'ping gateway p50', unit: 'ms', digits: 3 },
   ],
   baseline: 'slirp4netns',
-  paths: [containetNat, slirp4netns, pasta],
+  paths: [
+    containetNat('n1', 'containet-nat', `containet nat (libslirp in the dataplane), its defaults (a worker per CPU), vnet tap with MTU ${MTU} and a queue per worker, default route via 10.0.2.2`, []),
+    slirp4netns,
+    pasta,
+    containetNat('n4', 'containet-nat-1t', `as containet-nat with --threads 1 (the default before 2026-11-27): slirp fed and served on one worker`, ['--threads', '1']),
+  ],
   reps: (s) => s.noisyReps,
   noisy: true,
   legend: (s) => [
