@@ -156,10 +156,10 @@ export const NAT_SECTION: SectionDef = {
   ],
   baseline: 'slirp4netns',
   paths: [
-    containetNat('n1', 'containet-nat', `containet nat (libslirp in the dataplane), its defaults (a worker per CPU), vnet tap with MTU ${MTU} and a queue per worker, default route via 10.0.2.2`, []),
+    containetNat('n1', 'containet-nat', `containet nat (libslirp in the dataplane), vnet tap with MTU ${MTU}, default route via 10.0.2.2`, []),
     slirp4netns,
     pasta,
-    containetNat('n4', 'containet-nat-1t', `as containet-nat with --threads 1 (the default before 2026-11-27): slirp fed and served on one worker`, ['--threads', '1']),
+    containetNat('n4', 'containet-nat-2t', `as containet-nat with --threads 2 and a two-queue tap: slirp fed on the tap's two workers`, ['--threads', '2']),
   ],
   reps: (s) => s.noisyReps,
   noisy: true,

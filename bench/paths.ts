@@ -228,10 +228,10 @@ export const PATHS: PathDef[] = [
   }),
   containetPath({
     key: 'f',
-    name: 'containet-1t',
-    title: 'containet daemon with --threads 1 (the default before 2026-11-27: one worker, single-queue taps), IFF_VNET_HDR',
+    name: 'containet-2t',
+    title: 'containet daemon with --threads 2, taps with a queue per worker (IFF_MULTI_QUEUE, as containode makes them), IFF_VNET_HDR',
     vnetHdr: true,
-    daemonArgs: ['--threads', '1'],
+    daemonArgs: ['--threads', '2'],
   }),
   containetPath({
     key: 'g',

@@ -1,6 +1,4 @@
 /** Parsers of CLI option values shared by the commands and the kinds' options. */
-import { availableParallelism } from 'node:os';
-
 import { InvalidArgumentError } from 'commander';
 
 /** A positive integer. */
@@ -22,12 +20,6 @@ export function threadIndex(v: string): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 0 || n > 7) throw new InvalidArgumentError('must be 0 to 7');
   return n;
-}
-
-/** The default of --threads: a worker per CPU the process may run on (its
- *  affinity), at most 8, so a multi-queue tap's flows use every core. */
-export function defaultThreads(): number {
-  return Math.max(1, Math.min(8, availableParallelism()));
 }
 
 /** --threads: 1 to 8. */

@@ -17,7 +17,7 @@ import { kinds, sections } from '../kinds/index.js';
 import type { CliClient } from '../kinds/kind.js';
 import { Logger, type Level } from '../log.js';
 import { topologyCommands } from '../topology/cli.js';
-import { defaultThreads, nonNegInt, positiveInt, threadCount } from './args.js';
+import { nonNegInt, positiveInt, threadCount } from './args.js';
 
 /** Print the one-line reason and exit non-zero. */
 function die(msg: string): never {
@@ -130,8 +130,8 @@ export function buildProgram(): Command {
     .addOption(new Option('--poll-us <us>', 'adaptive polling: a worker keeps polling this long after the last frame before it sleeps (0: off)').default(50).argParser(nonNegInt))
     .option('--busy-poll', 'workers never sleep: each keeps a CPU busy polling its ports even when idle, for the lowest latency where a CPU can be spared (docs/dataplane.md)', false)
     .addOption(
-      new Option('--threads <n>', 'dataplane worker threads, 1 to 8 (default: one per CPU it may run on); each port, or each queue of a multi-queue tap, is polled by one of them')
-        .default(defaultThreads())
+      new Option('--threads <n>', 'dataplane worker threads, 1 to 8; each port, or each queue of a multi-queue tap (containode makes one per thread), is polled by one of them')
+        .default(1)
         .argParser(threadCount),
     )
     .option('--state <file>', 'daemon: keep its objects (lans, nats, a2bs, vhost and container ports) in FILE, written on every change, and make them again at start; container taps outlive the daemon (docs/state.md)')
