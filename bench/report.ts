@@ -4,7 +4,7 @@ import path from 'node:path';
 
 import { FIGURES, VHOST_FIGURES, type FigureDef, type FigureKey, type PathResult, type RunReport, type VhostPathResult } from './results.js';
 import { ratio } from './stats.js';
-import { GENERATOR_LIMITED_SHARE, verdictText } from './verdict.js';
+import { GENERATOR_LIMITED_SHARE, ratioVerdict, verdictText } from './verdict.js';
 
 /** Mark of a figure the load generator set (table cells, chart labels). */
 export const GEN_MARK = '*gen';
@@ -45,6 +45,31 @@ export function columns(rows: string[][]): string {
   return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
 }
 
+/** The netns section's targets (issue 17): containet's TCP against the Linux
+ *  bridge, with its defaults and with a worker per CPU and multi-queue taps. */
+export const NETNS_TARGETS: { paths: string[]; figure: FigureKey; label: string; min: number }[] = [
+  { paths: ['containet', 'containet-2t'], figure: 'tcp4', label: 'TCP 4 streams', min: 0.9 },
+  { paths: ['containet', 'containet-2t'], figure: 'tcp1', label: 'TCP 1 stream', min: 1.0 },
+];
+
+/** The netns targets as one line each path has: judged on the spread of the
+ *  repetitions (ratioVerdict), so a target is met only when the path's worst
+ *  repetition against the bridge's best meets it. */
+export function netnsTargets(rep: RunReport): string[] {
+  const base = rep.paths.find((p) => p.name === rep.baseline && p.status === 'ok');
+  if (!base) return [];
+  const out: string[] = [];
+  for (const t of NETNS_TARGETS)
+    for (const name of t.paths) {
+      const p = rep.paths.find((x) => x.name === name && x.status === 'ok');
+      if (!p) continue;
+      const f = p.figures[t.figure];
+      const v = ratioVerdict(f.samples, base.figures[t.figure].samples, t.min, f.ratio);
+      out.push(`${name} ${t.label} >= ${t.min.toFixed(1)}x ${rep.baseline}: ${verdictText(v, v.ratio === null ? null : `${v.ratio.toFixed(2)}x`)}`);
+    }
+  return out;
+}
+
 /** The results table, with the reasons of failed paths and figures under it. */
 export function formatTable(rep: RunReport): string {
   const head = ['path', ...FIGURES.map((f) => `${f.key} ${f.unit}`), 'udp64 offered kpps', 'udp64 switch CPU ns/frame'];
@@ -72,6 +97,7 @@ export function formatTable(rep: RunReport): string {
     `so the figure is trafgen's rate, not the path's, and no ratio is shown for it (nor against a baseline so marked).`,
     `udp64 switch CPU = CPU ns the switch process's threads ran (/proc/PID/task/*/schedstat) per frame B received: the figure that compares switches at 64 bytes;`,
     `"-" on kernel paths (bridge, veth): their forwarding runs in softirq context, charged to whatever task was running, and is not measured.`,
+    ...(netnsTargets(rep).length > 0 ? [`targets: ${netnsTargets(rep).join('; ')}`] : []),
     ...notes.map((n) => `! ${n}`),
   ].join('\n');
 }
