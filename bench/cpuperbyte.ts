@@ -8,7 +8,7 @@
  *
  *   node dist/bench/cpuperbyte.js [KEYS] [REPS]     e.g. b,a,f 3 (the default)
  */
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -46,7 +46,7 @@ for (const key of keys) {
   n++;
   try {
     const dir = mkdtempSync(path.join(tmpdir(), 'cpb'));
-    scope.defer(`remove ${dir}`, () => import('node:fs').then((fs) => fs.rmSync(dir, { recursive: true, force: true })));
+    scope.defer(`remove ${dir}`, () => rmSync(dir, { recursive: true, force: true }));
     const ep = await def.setup({ scope, id: `cpb${n}${key}`, subnet: `10.79.${n}`, dir });
     await waitReachable(ep.a.ns, ep.b.ip);
     await startIperfServer(scope, ep);

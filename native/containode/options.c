@@ -313,14 +313,23 @@ static int js_integer(const char *s, long long *value)
 	return 0;
 }
 
-int cn_parse_mtu(const char *arg, int *mtu, char *err, size_t errlen)
+/** @s as an integer from @lo to @hi (js_integer) into *@out: 0, or -1 with
+ *  *@out untouched. */
+static int int_in(const char *s, long long lo, long long hi, int *out)
 {
 	long long v;
-	if (js_integer(arg, &v) < 0 || v < 68 || v > 65521) {
+	if (js_integer(s, &v) < 0 || v < lo || v > hi)
+		return -1;
+	*out = (int)v;
+	return 0;
+}
+
+int cn_parse_mtu(const char *arg, int *mtu, char *err, size_t errlen)
+{
+	if (int_in(arg, 68, 65521, mtu) < 0) {
 		snprintf(err, errlen, "must be 68 to 65521");
 		return -1;
 	}
-	*mtu = (int)v;
 	return 0;
 }
 
@@ -567,15 +576,11 @@ static int apply_option(const struct cn_opt_def *d, const char *value, struct cn
 	case OPT_MTU:
 		rc = cn_parse_mtu(value, &o->mtu, why, sizeof why);
 		break;
-	case OPT_QUEUES: {
-		long long n;
-		rc = js_integer(value, &n) < 0 || n < 1 || n > CTN_TAP_MAX_QUEUES ? -1 : 0;
+	case OPT_QUEUES:
+		rc = int_in(value, 1, CTN_TAP_MAX_QUEUES, &o->queues);
 		if (rc < 0)
 			snprintf(why, sizeof why, "must be an integer from 1 to %d", CTN_TAP_MAX_QUEUES);
-		else
-			o->queues = (int)n;
 		break;
-	}
 	case OPT_ENV:
 		rc = cn_check_env(value, why, sizeof why);
 		if (rc == 0)
@@ -604,15 +609,11 @@ static int apply_option(const struct cn_opt_def *d, const char *value, struct cn
 		if (rc == 0)
 			o->route_count++;
 		break;
-	case OPT_READY_FD: {
-		long long fd;
-		rc = js_integer(value, &fd) < 0 || fd < 3 || fd > 1023 ? -1 : 0;
+	case OPT_READY_FD:
+		rc = int_in(value, 3, 1023, &o->ready_fd);
 		if (rc < 0)
 			snprintf(why, sizeof why, "must be a file descriptor from 3 to 1023");
-		else
-			o->ready_fd = (int)fd;
 		break;
-	}
 	}
 	if (rc < 0)
 		snprintf(err, errlen, "error: option '%s' argument '%s' is invalid. %s", d->flags, value, why);

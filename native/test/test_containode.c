@@ -328,6 +328,11 @@ static void test_net_route(void)
 		    "error: option '--route <spec>' argument 'default,via=nowhere' is invalid. gateway \"nowhere\" is not an IPv4 or IPv6 address");
 	parse_error((const char *[]){"--ready-fd", "1", "true", NULL},
 		    "error: option '--ready-fd <n>' argument '1' is invalid. must be a file descriptor from 3 to 1023");
+	parse_error((const char *[]){"--queues", "0", "true", NULL},
+		    "error: option '--queues <n>' argument '0' is invalid. must be an integer from 1 to 8");
+	CHECK(parse(&o, err, NULL, (const char *[]){"--queues", "3", "true", NULL}) == CN_PARSE_RUN);
+	CHECK(o.queues == 3);
+	cn_free_options(&o);
 }
 
 /** cn_check_options: options that do not fit together, and the root's paths. */

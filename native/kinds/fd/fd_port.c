@@ -249,15 +249,15 @@ static void fd_info(const struct ctn_port *p, struct ctn_port_info *info)
 	info->hdr_len = fp->prefix;
 	info->vnet_hdr = fp->vnet;
 	info->packet_info = fp->pi;
-	if (fp->nq > 1) {
-		int at = snprintf(info->state, sizeof(info->state), "%u queues on threads", fp->nq);
-		for (uint32_t i = 0; i < fp->nq && at > 0 && (size_t)at < sizeof(info->state); i++)
+	if (fp->nq <= 1)
+		return;
+	/* A multi-queue tap: its queues, their threads, what each brought in. */
+	int at = snprintf(info->state, sizeof(info->state), "%u queues on threads", fp->nq);
+	ctn_port_info_counter(info, "queues", fp->nq);
+	for (uint32_t i = 0; i < fp->nq; i++) {
+		if (at > 0 && (size_t)at < sizeof(info->state))
 			at += snprintf(info->state + at, sizeof(info->state) - (size_t)at, "%s%u", i ? "," : " ",
 				       fp->qworker[i]);
-	}
-	if (fp->nq > 1)
-		ctn_port_info_counter(info, "queues", fp->nq);
-	for (uint32_t i = 0; fp->nq > 1 && i < fp->nq; i++) {
 		char name[16];
 		snprintf(name, sizeof(name), "rx_q%u", i);
 		ctn_port_info_counter(info, name, p->local[fp->qworker[i]].st.rx_packets);
